@@ -1,0 +1,1 @@
+"""slaengine's HTTP API (aiohttp): health, metrics, alert intake, reports, capacity."""
