@@ -1,0 +1,203 @@
+"""Operational sections: incidents, order fulfillment, projection lag, capacity, trend, appendix.
+
+A section whose data source is absent (``None`` in the model) says so instead of
+disappearing, so a reader can tell "nothing happened" from "not measured".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
+
+from slaengine.report import charts
+from slaengine.report.formatting import (
+    ROUNDING_NOTE,
+    format_duration,
+    format_percent,
+    format_seconds,
+    format_timestamp,
+)
+from slaengine.report.model import MonthReport
+from slaengine.report.sections import days_in
+from slaengine.report.theme import Theme
+
+TREND_CHART_MAX_SLOS = 6
+
+
+def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(40 * mm), Paragraph("Incidents", theme.h1)]
+    if report.incidents is None:
+        return story + [
+            Paragraph(
+                "No incident data source is configured (PagerDuty or the alert "
+                "log): incidents are not reported.",
+                theme.body,
+            )
+        ]
+    if not report.incidents:
+        return story + [Paragraph("No incidents this month.", theme.body)]
+    rows: list[list[Any]] = [
+        ["Incident", "Severity", "Start", "End", "Duration", "Time to ack", "Time to resolve"]
+    ]
+    for incident in sorted(report.incidents, key=lambda row: row.start):
+        rows.append(
+            [
+                escape(incident.title),
+                escape(incident.severity),
+                format_timestamp(incident.start),
+                format_timestamp(incident.end) if incident.end else "open",
+                format_duration(incident.duration),
+                format_duration(incident.time_to_acknowledge),
+                format_duration(incident.time_to_resolve),
+            ]
+        )
+    widths = [w * theme.text_width for w in (0.25, 0.08, 0.15, 0.15, 0.1, 0.12, 0.15)]
+    return story + [theme.table(rows, widths)]
+
+
+def fulfillment_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(70 * mm), Paragraph("Order fulfillment", theme.h1)]
+    if report.fulfillment_by_day is None:
+        return story + [Paragraph("No order events: fulfillment is not measured.", theme.body)]
+    good = sum(day.good for day in report.fulfillment_by_day)
+    total = sum(day.total for day in report.fulfillment_by_day)
+    summary = (
+        f"{good:,} of {total:,} orders fulfilled in time "
+        f"({format_percent(100.0 * good / total, 1)})."
+        if total
+        else "No orders this month."
+    )
+    chart = charts.draw_fulfillment(report.fulfillment_by_day, days_in(report), theme.style)
+    return story + [Paragraph(summary, theme.body), chart]
+
+
+def lag_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(40 * mm), Paragraph("Projection lag", theme.h1)]
+    lag = report.lag_summary
+    if lag is None:
+        return story + [Paragraph("No projection lag data for this month.", theme.body)]
+    story.append(
+        Paragraph(
+            f"Share of the month each projection stayed within "
+            f"{format_seconds(lag.threshold_seconds)} of its source.",
+            theme.body,
+        )
+    )
+    rows: list[list[Any]] = [["Projection", "p50", "p95", "Max", "Within threshold"]]
+    rows += [
+        [
+            escape(p.projection),
+            format_seconds(p.p50_seconds),
+            format_seconds(p.p95_seconds),
+            format_seconds(p.max_seconds),
+            format_percent(p.percent_within_threshold, 2),
+        ]
+        for p in lag.projections
+    ]
+    widths = [w * theme.text_width for w in (0.36, 0.14, 0.14, 0.14, 0.22)]
+    return story + [theme.table(rows, widths)]
+
+
+def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(80 * mm), Paragraph("Capacity", theme.h1)]
+    if report.capacity is None:
+        return story + [
+            Paragraph(
+                "The capacity forecaster is not configured: no capacity forecast for this month.",
+                theme.body,
+            )
+        ]
+    if not report.capacity:
+        return story + [Paragraph("No resources are forecast.", theme.body)]
+    for section in report.capacity:
+
+        def days(level: int, section: Any = section) -> str:
+            value = section.days_to.get(level)
+            return "not projected" if value is None else f"{value:,.0f} days"
+
+        facts = [
+            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%", "Days to 100%"],
+            [
+                escape(section.model_name),
+                f"{section.capacity:,g} {escape(section.unit)}",
+                f"{section.growth_per_month:+,.2f} {escape(section.unit)}",
+                days(80),
+                days(90),
+                days(100),
+            ],
+        ]
+        width = theme.text_width / 6
+        story.append(
+            KeepTogether(
+                [
+                    Paragraph(escape(section.resource), theme.h2),
+                    charts.draw_capacity(section, theme.style),
+                    theme.table(facts, [width] * 6),
+                    Spacer(1, 1.5 * mm),
+                    Paragraph(
+                        f"<b>Recommendation:</b> {escape(section.recommendation)}", theme.body
+                    ),
+                ]
+            )
+        )
+    story.append(
+        Paragraph(
+            "Shaded bands: 80% and 95% forecast intervals. Lines: 80%, 90% and 100% of capacity.",
+            theme.small,
+        )
+    )
+    return story
+
+
+def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(70 * mm), Paragraph("Trend", theme.h1)]
+    if not report.trend:
+        return story + [Paragraph("No earlier months recorded yet.", theme.body)]
+    months = sorted({p.month for p in report.trend})[-12:]
+    names = list(dict.fromkeys(p.slo_name for p in report.trend))
+    by_key = {(p.slo_name, p.month): p for p in report.trend}
+    decimals = {slo.name: 1 if slo.sli == "fulfillment" else 2 for slo in report.slos}
+    rows: list[list[Any]] = [["SLO", *[m.strftime("%b %y") for m in months]]]
+    extra: list[tuple[Any, ...]] = []
+    for row, name in enumerate(names, start=1):
+        cells = [escape(name)]
+        for column, month in enumerate(months, start=1):
+            point = by_key.get((name, month))
+            if point is None or point.attained is None:
+                cells.append("-")
+                continue
+            cells.append(format_percent(point.attained, decimals.get(name, 2)))
+            status = "met" if point.attained >= point.target else "breached"
+            extra.append(
+                (
+                    "BACKGROUND",
+                    (column, row),
+                    (column, row),
+                    theme.colour(theme.style.status.of(status), 0.18),
+                )
+            )
+        rows.append(cells)
+    first = 0.24 * theme.text_width
+    widths = [first] + [(theme.text_width - first) / len(months)] * len(months)
+    if len(names) <= TREND_CHART_MAX_SLOS:
+        story.append(charts.draw_trend([p for p in report.trend if p.month in months], theme.style))
+    story += [
+        theme.table(rows, widths, extra=extra),
+        Paragraph("Green: target met that month; red: missed.", theme.small),
+    ]
+    return story
+
+
+def appendix_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    story: list[Flowable] = [CondPageBreak(60 * mm), Paragraph("Appendix: definitions", theme.h1)]
+    for slo in report.slos:
+        text = report.definitions.get(slo.name, "No definition recorded for this SLO.")
+        story += [Paragraph(f"{escape(slo.name)}", theme.h2), Paragraph(escape(text), theme.body)]
+    story += [
+        Paragraph("How numbers are rounded", theme.h2),
+        Paragraph(escape(ROUNDING_NOTE), theme.body),
+    ]
+    return story

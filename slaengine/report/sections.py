@@ -1,0 +1,181 @@
+"""The SLA-level sections of the report: executive summary and one section per SLO."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.shapes import Drawing, Rect
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
+
+from slaengine.report import charts
+from slaengine.report.formatting import (
+    STATUS_LABELS,
+    format_attained,
+    format_budget,
+    format_change,
+    format_headline,
+    format_ms,
+    format_percent,
+    format_target,
+    format_timestamp,
+    percent_decimals,
+)
+from slaengine.report.model import MonthReport, SloMonth, month_end
+from slaengine.report.theme import Theme
+
+
+def days_in(report: MonthReport) -> int:
+    return (month_end(report.month) - report.month).days
+
+
+def status_chip(theme: Theme, status: str, size: float = 7.0) -> Drawing:
+    """A coloured square: colour only, so the headline beside it extracts as clean text."""
+    chip = Drawing(size, size)
+    chip.add(
+        Rect(
+            0,
+            0,
+            size,
+            size,
+            rx=1.5,
+            ry=1.5,
+            fillColor=theme.status_colour(status),
+            strokeColor=None,
+        )
+    )
+    return chip
+
+
+def status_counts(report: MonthReport) -> str:
+    counts = {status: 0 for status in STATUS_LABELS}
+    for slo in report.slos:
+        counts[slo.status] += 1
+    parts = [f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in STATUS_LABELS if counts[s]]
+    noun = "SLO" if len(report.slos) == 1 else "SLOs"
+    return f"{len(report.slos)} {noun}: " + (", ".join(parts) if parts else "none configured")
+
+
+def _status_cell_style(theme: Theme, column: int, row: int, status: str) -> list[tuple[Any, ...]]:
+    return [("BACKGROUND", (column, row), (column, row), theme.status_colour(status))]
+
+
+def _status_cell(theme: Theme, status: str) -> Paragraph:
+    return Paragraph(STATUS_LABELS[status], theme.cell_status)
+
+
+def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
+    """Headline figures (one exact line per SLO) and the summary table."""
+    story: list[Flowable] = [
+        Paragraph("Executive summary", theme.h1),
+        Paragraph(escape(status_counts(report)) + ".", theme.body),
+        Paragraph("Headline figures", theme.h2),
+    ]
+    if not report.slos:
+        story.append(Paragraph("No SLOs are configured for this service.", theme.body))
+        return story
+    headlines = [
+        [status_chip(theme, slo.status), Paragraph(escape(format_headline(slo)), theme.headline)]
+        for slo in report.slos
+    ]
+    story.append(
+        Table(
+            headlines,
+            colWidths=[5 * mm, None],
+            hAlign="LEFT",
+            style=[
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ],
+        )
+    )
+    story += [Spacer(1, 4 * mm), Paragraph("SLOs at a glance", theme.h2)]
+    rows: list[list[Any]] = [
+        ["SLO", "SLI", "Target", "Attained", "Status", "Budget used", "Budget left", "vs previous"]
+    ]
+    extra: list[tuple[Any, ...]] = []
+    for i, slo in enumerate(report.slos, start=1):
+        rows.append(
+            [
+                escape(slo.name),
+                slo.sli,
+                escape(format_target(slo)),
+                format_attained(slo),
+                _status_cell(theme, slo.status),
+                format_budget(slo.budget_consumed),
+                format_budget(slo.budget_remaining),
+                format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
+            ]
+        )
+        extra += _status_cell_style(theme, 4, i, slo.status)
+    widths = [w * theme.text_width for w in (0.2, 0.12, 0.14, 0.1, 0.1, 0.1, 0.1, 0.14)]
+    table = theme.table(rows, widths, extra=extra)
+    story.append(table)
+    return story
+
+
+def _facts(slo: SloMonth, theme: Theme) -> Table:
+    labels = ["Target", "Attained", "Status", "Budget used", "Budget left", "vs previous"]
+    values: list[Any] = [
+        format_target(slo),
+        format_attained(slo),
+        _status_cell(theme, slo.status),
+        format_budget(slo.budget_consumed),
+        format_budget(slo.budget_remaining),
+        format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
+    ]
+    if slo.sli == "latency":
+        labels += ["p50", "p95", "p99"]
+        values += [format_ms(slo.p50_ms), format_ms(slo.p95_ms), format_ms(slo.p99_ms)]
+    width = theme.text_width / len(labels)
+    cells = [escape(v) if isinstance(v, str) else v for v in values]
+    return theme.table(
+        [labels, cells], [width] * len(labels), extra=_status_cell_style(theme, 2, 1, slo.status)
+    )
+
+
+def _worst_windows(slo: SloMonth, theme: Theme) -> list[Flowable]:
+    if not slo.worst_windows:
+        return []
+    rows: list[list[Any]] = [["Worst window start", "End", "SLI in window"]]
+    rows += [
+        [
+            format_timestamp(w.start),
+            format_timestamp(w.end),
+            format_percent(w.value_percent, percent_decimals(slo)),
+        ]
+        for w in slo.worst_windows
+    ]
+    width = theme.text_width
+    return [Spacer(1, 2 * mm), theme.table(rows, [0.4 * width, 0.4 * width, 0.2 * width])]
+
+
+def slo_section(slo: SloMonth, report: MonthReport, theme: Theme) -> list[Flowable]:
+    """Facts, daily SLI, budget burn-down, latency percentiles and worst windows of one SLO."""
+    days = days_in(report)
+    style = theme.style
+    title = (
+        f"{escape(slo.display_name or slo.name)} <font size=8 color='{style.colours.muted}'>"
+        f"{escape(slo.name)} &middot; {escape(slo.service)}</font>"
+    )
+    pair = Table(
+        [[charts.draw_daily_sli(slo, days, style), charts.draw_budget_burndown(slo, days, style)]],
+        colWidths=[theme.text_width / 2] * 2,
+        hAlign="LEFT",
+        style=[("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)],
+    )
+    block: list[Flowable] = [
+        Paragraph(title, theme.h2),
+        _facts(slo, theme),
+        Spacer(1, 2 * mm),
+        pair,
+    ]
+    if slo.sli == "latency":
+        block.append(charts.draw_latency(slo, days, style))
+    if slo.status == "no-data":
+        block.append(
+            Paragraph("No data: no events for this SLO were recorded in the month.", theme.small)
+        )
+    return [CondPageBreak(70 * mm), KeepTogether(block), *_worst_windows(slo, theme)]
