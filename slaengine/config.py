@@ -1,0 +1,169 @@
+"""The SLO configuration (``slo.yaml``): what each SLO measures and its objective.
+
+Validated in one place through slaengine.yamlconfig, so every mistake is
+reported as ``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from slaengine.durations import parse_duration
+from slaengine.yamlconfig import load_model
+
+SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag"]
+CALENDAR_MONTH = "calendar-month"
+REQUEST_SLIS = ("availability", "latency", "uptime")
+
+
+class StatusRange(BaseModel):
+    low: int
+    high: int
+
+
+def parse_status_ranges(items: list[str]) -> list[tuple[int, int]]:
+    """``["200-499", "304"]`` → ``[(200, 499), (304, 304)]``."""
+    ranges = []
+    for item in items:
+        low, _, high = str(item).partition("-")
+        try:
+            lo, hi = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"status range {item!r} must look like 500 or 200-499") from None
+        if not 100 <= lo <= hi <= 599:
+            raise ValueError(f"status range {item!r} must lie within 100-599")
+        ranges.append((lo, hi))
+    return ranges
+
+
+class SloSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    sli: SliKind
+    target: float = Field(gt=0, le=100, description="objective in percent")
+    service: str | None = None
+    window: str = "30d"
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    # availability / uptime: which statuses are good (default: < 500 and not 429)
+    good_status: list[str] = Field(default_factory=lambda: ["100-499"])
+    bad_status: list[str] = Field(default_factory=lambda: ["429"])
+    # latency
+    threshold_ms: float | None = Field(default=None, gt=0)
+    # uptime
+    slice_good_ratio: float = Field(default=0.95, gt=0, le=1)
+    no_traffic: Literal["ignore", "good", "bad"] = "ignore"
+    # fulfillment
+    within: str = "24h"
+    # lag
+    threshold_s: float | None = Field(default=None, gt=0)
+    topic: str | None = None
+    # burn-rate alert overrides, validated by slaengine.rules
+    alerting: dict[str, Any] | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        if value != CALENDAR_MONTH:
+            parse_duration(value)
+        return value
+
+    @field_validator("within")
+    @classmethod
+    def _check_within(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("good_status", "bad_status")
+    @classmethod
+    def _check_status(cls, value: list[str]) -> list[str]:
+        parse_status_ranges(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_kind_fields(self) -> SloSpec:
+        if self.sli in REQUEST_SLIS and not self.service:
+            raise ValueError(f"an {self.sli} SLO needs 'service'")
+        if self.sli == "latency" and self.threshold_ms is None:
+            raise ValueError("a latency SLO needs 'threshold_ms'")
+        if self.sli == "lag" and self.threshold_s is None:
+            raise ValueError("a lag SLO needs 'threshold_s'")
+        return self
+
+    @property
+    def objective(self) -> float:
+        """Target as a fraction (99.9 → 0.999)."""
+        return self.target / 100.0
+
+    @property
+    def within_ms(self) -> int:
+        return int(parse_duration(self.within).total_seconds() * 1000)
+
+    @property
+    def window_delta(self) -> timedelta | None:
+        """The rolling window, or None for a calendar month."""
+        return None if self.window == CALENDAR_MONTH else parse_duration(self.window)
+
+    def is_good_status(self, status: int) -> bool:
+        good = any(lo <= status <= hi for lo, hi in parse_status_ranges(self.good_status))
+        return good and not any(lo <= status <= hi for lo, hi in parse_status_ranges(self.bad_status))
+
+
+class SlaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    organisation: str = "slaengine"
+    grace: str = Field(default="10m", description="how late an event may be and still land in its minute")
+    slos: list[SloSpec] = Field(min_length=1)
+    report: dict[str, Any] | None = None
+    forecasting: dict[str, Any] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like UTC or Europe/Berlin)") from None
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _check_grace(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_unique_names(self) -> SlaConfig:
+        seen: set[str] = set()
+        for slo in self.slos:
+            if slo.name in seen:
+                raise ValueError(f"SLO name {slo.name!r} is used twice")
+            seen.add(slo.name)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def grace_ms(self) -> int:
+        return int(parse_duration(self.grace).total_seconds() * 1000)
+
+    def slo(self, name: str) -> SloSpec:
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        raise KeyError(name)
+
+
+def load_sla_config(path: str | Path) -> SlaConfig:
+    """Load and validate an SLO config file (raises ConfigError with file/line/field)."""
+    return load_model(path, SlaConfig)

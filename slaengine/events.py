@@ -1,0 +1,253 @@
+"""Event contracts (docs/events.md): decode Kafka message bytes into typed events.
+
+A message carries one JSON object or a JSON array of them (a batch). Decoding
+never raises for bad input: each invalid element becomes an ``InvalidElement``
+with a short ``reason`` (a metric label) and a human-readable ``detail``, and
+the valid elements of the same batch are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+REQUESTS_TOPIC = "sla.requests"
+ORDERS_TOPIC = "sla.orders"
+RESOURCES_TOPIC = "sla.resources"
+DEADLETTER_TOPIC = "sla.deadletter"
+ALERTS_TOPIC = "sla.alerts"
+
+ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
+MAX_FUTURE_MS = 5 * 60 * 1000
+MAX_BATCH = 100_000  # elements per message; also the stride of per-element offsets
+
+
+def element_offset(message_offset: int, index: int) -> int:
+    """A unique, ordered offset for each element of a (batch) message, for idempotent replays."""
+    return message_offset * MAX_BATCH + index
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    ts_ms: int
+    service: str
+    endpoint: str
+    status: int
+    latency_ms: float
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    ts_ms: int
+    order_id: str
+    event: str  # one of ORDER_EVENT_KINDS
+    warehouse: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceEvent:
+    ts_ms: int
+    resource: str
+    value: float
+    unit: str | None = None
+    capacity: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+Event = RequestEvent | OrderEvent | ResourceEvent
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidElement:
+    reason: str  # short label: not_utf8, not_json, not_object, missing_field, wrong_type, out_of_range, bad_timestamp, future_timestamp, unknown_topic, empty_batch
+    detail: str
+    index: int | None = None  # position in a batch; None for a single-object message
+    element: Any = None  # the decoded element, when it was JSON
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_timestamp_ms(value: Any) -> int:
+    """ISO-8601 string (``Z`` or offset; naive means UTC) or epoch milliseconds → epoch ms."""
+    if isinstance(value, bool):
+        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise _Invalid("bad_timestamp", f"ts {value!r} is not an ISO-8601 timestamp") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return int(parsed.timestamp() * 1000)
+    raise _Invalid("bad_timestamp", f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
+
+
+def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+    if name not in obj or obj[name] is None:
+        raise _Invalid("missing_field", f"required field {name!r} is missing")
+    value = obj[name]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got a boolean")
+    if not isinstance(value, kind):
+        raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got {type(value).__name__}")
+    if isinstance(value, str) and not value:
+        raise _Invalid("missing_field", f"field {name!r} must not be empty")
+    return value
+
+
+def _optional_str(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid("wrong_type", f"field {name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _finite_number(obj: dict[str, Any], name: str) -> float:
+    value = _require(obj, name, (int, float), "a number")
+    if not math.isfinite(value):
+        raise _Invalid("out_of_range", f"field {name!r} must be finite, got {value!r}")
+    return float(value)
+
+
+def _timestamp(obj: dict[str, Any], now_ms: int) -> int:
+    if "ts" not in obj or obj["ts"] is None:
+        raise _Invalid("missing_field", "required field 'ts' is missing")
+    ts_ms = parse_timestamp_ms(obj["ts"])
+    if ts_ms > now_ms + MAX_FUTURE_MS:
+        ahead = (ts_ms - now_ms) / 1000
+        raise _Invalid("future_timestamp", f"ts is {ahead:.0f} s in the future (at most 300 s allowed)")
+    return ts_ms
+
+
+def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
+    ts_ms = _timestamp(obj, now_ms)
+    service = _require(obj, "service", str, "a string")
+    endpoint = _require(obj, "endpoint", str, "a string")
+    status = _require(obj, "status", int, "an integer")
+    if not 100 <= status <= 599:
+        raise _Invalid("out_of_range", f"status {status} is outside 100-599")
+    latency_ms = _finite_number(obj, "latency_ms")
+    if latency_ms < 0:
+        raise _Invalid("out_of_range", f"latency_ms {latency_ms} is negative")
+    return RequestEvent(ts_ms, service, endpoint, status, latency_ms, _optional_str(obj, "request_id"))
+
+
+def _order(obj: dict[str, Any], now_ms: int) -> OrderEvent:
+    ts_ms = _timestamp(obj, now_ms)
+    order_id = _require(obj, "order_id", str, "a string")
+    kind = _require(obj, "event", str, "a string")
+    if kind not in ORDER_EVENT_KINDS:
+        raise _Invalid("out_of_range", f"event {kind!r} is not one of {', '.join(ORDER_EVENT_KINDS)}")
+    return OrderEvent(ts_ms, order_id, kind, _optional_str(obj, "warehouse"))
+
+
+def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
+    ts_ms = _timestamp(obj, now_ms)
+    resource = _require(obj, "resource", str, "a string")
+    value = _finite_number(obj, "value")
+    capacity = None
+    if obj.get("capacity") is not None:
+        capacity = _finite_number(obj, "capacity")
+        if capacity <= 0:
+            raise _Invalid("out_of_range", f"capacity {capacity} must be positive")
+    labels = obj.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise _Invalid("wrong_type", "field 'labels' must be an object of string values")
+    return ResourceEvent(ts_ms, resource, value, _optional_str(obj, "unit"), capacity, dict(labels))
+
+
+PARSERS = {REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource}
+
+
+def kind_of_topic(topic: str) -> str:
+    """Map a (possibly prefixed) topic name to its contract: ``sla.requests`` etc."""
+    for name in PARSERS:
+        if topic == name or topic.endswith("." + name) or topic.endswith(name):
+            return name
+    return topic
+
+
+def decode_element(kind: str, element: Any, now_ms: int) -> Event:
+    """Validate one decoded JSON element against the contract of ``kind``; raises _Invalid."""
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise _Invalid("unknown_topic", f"no event contract for topic {kind!r}")
+    if not isinstance(element, dict):
+        raise _Invalid("not_object", f"an event must be a JSON object, got {type(element).__name__}")
+    return parser(element, now_ms)
+
+
+Decoded = tuple[list[tuple[int, Event]], list[InvalidElement]]
+
+
+def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
+    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+    if raw is None:
+        return [], [InvalidElement("not_json", "the message has no value (tombstone)")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return [], [InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})")]
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        return [], [InvalidElement("not_json", f"the message is not JSON: {err}"[:300])]
+    if isinstance(document, list):
+        if not document:
+            return [], [InvalidElement("empty_batch", "the batch array is empty")]
+        if len(document) > MAX_BATCH:
+            return [], [InvalidElement("batch_too_large", f"a batch holds at most {MAX_BATCH} events")]
+        events: list[tuple[int, Event]] = []
+        invalid: list[InvalidElement] = []
+        for index, element in enumerate(document):
+            try:
+                events.append((index, decode_element(kind, element, now_ms)))
+            except _Invalid as bad:
+                invalid.append(InvalidElement(bad.reason, bad.detail, index, element))
+        return events, invalid
+    try:
+        return [(0, decode_element(kind, document, now_ms))], []
+    except _Invalid as bad:
+        return [], [InvalidElement(bad.reason, bad.detail, None, document)]
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The contract's JSON form of an event (ts as ISO-8601 UTC with milliseconds)."""
+    ts = datetime.fromtimestamp(event.ts_ms / 1000, tz=timezone.utc)
+    body: dict[str, Any] = {"ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.ts_ms % 1000:03d}Z"}
+    if isinstance(event, RequestEvent):
+        body.update(service=event.service, endpoint=event.endpoint, status=event.status,
+                    latency_ms=event.latency_ms)
+        if event.request_id:
+            body["request_id"] = event.request_id
+    elif isinstance(event, OrderEvent):
+        body.update(order_id=event.order_id, event=event.event)
+        if event.warehouse:
+            body["warehouse"] = event.warehouse
+    else:
+        body.update(resource=event.resource, value=event.value)
+        if event.unit:
+            body["unit"] = event.unit
+        if event.capacity is not None:
+            body["capacity"] = event.capacity
+        if event.labels:
+            body["labels"] = event.labels
+    return body

@@ -1,0 +1,1 @@
+"""SLI engine: event-time buckets, percentiles, fulfillment — pure, shared by streaming and batch."""

@@ -1,0 +1,105 @@
+"""Per-SLO, per-window results: the numbers the CLI, /metrics and the report all show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from slaengine.config import CALENDAR_MONTH, SloSpec
+from slaengine.durations import parse_duration
+from slaengine.sli import query
+from slaengine.sli.engine import SliEngine
+from slaengine.slo import ErrorBudget
+
+RECENT_WINDOW = timedelta(days=1)  # burn rate that decides "at-risk"
+
+
+@dataclass(frozen=True, slots=True)
+class SloWindowResult:
+    name: str
+    service: str | None
+    sli: str
+    window: str  # "5m" … "30d", "calendar-month" (current), "month:2026-10"
+    start: str
+    end: str
+    good: int
+    total: int
+    target: float  # percent
+    value: float | None  # percent
+    error_budget_remaining: float  # fraction
+    burn_rate: float
+    status: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        if self.sli != "latency":
+            for key in ("p50_ms", "p95_ms", "p99_ms"):
+                row.pop(key)
+        return row
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
+                   now_ms: int, include_late: bool = False) -> SloWindowResult:
+    good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms)
+    budget = ErrorBudget(slo.objective, good, total)
+    recent = ErrorBudget(slo.objective, *query.counts(
+        engine, slo, *query.rolling_range(RECENT_WINDOW, now_ms), now_ms=now_ms))
+    percentiles: dict[str, float | None] = {}
+    if slo.sli == "latency":
+        sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
+        percentiles = {f"p{q}_ms": sketch.quantile(q / 100) for q in (50, 95, 99)}
+    sli = budget.sli
+    return SloWindowResult(
+        name=slo.name, service=slo.service, sli=slo.sli, window=label,
+        start=_iso(start_ms), end=_iso(end_ms), good=good, total=total, target=slo.target,
+        value=None if sli is None else sli * 100.0,
+        error_budget_remaining=budget.remaining, burn_rate=budget.burn_rate,
+        status=budget.status(recent.burn_rate), **percentiles)
+
+
+def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int) -> SloWindowResult:
+    """One named window: a rolling duration or the current calendar month."""
+    if window == CALENDAR_MONTH:
+        local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
+        start, end = query.month_range(local.year, local.month, engine.zone)
+        return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True)
+    start, end = query.rolling_range(parse_duration(window), now_ms)
+    return evaluate_range(engine, slo, window, start, end, now_ms)
+
+
+def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
+                   now_ms: int) -> SloWindowResult:
+    start, end = query.month_range(year, month, engine.zone)
+    return evaluate_range(engine, slo, f"month:{year:04d}-{month:02d}", start, end, now_ms,
+                          include_late=True)
+
+
+def windows_for(slo: SloSpec) -> list[str]:
+    windows = list(query.ROLLING_WINDOWS)
+    if slo.window not in windows:
+        windows.append(slo.window)
+    if CALENDAR_MONTH not in windows:
+        windows.append(CALENDAR_MONTH)
+    return windows
+
+
+def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[SloWindowResult]:
+    """Every SLO over every standard window, plus past calendar months that have data."""
+    rows = []
+    local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
+    for slo in engine.config.slos:
+        for window in windows_for(slo):
+            rows.append(evaluate_window(engine, slo, window, now_ms))
+        months = [m for m in query.months_with_data(engine, slo.name, engine.zone)
+                  if m < (local_now.year, local_now.month)][-past_months:]
+        for year, month in months:
+            rows.append(evaluate_month(engine, slo, year, month, now_ms))
+    return rows
