@@ -104,7 +104,7 @@ def draw_latency(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
             f"threshold {slo.latency_threshold_ms:g} ms",
         )
     colours = style.colours.series
-    for (name, points), hex_colour in zip(series.items(), colours, strict=False):
+    for points, hex_colour in zip(series.values(), colours, strict=False):
         axes.series(points, hex_colour)
     axes.legend([(name, hex_colour) for name, hex_colour in zip(series, colours, strict=False)])
     if not values:

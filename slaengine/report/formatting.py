@@ -101,7 +101,7 @@ def format_budget(fraction: float | None) -> str:
 
 
 def format_change(current: float | None, previous: float | None, decimals: int = 2) -> str:
-    """Change in percentage points vs the previous month, e.g. ``+0.02 pp``; ``n/a`` without data."""
+    """Change vs the previous month in percentage points, e.g. ``+0.02 pp``; ``n/a`` if unknown."""
     if current is None or previous is None:
         return "n/a"
     delta = Decimal(repr(current)) - Decimal(repr(previous))

@@ -158,7 +158,7 @@ class MonthReport:
         return max((slo.status for slo in self.slos), key=STATUS_SEVERITY.__getitem__)
 
     def with_slos(self, names: list[str]) -> MonthReport:
-        """The same report restricted to ``names`` (in config order); unknown names raise KeyError."""
+        """The report restricted to ``names`` (config order kept); unknown names raise KeyError."""
         known = {slo.name for slo in self.slos}
         unknown = [name for name in names if name not in known]
         if unknown:

@@ -35,11 +35,12 @@ def previous_month(month: date) -> date:
 
 
 def ensure_not_future(month: date, now: datetime, timezone: str) -> date:
-    """Reject months that have not started yet in ``timezone``; the current month is a partial report."""
+    """Reject months not started yet in ``timezone``; the current month gives a partial report."""
     today = current_month(now, timezone)
     if month > today:
         raise ReportRequestError(
-            f"month {month:%Y-%m} has not started yet (current month in {timezone} is {today:%Y-%m})"
+            f"month {month:%Y-%m} has not started yet "
+            f"(current month in {timezone} is {today:%Y-%m})"
         )
     return month
 

@@ -27,7 +27,7 @@ def colour(hex_value: str, alpha: float = 1.0) -> Color:
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5, 5 x 10^n steps) from at or below ``lo`` to at or above ``hi``."""
+    """Round ticks (1, 2, 2.5, 5 x 10^n steps) from at or below ``lo`` to at or above ``hi``."""
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / max(count - 1, 1)

@@ -1,0 +1,152 @@
+"""E-mail of a monthly report: subject/body from ``templates/report_email.txt``, PDF attached.
+
+SMTP failures are sorted into retryable (connection trouble, 4xx replies) and
+fatal (5xx replies, refused credentials); the outbox retries the former.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import string
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+import aiosmtplib
+
+from slaengine.errors import ConfigError, FatalDeliveryError, RetryableDeliveryError
+from slaengine.report.config import SmtpConfig
+from slaengine.report.formatting import STATUS_LABELS, format_headline, format_month
+from slaengine.report.model import MonthReport
+from slaengine.report.styles import TEMPLATES_DIR
+
+DEFAULT_EMAIL_TEMPLATE = TEMPLATES_DIR / "report_email.txt"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmailText:
+    subject: str
+    body: str
+
+
+class EmailTemplate:
+    """First line ``Subject: ...``, then the body; ``$placeholders`` as in string.Template."""
+
+    FIELDS = (
+        "organisation",
+        "service_name",
+        "month",
+        "month_label",
+        "timezone",
+        "overall_status",
+        "headlines",
+        "filename",
+    )
+
+    def __init__(self, path: str | Path = DEFAULT_EMAIL_TEMPLATE) -> None:
+        self.path = Path(path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(
+                f"cannot read e-mail template: {err.strerror}", file=str(self.path)
+            ) from err
+        first, _, body = text.partition("\n")
+        if not first.startswith("Subject:"):
+            raise ConfigError("first line must be 'Subject: ...'", file=str(self.path), line=1)
+        self.subject = string.Template(first.removeprefix("Subject:").strip())
+        self.body = string.Template(body.lstrip("\n"))
+        for number, line in enumerate(text.splitlines(), start=1):
+            for name in string.Template(line).get_identifiers():
+                if name not in self.FIELDS:
+                    raise ConfigError(
+                        f"unknown placeholder ${name} (known: {', '.join(self.FIELDS)})",
+                        file=str(self.path),
+                        line=number,
+                    )
+
+    def render(self, report: MonthReport, filename: str) -> EmailText:
+        values = {
+            "organisation": report.organisation,
+            "service_name": report.service_name,
+            "month": f"{report.month:%Y-%m}",
+            "month_label": format_month(report.month),
+            "timezone": report.timezone,
+            "overall_status": STATUS_LABELS[report.overall_status],
+            "headlines": "\n".join(format_headline(slo) for slo in report.slos) or "(no SLOs)",
+            "filename": filename,
+        }
+        return EmailText(self.subject.substitute(values), self.body.substitute(values))
+
+
+def build_message(
+    sender: str, recipients: list[str], text: EmailText, pdf: bytes, filename: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = text.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(text.body)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+    return message
+
+
+def _classify(err: Exception) -> Exception:
+    """The delivery error for an aiosmtplib/OS error: 4xx and network -> retry, 5xx -> fatal."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in err.recipients]
+        text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+        if any(400 <= code < 500 for code in codes):
+            return RetryableDeliveryError(f"recipients deferred: {text}")
+        return FatalDeliveryError(f"all recipients refused: {text}")
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        if 400 <= err.code < 500:
+            return RetryableDeliveryError(f"SMTP server deferred: {err.code} {err.message}")
+        return FatalDeliveryError(f"SMTP server refused: {err.code} {err.message}")
+    if isinstance(err, aiosmtplib.SMTPNotSupported):
+        return FatalDeliveryError(f"SMTP server does not support what the config asks: {err}")
+    return RetryableDeliveryError(f"SMTP server unreachable: {err}")
+
+
+class SmtpMailer:
+    """Sends one message per call; raises RetryableDeliveryError or FatalDeliveryError."""
+
+    def __init__(self, settings: SmtpConfig) -> None:
+        self.settings = settings
+
+    def _password(self) -> str | None:
+        name = self.settings.password_env
+        if not name:
+            return None
+        password = os.environ.get(name)
+        if password is None:
+            raise FatalDeliveryError(f"SMTP password variable {name} is not set")
+        return password
+
+    async def send(self, message: EmailMessage) -> None:
+        settings = self.settings
+        try:
+            refused, _ = await aiosmtplib.send(
+                message,
+                hostname=settings.host,
+                port=settings.port,
+                username=settings.username,
+                password=self._password(),
+                use_tls=settings.use_tls,
+                start_tls=settings.starttls or None,
+                timeout=settings.timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError) as err:
+            raise _classify(err) from err
+        if refused:
+            # Some recipients took the mail; the refused ones are not retried but must be seen.
+            log.error(
+                "report e-mail %s refused for %s",
+                message["Subject"],
+                ", ".join(f"{addr} ({resp.code} {resp.message})" for addr, resp in refused.items()),
+            )

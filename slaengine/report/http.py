@@ -1,0 +1,76 @@
+"""HTTP routes of the monthly report (token required; errors as ``{"error": message}``).
+
+POST /api/v1/reports?month=YYYY-MM[&slo=name...]  -> application/pdf (stored unless filtered)
+GET  /api/v1/reports                              -> {"reports": [...]}
+GET  /api/v1/reports/{month}                      -> the stored PDF
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from slaengine.errors import SlaEngineError
+from slaengine.http.auth import json_error, require_token
+from slaengine.report.errors import ReportRequestError
+from slaengine.report.service import ReportService
+
+REPORT_SERVICE_KEY = web.AppKey("report_service", ReportService)
+log = logging.getLogger(__name__)
+
+
+def add_routes(app: web.Application, report_service: ReportService) -> None:
+    app[REPORT_SERVICE_KEY] = report_service
+    app.router.add_post("/api/v1/reports", create_report)
+    app.router.add_get("/api/v1/reports", list_reports)
+    app.router.add_get("/api/v1/reports/{month}", download_report)
+
+
+def _pdf_response(pdf: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@require_token
+async def create_report(request: web.Request) -> web.StreamResponse:
+    service = request.config_dict[REPORT_SERVICE_KEY]
+    text = request.query.get("month")
+    if not text:
+        return json_error(400, "query parameter month=YYYY-MM is required")
+    try:
+        month = service.parse_month(text)
+        # building and rendering are CPU-bound: keep the event loop free
+        pdf = await asyncio.to_thread(service.generate, month, request.query.getall("slo", []))
+    except ReportRequestError as err:
+        return json_error(400, str(err))
+    except SlaEngineError as err:
+        log.error("report for %s could not be built: %s", text, err)
+        return json_error(500, f"report could not be built: {err}")
+    return _pdf_response(pdf, f"sla-report-{month:%Y-%m}.pdf")
+
+
+@require_token
+async def list_reports(request: web.Request) -> web.StreamResponse:
+    service = request.config_dict[REPORT_SERVICE_KEY]
+    return web.json_response({"reports": await asyncio.to_thread(service.listing)})
+
+
+@require_token
+async def download_report(request: web.Request) -> web.StreamResponse:
+    service = request.config_dict[REPORT_SERVICE_KEY]
+    try:
+        month = service.parse_month(request.match_info["month"])
+    except ReportRequestError as err:
+        return json_error(400, str(err))
+    pdf = service.store.read(month)
+    if pdf is None:
+        return json_error(
+            404,
+            f"no report stored for {month:%Y-%m}; POST /api/v1/reports?month=... to generate it",
+        )
+    return _pdf_response(pdf, f"sla-report-{month:%Y-%m}.pdf")
