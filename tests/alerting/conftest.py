@@ -3,6 +3,7 @@ SMTP server on 127.0.0.1, and routing configs written as YAML like users write t
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import textwrap
 from collections.abc import Callable, Iterator
@@ -77,14 +78,21 @@ class ChatWebhook:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     answer: Callable[[dict[str, Any]], tuple[int, dict[str, str]]] = lambda payload: (200, {})
+    delay: float = 0.0  # real seconds before answering, so a test can catch a send in flight
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    hold: asyncio.Event | None = None  # if set, accepted requests wait for it before answering
 
     async def handle(self, request: web.Request) -> web.Response:
         payload = await request.json()
         self.attempts += 1
+        self.arrived.set()
+        await asyncio.sleep(self.delay)
         status, headers = self.answer(payload)
         if status < 300:
             assert request.headers["Idempotency-Key"] == payload["notification_id"]
             self.accepted.append(payload)
+            if self.hold is not None:
+                await self.hold.wait()
             return web.Response(text="ok")
         return web.Response(status=status, headers=headers, text="slow down")
 

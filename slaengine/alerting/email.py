@@ -1,0 +1,80 @@
+"""E-mail receiver: one message per notification through SMTP (aiosmtplib).
+
+Message-IDs derive from the notification id and References from the group key, so mail clients
+thread an incident's trigger, repeats and resolve together. SMTP 4xx replies and network errors
+are retryable; 5xx replies (bad address, auth failure) are fatal.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+
+from slaengine.alerting.config import EmailIntegration, read_secret
+from slaengine.alerting.messages import render_body, render_title
+from slaengine.alerts_model import Notification
+from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+
+
+class EmailSender:
+    name = "email"
+
+    def __init__(self, *, host: str, port: int, sender: str, to: list[str], starttls: bool = False,
+                 use_tls: bool = False, username: str | None = None, password: str | None = None,
+                 timeout: float = 10.0) -> None:
+        self.host, self.port, self.sender, self.to = host, port, sender, list(to)
+        self.starttls, self.use_tls, self.timeout = starttls, use_tls, timeout
+        self.username = username
+        self._password = password
+
+    @classmethod
+    def from_config(cls, config: EmailIntegration) -> EmailSender:
+        password = None
+        if config.username:
+            password = read_secret(None, config.password_file, "SLAENGINE_SMTP_PASSWORD",
+                                   "SMTP password")
+        return cls(host=config.host, port=config.port, sender=config.sender, to=config.to,
+                   starttls=config.starttls, use_tls=config.use_tls, username=config.username,
+                   password=password, timeout=config.timeout.total_seconds())
+
+    def __repr__(self) -> str:  # never show the password
+        return f"EmailSender(host={self.host!r}, port={self.port}, to={self.to!r})"
+
+    def build_message(self, notification: Notification) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = render_title(notification)
+        message["From"] = self.sender
+        message["To"] = ", ".join(self.to)
+        message["Date"] = formatdate(notification.created_at.timestamp())
+        domain = self.sender.rpartition("@")[2] or "slaengine"
+        message["Message-ID"] = f"<{notification.notification_id}@{domain}>"
+        message["References"] = f"<{notification.group_key}@{domain}>"
+        message["X-Slaengine-Group-Key"] = notification.group_key
+        message["X-Slaengine-Status"] = notification.status
+        message.set_content(render_body(notification))
+        return message
+
+    async def send(self, notification: Notification) -> None:
+        message = self.build_message(notification)
+        try:
+            await aiosmtplib.send(
+                message, hostname=self.host, port=self.port, start_tls=self.starttls,
+                use_tls=self.use_tls, username=self.username, password=self._password,
+                timeout=self.timeout)
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            codes = [refusal.code for refusal in err.recipients]
+            text = f"SMTP {self.host} refused recipients (codes {codes})"
+            if all(400 <= code < 500 for code in codes):
+                raise RetryableDeliveryError(text) from err
+            raise FatalDeliveryError(text) from err
+        except aiosmtplib.SMTPResponseException as err:
+            text = f"SMTP {self.host} answered {err.code}: {err.message}"
+            if 400 <= err.code < 500:
+                raise RetryableDeliveryError(text) from err
+            raise FatalDeliveryError(text) from err
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
+            raise RetryableDeliveryError(f"SMTP {self.host}:{self.port} unreachable: {err}") from err
+
+

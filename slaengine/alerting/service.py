@@ -1,0 +1,120 @@
+"""The alert router service: dispatcher + silences + durable outbox + senders, on one clock.
+
+``receive(alert)`` files an alert transition and persists the group state before returning, so
+the Kafka consumer (topic ``sla.alerts``) may commit its offset right after. ``run_pending(now)``
+is the one step function: flush due groups into the outbox and attempt due deliveries. Tests
+call it with an injected clock to run hours of group_wait and retry storms in milliseconds;
+``start()`` runs it on a timer in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from slaengine.alerting.config import RoutingConfig
+from slaengine.alerting.delivery import BackoffPolicy, DeliveryWorker
+from slaengine.alerting.dispatcher import AlertDispatcher
+from slaengine.alerting.outbox import Outbox, to_epoch
+from slaengine.alerting.senders import Sender, channels_for, close_sender
+from slaengine.alerting.silences import SilenceStore
+from slaengine.alerts_model import Alert
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+STATE_KEY = "groups"
+OUTBOX_FILE = "alert-outbox.sqlite3"
+SILENCES_FILE = "silences.json"
+FINISHED_RETENTION = timedelta(days=7)  # delivered ids kept this long to drop replays
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlertRouter:
+    def __init__(self, config: RoutingConfig, data_dir: Path, senders: Mapping[str, Sender],
+                 clock: Clock = utc_now, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.senders = dict(senders)
+        self.outbox = Outbox(data_dir / OUTBOX_FILE, config.delivery.max_age.total_seconds())
+        self.silences = SilenceStore(data_dir / SILENCES_FILE, config.silences)
+        self.dispatcher = AlertDispatcher(config, self.silences, self.outbox.next_sequence)
+        dropped = self.dispatcher.restore(self.outbox.load_state(STATE_KEY) or [])
+        if dropped:
+            log.warning("dropped %d alert group(s) whose route is no longer configured", dropped)
+        policy = BackoffPolicy(config.delivery.initial_backoff.total_seconds(),
+                               config.delivery.max_backoff.total_seconds())
+        self.worker = DeliveryWorker(self.outbox, self.senders, policy, clock, rng)
+        self._lock = asyncio.Lock()  # one mutation of dispatcher state at a time
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_cleanup: datetime | None = None
+
+    async def receive(self, alert: Alert) -> list[str]:
+        """File an alert transition; returns the group keys it joined. Durable on return."""
+        async with self._lock:
+            keys = self.dispatcher.receive(alert, self.clock())
+            await asyncio.to_thread(self.outbox.save_state, STATE_KEY, self.dispatcher.snapshot())
+        return keys
+
+    async def run_pending(self, now: datetime | None = None) -> int:
+        """Flush due groups into the outbox, then attempt due deliveries; returns attempts."""
+        now = now or self.clock()
+        async with self._lock:
+            await asyncio.to_thread(self._flush, now)
+        attempts = await self.worker.deliver_due(now)
+        if self._last_cleanup is None or now - self._last_cleanup >= timedelta(hours=1):
+            self._last_cleanup = now
+            await asyncio.to_thread(self._clean_up, now)
+        return attempts
+
+    def _flush(self, now: datetime) -> None:
+        if not self.dispatcher.groups.due(now):
+            return
+        notifications = self.dispatcher.flush_due(now)
+        batch = [(n, channels_for(self.config, n.receiver)) for n in notifications]
+        if batch:
+            self.outbox.enqueue(batch, to_epoch(now), (STATE_KEY, self.dispatcher.snapshot()))
+            for notification in notifications:
+                log.info("notify %s %s %s (%d alert(s), occurrence %d)", notification.receiver,
+                         notification.status, notification.notification_id,
+                         len(notification.alerts), notification.occurrences)
+        else:
+            self.outbox.save_state(STATE_KEY, self.dispatcher.snapshot())
+
+    def _clean_up(self, now: datetime) -> None:
+        self.outbox.prune(to_epoch(now - FINISHED_RETENTION))
+        self.silences.collect_garbage(now)
+
+    def start(self, tick: float = 1.0) -> None:
+        """Run ``run_pending`` every ``tick`` seconds until ``close()``."""
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._loop(tick), name="alert-router")
+
+    async def _loop(self, tick: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_pending()
+            except Exception:  # keep routing; the outbox keeps what was not delivered
+                log.exception("alert router step failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), tick)
+
+    async def close(self) -> None:
+        """Stop after in-flight deliveries finish (so none is sent twice), then release files."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        async with self._lock:
+            for sender in self.senders.values():
+                await close_sender(sender)
+            self.outbox.close()
