@@ -27,10 +27,8 @@ import pagerduty
 from httpx2 import Response
 
 from slaengine.errors import ConfigError, DeliveryError, FatalDeliveryError, RetryableDeliveryError
+from slaengine.pagerduty.env import DEFAULT_EVENTS_URL, DEFAULT_REST_URL, DEFAULT_TIMEOUT_SECONDS
 
-DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
-DEFAULT_REST_URL = "https://api.pagerduty.com"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

@@ -16,12 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from slaengine.pagerduty.clients import (
+from slaengine.pagerduty.env import (
     DEFAULT_EVENTS_URL,
     DEFAULT_REST_URL,
     DEFAULT_TIMEOUT_SECONDS,
+    EVENTS_URL_ENV,
+    ROUTING_KEY_ENV,
 )
-from slaengine.pagerduty.env import EVENTS_URL_ENV, ROUTING_KEY_ENV
 from slaengine.yamlconfig import load_model
 
 WEEK_SECONDS = 7 * 24 * 3600

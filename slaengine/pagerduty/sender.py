@@ -18,14 +18,12 @@ import pagerduty
 from slaengine.alerts_model import Notification
 from slaengine.errors import ConfigError
 from slaengine.pagerduty.clients import (
-    DEFAULT_EVENTS_URL,
-    DEFAULT_TIMEOUT_SECONDS,
     EventsClient,
     build_events_client,
     to_delivery_error,
 )
 from slaengine.pagerduty.config import EventsSettings
-from slaengine.pagerduty.env import ROUTING_KEY_ENV
+from slaengine.pagerduty.env import DEFAULT_EVENTS_URL, DEFAULT_TIMEOUT_SECONDS, ROUTING_KEY_ENV
 from slaengine.pagerduty.events_payload import build_event
 
 log = logging.getLogger(__name__)
