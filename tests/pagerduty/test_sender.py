@@ -180,3 +180,15 @@ def test_insecure_base_urls_are_refused(url):
 def test_missing_routing_key_is_a_config_error():
     with pytest.raises(ConfigError, match="SLAENGINE_PAGERDUTY_ROUTING_KEY"):
         PagerDutySender.from_settings(EventsSettings(), env={})
+
+
+async def test_secrets_stay_out_of_logs(pagerduty_server, dev_call, caplog, make_notification):
+    caplog.set_level("DEBUG")
+    sender = PagerDutySender(ROUTING_KEY, pagerduty_server.base_url)
+    await sender.send(make_notification())
+    await dev_call("POST", "/_dev/faults", {"status": 503, "count": 1})
+    with pytest.raises(RetryableDeliveryError):
+        await sender.send(make_notification())
+    await sender.aclose()
+    assert caplog.records  # the client and the sender did log
+    assert ROUTING_KEY not in caplog.text
