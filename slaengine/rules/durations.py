@@ -1,13 +1,17 @@
-"""Prometheus duration strings (``5m``, ``1d``, ``4w``) to and from ``timedelta``.
+"""Prometheus' own spelling of durations, which rule names embed (``ratio_rate4w``).
 
-Rule names embed windows (``slo:sli_error:ratio_rate4w``), so the formatting
-must be the one Prometheus itself prints: years and weeks only when exact.
+Parsing lives in ``slaengine.durations``; this module only adds the exact
+``model.Duration.String()`` form (years and weeks when exact, so 28d is ``4w``
+but 30d stays ``30d``), which Sloth-compatible record names depend on.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
+
+from slaengine.durations import parse_duration
+
+__all__ = ["format_duration", "hours_of", "parse_duration"]
 
 _UNITS_MS = {
     "y": 365 * 24 * 3600 * 1000,
@@ -18,24 +22,6 @@ _UNITS_MS = {
     "s": 1000,
     "ms": 1,
 }
-_DURATION_RE = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse a Prometheus duration; raises ValueError with a readable message."""
-    match = _DURATION_RE.match(text.strip()) if isinstance(text, str) else None
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"invalid duration {text!r}: use Prometheus units like 30s, 5m, 1h, 28d, 4w")
-    total_ms = sum(
-        int(value) * _UNITS_MS[unit]
-        for value, unit in zip(match.groups(), _UNITS_MS, strict=True)
-        if value is not None
-    )
-    if total_ms == 0:
-        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
-    return timedelta(milliseconds=total_ms)
 
 
 def format_duration(value: timedelta) -> str:

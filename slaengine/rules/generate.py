@@ -152,11 +152,16 @@ def _burn_rate_alert(slo: SloDefinition, meta: AlertMeta, severity: str, quick: 
             + condition(quick.long_window, quick) + ")\nor\n(\n"
             + condition(slow.short_window, slow) + "    and\n"
             + condition(slow.long_window, slow) + ")\n")
-    annotations = {
+    return AlertingRule(meta.name, expr, {SEVERITY_LABEL: severity, **meta.labels},
+                        burn_rate_annotations(severity, meta))
+
+
+def burn_rate_annotations(severity: str, meta: AlertMeta) -> dict[str, str]:
+    """Sloth's title and summary, overridable by the SLO's own annotations."""
+    return {
         "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} "
                  "SLO error budget burn rate is too fast.",
         "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} "
                    "SLO error budget burn rate is over expected.",
         **meta.annotations,
     }
-    return AlertingRule(meta.name, expr, {SEVERITY_LABEL: severity, **meta.labels}, annotations)

@@ -50,6 +50,7 @@ class SloDefinition:
     ticket_alert: AlertMeta | None = None
     windows: AlertWindows | None = None  # per-SLO override of the catalogue's windows
     description: str = ""
+    no_data_after: timedelta | None = None  # per-SLO override of the no-data rules' time
 
     @property
     def error_budget_percent(self) -> float:

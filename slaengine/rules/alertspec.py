@@ -1,0 +1,139 @@
+"""The ``alert_rules/*.yaml`` files: threshold rules on gauges and no-data rules on SLOs.
+
+Burn-rate alerts are not listed here: every SLO gets them, tuned per SLO by
+``SloAlertingOverrides`` in the SLO config.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from slaengine.errors import ConfigError
+from slaengine.rules.durations import parse_duration
+from slaengine.rules.fromconfig import runbook_url
+from slaengine.rules.sloth import check_labels
+from slaengine.yamlconfig import read_yaml, validate_document
+
+Severity = Literal["critical", "error", "warning", "info"]
+Operator = Literal["<", "<=", ">", ">=", "==", "!="]
+_ALERT_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+_METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+              "==": operator.eq, "!=": operator.ne}
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    alert: str = Field(pattern=_ALERT_NAME)
+    severity: Severity
+    for_: str = Field(default="0s", alias="for")
+    labels: dict[str, str] = Field(default_factory=dict)
+    summary: str
+    description: str = ""
+    runbook_url: str | None = None  # default: docs/operations.md#<alert-name-with-dashes>
+    dashboard_url: str | None = None
+
+    _labels = field_validator("labels")(check_labels)
+
+    @field_validator("for_")
+    @classmethod
+    def _for(cls, value: str) -> str:
+        return value if value in ("0", "0s") else _duration(value)
+
+    @property
+    def hold(self) -> timedelta:
+        return timedelta(0) if self.for_ in ("0", "0s") else parse_duration(self.for_)
+
+    def rule_labels(self) -> dict[str, str]:
+        return {**self.labels, "severity": self.severity}
+
+    def annotations(self) -> dict[str, str]:
+        out = {"summary": self.summary, "runbook_url": self.runbook_url or runbook_url(self.alert)}
+        if self.description:
+            out["description"] = self.description
+        if self.dashboard_url:
+            out["dashboard_url"] = self.dashboard_url
+        return out
+
+
+class ThresholdRule(_Rule):
+    """``metric{matchers} op threshold`` held for ``for``."""
+
+    metric: str = Field(pattern=_METRIC_NAME)
+    matchers: dict[str, str] = Field(default_factory=dict)  # label equality filters
+    op: Operator
+    threshold: float
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("threshold must be a finite number")
+        return value
+
+    def holds(self, value: float) -> bool:
+        # NaN compares false in PromQL too, except for != which we keep quiet on purpose
+        return not math.isnan(value) and _OPERATORS[self.op](value, self.threshold)
+
+
+class NoDataRule(_Rule):
+    """An SLO whose counters saw no event for ``after`` (a stopped producer, a broken agent)."""
+
+    alert: str = Field(default="SloNoData", pattern=_ALERT_NAME)
+    after: str = "30m"
+    slos: list[str] = Field(default_factory=list)  # empty: every SLO
+
+    _after = field_validator("after")(_duration)
+
+    @property
+    def after_delta(self) -> timedelta:
+        return parse_duration(self.after)
+
+
+class AlertRuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evaluation_interval: str = "30s"  # how often the in-service evaluator runs
+    threshold_rules: list[ThresholdRule] = Field(default_factory=list)
+    no_data_rules: list[NoDataRule] = Field(default_factory=list)
+
+    _interval = field_validator("evaluation_interval")(_duration)
+
+    @property
+    def interval(self) -> timedelta:
+        return parse_duration(self.evaluation_interval)
+
+    def merged(self, other: AlertRuleSet) -> AlertRuleSet:
+        return AlertRuleSet(evaluation_interval=self.evaluation_interval,
+                            threshold_rules=self.threshold_rules + other.threshold_rules,
+                            no_data_rules=self.no_data_rules + other.no_data_rules)
+
+
+def load_alert_rules(path: str | Path) -> AlertRuleSet:
+    """One alert_rules file, or every alert_rules file of a directory (others are skipped)."""
+    from slaengine.rules.specfile import document_kind
+
+    path = Path(path)
+    if not path.is_dir():
+        return validate_document(read_yaml(path), AlertRuleSet, str(path))
+    ruleset: AlertRuleSet | None = None
+    for file in sorted(path.glob("*.y*ml")):
+        document = read_yaml(file)
+        if document_kind(document) != "alert-rules":
+            continue  # e.g. routing.yaml lives in the same folder
+        loaded = validate_document(document, AlertRuleSet, str(file))
+        ruleset = loaded if ruleset is None else ruleset.merged(loaded)
+    if ruleset is None:
+        raise ConfigError("no alert rules files (with threshold_rules or no_data_rules) found",
+                          file=str(path))
+    return ruleset

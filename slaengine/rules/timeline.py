@@ -1,0 +1,52 @@
+"""Per-minute (good, total) timelines and an in-memory ``SliSource`` over them.
+
+Used to replay the same traffic through the evaluator and through promtool:
+a minute's events count in every window whose trailing range contains the
+minute's end, which is what ``rate()`` over per-minute counter samples sees.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class MinuteCounts:
+    at: datetime  # end of the minute
+    good: float
+    total: float
+
+
+@dataclass
+class TimelineSliSource:
+    """``SliSource`` over per-SLO timelines and fixed gauge samples (tests and replays)."""
+
+    timelines: Mapping[str, list[MinuteCounts]]
+    gauges: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._times = {slo: [m.at for m in minutes] for slo, minutes in self.timelines.items()}
+
+    def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]:
+        minutes, times = self.timelines.get(slo, []), self._times.get(slo, [])
+        start = bisect.bisect_right(times, now - window)
+        end = bisect.bisect_right(times, now)
+        chosen = minutes[start:end]
+        return sum(m.good for m in chosen), sum(m.total for m in chosen)
+
+    def gauge_samples(self, metric: str) -> list[tuple[dict[str, str], float]]:
+        return list(self.gauges.get(metric, []))
+
+
+def build_timeline(start: datetime, phases: Iterable[tuple[int, float, float]]) -> list[MinuteCounts]:
+    """``[(minutes, good_per_minute, total_per_minute), ...]`` -> consecutive minutes from ``start``."""
+    out: list[MinuteCounts] = []
+    at = start
+    for minutes, good, total in phases:
+        for _ in range(minutes):
+            out.append(MinuteCounts(at, good, total))
+            at += timedelta(minutes=1)
+    return out
