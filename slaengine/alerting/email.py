@@ -49,7 +49,7 @@ class EmailSender:
         message["To"] = ", ".join(self.to)
         message["Date"] = formatdate(notification.created_at.timestamp())
         domain = self.sender.rpartition("@")[2] or "slaengine"
-        message["Message-ID"] = f"<{notification.notification_id}@{domain}>"
+        message["Message-ID"] = f"<{notification.group_key}.{notification.sequence}@{domain}>"
         message["References"] = f"<{notification.group_key}@{domain}>"
         message["X-Slaengine-Group-Key"] = notification.group_key
         message["X-Slaengine-Status"] = notification.status

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from slaengine.alerting.config import RoutingConfig, load_routing_config
-from slaengine.alerts_model import Alert
+from slaengine.alerts_model import Alert, Notification
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -44,6 +44,14 @@ def make_alert(name: str = "HighLatency", status: str = "firing", severity: str 
     return Alert(labels={"alertname": name, "severity": severity, **labels}, status=status,  # type: ignore[arg-type]
                  starts_at=starts_at, annotations={"summary": f"{name} on {labels.get('service', '?')}"},
                  ends_at=starts_at if status == "resolved" else None)
+
+
+def make_notification(key: str, sequence: int, status: str = "firing") -> Notification:
+    alert = make_alert(service=key, status=status)
+    return Notification(receiver="chat", group_key=key, status=status,  # type: ignore[arg-type]
+                        alerts=(alert,), group_labels={"service": key},
+                        common_labels=dict(alert.labels), common_annotations={}, occurrences=1,
+                        sequence=sequence, created_at=T0)
 
 
 @pytest.fixture

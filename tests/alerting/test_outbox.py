@@ -10,17 +10,8 @@ import pytest
 
 from slaengine.alerting.delivery import BackoffPolicy
 from slaengine.alerting.outbox import Outbox
-from slaengine.alerts_model import Notification
 
-from .conftest import T0, make_alert
-
-
-def notification(key: str, sequence: int, status: str = "firing") -> Notification:
-    alert = make_alert(service=key, status=status)
-    return Notification(receiver="chat", group_key=key, status=status,  # type: ignore[arg-type]
-                        alerts=(alert,), group_labels={"service": key},
-                        common_labels=dict(alert.labels), common_annotations={}, occurrences=1,
-                        sequence=sequence, created_at=T0)
+from .conftest import make_notification as notification
 
 
 def test_only_queue_heads_are_due_and_replays_are_ignored(tmp_path: Path) -> None:
