@@ -56,6 +56,7 @@ class SliEngine:
         self.dirty_watermarks: set[str] = set()
         self.late_dropped = 0
         self.applied_events = 0
+        self.last_lag_s: dict[str, float] = {}  # topic → processing lag of its latest event
 
     # ---- applying events -------------------------------------------------
 
@@ -191,6 +192,7 @@ class SliEngine:
     def apply_lag(self, source: str, event_ms: int, processed_ms: int, offset: int) -> None:
         topic = source.split(":", 1)[0]
         lag_s = max(0.0, (processed_ms - event_ms) / 1000)
+        self.last_lag_s[topic] = lag_s
         for slo in self.lag:
             if slo.topic and slo.topic != topic:
                 continue
@@ -226,35 +228,51 @@ class SliEngine:
 
     # ---- persistence -------------------------------------------------------
 
-    def take_changes(self) -> list[tuple[str, str, Any]]:
-        """Dirty state as (table key, source, value or None to delete), in safe write order.
+    def take_changes(self, source: str | None = None) -> list[tuple[str, str, Any]]:
+        """Dirty state (of one source, or all) as (table key, source, value or None to delete).
 
         Buckets come before order records and watermarks: if a crash cuts a
         flush short, a replayed event is skipped by the buckets that already
         hold it and re-applied to those that do not.
         """
+        def wanted(item_source: str) -> bool:
+            return source is None or item_source == source
+
         changes: list[tuple[str, str, Any]] = []
-        for name, source, hour in sorted(self.dirty_buckets):
-            bucket = self.series[(name, source)].get(hour)
+        taken_buckets = {k for k in self.dirty_buckets if wanted(k[1])}
+        taken_deleted = {k for k in self.deleted_buckets if wanted(k[1])}
+        taken_clocks = {c for c in self.dirty_watermarks if wanted(c.split("/", 1)[0])}
+        for name, item_source, hour in sorted(taken_buckets):
+            bucket = self.series[(name, item_source)].get(hour)
             if bucket is not None:
-                changes.append((f"b|{name}|{source}|{hour}", source, bucket.to_state()))
-        for name, source, hour in sorted(self.deleted_buckets):
-            changes.append((f"b|{name}|{source}|{hour}", source, None))
-            archived = self.archived.get((name, source))
+                changes.append((f"b|{name}|{item_source}|{hour}", item_source, bucket.to_state()))
+        for name, item_source, hour in sorted(taken_deleted):
+            changes.append((f"b|{name}|{item_source}|{hour}", item_source, None))
+            archived = self.archived.get((name, item_source))
             if archived:
-                changes.append((f"a|{name}|{source}", source, list(archived)))
-        for (name, source), tracker in self.trackers.items():
+                changes.append((f"a|{name}|{item_source}", item_source, list(archived)))
+        for (name, item_source), tracker in self.trackers.items():
+            if not wanted(item_source):
+                continue
             for order_id in sorted(tracker.dirty):
                 order = tracker.orders.get(order_id)
-                changes.append((f"o|{name}|{source}|{order_id}", source,
+                changes.append((f"o|{name}|{item_source}|{order_id}", item_source,
                                 order.to_state() if order else None))
             tracker.dirty.clear()
-        for clock in sorted(self.dirty_watermarks):
+        for clock in sorted(taken_clocks):
             changes.append((f"w|{clock}", clock.split("/", 1)[0], self.watermarks[clock]))
-        self.dirty_buckets.clear()
-        self.deleted_buckets.clear()
-        self.dirty_watermarks.clear()
+        self.dirty_buckets -= taken_buckets
+        self.deleted_buckets -= taken_deleted
+        self.dirty_watermarks -= taken_clocks
         return changes
+
+    @staticmethod
+    def source_of_key(key: str) -> str:
+        """The source partition a table key written by ``take_changes`` belongs to."""
+        kind, _, rest = key.partition("|")
+        if kind == "w":
+            return rest.split("/", 1)[0]
+        return rest.split("|")[1]
 
     def load(self, key: str, value: Any) -> None:
         """Restore one record written by ``take_changes`` (recovery from the changelog)."""
@@ -276,7 +294,14 @@ class SliEngine:
             self.watermarks[rest] = max(int(value), self.watermarks.get(rest, int(value)))
 
     def drop_sources(self, sources: set[str]) -> None:
-        """Forget partitions this worker no longer owns (after a rebalance)."""
+        """Forget partitions this worker no longer owns (after a rebalance).
+
+        Unflushed changes of those partitions are dropped too: the new owner
+        replays them from the last commit, which never runs ahead of the flush.
+        """
+        self.dirty_buckets = {k for k in self.dirty_buckets if k[1] not in sources}
+        self.deleted_buckets = {k for k in self.deleted_buckets if k[1] not in sources}
+        self.dirty_watermarks = {c for c in self.dirty_watermarks if c.split("/", 1)[0] not in sources}
         for key in [k for k in self.series if k[1] in sources]:
             del self.series[key]
         for key in [k for k in self.trackers if k[1] in sources]:
@@ -285,6 +310,34 @@ class SliEngine:
             del self.archived[key]
         for clock in [c for c in self.watermarks if c.split("/", 1)[0] in sources]:
             del self.watermarks[clock]
+
+    def lifetime_counts(self, slo: SloSpec) -> tuple[int, int] | None:
+        """Monotonic (good, total) since the first event, or None when this worker owns none.
+
+        For uptime: good and counted one-minute slices among minutes already past
+        the grace period (they no longer change).
+        """
+        series = [(source, hours) for source, hours in self.buckets_of(slo.name)]
+        if not series:
+            return None
+        good = total = 0
+        for source, hours in series:
+            archived = self.archived.get((slo.name, source), [0, 0])
+            good, total = good + archived[0], total + archived[1]
+            if slo.sli != "uptime":
+                for bucket in hours.values():
+                    good += bucket.good + bucket.late_good
+                    total += bucket.total + bucket.late_total
+                continue
+            closed_before = ((self.source_watermark(source) or 0) - self.grace_ms) // MINUTE_MS
+            for bucket in hours.values():
+                first_minute = bucket.hour * 60
+                end = min(60, closed_before - first_minute)
+                if end <= 0:
+                    continue
+                g, _, t = bucket.uptime_slices(slo.slice_good_ratio, 0, end)
+                good, total = good + g, total + t
+        return good, total
 
     def buckets_of(self, slo: str) -> Iterator[tuple[str, dict[int, HourBucket]]]:
         for (name, source), hours in self.series.items():

@@ -1,0 +1,89 @@
+"""The aiohttp application factory: health, metrics, SLO results, plus feature routes.
+
+Feature packages (alerting, pagerduty, reports, capacity) attach their routes
+through ``add_routes`` functions passed in ``route_setups``; every error leaves
+as ``{"error": message}`` with a 4xx/5xx status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timezone
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from slaengine.http.auth import API_TOKEN_KEY, json_error
+from slaengine.sli.engine import SliEngine
+from slaengine.sli.results import evaluate_all
+
+log = logging.getLogger(__name__)
+
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+ENGINE_KEY = web.AppKey("engine", SliEngine)
+HEALTH_KEY = web.AppKey("health", dict)
+
+RouteSetup = Callable[[web.Application], None]
+
+
+@web.middleware
+async def error_middleware(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        return json_error(err.status, err.reason or "error")
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return json_error(500, "internal error; see the worker log")
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", **request.app[HEALTH_KEY]})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def parse_at(text: str | None) -> int:
+    """``?at=`` as epoch ms (now when absent); ValueError with a message when malformed."""
+    if not text:
+        return int(datetime.now(timezone.utc).timestamp() * 1000)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+async def slo_results(request: web.Request) -> web.Response:
+    try:
+        now_ms = parse_at(request.query.get("at"))
+    except ValueError:
+        return json_error(400, f"'at' must be an ISO-8601 time, got {request.query.get('at')!r}")
+    engine = request.app[ENGINE_KEY]
+    rows = [row.to_json() for row in evaluate_all(engine, now_ms)]
+    return web.json_response({"at": now_ms, "slos": rows, "late_dropped": engine.late_dropped})
+
+
+def create_app(registry: CollectorRegistry, engine: SliEngine | None = None,
+               api_token: str | None = None, health_info: dict | None = None,
+               route_setups: Iterable[RouteSetup] = ()) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
+    app[REGISTRY_KEY] = registry
+    app[HEALTH_KEY] = health_info if health_info is not None else {}
+    if api_token:
+        app[API_TOKEN_KEY] = api_token
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    if engine is not None:
+        app[ENGINE_KEY] = engine
+        app.router.add_get("/api/v1/slos", slo_results)
+    for setup in route_setups:
+        setup(app)
+    return app

@@ -1,0 +1,125 @@
+"""Prometheus exposition of the SLI state: a custom collector that reads the engine at scrape time.
+
+Two families: the names operators already query (``sla_uptime_percentage``,
+``sla_api_response_time_p95``, ``sla_order_fulfillment_rate``,
+``sla_projection_lag_seconds``) and a ``slaengine_slo_*`` family following
+Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
+A worker only holds the partitions it owns, so it only exports those series.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from slaengine.sli.engine import SliEngine
+from slaengine.sli.results import SloWindowResult, evaluate_window, windows_for
+
+CACHE_SECONDS = 1.0  # scrapes within a second share one evaluation
+
+
+class SliCollector(Collector):
+    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._cache: tuple[float, list[SloWindowResult]] | None = None
+
+    def results(self) -> list[SloWindowResult]:
+        now = self.clock()
+        if self._cache and now - self._cache[0] < CACHE_SECONDS:
+            return self._cache[1]
+        owned = set(self.engine.owned_slos())
+        rows = [evaluate_window(self.engine, slo, window, int(now * 1000))
+                for slo in self.engine.config.slos if slo.name in owned
+                for window in windows_for(slo)]
+        self._cache = (now, rows)
+        return rows
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["slo", "service", "window"]
+        uptime = GaugeMetricFamily("sla_uptime_percentage", "Uptime/availability SLI in percent", labels=labels)
+        p95 = GaugeMetricFamily("sla_api_response_time_p95", "API latency p95 in milliseconds", labels=labels)
+        fulfillment = GaugeMetricFamily("sla_order_fulfillment_rate", "Orders shipped within the deadline (0-1)", labels=labels)
+        lag = GaugeMetricFamily("sla_projection_lag_seconds", "Processing lag SLI: fraction of events within threshold is in slaengine_slo_sli_ratio; this is the latest lag in seconds", labels=labels)
+        ratio = GaugeMetricFamily("slaengine_slo_sli_ratio", "SLI as a ratio of good to valid (0-1)", labels=labels + ["sli"])
+        budget = GaugeMetricFamily("slaengine_slo_error_budget_remaining", "Fraction of the error budget left in the window", labels=labels)
+        burn = GaugeMetricFamily("slaengine_slo_burn_rate", "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
+        quantiles = GaugeMetricFamily("slaengine_slo_latency_seconds", "Latency quantiles over the window", labels=labels + ["quantile"])
+        window_good = GaugeMetricFamily("slaengine_slo_window_good_events", "Good events in the window", labels=labels)
+        window_total = GaugeMetricFamily("slaengine_slo_window_events", "Valid events in the window", labels=labels)
+        objective = GaugeMetricFamily("slaengine_slo_objective_ratio", "SLO objective (0-1)", labels=["slo", "service", "sli"])
+        seen_objective: set[str] = set()
+        for row in self.results():
+            values = [row.name, row.service or "", row.window]
+            window_good.add_metric(values, row.good)
+            window_total.add_metric(values, row.total)
+            budget.add_metric(values, row.error_budget_remaining)
+            burn.add_metric(values, row.burn_rate)
+            if row.name not in seen_objective:
+                objective.add_metric([row.name, row.service or "", row.sli], row.target / 100)
+                seen_objective.add(row.name)
+            if row.value is None:
+                continue
+            ratio.add_metric(values + [row.sli], row.value / 100)
+            if row.sli in ("uptime", "availability"):
+                uptime.add_metric(values, row.value)
+            elif row.sli == "fulfillment":
+                fulfillment.add_metric(values, row.value / 100)
+            elif row.sli == "latency":
+                if row.p95_ms is not None:
+                    p95.add_metric(values, row.p95_ms)
+                for q, ms in (("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)):
+                    if ms is not None:
+                        quantiles.add_metric(values + [q], ms / 1000)
+        for topic, seconds in sorted(self.engine.last_lag_s.items()):
+            for slo in self.engine.lag:
+                if not slo.topic or slo.topic == topic:
+                    lag.add_metric([slo.name, topic, "latest"], seconds)
+        yield from (uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
+                    window_total, objective)
+        yield from self._lifetime_counters()
+
+    def _lifetime_counters(self) -> Iterator[Metric]:
+        """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules."""
+        labels = ["slo", "service", "sli"]
+        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: closed minutes) per SLO", labels=labels)
+        good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
+        for slo in self.engine.config.slos:
+            lifetime = self.engine.lifetime_counts(slo)
+            if lifetime is None:
+                continue
+            values = [slo.name, slo.service or "", slo.sli]
+            good.add_metric(values, lifetime[0])
+            total.add_metric(values, lifetime[1])
+        yield total
+        yield good
+
+
+class PipelineCollector(Collector):
+    """Events processed/invalid per topic and Kafka consumer lag per partition."""
+
+    def __init__(self, valid: dict[str, int], invalid: dict[tuple[str, str], int],
+                 consumer_lag: Callable[[], dict[tuple[str, int], int]] | None = None) -> None:
+        self.valid = valid
+        self.invalid = invalid
+        self.consumer_lag = consumer_lag
+
+    def collect(self) -> Iterator[Metric]:
+        processed = CounterMetricFamily("slaengine_events_processed", "Valid events applied, per topic", labels=["topic"])
+        for topic, count in sorted(self.valid.items()):
+            processed.add_metric([topic], count)
+        invalid = CounterMetricFamily("slaengine_events_invalid", "Invalid events dead-lettered, per topic and reason",
+                                      labels=["topic", "reason"])
+        for (topic, reason), count in sorted(self.invalid.items()):
+            invalid.add_metric([topic, reason], count)
+        yield processed
+        yield invalid
+        if self.consumer_lag is not None:
+            lag = GaugeMetricFamily("slaengine_kafka_consumer_lag", "Messages behind the partition's end",
+                                    labels=["topic", "partition"])
+            for (topic, partition), behind in sorted(self.consumer_lag().items()):
+                lag.add_metric([topic, str(partition)], behind)
+            yield lag
