@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.models import CandidateModel
+from forecasting.models import Z80, CandidateModel
 
 FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
@@ -93,8 +93,13 @@ def plan_origins(n: int, horizon: int, max_origins: int, min_train: int,
 
 
 def backtest_model(y: np.ndarray, model: CandidateModel, horizon: int, origins: list[int],
-                   train_window: int | None = None) -> BacktestScore | None:
-    """Score ``model`` at each origin; None when it cannot be fitted at every origin."""
+                   train_window: int | None = None,
+                   standardized_errors: list[np.ndarray] | None = None) -> BacktestScore | None:
+    """Score ``model`` at each origin; None when it cannot be fitted at every origin.
+
+    ``standardized_errors`` collects (actual - mean) / predicted sd per point, for calibrating
+    the interval width.
+    """
     parts = []
     for origin in origins:
         train = y[max(0, origin - train_window):origin] if train_window else y[:origin]
@@ -109,6 +114,10 @@ def backtest_model(y: np.ndarray, model: CandidateModel, horizon: int, origins: 
             return None
         if not np.all(np.isfinite(projection.mean)):
             return None
+        if standardized_errors is not None:
+            sd = (projection.upper80 - projection.mean) / Z80
+            ok = sd > 0
+            standardized_errors.append((actual[ok] - projection.mean[ok]) / sd[ok])
         naive_error = np.abs(actual - train[-1])
         parts.append(BacktestScore(
             horizon=horizon, origins=1, points=actual.size,

@@ -1,7 +1,7 @@
 """Holt, damped Holt and weekly-seasonal ETS (statsmodels' state-space ETSModel).
 
-All variants have additive errors, for which statsmodels computes exact (analytic) forecast
-variances; the intervals come from those. The series is standardised before fitting: additive
+All variants have additive errors, whose forecast variances have closed forms; the intervals
+come from those (the same values as statsmodels' analytic prediction intervals). The series is standardised before fitting: additive
 ETS is equivariant under affine maps, and the optimiser behaves better in unit scale.
 """
 
@@ -21,20 +21,39 @@ HEURISTIC_MIN_CYCLES = 4  # below this the heuristic seasonal start is unreliabl
 
 @dataclass(frozen=True)
 class FittedEts:
+    """Final states and parameters; projections use the closed forms (Hyndman et al., 6.1).
+
+    For additive-error ETS the h-step mean is ``l + phi_h b + s`` and the variance is
+    ``sigma^2 (1 + sum_{j<h} c_j^2)`` with ``c_j = alpha + beta phi_j + gamma [j mod m = 0]``,
+    which is what statsmodels' get_prediction computes, without its simulation overhead.
+    """
+
     name: str
-    result: Any  # statsmodels ETSResults
-    nobs: int
+    level: float
+    trend: float
+    season: np.ndarray  # the last m seasonal states, oldest first (empty when non-seasonal)
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+    sigma2: float
     centre: float
     scale: float
 
     def project(self, horizon: int) -> Projection:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prediction = self.result.get_prediction(start=self.nobs, end=self.nobs + horizon - 1)
-            mean = np.asarray(prediction.predicted_mean, dtype=float)
-            variance = np.asarray(prediction.forecast_variance, dtype=float)
-        sd = np.sqrt(np.maximum(variance, 0.0)) * self.scale
-        return Projection.from_normal(mean * self.scale + self.centre, sd)
+        h = np.arange(1, horizon + 1)
+        phi_h = np.cumsum(self.phi ** h.astype(float))
+        mean = self.level + phi_h * self.trend
+        m = self.season.size
+        if m:
+            mean = mean + self.season[(h - 1) % m]
+        j = h[:-1]
+        c = self.alpha + self.beta * phi_h[:-1]
+        if m:
+            c = c + self.gamma * (j % m == 0)
+        variance = self.sigma2 * (1 + np.concatenate(([0.0], np.cumsum(c**2))))
+        return Projection.from_normal(mean * self.scale + self.centre,
+                                      np.sqrt(variance) * self.scale)
 
 
 class EtsModel:
@@ -65,4 +84,15 @@ class EtsModel:
                              seasonal_periods=self.seasonal_periods,
                              initialization_method=init)
             result = model.fit(disp=False)
-        return FittedEts(self.name, result, y.size, centre, scale)
+        return fitted_from_result(self.name, result, self.seasonal_periods or 0, centre, scale)
+
+
+def fitted_from_result(name: str, result: Any, m: int, centre: float, scale: float) -> FittedEts:
+    states = np.asarray(result.states, dtype=float)  # row t: the states after observation t
+    return FittedEts(
+        name=name, level=float(states[-1, 0]), trend=float(states[-1, 1]),
+        season=states[-m:, 2].copy() if m else np.empty(0),
+        alpha=float(result.smoothing_level), beta=float(result.smoothing_trend),
+        gamma=float(result.smoothing_seasonal) if m else 0.0,
+        phi=float(result.damping_trend) if result.damped_trend else 1.0,
+        sigma2=float(result.mse), centre=centre, scale=scale)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecasting.backtest import FIT_ERRORS, BacktestScore, backtest_model, plan_origins
+from forecasting.calibrate import CalibratedModel, width_factor
 from forecasting.models import CandidateModel, FittedModel, candidate_models
 
 SELECTION_ORIGINS = 2  # each origin refits every candidate: the main cost of a forecast
@@ -20,6 +21,7 @@ class ModelSelection:
     fitted: FittedModel  # the chosen model refitted on the whole series
     score: BacktestScore | None  # its backtest; None when the history is too short for one
     scores: dict[str, BacktestScore] = field(default_factory=dict)
+    width_factor: float = 1.0  # interval calibration from the backtest (forecasting.calibrate)
 
 
 def selection_horizon(n: int, horizon: int) -> int:
@@ -43,8 +45,11 @@ def select_model(y: np.ndarray, horizon: int,
     bt_horizon = selection_horizon(y.size, horizon)
     origins = plan_origins(y.size, bt_horizon, max_origins, min_train=max(7, y.size // 2))
     scores: dict[str, BacktestScore] = {}
+    errors: dict[str, list[np.ndarray]] = {}
     for model in candidates:
-        score = backtest_model(y, model, bt_horizon, origins) if origins else None
+        errors[model.name] = []
+        score = backtest_model(y, model, bt_horizon, origins, None, errors[model.name]) \
+            if origins else None
         if score is not None:
             scores[model.name] = score
     ranked = sorted(candidates, key=lambda m: (
@@ -54,5 +59,7 @@ def select_model(y: np.ndarray, horizon: int,
             fitted = model.fit(y)
         except FIT_ERRORS:
             continue
-        return ModelSelection(model, fitted, scores.get(model.name), scores)
+        factor = width_factor(errors[model.name]) if model.name in scores else 1.0
+        return ModelSelection(model, CalibratedModel(fitted, factor), scores.get(model.name),
+                              scores, factor)
     raise ValueError("no candidate model could be fitted")
