@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
 
 from slaengine.report.model import SloMonth, SloStatus
 
@@ -135,6 +136,11 @@ def format_month(month: date) -> str:
 
 def format_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def format_local_time(moment: datetime, timezone: str) -> str:
+    """``07 Oct 14:03`` on the report's wall clock (tables name the timezone in their header)."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d %b %H:%M")
 
 
 def format_seconds(value: float) -> str:

@@ -16,9 +16,9 @@ from slaengine.report import charts
 from slaengine.report.formatting import (
     ROUNDING_NOTE,
     format_duration,
+    format_local_time,
     format_percent,
     format_seconds,
-    format_timestamp,
 )
 from slaengine.report.model import MonthReport
 from slaengine.report.sections import days_in
@@ -40,21 +40,29 @@ def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     if not report.incidents:
         return story + [Paragraph("No incidents this month.", theme.body)]
     rows: list[list[Any]] = [
-        ["Incident", "Severity", "Start", "End", "Duration", "Time to ack", "Time to resolve"]
+        [
+            "Incident",
+            "Severity",
+            f"Start ({report.timezone})",
+            "End",
+            "Duration",
+            "Time to ack",
+            "Time to resolve",
+        ]
     ]
     for incident in sorted(report.incidents, key=lambda row: row.start):
         rows.append(
             [
-                escape(incident.title),
-                escape(incident.severity),
-                format_timestamp(incident.start),
-                format_timestamp(incident.end) if incident.end else "open",
+                incident.title,
+                incident.severity,
+                format_local_time(incident.start, report.timezone),
+                format_local_time(incident.end, report.timezone) if incident.end else "open",
                 format_duration(incident.duration),
                 format_duration(incident.time_to_acknowledge),
                 format_duration(incident.time_to_resolve),
             ]
         )
-    widths = [w * theme.text_width for w in (0.25, 0.08, 0.15, 0.15, 0.1, 0.12, 0.15)]
+    widths = [w * theme.text_width for w in (0.26, 0.09, 0.18, 0.12, 0.1, 0.11, 0.14)]
     return story + [theme.table(rows, widths)]
 
 
@@ -89,7 +97,7 @@ def lag_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     rows: list[list[Any]] = [["Projection", "p50", "p95", "Max", "Within threshold"]]
     rows += [
         [
-            escape(p.projection),
+            p.projection,
             format_seconds(p.p50_seconds),
             format_seconds(p.p95_seconds),
             format_seconds(p.max_seconds),
@@ -121,9 +129,9 @@ def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
         facts = [
             ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%", "Days to 100%"],
             [
-                escape(section.model_name),
-                f"{section.capacity:,g} {escape(section.unit)}",
-                f"{section.growth_per_month:+,.2f} {escape(section.unit)}",
+                section.model_name,
+                f"{section.capacity:,g} {section.unit}",
+                f"{section.growth_per_month:+,.2f} {section.unit}",
                 days(80),
                 days(90),
                 days(100),
@@ -160,16 +168,16 @@ def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     names = list(dict.fromkeys(p.slo_name for p in report.trend))
     by_key = {(p.slo_name, p.month): p for p in report.trend}
     decimals = {slo.name: 1 if slo.sli == "fulfillment" else 2 for slo in report.slos}
-    rows: list[list[Any]] = [["SLO", *[m.strftime("%b %y") for m in months]]]
+    rows: list[list[Any]] = [["SLO (attained, %)", *[m.strftime("%b\n%Y") for m in months]]]
     extra: list[tuple[Any, ...]] = []
     for row, name in enumerate(names, start=1):
-        cells = [escape(name)]
+        cells = [name]
         for column, month in enumerate(months, start=1):
             point = by_key.get((name, month))
             if point is None or point.attained is None:
                 cells.append("-")
                 continue
-            cells.append(format_percent(point.attained, decimals.get(name, 2)))
+            cells.append(format_percent(point.attained, decimals.get(name, 2)).removesuffix("%"))
             status = "met" if point.attained >= point.target else "breached"
             extra.append(
                 (
@@ -180,12 +188,12 @@ def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
                 )
             )
         rows.append(cells)
-    first = 0.24 * theme.text_width
+    first = 0.22 * theme.text_width
     widths = [first] + [(theme.text_width - first) / len(months)] * len(months)
     if len(names) <= TREND_CHART_MAX_SLOS:
         story.append(charts.draw_trend([p for p in report.trend if p.month in months], theme.style))
     story += [
-        theme.table(rows, widths, extra=extra),
+        theme.table(rows, widths, extra=extra, padding=2.5),
         Paragraph("Green: target met that month; red: missed.", theme.small),
     ]
     return story
@@ -193,9 +201,12 @@ def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
 
 def appendix_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(60 * mm), Paragraph("Appendix: definitions", theme.h1)]
-    for slo in report.slos:
-        text = report.definitions.get(slo.name, "No definition recorded for this SLO.")
-        story += [Paragraph(f"{escape(slo.name)}", theme.h2), Paragraph(escape(text), theme.body)]
+    rows: list[list[Any]] = [["SLO", "How it is computed"]]
+    rows += [
+        [slo.name, report.definitions.get(slo.name, "No definition recorded for this SLO.")]
+        for slo in report.slos
+    ]
+    story.append(theme.table(rows, [0.26 * theme.text_width, 0.74 * theme.text_width]))
     story += [
         Paragraph("How numbers are rounded", theme.h2),
         Paragraph(escape(ROUNDING_NOTE), theme.body),

@@ -117,9 +117,9 @@ class DeliveryOutbox:
                 continue  # another worker is sending it right now
             try:
                 current = self._reload(pending.month)  # another worker may have handled it
-                if current and current.next_attempt_at <= self.clock():
-                    if await self._attempt(current, mailer, retry):
-                        delivered.append(current)
+                due = current is not None and current.next_attempt_at <= self.clock()
+                if due and current and await self._attempt(current, mailer, retry):
+                    delivered.append(current)
             finally:
                 self.attempt_claim.release(pending.month)
         return delivered

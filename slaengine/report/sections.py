@@ -16,10 +16,10 @@ from slaengine.report.formatting import (
     format_budget,
     format_change,
     format_headline,
+    format_local_time,
     format_ms,
     format_percent,
     format_target,
-    format_timestamp,
     percent_decimals,
 )
 from slaengine.report.model import MonthReport, SloMonth, month_end
@@ -57,14 +57,6 @@ def status_counts(report: MonthReport) -> str:
     return f"{len(report.slos)} {noun}: " + (", ".join(parts) if parts else "none configured")
 
 
-def _status_cell_style(theme: Theme, column: int, row: int, status: str) -> list[tuple[Any, ...]]:
-    return [("BACKGROUND", (column, row), (column, row), theme.status_colour(status))]
-
-
-def _status_cell(theme: Theme, status: str) -> Paragraph:
-    return Paragraph(STATUS_LABELS[status], theme.cell_status)
-
-
 def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     """Headline figures (one exact line per SLO) and the summary table."""
     story: list[Flowable] = [
@@ -99,17 +91,17 @@ def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     for i, slo in enumerate(report.slos, start=1):
         rows.append(
             [
-                escape(slo.name),
+                slo.name,
                 slo.sli,
-                escape(format_target(slo)),
+                format_target(slo),
                 format_attained(slo),
-                _status_cell(theme, slo.status),
+                STATUS_LABELS[slo.status],
                 format_budget(slo.budget_consumed),
                 format_budget(slo.budget_remaining),
                 format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
             ]
         )
-        extra += _status_cell_style(theme, 4, i, slo.status)
+        extra += theme.status_cell(4, i, slo.status)
     widths = [w * theme.text_width for w in (0.2, 0.12, 0.14, 0.1, 0.1, 0.1, 0.1, 0.14)]
     table = theme.table(rows, widths, extra=extra)
     story.append(table)
@@ -118,10 +110,10 @@ def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
 
 def _facts(slo: SloMonth, theme: Theme) -> Table:
     labels = ["Target", "Attained", "Status", "Budget used", "Budget left", "vs previous"]
-    values: list[Any] = [
+    values = [
         format_target(slo),
         format_attained(slo),
-        _status_cell(theme, slo.status),
+        STATUS_LABELS[slo.status],
         format_budget(slo.budget_consumed),
         format_budget(slo.budget_remaining),
         format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
@@ -130,20 +122,19 @@ def _facts(slo: SloMonth, theme: Theme) -> Table:
         labels += ["p50", "p95", "p99"]
         values += [format_ms(slo.p50_ms), format_ms(slo.p95_ms), format_ms(slo.p99_ms)]
     width = theme.text_width / len(labels)
-    cells = [escape(v) if isinstance(v, str) else v for v in values]
     return theme.table(
-        [labels, cells], [width] * len(labels), extra=_status_cell_style(theme, 2, 1, slo.status)
+        [labels, values], [width] * len(labels), extra=theme.status_cell(2, 1, slo.status)
     )
 
 
-def _worst_windows(slo: SloMonth, theme: Theme) -> list[Flowable]:
+def _worst_windows(slo: SloMonth, timezone: str, theme: Theme) -> list[Flowable]:
     if not slo.worst_windows:
         return []
-    rows: list[list[Any]] = [["Worst window start", "End", "SLI in window"]]
+    rows: list[list[Any]] = [[f"Worst window start ({timezone})", "End", "SLI in window"]]
     rows += [
         [
-            format_timestamp(w.start),
-            format_timestamp(w.end),
+            format_local_time(w.start, timezone),
+            format_local_time(w.end, timezone),
             format_percent(w.value_percent, percent_decimals(slo)),
         ]
         for w in slo.worst_windows
@@ -178,4 +169,8 @@ def slo_section(slo: SloMonth, report: MonthReport, theme: Theme) -> list[Flowab
         block.append(
             Paragraph("No data: no events for this SLO were recorded in the month.", theme.small)
         )
-    return [CondPageBreak(70 * mm), KeepTogether(block), *_worst_windows(slo, theme)]
+    return [
+        CondPageBreak(70 * mm),
+        KeepTogether(block),
+        *_worst_windows(slo, report.timezone, theme),
+    ]
