@@ -13,8 +13,8 @@ from slaengine.report.model import CapacitySection, DayRatio, MonthPoint, SloMon
 from slaengine.report.plotting import Axes, nice_ticks, padded_range
 from slaengine.report.styles import ReportStyle
 
-DASHED = [3, 2]
-DOTTED = [1, 2]
+DASHED: list[float] = [3, 2]
+DOTTED: list[float] = [1, 2]
 
 
 def chart_size(style: ReportStyle, *, wide: bool = False) -> tuple[float, float]:
@@ -173,7 +173,8 @@ def draw_capacity(section: CapacitySection, style: ReportStyle) -> Drawing:
             dash=DASHED,
         )
     axes.series([(float(d.toordinal()), v) for d, v in section.history], colours.text, width=1.1)
-    for level, dash in ((1.0, [1, 0]), (0.9, DASHED), (0.8, DOTTED)):
+    solid: list[float] = [1, 0]
+    for level, dash in ((1.0, solid), (0.9, DASHED), (0.8, DOTTED)):
         axes.hline(section.capacity * level, colours.target, f"{level:.0%}", dash=dash, width=0.7)
     axes.legend([("history", colours.text), ("forecast", colours.accent)])
     return axes.drawing
