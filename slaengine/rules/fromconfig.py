@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,7 +30,7 @@ GOOD_EVENTS_TOTAL = "slaengine_slo_good_events_total"
 
 def runbook_anchor(alert_name: str) -> str:
     """``SloErrorBudgetBurn`` -> ``slo-error-budget-burn`` (anchors in docs/operations.md)."""
-    dashed = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\s]+", "-", alert_name)
+    dashed = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_\s]+", "-", alert_name)
     return dashed.lower().strip("-")
 
 
@@ -41,14 +41,22 @@ def runbook_url(alert_name: str, base: str = RUNBOOK_BASE) -> str:
 class SloSpecLike(Protocol):
     """The fields of ``slaengine.config.SloSpec`` this adapter reads."""
 
-    name: str
-    service: str | None
-    sli: str
-    target: float
-    window: str
-    description: str | None
-    labels: Mapping[str, str] | None
-    alerting: Any
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str | None: ...
+    @property
+    def sli(self) -> str: ...
+    @property
+    def target(self) -> float: ...
+    @property
+    def window(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def labels(self) -> Mapping[str, str] | None: ...
+    @property
+    def alerting(self) -> Any: ...
 
 
 class WindowOverride(BaseModel):
@@ -65,7 +73,7 @@ class WindowOverride(BaseModel):
 class SeverityOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
     disable: bool = False
-    severity: str
+    severity: Literal["critical", "error", "warning", "info"] | None = None  # default per kind
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -77,8 +85,8 @@ class SloAlertingOverrides(BaseModel):
     name: str = DEFAULT_BURN_ALERT
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    page: SeverityOverride = Field(default_factory=lambda: SeverityOverride(severity="critical"))
-    ticket: SeverityOverride = Field(default_factory=lambda: SeverityOverride(severity="warning"))
+    page: SeverityOverride = Field(default_factory=SeverityOverride)  # severity critical
+    ticket: SeverityOverride = Field(default_factory=SeverityOverride)  # severity warning
     page_quick: WindowOverride | None = None
     page_slow: WindowOverride | None = None
     ticket_quick: WindowOverride | None = None
@@ -86,6 +94,13 @@ class SloAlertingOverrides(BaseModel):
     no_data_after: str | None = None  # overrides the no-data rule's time for this SLO
 
     _labels = field_validator("labels")(check_labels)
+
+    @field_validator("no_data_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     def windows(self, base: AlertWindows) -> AlertWindows | None:
         chosen = {key: getattr(self, key) for key in
@@ -128,20 +143,22 @@ def slo_definition(spec: SloSpecLike, base_windows: AlertWindows) -> SloDefiniti
         **overrides.annotations,
     }
 
-    def meta(severity: SeverityOverride) -> AlertMeta | None:
-        if severity.disable:
+    def meta(override: SeverityOverride, default: str) -> AlertMeta | None:
+        if override.disable:
             return None
+        severity = override.severity or default
         return AlertMeta(overrides.name,
-                         {**overrides.labels, "severity": severity.severity, **severity.labels},
-                         {**annotations, **severity.annotations})
+                         {**overrides.labels, "severity": severity, **override.labels},
+                         {**annotations, **override.annotations})
 
     period = period_of(spec.window)
     return SloDefinition(
         id=f"{service}-{spec.name}", name=spec.name, service=service, objective=spec.target,
         period=period, sli=EventsSli(error, total), labels=labels,
-        page_alert=meta(overrides.page), ticket_alert=meta(overrides.ticket),
+        page_alert=meta(overrides.page, "critical"), ticket_alert=meta(overrides.ticket, "warning"),
         windows=overrides.windows(base_windows.for_period(period)),
         description=spec.description or "",
+        no_data_after=parse_duration(overrides.no_data_after) if overrides.no_data_after else None,
     )
 
 
@@ -158,4 +175,21 @@ def load_config_group(path: str | Path, base_windows: AlertWindows) -> SloGroup:
         raise ConfigError("reading slaengine SLO configs needs slaengine.config",
                           file=str(path)) from err
     config = load_sla_config(path)
+    _validate_overrides(path, config.slos)
     return slo_group(list(config.slos), base_windows)
+
+
+def _validate_overrides(path: str | Path, specs: list[Any]) -> None:
+    """Check each ``alerting:`` block with the file's line numbers (the config keeps it raw)."""
+    from slaengine.yamlconfig import read_yaml, validate_document
+
+    document = read_yaml(path)
+    for index, spec in enumerate(specs):
+        if getattr(spec, "alerting", None) is None:
+            continue
+        node = document["slos"][index]["alerting"]
+        try:
+            validate_document(node, SloAlertingOverrides, str(path))
+        except ConfigError as err:
+            field = f"slos[{index}].alerting" + (f".{err.field}" if err.field else "")
+            raise ConfigError(err.reason, file=err.file, line=err.line, field=field) from err
