@@ -1,0 +1,110 @@
+"""Event contracts: every malformed input gets a reason; valid batch elements survive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slaengine.events import (ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC, OrderEvent,
+                              RequestEvent, ResourceEvent, decode_message, event_to_json)
+
+NOW_MS = 1_793_000_000_000  # 2026-10-26
+GOOD_REQUEST = {"ts": "2026-10-01T12:00:00.123Z", "service": "orders-api", "endpoint": "GET /orders/{id}",
+                "status": 200, "latency_ms": 42.5, "request_id": "r1"}
+
+
+def encode(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_a_valid_request_decodes_with_millisecond_timestamp() -> None:
+    events, invalid = decode_message(REQUESTS_TOPIC, encode(GOOD_REQUEST), NOW_MS)
+    assert invalid == []
+    [(index, event)] = events
+    assert index == 0
+    assert event == RequestEvent(1790856000123, "orders-api", "GET /orders/{id}", 200, 42.5, "r1")
+
+
+def test_epoch_millisecond_timestamps_and_unknown_fields_are_accepted() -> None:
+    body = dict(GOOD_REQUEST, ts=1790856000123, extra={"ignored": True})
+    [(_, event)], invalid = decode_message(REQUESTS_TOPIC, encode(body), NOW_MS)
+    assert invalid == [] and event.ts_ms == 1790856000123
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"\xff\xfe not utf-8", "not_utf8"),
+    (b"{not json", "not_json"),
+    (b'"a string"', "not_object"),
+    (b"[]", "empty_batch"),
+    (encode({k: v for k, v in GOOD_REQUEST.items() if k != "service"}), "missing_field"),
+    (encode(dict(GOOD_REQUEST, status="200")), "wrong_type"),
+    (encode(dict(GOOD_REQUEST, status=True)), "wrong_type"),
+    (encode(dict(GOOD_REQUEST, status=600)), "out_of_range"),
+    (encode(dict(GOOD_REQUEST, status=99)), "out_of_range"),
+    (encode(dict(GOOD_REQUEST, latency_ms=-1)), "out_of_range"),
+    (encode(dict(GOOD_REQUEST, ts="yesterday")), "bad_timestamp"),
+    (encode(dict(GOOD_REQUEST, ts=NOW_MS + 6 * 60_000)), "future_timestamp"),
+], ids=["bytes that are not UTF-8", "text that is not JSON", "JSON that is not an object",
+        "an empty batch", "a missing service", "a status given as a string", "a boolean status",
+        "status above 599", "status below 100", "a negative latency", "an unparseable ts",
+        "a ts six minutes in the future"])
+def test_invalid_requests_are_rejected_with_a_reason(raw: bytes, reason: str) -> None:
+    events, invalid = decode_message(REQUESTS_TOPIC, raw, NOW_MS)
+    assert events == []
+    assert [bad.reason for bad in invalid] == [reason]
+    assert invalid[0].detail  # a human-readable explanation
+
+
+def test_a_timestamp_up_to_five_minutes_ahead_is_still_valid() -> None:
+    events, invalid = decode_message(REQUESTS_TOPIC, encode(dict(GOOD_REQUEST, ts=NOW_MS + 299_000)), NOW_MS)
+    assert len(events) == 1 and invalid == []
+
+
+def test_one_bad_element_of_a_batch_rejects_only_that_element() -> None:
+    batch = [GOOD_REQUEST, dict(GOOD_REQUEST, status=700), dict(GOOD_REQUEST, request_id="r3")]
+    events, invalid = decode_message(REQUESTS_TOPIC, encode(batch), NOW_MS)
+    assert [index for index, _ in events] == [0, 2]
+    assert [(bad.index, bad.reason) for bad in invalid] == [(1, "out_of_range")]
+    assert invalid[0].element == batch[1]
+
+
+def test_orders_and_resources_follow_their_contracts() -> None:
+    [(_, order)], _ = decode_message(ORDERS_TOPIC, encode(
+        {"ts": "2026-10-01T00:00:00Z", "order_id": "o1", "event": "shipped", "warehouse": "ams"}), NOW_MS)
+    assert order == OrderEvent(1790812800000, "o1", "shipped", "ams")
+    _, invalid = decode_message(ORDERS_TOPIC, encode({"ts": 1, "order_id": "o1", "event": "lost"}), NOW_MS)
+    assert invalid[0].reason == "out_of_range"
+    [(_, resource)], _ = decode_message(RESOURCES_TOPIC, encode(
+        {"ts": 1, "resource": "database_size", "value": 50.2, "unit": "GB", "capacity": 150,
+         "labels": {"tier": "db"}}), NOW_MS)
+    assert resource == ResourceEvent(1, "database_size", 50.2, "GB", 150.0, {"tier": "db"})
+
+
+def test_event_json_round_trips_through_the_decoder() -> None:
+    [(_, event)], _ = decode_message(REQUESTS_TOPIC, encode(GOOD_REQUEST), NOW_MS)
+    [(_, again)], _ = decode_message(REQUESTS_TOPIC, encode(event_to_json(event)), NOW_MS)
+    assert again == event
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=st.binary(max_size=300), topic=st.sampled_from([REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC]))
+def test_arbitrary_bytes_never_raise(raw: bytes, topic: str) -> None:
+    events, invalid = decode_message(topic, raw, NOW_MS)
+    assert len(events) + len(invalid) >= 1
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=json_values, topic=st.sampled_from([REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC]))
+def test_arbitrary_json_documents_never_raise(document: object, topic: str) -> None:
+    raw = json.dumps(document).encode()
+    events, invalid = decode_message(topic, raw, NOW_MS)
+    assert len(events) + len(invalid) >= 1
