@@ -1,4 +1,6 @@
-"""The ``slaengine`` command line: one subcommand per module, wired here.
+"""slaengine: SLIs from Kafka events, Prometheus gauges and rules, alert routing, forecasts, SLA reports.
+
+The command line has one subcommand per module, wired here.
 
 Each command module exposes ``add_parser(subparsers)`` which registers its
 parser and sets ``func(args) -> int``. Modules import heavy dependencies
@@ -21,6 +23,11 @@ COMMAND_MODULES = [
     "slaengine.commands.produce",
     "slaengine.commands.generate",
     "slaengine.commands.compute",
+    "slaengine.commands.report",
+    "slaengine.commands.forecast",
+    "slaengine.commands.rules",
+    "slaengine.alerting.cli",
+    "slaengine.commands.pagerduty",
 ]
 
 
