@@ -30,7 +30,7 @@ from forecasting.select import select_model
 HORIZONS = (30, 90, 180)
 TRAIN_WINDOW = 400
 MIN_TRAIN = 120
-TREND_R2 = 0.5  # a series counts as trending when a straight line explains half its variance
+TREND_R2 = 0.5  # trending: a straight line explains half the variance of the weekly means
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ def _running_total(load: Callable[[], np.ndarray], scale: float) -> Callable[[],
 SERIES = [
     RealSeries("chicago_ridership", "modeldata::Chicago ridership (Clark/Lake, 2001-2016)",
                _column("modeldata", "Chicago", "ridership")),
+    RealSeries("chicago_clinton", "modeldata::Chicago Clinton station ridership",
+               _column("modeldata", "Chicago", "Clinton")),
+    RealSeries("chicago_archer_35th", "modeldata::Chicago Archer/35th station ridership",
+               _column("modeldata", "Chicago", "Archer_35th")),
     RealSeries("chicago_riders_total", "running total of the above (an event-store-like size)",
                _running_total(_column("modeldata", "Chicago", "ridership"), 1000.0)),
     RealSeries("hyndsight_pageviews", "fpp2::hyndsight (blog pageviews, 2014-2015)",
@@ -79,6 +83,7 @@ SERIES = [
 
 
 def trend_r2(y: np.ndarray) -> float:
+    y = np.convolve(y, np.ones(7) / 7, mode="valid")  # the weekly pattern is not a trend
     t = np.arange(y.size, dtype=float)
     slope, intercept = np.polyfit(t, y, 1)
     residual = y - (intercept + slope * t)
@@ -106,7 +111,7 @@ def plan_rolling_origins(n: int, horizon: int, max_origins: int) -> list[int]:
     if last < first:
         return []
     count = min(max_origins, last - first + 1)
-    return sorted({int(round(x)) for x in np.linspace(first, last, count)})
+    return sorted({round(float(x)) for x in np.linspace(first, last, count)})
 
 
 @dataclass

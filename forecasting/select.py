@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecasting.backtest import FIT_ERRORS, BacktestScore, backtest_model, plan_origins
-from forecasting.calibrate import CalibratedModel, width_factor
+from forecasting.calibrate import CalibratedModel, WidthCalibration
 from forecasting.models import CandidateModel, FittedModel, candidate_models
 
 SELECTION_ORIGINS = 2  # each origin refits every candidate: the main cost of a forecast
@@ -21,7 +21,7 @@ class ModelSelection:
     fitted: FittedModel  # the chosen model refitted on the whole series
     score: BacktestScore | None  # its backtest; None when the history is too short for one
     scores: dict[str, BacktestScore] = field(default_factory=dict)
-    width_factor: float = 1.0  # interval calibration from the backtest (forecasting.calibrate)
+    calibration: WidthCalibration = field(default_factory=WidthCalibration)
 
 
 def selection_horizon(n: int, horizon: int) -> int:
@@ -59,7 +59,8 @@ def select_model(y: np.ndarray, horizon: int,
             fitted = model.fit(y)
         except FIT_ERRORS:
             continue
-        factor = width_factor(errors[model.name]) if model.name in scores else 1.0
-        return ModelSelection(model, CalibratedModel(fitted, factor), scores.get(model.name),
-                              scores, factor)
+        calibration = WidthCalibration.from_errors(errors[model.name], bt_horizon) \
+            if model.name in scores else WidthCalibration()
+        return ModelSelection(model, CalibratedModel(fitted, calibration),
+                              scores.get(model.name), scores, calibration)
     raise ValueError("no candidate model could be fitted")
