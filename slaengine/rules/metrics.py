@@ -27,20 +27,4 @@ class AlertStateCollector(Collector):
             slo = alert.labels.get("slo") or alert.labels.get("sloth_slo", "")
             alerts.add_metric([alert.name, alert.severity, slo, alert.status], 1.0)
         yield alerts
-
-        burn = GaugeMetricFamily(
-            "slaengine_slo_burn_rate",
-            "Error budget burn rate over the window (1 spends exactly the budget in the period).",
-            labels=["slo", "service", "window"])
-        remaining = GaugeMetricFamily(
-            "slaengine_slo_error_budget_remaining",
-            "Fraction of the error budget left over the SLO period (negative when overspent).",
-            labels=["slo", "service", "window"])
-        for sample in self._evaluator.budget_samples():
-            key = [sample.slo, sample.service, sample.window]
-            if sample.has_data:  # no traffic: no burn rate rather than a made-up zero
-                burn.add_metric(key, sample.burn_rate)
-            if sample.remaining is not None:
-                remaining.add_metric(key, sample.remaining)
-        yield burn
-        yield remaining
+        # burn rates and budgets per window come from slaengine.metrics.SliCollector (one place)
