@@ -187,6 +187,14 @@ class ResourceHistory:
     def days(self, resource: str) -> ResourceDays:
         return self._resources[resource]
 
+    def restore(self, resource: str, days: ResourceDays) -> None:
+        """Put back a resource's persisted days (recovery from a changelog)."""
+        self._resources[resource] = days
+
+    def forget(self, resource: str) -> None:
+        """Drop a resource (its partition moved to another worker)."""
+        self._resources.pop(resource, None)
+
     def series(self, resource: str, aggregate: DailyAggregate = "max") -> DailySeries:
         return self._resources[resource].series(aggregate)
 

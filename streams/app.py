@@ -22,6 +22,7 @@ from slaengine.config import SlaConfig
 from slaengine.events import DEADLETTER_TOPIC, ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
 from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
+from streams.capacity import ResourceState
 from streams.pipeline import SOURCE_NAMES, Pipeline
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class Runtime:
         self.settings = settings
         self.config = config
         self.engine = SliEngine(config)
-        self.pipeline = Pipeline(self.engine)
+        self.resources = ResourceState(config.timezone)
+        self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe)
         self.tables: dict[str, Any] = {}
         self.loaded_sources: set[str] = set()
         self.buffers: dict[str, PartitionBuffer] = defaultdict(PartitionBuffer)
@@ -64,7 +66,11 @@ class Runtime:
             return
         restored = 0
         for key, value in table.items():
-            if SliEngine.source_of_key(key) == source:
+            if key.startswith("r|"):
+                if value.get("s") == source:
+                    self.resources.load(key, value)
+                    restored += 1
+            elif SliEngine.source_of_key(key) == source:
                 self.engine.load(key, value)
                 restored += 1
         self.loaded_sources.add(source)
@@ -81,12 +87,15 @@ class Runtime:
                 table.pop(key, None)
             else:
                 table[key] = value
+        for key, value in self.resources.take_changes(source):
+            table[key] = value
         self.flushes += 1
         return len(changes)
 
     def revoke(self, revoked: set[TP]) -> None:
         sources = {self.source_of(tp.topic, tp.partition) for tp in revoked}
         self.engine.drop_sources(sources)
+        self.resources.drop_sources(sources)
         self.loaded_sources -= sources
         for source in sources:
             self.buffers.pop(source, None)  # unacked: the new owner replays them

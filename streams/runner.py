@@ -1,21 +1,40 @@
-"""Start a worker: create topics, build the Faust app, serve HTTP, run until stopped."""
+"""Start a worker: create topics, build the Faust app, wire alerting/capacity/HTTP, run until stopped."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import faust
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from forecasting.config import load_capacity_config
+from forecasting.http import add_routes as add_capacity_routes
+from forecasting.metrics import CapacityCollector
+from forecasting.service import CapacityService
+from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.alerting.http import add_routes as add_alerting_routes
+from slaengine.alerting.metrics import RouterCollector
+from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
+from slaengine.alerting.service import AlertRouter
+from slaengine.alerts_model import Alert
+from slaengine.alerts_model import Notification
 from slaengine.config import SlaConfig
+from slaengine.errors import ConfigError, FatalDeliveryError
 from slaengine.events import ALERTS_TOPIC, DEADLETTER_TOPIC, ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
 from slaengine.http.app import create_app
 from slaengine.kafka_io import ensure_topics
 from slaengine.metrics import PipelineCollector, SliCollector
+from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
+from slaengine.pagerduty.incidents import IncidentLog
+from slaengine.rules.metrics import AlertStateCollector
 from slaengine.settings import Settings
+from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.app import Runtime, build_app
 
 log = logging.getLogger(__name__)
@@ -36,32 +55,114 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
     return lag
 
 
-def build_http_app(settings: Settings, runtime: Runtime) -> web.Application:
-    registry = CollectorRegistry()
-    registry.register(SliCollector(runtime.engine))
-    registry.register(PipelineCollector(runtime.pipeline.valid, runtime.pipeline.invalid,
-                                        lambda: consumer_lag_of(runtime.app, runtime)))
-    return create_app(registry, runtime.engine, settings.api_token,
-                      health_info={"worker": settings.worker_id})
+class Worker:
+    """Everything a worker process runs besides the agents: alerting, capacity, HTTP."""
+
+    def __init__(self, settings: Settings, config: SlaConfig) -> None:
+        self.settings = settings
+        self.app, self.runtime = build_app(settings, config)
+        self.registry = CollectorRegistry()
+        self.capacity = CapacityService(lambda: self.runtime.resources.history,
+                                        load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")))
+        self.alerting = AlertingService(config, self.runtime.engine, self.registry, self.capacity)
+        routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
+        routing = load_routing_config(routing_path)
+        factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
+        self.router = AlertRouter(routing, settings.data_dir / "router" / settings.worker_id,
+                                  build_senders(routing, factories))
+        self.incident_log = IncidentLog.in_data_dir(settings.data_dir)
+        self.registry.register(SliCollector(self.runtime.engine))
+        self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
+                                                 lambda: consumer_lag_of(self.app, self.runtime)))
+        self.registry.register(AlertStateCollector(self.alerting.evaluator))
+        self.registry.register(CapacityCollector(self.capacity))
+        self.registry.register(RouterCollector(self.router.outbox, self.router.clock))
+        self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
+                                           value_serializer="raw", partitions=settings.partitions)
+        self.stop = asyncio.Event()
+        self._wire()
+
+    def http_app(self) -> web.Application:
+        return create_app(self.registry, self.runtime.engine, self.settings.api_token,
+                          health_info={"worker": self.settings.worker_id},
+                          route_setups=[
+                              lambda app: add_alerting_routes(app, self.router),
+                              lambda app: add_pagerduty_routes(app, self.incident_log),
+                              lambda app: add_capacity_routes(app, self.capacity),
+                          ])
+
+    async def publish(self, alert: Alert) -> None:
+        await self.alerts_topic.send(key=alert_key(alert), value=json.dumps(alert.to_json()).encode())
+
+    def _wire(self) -> None:
+        app, settings = self.app, self.settings
+
+        async def route_alerts(stream: Any) -> None:
+            async for value in stream:
+                try:
+                    alert = Alert.from_json(json.loads(value))
+                except (ValueError, KeyError, TypeError) as err:
+                    log.error("ignoring a malformed record on %s: %s", ALERTS_TOPIC, err)
+                    continue
+                await self.router.receive(alert)
+
+        app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
+
+        @app.task
+        async def serve() -> None:
+            runner = web.AppRunner(self.http_app(), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+            log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
+            self.router.start()
+            asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
+            asyncio.ensure_future(self._refresh_capacity())
+
+    async def _refresh_capacity(self) -> None:
+        """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
+        while not self.stop.is_set():
+            try:
+                await asyncio.to_thread(self.capacity.report)
+            except Exception:
+                log.exception("capacity forecast failed")
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=60)
+            except TimeoutError:
+                pass
+
+
+class UnconfiguredSender:
+    """Stands in for a receiver whose secrets are missing: every send is a recorded, fatal failure."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def send(self, notification: Notification) -> None:
+        raise FatalDeliveryError(f"{self.name} receiver is not configured: {self.reason}")
+
+
+def tolerate_missing_secrets(factory: Any) -> Any:
+    def build(integration: Any) -> Any:
+        try:
+            return factory(integration)
+        except ConfigError as err:
+            name = type(integration).__name__.replace("Integration", "").lower()
+            log.warning("%s receiver not configured (%s); its notifications will be recorded as "
+                        "undeliverable", name, err)
+            return UnconfiguredSender(name, str(err))
+    return build
+
+
+def config_path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value) if value else None
 
 
 def run_worker(settings: Settings, config: SlaConfig) -> int:
     names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC)]
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
-    app, runtime = build_app(settings, config)
-    http_app = build_http_app(settings, runtime)
-    runner_holder: dict[str, Any] = {}
-
-    @app.task
-    async def serve_http() -> None:
-        runner = web.AppRunner(http_app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        await site.start()
-        runner_holder["runner"] = runner
-        log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
-
-    worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
-    worker.execute_from_commandline()
+    worker = Worker(settings, config)
+    faust.Worker(worker.app, loglevel="INFO", quiet=True, override_logging=False).execute_from_commandline()
     return 0
