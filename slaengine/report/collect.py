@@ -1,0 +1,163 @@
+"""SLI engine state -> ``MonthReport``: the data behind the monthly SLA report.
+
+``month_report_from_engine`` is pure and serves both modes: the worker passes its
+live engine, ``build_month_report`` (the CLI) an engine filled from an events file
+by ``slaengine.batch``. Either way each SLO's month is ``results.evaluate_month``
+evaluated at the month's end (or now, for the current month), so the report shows
+exactly what ``slaengine compute`` shows for ``month:YYYY-MM``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from slaengine.config import SlaConfig, load_sla_config
+from slaengine.errors import ConfigError
+from slaengine.report.collect_capacity import capacity_config_of, capacity_sections
+from slaengine.report.collect_definitions import describe_all
+from slaengine.report.collect_slo import (
+    collect_slo_month,
+    collect_trend,
+    month_context,
+)
+from slaengine.report.errors import ReportRequestError
+from slaengine.report.model import (
+    CapacitySection,
+    DayRatio,
+    IncidentRow,
+    MonthReport,
+    SloMonth,
+)
+from slaengine.sli.engine import SliEngine
+from slaengine.yamlconfig import line_of, read_yaml, validate_document
+
+if TYPE_CHECKING:
+    from forecasting.config import CapacityConfig
+    from slaengine.pagerduty.incidents import IncidentTimeline
+
+__all__ = ["build_month_report", "capacity_sections", "incident_rows",
+           "month_report_from_engine"]
+
+log = logging.getLogger(__name__)
+
+
+def month_report_from_engine(engine: SliEngine, config: SlaConfig, month: date, now_ms: int, *,
+                             incidents: list[IncidentRow] | None = None,
+                             capacity: list[CapacitySection] | None = None) -> MonthReport:
+    """The report of ``month`` (any day of it) as of ``now_ms``.
+
+    ``incidents`` / ``capacity`` None mean "no such data source" and the PDF says so.
+    A month without events gives SLOs with status "no-data"; a month that has not
+    started in the SLO timezone is a ReportRequestError.
+    """
+    month = date(month.year, month.month, 1)
+    ctx = month_context(engine, month, now_ms)
+    ensure_started(month, ctx.start_ms, now_ms, config.timezone)
+    slos = tuple(collect_slo_month(ctx, slo) for slo in config.slos)
+    organisation, service_name = report_identity(config)
+    return MonthReport(
+        organisation=organisation,
+        service_name=service_name,
+        month=month,
+        timezone=config.timezone,
+        generated_at=datetime.fromtimestamp(now_ms / 1000, UTC),
+        slos=slos,
+        incidents=None if incidents is None else tuple(incidents),
+        fulfillment_by_day=_fulfillment_by_day(slos),
+        lag_summary=None,  # the engine keeps no lag distribution (see docs/report.md)
+        capacity=None if capacity is None else tuple(capacity),
+        trend=tuple(point for slo in config.slos for point in collect_trend(ctx, slo)),
+        definitions=describe_all(config),
+    )
+
+
+def ensure_started(month: date, start_ms: int, now_ms: int, timezone: str) -> None:
+    if now_ms < start_ms:
+        raise ReportRequestError(f"month {month:%Y-%m} has not started yet in {timezone}")
+
+
+def report_identity(config: SlaConfig) -> tuple[str, str]:
+    """(organisation, service name): the ``report:`` section's, else the SLO config's."""
+    section = config.report or {}
+    organisation = str(section.get("organisation") or config.organisation)
+    services = ", ".join(dict.fromkeys(slo.service for slo in config.slos if slo.service))
+    return organisation, str(section.get("service_name") or services or organisation)
+
+
+def _fulfillment_by_day(slos: tuple[SloMonth, ...]) -> tuple[DayRatio, ...] | None:
+    """Orders per creation day of the first fulfillment SLO; None when none is configured."""
+    slo = next((s for s in slos if s.sli == "fulfillment"), None)
+    if slo is None:
+        return None
+    return tuple(DayRatio(p.day, int(p.good), int(p.total)) for p in slo.daily)
+
+
+def incident_rows(timelines: Iterable[IncidentTimeline]) -> list[IncidentRow]:
+    """PagerDuty incident timelines as report rows (incidents never triggered are skipped)."""
+    return [
+        IncidentRow(
+            title=timeline.title or timeline.incident_id,
+            severity=timeline.urgency or "unknown",
+            start=timeline.triggered_at,
+            end=timeline.resolved_at,
+            time_to_acknowledge=timeline.time_to_acknowledge,
+            time_to_resolve=timeline.time_to_resolve,
+        )
+        for timeline in timelines
+        if timeline.triggered_at is not None
+    ]
+
+
+# ---- the batch adapter (CLI) ------------------------------------------------------------
+
+
+def build_month_report(events_path: str | Path, config_path: str | Path, month: date, *,
+                       now: datetime | None = None) -> MonthReport:
+    """The report of ``month`` computed from an events file (``slaengine report``).
+
+    The whole file goes through ``slaengine.batch`` (events of other months feed
+    the trend and the previous-month comparison); incidents are None (no PagerDuty
+    source in batch mode); capacity comes from the file's resource events.
+    """
+    config = load_sla_config(config_path)
+    capacity_rules = _checked_sections(config, Path(config_path))
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    from slaengine.batch import run_batch
+    from slaengine.sli import query
+
+    start_ms, end_ms = query.month_range(month.year, month.month, config.zone)
+    ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
+    batch = run_batch(events_path, config, now_ms)
+    if batch.invalid_total:
+        log.warning("%s: %d invalid events skipped (%s)", events_path, batch.invalid_total,
+                    ", ".join(f"{reason}: {n}" for reason, n in sorted(batch.invalid.items())))
+    capacity = capacity_sections(batch.resources, config, end_ms, capacity_rules)
+    return month_report_from_engine(batch.engine, config, month, now_ms, capacity=capacity)
+
+
+def _checked_sections(config: SlaConfig, path: Path) -> CapacityConfig:
+    """Validate the ``report:`` and ``forecasting:`` sections with file and line numbers."""
+    document = read_yaml(path)
+    if config.report is not None:
+        from slaengine.report.config import load_report_config
+
+        report = load_report_config(path)
+        if "timezone" in report.model_fields_set and report.timezone != config.timezone:
+            raise ConfigError(
+                f"{report.timezone!r} differs from timezone {config.timezone!r}: the report's "
+                f"months and days are the SLIs' calendar months, so set one timezone",
+                file=str(path), line=line_of(document, ("report", "timezone")),
+                field="report.timezone")
+    if config.forecasting is None:
+        return capacity_config_of(None)
+    from forecasting.config import CapacityConfig
+
+    try:
+        return validate_document(document["forecasting"], CapacityConfig, str(path))
+    except ConfigError as err:
+        field = f"forecasting.{err.field}" if err.field else "forecasting"
+        raise ConfigError(err.reason, file=err.file, line=err.line, field=field) from err
