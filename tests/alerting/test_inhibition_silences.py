@@ -38,11 +38,11 @@ def step(dispatcher: AlertDispatcher, start: int, until: int) -> list[Notificati
     return [n for s in range(start, until + 1, 10) for n in dispatcher.flush_due(at(s))]
 
 
-PAGE_BURN = make_alert("ErrorBudgetBurnRate", severity="critical", service="checkout",
+PAGE_BURN = make_alert("SloErrorBudgetBurn", severity="critical", service="checkout",
                        slo="availability", window="1h")
-TICKET_BURN = make_alert("ErrorBudgetBurnRate", severity="warning", service="checkout",
+TICKET_BURN = make_alert("SloErrorBudgetBurn", severity="warning", service="checkout",
                          slo="availability", window="1d")
-OTHER_SLO_TICKET = make_alert("ErrorBudgetBurnRate", severity="warning", service="checkout",
+OTHER_SLO_TICKET = make_alert("SloErrorBudgetBurn", severity="warning", service="checkout",
                               slo="latency", window="1d")
 
 
@@ -80,7 +80,7 @@ def test_inhibited_alert_notifies_when_the_source_resolves() -> None:
     early = step(dispatcher, 0, 60)
     assert [(n.receiver, a.labels["window"]) for n in early for a in n.alerts] == [
         ("pagerduty-high", "1h")]
-    dispatcher.receive(make_alert("ErrorBudgetBurnRate", status="resolved", severity="critical",
+    dispatcher.receive(make_alert("SloErrorBudgetBurn", status="resolved", severity="critical",
                                   service="checkout", slo="availability", window="1h"), at(100))
     later = step(dispatcher, 100, 700)
     assert sorted((n.receiver, n.status) for n in later) == [
