@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -111,8 +111,7 @@ def collect_worst_windows(ctx: MonthContext, slo: SloSpec,
         days = sorted((p.value_percent, p.day) for p in daily
                       if p.value_percent is not None and p.good < p.total)
         return tuple(
-            WorstWindow(_local(query.day_range(day, ctx.zone)[0], ctx.zone),
-                        _local(query.day_range(day, ctx.zone)[1], ctx.zone), value)
+            WorstWindow(*(_instant(bound) for bound in query.day_range(day, ctx.zone)), value)
             for value, day in days[:WORST_WINDOWS]
         )
     hours = {hour for _, series in ctx.engine.buckets_of(slo.name) for hour in series
@@ -126,7 +125,7 @@ def collect_worst_windows(ctx: MonthContext, slo: SloSpec,
             scored.append((100.0 * good / total, start_ms))
     scored.sort()
     return tuple(
-        WorstWindow(_local(start_ms, ctx.zone), _local(start_ms + HOUR_MS, ctx.zone), value)
+        WorstWindow(_instant(start_ms), _instant(start_ms + HOUR_MS), value)
         for value, start_ms in scored[:WORST_WINDOWS]
     )
 
@@ -147,5 +146,7 @@ def collect_trend(ctx: MonthContext, slo: SloSpec) -> tuple[MonthPoint, ...]:
     return tuple(points)
 
 
-def _local(ms: int, zone: ZoneInfo) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, zone)
+def _instant(ms: int) -> datetime:
+    # UTC, not local: local times in a repeated DST hour (fold=1) never compare equal across
+    # zones; the PDF converts to the report timezone when it prints them.
+    return datetime.fromtimestamp(ms / 1000, UTC)
