@@ -85,11 +85,8 @@ def parse_timestamp_ms(value: Any) -> int:
             raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
         return int(value)
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
         except ValueError:
             raise _Invalid("bad_timestamp", f"ts {value!r} is not an ISO-8601 timestamp") from None
         if parsed.tzinfo is None:
@@ -138,6 +135,19 @@ def _timestamp(obj: dict[str, Any], now_ms: int) -> int:
 
 
 def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
+    # Fast path for the common, well-formed event (exact type checks: bool is not an int here);
+    # anything unusual goes through the checked path, which explains what is wrong.
+    service, endpoint = obj.get("service"), obj.get("endpoint")
+    status, latency, request_id = obj.get("status"), obj.get("latency_ms"), obj.get("request_id")
+    if (type(service) is str and service and type(endpoint) is str and endpoint
+            and type(status) is int and 100 <= status <= 599
+            and (type(latency) is float or type(latency) is int) and 0 <= latency < math.inf
+            and (request_id is None or type(request_id) is str)):
+        return RequestEvent(_timestamp(obj, now_ms), service, endpoint, status, float(latency), request_id)
+    return _checked_request(obj, now_ms)
+
+
+def _checked_request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     ts_ms = _timestamp(obj, now_ms)
     service = _require(obj, "service", str, "a string")
     endpoint = _require(obj, "endpoint", str, "a string")
