@@ -44,12 +44,12 @@ NOW_MS = int(NOW.timestamp() * 1000)
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 PLAN = TrafficPlan(start=datetime(2026, 9, 29, tzinfo=UTC), end=datetime(2026, 11, 1, tzinfo=UTC),
-                   seed=5, requests_per_minute=1.0, orders_per_hour=10.0)
+                   seed=5, requests_per_minute=0.5, orders_per_hour=8.0)
 
 
 def synthetic_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic file, written once per session (test_report_cli.py shares it)."""
-    path = tmp_path_factory.getbasetemp() / "report-collect-2026-10-seed5.jsonl"
+    path = tmp_path_factory.getbasetemp() / "report-collect-2026-10-seed5-r05.jsonl"
     if not path.exists():
         partial = path.with_suffix(".partial")
         with partial.open("w") as out:
