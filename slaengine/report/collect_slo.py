@@ -108,12 +108,10 @@ def collect_worst_windows(ctx: MonthContext, slo: SloSpec,
     Orders are few per hour and decided over a day, so fulfillment is ranked by day.
     """
     if slo.sli == "fulfillment":
-        days = sorted((p.value_percent, p.day) for p in daily
+        days = sorted((p.value_percent, query.day_range(p.day, ctx.zone)) for p in daily
                       if p.value_percent is not None and p.good < p.total)
-        return tuple(
-            WorstWindow(*(_instant(bound) for bound in query.day_range(day, ctx.zone)), value)
-            for value, day in days[:WORST_WINDOWS]
-        )
+        return tuple(WorstWindow(_instant(start_ms), _instant(end_ms), value)
+                     for value, (start_ms, end_ms) in days[:WORST_WINDOWS])
     hours = {hour for _, series in ctx.engine.buckets_of(slo.name) for hour in series
              if ctx.start_ms <= hour * HOUR_MS < ctx.end_ms}
     scored = []

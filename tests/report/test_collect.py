@@ -9,6 +9,8 @@ from the engine's own code, against counts taken straight from the file.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -416,3 +418,12 @@ def test_a_month_started_in_kiritimati_but_not_in_the_slo_timezone_is_refused(
     with pytest.raises(ReportRequestError, match="2026-12 has not started yet in UTC"):
         build_month_report(empty_events, CONFIG, date(2026, 12, 1),
                            now=datetime(2026, 11, 30, 12, tzinfo=UTC))
+
+
+def test_the_collector_imports_no_kafka_web_or_pdf_code() -> None:
+    code = ("import sys, slaengine.report.collect; "
+            "print(sorted(m for m in ('faust', 'aiokafka', 'aiohttp', 'reportlab') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
