@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slaengine.batch import run_batch
 from slaengine.config import SlaConfig, load_sla_config
 from slaengine.errors import ConfigError
 from slaengine.report.collect_capacity import capacity_config_of, capacity_sections
@@ -32,6 +33,7 @@ from slaengine.report.model import (
     MonthReport,
     SloMonth,
 )
+from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
 from slaengine.yamlconfig import line_of, read_yaml, validate_document
 
@@ -126,9 +128,6 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
     config = load_sla_config(config_path)
     capacity_rules = _checked_sections(config, Path(config_path))
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
-    from slaengine.batch import run_batch
-    from slaengine.sli import query
-
     start_ms, end_ms = query.month_range(month.year, month.month, config.zone)
     ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
     batch = run_batch(events_path, config, now_ms)
