@@ -76,6 +76,20 @@ class Runtime:
         self.loaded_sources.add(source)
         log.info("restored %d records of %s from the changelog", restored, source)
 
+    def load_assigned(self) -> None:
+        """Restore every assigned partition once its table is recovered, even a quiet one.
+
+        (The agents also restore lazily on a partition's first message, but a partition
+        that receives nothing after a restart must still show its state.)
+        """
+        recovery = self.app.tables.recovery
+        if recovery.in_recovery or not recovery.completed.is_set():
+            return
+        for tp in self.app.consumer.assignment():
+            for name, short in SOURCE_NAMES.items():
+                if tp.topic == self.settings.topic(name):
+                    self.ensure_loaded(self.tables[short], f"{short}:{tp.partition}")
+
     def flush(self, table: Any, source: str) -> int:
         """Write the dirty state of ``source`` into its table (must run inside that partition's event)."""
         if time.time() - self.last_maintenance > 60:
@@ -131,6 +145,10 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
                           key_type=str, help=f"SLI state of {name}, one record per SLO, partition and hour")
         runtime.tables[short] = table
         app.agent(raw_topic(name), name=f"slaengine.{short}")(_make_agent(runtime, table))
+
+    @app.timer(1.0)
+    async def _restore_quiet_partitions() -> None:
+        runtime.load_assigned()
 
     @app.on_partitions_revoked.connect
     async def _on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
