@@ -26,11 +26,11 @@ RUN groupadd --system --gid "$SLAENGINE_UID" slaengine \
         --shell /usr/sbin/nologin slaengine \
     && install -d -o slaengine -g slaengine -m 0750 /var/lib/slaengine
 COPY --from=build /opt/slaengine /opt/slaengine
-# The code finds templates/ and alert_rules/ next to its packages' parent directory (the repo
-# root in a checkout); in the venv that is lib/python3.11. /etc/slaengine holds the configs
-# that operators replace by mounting their own.
-COPY templates/ /opt/slaengine/lib/python3.11/templates/
-COPY alert_rules/ /opt/slaengine/lib/python3.11/alert_rules/
+# The code finds templates/ and alert_rules/ beside its packages (the repo root in a checkout,
+# site-packages once installed). /etc/slaengine holds the configs operators replace by mounting
+# their own.
+COPY templates/ /opt/slaengine/lib/python3.11/site-packages/templates/
+COPY alert_rules/ /opt/slaengine/lib/python3.11/site-packages/alert_rules/
 COPY slaengine/data/slo.yaml alert_rules/routing.yaml forecasting/data/capacity.yaml /etc/slaengine/
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/slaengine-entrypoint
 ENV PATH=/opt/slaengine/bin:$PATH \
@@ -45,7 +45,8 @@ ENV PATH=/opt/slaengine/bin:$PATH \
 # Fail the build, not the first deploy, when the installed code cannot find its data files.
 RUN python -c "from slaengine.report.styles import TEMPLATES_DIR as t; \
 from slaengine.alerting.config import DEFAULT_ROUTING_FILE as r; \
-assert (t / 'report_style.yaml').is_file() and r.is_file(), (t, r)" \
+from streams.alerting import ALERT_RULES_DIR as a; \
+assert (t / 'report_style.yaml').is_file() and r.is_file() and a.is_dir(), (t, r, a)" \
     && slaengine --help > /dev/null
 
 USER slaengine

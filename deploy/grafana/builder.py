@@ -127,8 +127,9 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict[str, Any
         "uid": uid, "title": title, "description": description, "tags": ["slaengine"],
         "editable": False, "graphTooltip": 1, "timezone": "utc", "schemaVersion": 39,
         "version": 1, "refresh": "30s", "time": {"from": time_from, "to": "now"},
-        "templating": {"list": variables}, "annotations": {"list": []}, "links": [
-            {"title": "slaengine", "type": "dashboards", "tags": ["slaengine"], "asDropdown": True}],
+        "templating": {"list": variables}, "annotations": {"list": []},
+        "links": [{"title": "slaengine", "type": "dashboards", "tags": ["slaengine"],
+                   "asDropdown": True}],
         "panels": panels,
     }
 
