@@ -49,6 +49,7 @@ class SloSpec(BaseModel):
     target: float = Field(gt=0, le=100, description="objective in percent")
     service: str | None = None
     window: str = "30d"
+    display_name: str = Field(default="", description="label in reports, e.g. Uptime or API")
     description: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     # availability / uptime: which statuses are good (default: < 500 and not 429)

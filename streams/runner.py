@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,16 @@ from slaengine.kafka_io import ensure_topics
 from slaengine.metrics import PipelineCollector, SliCollector
 from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
 from slaengine.pagerduty.incidents import IncidentLog
+from slaengine.report.collect import incident_rows, month_report_from_engine
+from slaengine.report.config import ReportConfig, load_report_config
+from slaengine.report.http import add_routes as add_report_routes
+from slaengine.report.model import MonthReport
+from slaengine.report.outbox import DeliveryOutbox
+from slaengine.report.scheduler import ReportScheduler
+from slaengine.report.service import ReportService
+from slaengine.report.store import ReportStore
 from slaengine.rules.metrics import AlertStateCollector
+from slaengine.sli.query import month_range
 from slaengine.settings import Settings
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.app import Runtime, build_app
@@ -71,6 +81,11 @@ class Worker:
         self.router = AlertRouter(routing, settings.data_dir / "router" / settings.worker_id,
                                   build_senders(routing, factories))
         self.incident_log = IncidentLog.in_data_dir(settings.data_dir)
+        self.config = config
+        self.report_config = report_config_of(config, settings)
+        self.reports = ReportService(self.build_report, ReportStore(self.report_config.folder), utc_now,
+                                     self.report_config.timezone,
+                                     outbox=DeliveryOutbox(self.report_config.folder, utc_now))
         self.registry.register(SliCollector(self.runtime.engine))
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
@@ -89,7 +104,17 @@ class Worker:
                               lambda app: add_alerting_routes(app, self.router),
                               lambda app: add_pagerduty_routes(app, self.incident_log),
                               lambda app: add_capacity_routes(app, self.capacity),
+                              lambda app: add_report_routes(app, self.reports),
                           ])
+
+    def build_report(self, month: date) -> MonthReport:
+        """The month's report from this worker's state (the partitions it owns)."""
+        start_ms, end_ms = month_range(month.year, month.month, self.runtime.engine.zone)
+        timelines = self.incident_log.timelines(datetime.fromtimestamp(start_ms / 1000, UTC),
+                                                datetime.fromtimestamp(end_ms / 1000, UTC))
+        return month_report_from_engine(self.runtime.engine, self.config, month,
+                                        int(utc_now().timestamp() * 1000),
+                                        incidents=incident_rows(timelines))
 
     async def publish(self, alert: Alert) -> None:
         await self.alerts_topic.send(key=alert_key(alert), value=json.dumps(alert.to_json()).encode())
@@ -117,6 +142,8 @@ class Worker:
             self.router.start()
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
+            scheduler = ReportScheduler(self.report_config, self.build_report, utc_now)
+            asyncio.ensure_future(scheduler.run_forever(self.stop))
 
     async def _refresh_capacity(self) -> None:
         """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
@@ -152,6 +179,22 @@ def tolerate_missing_secrets(factory: Any) -> Any:
                         "undeliverable", name, err)
             return UnconfiguredSender(name, str(err))
     return build
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def report_config_of(config: SlaConfig, settings: Settings) -> ReportConfig:
+    """The ``report:`` section (defaults without one); a relative folder lives in the data dir."""
+    if config.report is not None:
+        report = load_report_config(settings.config_path)
+    else:
+        report = ReportConfig(organisation=config.organisation, service_name=config.organisation,
+                              timezone=config.timezone)
+    if not report.folder.is_absolute():
+        report = report.model_copy(update={"folder": settings.data_dir / report.folder})
+    return report
 
 
 def config_path(variable: str) -> Path | None:

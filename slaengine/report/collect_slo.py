@@ -62,7 +62,7 @@ def collect_slo_month(ctx: MonthContext, slo: SloSpec) -> SloMonth:
     daily = collect_daily_points(ctx, slo)
     return SloMonth(
         name=slo.name,
-        display_name="",  # SloSpec has no display name: formatting humanises the SLO name
+        display_name=slo.display_name,  # empty: formatting humanises the SLO name
         sli=cast(SliKind, slo.sli),
         service=display_service(slo),
         target=slo.target,

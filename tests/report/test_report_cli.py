@@ -82,7 +82,7 @@ def expected_headlines(compute: dict[tuple[str, str], dict[str, Any]], month: st
     for spec in load_sla_config(CONFIG).slos:
         row = compute.get((spec.name, f"month:{month}"), {})
         slo = SloMonth(
-            name=spec.name, display_name="", sli=spec.sli, service="", target=spec.target,
+            name=spec.name, display_name=spec.display_name, sli=spec.sli, service="", target=spec.target,
             attained=row.get("value"), status=row.get("status", "no-data"),
             budget_consumed=None, budget_remaining=None, p95_ms=row.get("p95_ms"),
         )
@@ -93,12 +93,12 @@ def expected_headlines(compute: dict[tuple[str, str], dict[str, Any]], month: st
 def test_the_pdf_headlines_are_the_compute_numbers(october: Rendered) -> None:
     headlines = expected_headlines(october.compute, "2026-10")
     assert headlines[:3] == [
-        f"Api Availability: {headlines[0].split(': ')[1]}",
-        f"Api Latency p95: {headlines[1].split(': ')[1]}",
-        f"Api Uptime: {headlines[2].split(': ')[1]}",
+        f"Availability: {headlines[0].split(': ')[1]}",
+        f"API p95: {headlines[1].split(': ')[1]}",
+        f"Uptime: {headlines[2].split(': ')[1]}",
     ]
-    assert headlines[1].endswith(" ms") and headlines[4].startswith("Order Fulfillment: ")
-    assert headlines[-1] == "Projection Lag: no data"
+    assert headlines[1].endswith(" ms") and headlines[4].startswith("Fulfillment: ")
+    assert headlines[-1] == "Projection lag: no data"
     assert october.stdout[:-1] == headlines
     assert october.stdout[-1].startswith("wrote ")
     pdf_lines = {line.strip() for line in october.text.splitlines()}
