@@ -14,12 +14,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from forecasting.alerts import transitions
 from forecasting.service import CapacityService
 from slaengine.alerts_model import Alert
 from slaengine.config import SlaConfig
+from slaengine.durations import parse_duration
+from slaengine.http.app import parse_at
+from slaengine.http.auth import json_error, require_token
 from slaengine.rules.alertspec import load_alert_rules
 from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import period_of, slo_definition
@@ -67,6 +71,23 @@ class AlertingService:
         return found
 
 
+def replay_alerts(service: AlertingService, start: datetime, end: datetime,
+                  step: timedelta) -> list[Alert]:
+    """Evaluate the rules at every step of a past period on the current state (a backtest).
+
+    A fresh evaluator is used, so the live alert state is untouched.
+    """
+    evaluator = AlertEvaluator([service.definitions[n] for n in service.engine.owned_slos()
+                                if n in service.definitions],
+                               service.evaluator.rules, service.evaluator.catalog)
+    transitions: list[Alert] = []
+    now = start
+    while now <= end:
+        transitions += evaluator.evaluate(service.source, now)
+        now += step
+    return transitions
+
+
 async def run_evaluation_loop(service: AlertingService, publish: Any, stop: asyncio.Event) -> None:
     """Evaluate every interval and publish transitions; a failing round is logged and retried."""
     interval = service.interval.total_seconds()
@@ -80,3 +101,37 @@ async def run_evaluation_loop(service: AlertingService, publish: Any, stop: asyn
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
+
+
+ALERTING_KEY = web.AppKey("alerting", AlertingService)
+MAX_REPLAY_STEPS = 20_000
+
+
+@require_token
+async def get_alert_replay(request: web.Request) -> web.Response:
+    """``GET /api/v1/alerts/replay?start=…&end=…&step=30s``: transitions of a backtest."""
+    try:
+        start = parse_at(request.query["start"])
+        end = parse_at(request.query["end"])
+        step = parse_duration(request.query.get("step", "30s"))
+    except KeyError as err:
+        return json_error(400, f"missing query parameter {err.args[0]!r}")
+    except ValueError as err:
+        return json_error(400, str(err))
+    if end < start or (end - start) / 1000 / step.total_seconds() > MAX_REPLAY_STEPS:
+        return json_error(400, f"end must follow start, with at most {MAX_REPLAY_STEPS} steps")
+    service = request.app[ALERTING_KEY]
+    found = replay_alerts(service, datetime.fromtimestamp(start / 1000, UTC),
+                          datetime.fromtimestamp(end / 1000, UTC), step)
+    return web.json_response({"transitions": [alert.to_json() for alert in found]})
+
+
+async def get_active_alerts(request: web.Request) -> web.Response:
+    service = request.app[ALERTING_KEY]
+    return web.json_response({"alerts": [a.to_json() for a in service.evaluator.active_alerts()]})
+
+
+def add_routes(app: web.Application, service: AlertingService) -> None:
+    app[ALERTING_KEY] = service
+    app.router.add_get("/api/v1/alerts", get_active_alerts)
+    app.router.add_get("/api/v1/alerts/replay", get_alert_replay)

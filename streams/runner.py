@@ -45,6 +45,7 @@ from slaengine.rules.metrics import AlertStateCollector
 from slaengine.sli.query import month_range
 from slaengine.settings import Settings
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
+from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, build_app
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class Worker:
                               lambda app: add_pagerduty_routes(app, self.incident_log),
                               lambda app: add_capacity_routes(app, self.capacity),
                               lambda app: add_report_routes(app, self.reports),
+                              lambda app: add_alert_evaluation_routes(app, self.alerting),
                           ])
 
     def build_report(self, month: date) -> MonthReport:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry
 
 from slaengine.sli import query
+from slaengine.sli.buckets import MINUTE_MS
 from slaengine.sli.engine import SliEngine
 
 
@@ -16,11 +17,18 @@ class EngineSliSource:
         self.registry = registry
 
     def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]:
+        """(good, total) over the complete minutes of the trailing window.
+
+        Alerting reads whole minutes only, the way the generated Prometheus rules see
+        per-minute counter samples through ``rate()``, so both fire at the same steps;
+        the gauges still include the current minute for freshness.
+        """
         spec = self.engine.slos.get(slo)
         if spec is None:
             return 0.0, 0.0
         now_ms = int(now.timestamp() * 1000)
-        start, end = query.rolling_range(window, now_ms)
+        end = now_ms // MINUTE_MS * MINUTE_MS
+        start = end - int(window.total_seconds() * 1000)
         good, total = query.counts(self.engine, spec, start, end, now_ms=now_ms)
         return float(good), float(total)
 
