@@ -70,7 +70,8 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def test_services_of_the_stack(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    assert {"kafka", "worker", "prometheus", "alertmanager", "grafana", "pagerduty"} <= set(services)
+    expected = {"kafka", "worker", "prometheus", "alertmanager", "grafana", "pagerduty"}
+    assert expected <= set(services)
     assert services["pagerduty"]["profiles"] == ["demo"]
     assert "profiles" not in services["worker"]
     assert services["kafka"]["image"].startswith("apache/kafka:")

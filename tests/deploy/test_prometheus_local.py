@@ -13,7 +13,8 @@ from .conftest import Prometheus, free_port, http_json
 pytestmark = [
     pytest.mark.prometheus,
     pytest.mark.skipif(shutil.which("prometheus") is None,
-                       reason="prometheus not installed (scripts/prometheus-local --install start)"),
+                       reason="prometheus not installed "
+                              "(scripts/prometheus-local --install start)"),
 ]
 
 
