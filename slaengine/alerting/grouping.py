@@ -30,6 +30,7 @@ class AlertGroup:
     alerts: dict[str, Alert] = field(default_factory=dict)  # fingerprint -> latest state
     occurrences: int = 1
     notified_firing: frozenset[str] = frozenset()  # what the receiver was last told is firing
+    notified_occurrences: int = 0  # a re-fire since then updates the incident (count + 1)
     last_notified_at: datetime | None = None
     resolved_at: dict[str, datetime] = field(default_factory=dict)  # for re-fire detection
     closed_at: datetime | None = None  # set when the last alert left; kept for refire_window
@@ -40,6 +41,7 @@ class AlertGroup:
             "group_labels": self.group_labels, "next_flush_at": self.next_flush_at.isoformat(),
             "alerts": [alert.to_json() for alert in self.alerts.values()],
             "occurrences": self.occurrences, "notified_firing": sorted(self.notified_firing),
+            "notified_occurrences": self.notified_occurrences,
             "last_notified_at": _iso(self.last_notified_at),
             "resolved_at": {fp: at.isoformat() for fp, at in self.resolved_at.items()},
             "closed_at": _iso(self.closed_at),
@@ -54,6 +56,7 @@ class AlertGroup:
             alerts={alert.fingerprint: alert for alert in alerts},
             occurrences=int(data["occurrences"]),
             notified_firing=frozenset(data["notified_firing"]),
+            notified_occurrences=int(data.get("notified_occurrences", data["occurrences"])),
             last_notified_at=_parse(data.get("last_notified_at")),
             resolved_at={fp: datetime.fromisoformat(at) for fp, at in data["resolved_at"].items()},
             closed_at=_parse(data.get("closed_at")),
@@ -130,6 +133,7 @@ class GroupManager:
             notification = _build_notification(group, [*firing.values(), *resolved.values()],
                                                self.next_sequence(group.group_key), now)
             group.notified_firing = frozenset(firing)
+            group.notified_occurrences = group.occurrences
             group.last_notified_at = now
         for fingerprint in [fp for fp, a in group.alerts.items() if a.status == "resolved"]:
             del group.alerts[fingerprint]
@@ -142,6 +146,8 @@ class GroupManager:
                       now: datetime) -> bool:
         if firing - group.notified_firing or resolved:
             return True
+        if firing and group.occurrences > group.notified_occurrences:
+            return True  # re-fired within the refire window: tell the receiver it happened again
         last = group.last_notified_at
         return bool(firing) and last is not None and now - last >= group.route.repeat_interval
 
