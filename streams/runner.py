@@ -73,8 +73,10 @@ class Worker:
         self.settings = settings
         self.app, self.runtime = build_app(settings, config)
         self.registry = CollectorRegistry()
+        self.capacity_refresh_s = float(os.environ.get("SLAENGINE_CAPACITY_REFRESH_S", "60"))
         self.capacity = CapacityService(lambda: self.runtime.resources.history,
-                                        load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")))
+                                        load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
+                                        min_refresh_seconds=self.capacity_refresh_s)
         self.alerting = AlertingService(config, self.runtime.engine, self.registry, self.capacity)
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
@@ -155,7 +157,7 @@ class Worker:
             except Exception:
                 log.exception("capacity forecast failed")
             try:
-                await asyncio.wait_for(self.stop.wait(), timeout=60)
+                await asyncio.wait_for(self.stop.wait(), timeout=self.capacity_refresh_s)
             except TimeoutError:
                 pass
 

@@ -43,7 +43,12 @@ def generate_rules_text(
 
         slos: list[SloDefinition] = [slo for g in groups for slo in g.slos
                                      if g.spec == "slaengine/v1"]
-        documents.append(alert_rule_groups(load_alert_rules(alert_rules), slos))
+        # same document as the SLO rules: Prometheus reads only the first document of a file
+        extra = alert_rule_groups(load_alert_rules(alert_rules), slos)
+        if documents:
+            documents[-1] = [*documents[-1], *extra]
+        else:
+            documents.append(extra)
     if not any(documents):
         raise ConfigError("no rules generated: everything is disabled", file=str(spec_path))
     return render_rule_documents(documents, version)

@@ -45,6 +45,7 @@ def test_collector_reads_alert_states_at_scrape_time() -> None:
     [five_minutes] = [s for s in evaluator.budget_samples() if s.window == "5m"]
     assert five_minutes.burn_rate == pytest.approx(2.0)
     assert value("slaengine_alerts", alertname="CapacityUtilizationHigh", severity="warning",
-                 slo="", alertstate="pending") == 1.0
+                 slo="", service="", resource="", window="", alertstate="pending") == 1.0
     assert value("slaengine_alerts", alertname="SloErrorBudgetBurn", severity="warning",
-                 slo="api", alertstate="firing") == 1.0  # 2x burn over 6 h/3 d: a ticket
+                 slo="api", service="api", resource="", window="",
+                 alertstate="firing") == 1.0  # 2x burn over 6 h/3 d: a ticket
