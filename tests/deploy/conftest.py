@@ -251,7 +251,8 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             env={"SLAENGINE_TOPIC_PREFIX": prefix, "SLAENGINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
                  "SLAENGINE_API_TOKEN": API_TOKEN, "SLAENGINE_ROUTING_CONFIG": str(routing),
                  "SLAENGINE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-                 "SLAENGINE_PAGERDUTY_EVENTS_URL": pagerduty_url}).start()
+                 "SLAENGINE_PAGERDUTY_EVENTS_URL": pagerduty_url,
+                 "SLAENGINE_CAPACITY_REFRESH_S": "5"}).start()
         cleanup.callback(worker.stop)
         worker_url = f"http://127.0.0.1:{worker_port}"
         prometheus = Prometheus(free_port(), root / "prometheus-local")
