@@ -67,7 +67,8 @@ def enveloped_messages(topic: str, events: Iterable[dict], size: int
         group = pending.setdefault(event["service"], [])
         group.append(event)
         if len(group) == size:
-            yield topic, event["service"].encode(), json.dumps(group, separators=(",", ":")).encode()
+            body = json.dumps(group, separators=(",", ":")).encode()
+            yield topic, event["service"].encode(), body
             pending[event["service"]] = []
     for service, group in pending.items():
         if group:
@@ -79,7 +80,7 @@ def requests_topic(prefix: str) -> str:
 
 
 def create_pipeline_topics(bootstrap: str, prefix: str) -> None:
-    """Every topic a worker with this prefix reads or writes, as ``slaengine worker`` creates them."""
+    """Every topic a worker with this prefix uses, as ``slaengine worker`` creates them."""
     names = [f"{prefix}{name}" for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC,
                                             DEADLETTER_TOPIC, ALERTS_TOPIC)]
     asyncio.run(ensure_topics(bootstrap, names, PARTITIONS))

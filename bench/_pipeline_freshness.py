@@ -55,6 +55,8 @@ class FreshnessResult:
     scrape_ms_p50: float
     unseen: int  # events no scrape showed before the deadline
     worst_second: tuple[float, float]  # (seconds after start, applied p99 ms) of the worst second
+    worker_cpu_share: float  # the worker's CPU time / wall time while events were sent
+    client_cpu_share: float  # the same for this producer-and-scraper process
 
 
 def sample_matches(line: str, wanted: tuple[str, dict[str, str]]) -> bool:
@@ -121,6 +123,11 @@ class WorkerUnderTest:
                  "--worker-id", "bench", "--flush-interval", "0.5"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker process so far, from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -181,20 +188,26 @@ async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: fl
             scrape_ms: list[float] = []
             producing = True
 
+            def all_visible() -> bool:
+                return bool(scrapes) and scrapes[-1].gauge >= WARMUP_EVENTS + len(send_times)
+
             async def scraper() -> None:
-                while producing or not scrapes or scrapes[-1].gauge < WARMUP_EVENTS + len(send_times):
+                while producing or not all_visible():
                     began = time.time()
                     scrapes.append(await scrape(session, worker.url))
                     scrape_ms.append((scrapes[-1].at - began) * 1000)
                     await asyncio.sleep(SCRAPE_PAUSE_S)
 
             scraping = asyncio.create_task(scraper())
-            started = time.time()
+            started, worker_cpu, client_cpu = time.time(), worker.cpu_seconds(), time.process_time()
             while (elapsed := time.time() - started) < seconds:
                 while len(send_times) < int(elapsed * rate):
                     send_times.append(await send_one())
                 await asyncio.sleep(0.002)
             await producer.flush()
+            wall = time.time() - started
+            worker_cpu = (worker.cpu_seconds() - worker_cpu) / wall
+            client_cpu = (time.process_time() - client_cpu) / wall
             producing = False
             try:
                 await asyncio.wait_for(scraping, timeout=30)
@@ -206,7 +219,8 @@ async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: fl
     gauge = latencies_ms(send_times, scrapes, WARMUP_EVENTS, "gauge")
     return FreshnessResult(rate, len(send_times), seconds, summary(applied), summary(gauge),
                            len(scrapes), percentile(sorted(scrape_ms), 0.5),
-                           sum(1 for x in gauge if x is None), worst_second(send_times, applied))
+                           sum(1 for x in gauge if x is None), worst_second(send_times, applied),
+                           worker_cpu, client_cpu)
 
 
 def run_freshness(bootstrap: str, prefix: str, port: int, rate: float, seconds: float,

@@ -78,7 +78,7 @@ def changelog_sizes(bootstrap: str, topic: str, config: SlaConfig) -> list[Bucke
 
 def fill_busy_hour(engine: SliEngine, hour: int, per_minute: int, slow_minutes: int,
                    rng: random.Random, offset: int) -> int:
-    """Apply a busy hour of orders-api requests; ``slow_minutes`` of it in an incident (×3, 5xx)."""
+    """Apply a busy hour of orders-api requests; ``slow_minutes`` in an incident (×3, 5xx)."""
     for minute in range(60):
         slow = minute < slow_minutes
         for i in range(per_minute):
