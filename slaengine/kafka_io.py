@@ -46,10 +46,17 @@ def key_of(topic_kind: str, obj: Any) -> bytes | None:
     return None
 
 
+MAX_PENDING_LINES = 2_000  # bounds how far batching may move an event from its file position
+
+
 def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int
                   ) -> Iterator[tuple[str, bytes | None, bytes]]:
-    """(topic, key, value) per message; consecutive events of one key are enveloped up to batch_size."""
+    """(topic, key, value) per message; events of one key are enveloped up to batch_size.
+
+    Each key keeps its file order; across keys, events move at most MAX_PENDING_LINES lines.
+    """
     pending: dict[tuple[str, bytes | None], list[bytes]] = {}
+    pending_lines = 0
     for _, raw in iter_lines(path):
         try:
             obj = json.loads(raw)
@@ -63,9 +70,16 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int
             continue
         group = pending.setdefault((target, key), [])
         group.append(raw)
+        pending_lines += 1
         if len(group) >= batch_size:
             yield target, key, b"[" + b",".join(group) + b"]"
+            pending_lines -= len(group)
             del pending[(target, key)]
+        elif pending_lines >= MAX_PENDING_LINES:
+            for (group_topic, group_key), lines in pending.items():
+                yield group_topic, group_key, b"[" + b",".join(lines) + b"]"
+            pending.clear()
+            pending_lines = 0
     for (target, key), group in pending.items():
         yield target, key, b"[" + b",".join(group) + b"]"
 

@@ -159,9 +159,9 @@ class SliEngine:
         watermark = self._advance(source, event.ts_ms)
         for slo in self.fulfillment:
             tracker = self._tracker(slo, source)
-            decisions = tracker.advance(max(watermark, event.ts_ms), offset)
-            decisions += tracker.apply(event, offset)
-            self._record_decisions(slo, source, decisions, offset, watermark)
+            decided = tracker.apply(event, offset)
+            expired = tracker.expire(max(watermark, event.ts_ms), offset)
+            self._record_decisions(slo, source, decided, expired, offset, watermark)
 
     def _tracker(self, slo: SloSpec, source: str) -> FulfillmentTracker:
         key = (slo.name, source)
@@ -170,16 +170,18 @@ class SliEngine:
             tracker = self.trackers[key] = FulfillmentTracker(slo.within_ms, self.grace_ms)
         return tracker
 
-    def _record_decisions(self, slo: SloSpec, source: str, decisions: list[Decision],
-                          offset: int, watermark: int) -> None:
+    def _record_decisions(self, slo: SloSpec, source: str, decided: list[Decision],
+                          expired: list[Decision], offset: int, watermark: int) -> None:
         # one event may decide several orders of the same creation hour: apply them as a group
         # so the per-bucket offset check lets all or none of them through
         grouped: dict[int, list[Decision]] = defaultdict(list)
-        for decision in decisions:
+        for decision in decided:
             if self._month_closed(decision.created_ms, watermark):
                 self.late_dropped += 1
             else:
                 grouped[decision.created_ms // HOUR_MS].append(decision)
+        for decision in expired:  # consequences of time passing, not late events: no month check
+            grouped[decision.created_ms // HOUR_MS].append(decision)
         for group in grouped.values():
             bucket = self._bucket(slo, source, group[0].created_ms)
             if offset <= bucket.offset:
@@ -221,10 +223,6 @@ class SliEngine:
                 if hour < detail_horizon and bucket.minute_total is not None:
                     bucket.compact(slo.slice_good_ratio if slo.sli == "uptime" else None)
                     self.dirty_buckets.add((name, source, hour))
-        for (name, source), tracker in self.trackers.items():
-            watermark = self.source_watermark(source)
-            if watermark is not None:
-                tracker.prune(watermark)
 
     # ---- persistence -------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Order fulfillment: an order created at t is good if shipped by t + within.
 
 Cancelled orders (cancelled before their deadline) are excluded. An order is
-decided at shipment or, when no shipment came, once the event-time watermark
-passes its deadline plus the grace period; the decision is attributed to the
-order's creation time. The outcome depends only on the order's own events, so
-streaming (per-partition watermarks) and batch (file order) agree.
+decided at shipment (or cancellation); one still open after its deadline plus
+the grace period counts as missed at query time (``overdue_open``), and is
+recorded as missed when it expires a day after its deadline. The outcome
+depends only on the order's own events — never on how other orders' events
+interleave in a partition — so streaming and batch agree.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from slaengine.events import OrderEvent
 
 GOOD, BAD, EXCLUDED = "good", "bad", "excluded"
+EXPIRY_MS = 24 * 3_600_000  # how long after its deadline an order is kept for late events
 
 
 @dataclass(slots=True)
@@ -46,7 +48,7 @@ class FulfillmentTracker:
         self.within_ms = within_ms
         self.grace_ms = grace_ms
         self.orders: dict[str, OrderState] = {}
-        self._deadlines: list[tuple[int, str]] = []  # heap of (deadline, order_id) for open orders
+        self._expiries: list[tuple[int, str]] = []  # heap of (expiry time, order_id)
         self.dirty: set[str] = set()
 
     def _decide(self, order_id: str, order: OrderState, outcome: str, offset: int) -> Decision | None:
@@ -72,11 +74,12 @@ class FulfillmentTracker:
                     decision = self._decide_shipment(event.order_id, order, offset)
                     if decision:
                         decisions.append(decision)
-                else:
-                    heapq.heappush(self._deadlines, (event.ts_ms + self.within_ms, event.order_id))
+                self._schedule_expiry(event.order_id, event.ts_ms)
             elif kind == "shipped":
                 order.shipped_ms = event.ts_ms
-                if order.created_ms is not None:
+                if order.created_ms is None:
+                    self._schedule_expiry(event.order_id, event.ts_ms)
+                else:
                     decision = self._decide_shipment(event.order_id, order, offset)
                     if decision:
                         decisions.append(decision)
@@ -94,16 +97,20 @@ class FulfillmentTracker:
         on_time = order.shipped_ms - order.created_ms <= self.within_ms
         return self._decide(order_id, order, GOOD if on_time else BAD, offset)
 
-    def advance(self, watermark_ms: int, offset: int) -> list[Decision]:
-        """Decide open orders whose deadline + grace lies before the watermark (as bad)."""
+    def _schedule_expiry(self, order_id: str, base_ms: int) -> None:
+        heapq.heappush(self._expiries, (base_ms + self.within_ms + self.grace_ms + EXPIRY_MS, order_id))
+
+    def expire(self, watermark_ms: int, offset: int) -> list[Decision]:
+        """Forget orders a day past their deadline; an open one is recorded as missed."""
         decisions = []
-        while self._deadlines and self._deadlines[0][0] + self.grace_ms < watermark_ms:
-            _, order_id = heapq.heappop(self._deadlines)
-            order = self.orders.get(order_id)
-            if order is not None and order.outcome is None:
-                decision = self._decide(order_id, order, BAD, offset)
-                if decision:
-                    decisions.append(decision)
+        while self._expiries and self._expiries[0][0] < watermark_ms:
+            _, order_id = heapq.heappop(self._expiries)
+            order = self.orders.pop(order_id, None)
+            if order is None:
+                continue
+            self.dirty.add(order_id)
+            if order.outcome is None and order.created_ms is not None:
+                decisions.append(Decision(order.created_ms, False))
         return decisions
 
     def overdue_open(self, now_ms: int) -> list[int]:
@@ -112,18 +119,9 @@ class FulfillmentTracker:
                 if o.outcome is None and o.created_ms is not None
                 and o.created_ms + self.within_ms + self.grace_ms < now_ms]
 
-    def prune(self, watermark_ms: int) -> list[str]:
-        """Forget decided orders long past their deadline; returns the removed ids."""
-        horizon = watermark_ms - 2 * self.within_ms - self.grace_ms
-        gone = [oid for oid, o in self.orders.items()
-                if o.outcome is not None and (o.created_ms or o.shipped_ms or 0) < horizon]
-        for order_id in gone:
-            del self.orders[order_id]
-            self.dirty.add(order_id)
-        return gone
-
     def load(self, order_id: str, state: dict[str, Any]) -> None:
         order = OrderState.from_state(state)
         self.orders[order_id] = order
-        if order.outcome is None and order.created_ms is not None:
-            heapq.heappush(self._deadlines, (order.created_ms + self.within_ms, order_id))
+        base = order.created_ms if order.created_ms is not None else order.shipped_ms
+        if base is not None:
+            self._schedule_expiry(order_id, base)

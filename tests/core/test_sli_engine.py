@@ -199,3 +199,30 @@ def test_lag_is_measured_from_processing_time(sla_config: SlaConfig) -> None:
     row = evaluate_window(engine, sla_config.slo("projection-lag"), "5m", MONTH_START_MS + 4000)
     assert (row.good, row.total) == (1, 2)
     assert engine.last_lag_s == {"requests": 4.0}
+
+
+def test_fulfillment_does_not_depend_on_how_orders_interleave_in_a_partition(sla_config: SlaConfig) -> None:
+    """Producers may batch one order's events together (here: within runs of 200 events, more than
+    a day apart); only each order's own event order counts, not the interleaving."""
+    rng = random.Random(7)
+    events = []
+    for i in range(300):
+        created = MONTH_START_MS + i * 10 * MINUTE
+        events.append(OrderEvent(created, f"o{i}", "created"))
+        if i % 10 == 0:
+            events.append(OrderEvent(created + HOUR, f"o{i}", "cancelled"))
+        elif i % 7:  # the others never ship
+            events.append(OrderEvent(created + int(rng.uniform(1, 30) * HOUR), f"o{i}", "shipped"))
+    time_ordered = sorted(events, key=lambda e: e.ts_ms)
+    by_order = [e for start in range(0, len(time_ordered), 200)
+                for e in sorted(time_ordered[start:start + 200], key=lambda e: (e.order_id, e.ts_ms))]
+    assert by_order != time_ordered
+    slo = sla_config.slo("order-fulfillment")
+    at = MONTH_START_MS + 4 * 24 * HOUR
+    rows = []
+    for ordering in (time_ordered, by_order):
+        engine = SliEngine(sla_config)
+        apply_all(engine, ordering, "orders:0")
+        rows.append(evaluate_month(engine, slo, 2026, 10, at))
+    assert (rows[0].good, rows[0].total) == (rows[1].good, rows[1].total)
+    assert rows[0].total == 300 - 30  # cancelled orders are excluded
