@@ -17,8 +17,14 @@ from typing import IO, Any
 
 from slaengine.config import SlaConfig
 from slaengine.errors import SlaEngineError
-from slaengine.events import (ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC, ResourceEvent,
-                              decode_message, element_offset)
+from slaengine.events import (
+    ORDERS_TOPIC,
+    REQUESTS_TOPIC,
+    RESOURCES_TOPIC,
+    ResourceEvent,
+    decode_message,
+    element_offset,
+)
 from slaengine.sli.engine import SliEngine
 
 KIND_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
@@ -39,7 +45,7 @@ def kind_of_event(obj: Any) -> str:
 def open_event_log(path: str | Path) -> IO[bytes]:
     path = Path(path)
     try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
     except OSError as err:
         raise SlaEngineError(f"cannot read event log {path}: {err.strerror}") from err
 

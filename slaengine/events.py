@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 REQUESTS_TOPIC = "sla.requests"
@@ -90,7 +91,7 @@ def parse_timestamp_ms(value: Any) -> int:
         except ValueError:
             raise _Invalid("bad_timestamp", f"ts {value!r} is not an ISO-8601 timestamp") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         return int(parsed.timestamp() * 1000)
     raise _Invalid("bad_timestamp", f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
 
@@ -184,13 +185,14 @@ def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
     return ResourceEvent(ts_ms, resource, value, _optional_str(obj, "unit"), capacity, dict(labels))
 
 
-PARSERS = {REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource}
+PARSERS: dict[str, Callable[[dict[str, Any], int], Event]] = {
+    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource}
 
 
 def kind_of_topic(topic: str) -> str:
     """Map a (possibly prefixed) topic name to its contract: ``sla.requests`` etc."""
     for name in PARSERS:
-        if topic == name or topic.endswith("." + name) or topic.endswith(name):
+        if topic == name or topic.endswith(("." + name, name)):
             return name
     return topic
 
@@ -241,7 +243,7 @@ def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
 
 def event_to_json(event: Event) -> dict[str, Any]:
     """The contract's JSON form of an event (ts as ISO-8601 UTC with milliseconds)."""
-    ts = datetime.fromtimestamp(event.ts_ms / 1000, tz=timezone.utc)
+    ts = datetime.fromtimestamp(event.ts_ms / 1000, tz=UTC)
     body: dict[str, Any] = {"ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.ts_ms % 1000:03d}Z"}
     if isinstance(event, RequestEvent):
         body.update(service=event.service, endpoint=event.endpoint, status=event.status,

@@ -61,10 +61,10 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
     token_file = os.environ.get("SLAENGINE_API_TOKEN_FILE")
     if not token and token_file:
         token = Path(token_file).read_text(encoding="utf-8").strip()
-    values = dict(
-        kafka_bootstrap=args.bootstrap, http_host=args.http_host, http_port=args.http_port,
-        data_dir=args.data_dir, config_path=args.config, store=args.store,
-        topic_prefix=args.topic_prefix, partitions=args.partitions, api_token=token,
-    )
+    values = {
+        "kafka_bootstrap": args.bootstrap, "http_host": args.http_host, "http_port": args.http_port,
+        "data_dir": args.data_dir, "config_path": args.config, "store": args.store,
+        "topic_prefix": args.topic_prefix, "partitions": args.partitions, "api_token": token,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

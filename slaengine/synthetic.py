@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MINUTE_MS = 60_000
@@ -51,10 +51,10 @@ class TrafficPlan:
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """``2026-10`` → (2026-10-01T00:00Z, 2026-11-01T00:00Z); ValueError when malformed."""
     try:
-        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=timezone.utc)
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"month must look like 2026-10, got {month!r}") from None
-    following = datetime(first.year + (first.month == 12), first.month % 12 + 1, 1, tzinfo=timezone.utc)
+    following = datetime(first.year + (first.month == 12), first.month % 12 + 1, 1, tzinfo=UTC)
     return first, following
 
 
@@ -87,7 +87,7 @@ def _active(incidents: list[Incident], service: str, ts_ms: int) -> Incident | N
 
 
 def _iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
 
 
 def generate_events(plan: TrafficPlan) -> Iterator[dict[str, Any]]:
@@ -162,7 +162,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
     if mean > 30:
-        return max(0, int(round(rng.gauss(mean, math.sqrt(mean)))))
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     limit, count, product = math.exp(-mean), 0, rng.random()
     while product > limit:
         count += 1

@@ -82,7 +82,7 @@ class Runtime:
         (The agents also restore lazily on a partition's first message, but a partition
         that receives nothing after a restart must still show its state.)
         """
-        recovery = self.app.tables.recovery
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
         if recovery.in_recovery or not recovery.completed.is_set():
             return
         for tp in self.app.consumer.assignment():
@@ -150,7 +150,7 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
     async def _restore_quiet_partitions() -> None:
         runtime.load_assigned()
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
         runtime.revoke(revoked)
 
@@ -161,7 +161,7 @@ def _make_agent(runtime: Runtime, table: Any) -> Any:
     interval = runtime.settings.flush_interval_s
 
     async def agent(stream: StreamT) -> None:
-        async for event in stream.noack().events():
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
             message = event.message
             source = runtime.source_of(message.topic, message.partition)
             runtime.ensure_loaded(table, source)

@@ -23,11 +23,16 @@ from slaengine.alerting.http import add_routes as add_alerting_routes
 from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.alerting.service import AlertRouter
-from slaengine.alerts_model import Alert
-from slaengine.alerts_model import Notification
+from slaengine.alerts_model import Alert, Notification
 from slaengine.config import SlaConfig
 from slaengine.errors import ConfigError, FatalDeliveryError
-from slaengine.events import ALERTS_TOPIC, DEADLETTER_TOPIC, ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+from slaengine.events import (
+    ALERTS_TOPIC,
+    DEADLETTER_TOPIC,
+    ORDERS_TOPIC,
+    REQUESTS_TOPIC,
+    RESOURCES_TOPIC,
+)
 from slaengine.http.app import create_app
 from slaengine.kafka_io import ensure_topics
 from slaengine.metrics import PipelineCollector, SliCollector
@@ -42,8 +47,8 @@ from slaengine.report.scheduler import ReportScheduler
 from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
 from slaengine.rules.metrics import AlertStateCollector
-from slaengine.sli.query import month_range
 from slaengine.settings import Settings
+from slaengine.sli.query import month_range
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, build_app
@@ -61,7 +66,7 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
             position = runtime.pipeline_positions.get((tp.topic, tp.partition))
             if highwater is not None:
                 lag[(tp.topic, tp.partition)] = max(0, highwater - (position + 1 if position is not None else 0))
-    except Exception:  # consumer not started yet, or mid-rebalance
+    except Exception:  # noqa: BLE001 - consumer not started yet, or mid-rebalance
         return lag
     return lag
 

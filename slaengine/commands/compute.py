@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slaengine.errors import SlaEngineError
@@ -24,11 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def parse_iso_ms(text: str) -> int:
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise SlaEngineError(f"--at must be an ISO-8601 time like 2026-10-31T23:59:00Z, got {text!r}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
 
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         at_ms = max(result.engine.watermarks.values(), default=int(time.time() * 1000))
     rows = [row.to_json() for row in evaluate_all(result.engine, at_ms)]
     document = {
-        "at": datetime.fromtimestamp(at_ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z"),
+        "at": datetime.fromtimestamp(at_ms / 1000, UTC).isoformat().replace("+00:00", "Z"),
         "events": {"valid": result.valid, "invalid": result.invalid_total,
                    "invalid_by_reason": dict(sorted(result.invalid.items())),
                    "late_dropped": result.engine.late_dropped},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+from datetime import UTC
 from pathlib import Path
 
 from slaengine.errors import SlaEngineError
@@ -26,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tqdm import tqdm
 
@@ -37,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     options = {"requests_per_minute": args.requests_per_minute, "orders_per_hour": args.orders_per_hour}
     try:
         plan = (plan_for_month(args.month, args.seed, **options) if args.month
-                else plan_for_days(datetime.now(timezone.utc), args.days, args.seed, **options))
+                else plan_for_days(datetime.now(UTC), args.days, args.seed, **options))
     except ValueError as err:
         raise SlaEngineError(str(err)) from err
-    if plan.end > datetime.now(timezone.utc) and args.month:
+    if plan.end > datetime.now(UTC) and args.month:
         raise SlaEngineError(f"month {args.month} has not ended yet; events may not lie in the future")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if args.out.suffix == ".gz" else open

@@ -20,10 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.runner import run_worker
-
     from slaengine.config import load_sla_config
     from slaengine.settings import settings_from_args
+    from streams.runner import run_worker
 
     config = load_sla_config(args.config)
     settings = settings_from_args(args, worker_id=args.worker_id, flush_interval_s=args.flush_interval)

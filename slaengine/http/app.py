@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 ENGINE_KEY = web.AppKey("engine", SliEngine)
-HEALTH_KEY = web.AppKey("health", dict)
+HEALTH_KEY: web.AppKey[dict[str, Any]] = web.AppKey("health")
 
 RouteSetup = Callable[[web.Application], None]
 
@@ -43,7 +44,8 @@ async def error_middleware(request: web.Request,
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", **request.app[HEALTH_KEY]})
+    info: dict[str, Any] = request.app[HEALTH_KEY]
+    return web.json_response({"status": "ok", **info})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -54,10 +56,10 @@ async def metrics(request: web.Request) -> web.Response:
 def parse_at(text: str | None) -> int:
     """``?at=`` as epoch ms (now when absent); ValueError with a message when malformed."""
     if not text:
-        return int(datetime.now(timezone.utc).timestamp() * 1000)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return int(datetime.now(UTC).timestamp() * 1000)
+    parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
 
 
@@ -72,7 +74,7 @@ async def slo_results(request: web.Request) -> web.Response:
 
 
 def create_app(registry: CollectorRegistry, engine: SliEngine | None = None,
-               api_token: str | None = None, health_info: dict | None = None,
+               api_token: str | None = None, health_info: dict[str, Any] | None = None,
                route_setups: Iterable[RouteSetup] = ()) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
     app[REGISTRY_KEY] = registry

@@ -19,8 +19,18 @@ MINUTES_PER_HOUR = 60
 
 
 class HourBucket:
-    __slots__ = ("hour", "offset", "good", "total", "minute_good", "minute_total",
-                 "late_good", "late_total", "sketch", "slices")
+    __slots__ = (
+        "good",
+        "hour",
+        "late_good",
+        "late_total",
+        "minute_good",
+        "minute_total",
+        "offset",
+        "sketch",
+        "slices",
+        "total",
+    )
 
     def __init__(self, hour: int, *, with_sketch: bool = False) -> None:
         self.hour = hour  # hours since the epoch

@@ -47,7 +47,7 @@ def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] 
 
 def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[HourBucket]:
     first, last = start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS
-    found = []
+    found: list[HourBucket] = []
     for _, hours in engine.buckets_of(slo):
         if last - first < len(hours):
             found.extend(b for h in range(first, last + 1) if (b := hours.get(h)) is not None)

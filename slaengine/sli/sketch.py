@@ -18,7 +18,7 @@ _MIN_VALUE = _MAPPING.min_possible
 
 
 class LatencySketch:
-    __slots__ = ("bins", "zero_count", "count")
+    __slots__ = ("bins", "count", "zero_count")
 
     def __init__(self, bins: dict[int, int] | None = None, zero_count: int = 0) -> None:
         self.bins: dict[int, int] = bins if bins is not None else {}

@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slaengine.events import (ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC, OrderEvent,
-                              RequestEvent, ResourceEvent, decode_message, event_to_json)
+from slaengine.events import (
+    ORDERS_TOPIC,
+    REQUESTS_TOPIC,
+    RESOURCES_TOPIC,
+    OrderEvent,
+    RequestEvent,
+    ResourceEvent,
+    decode_message,
+    event_to_json,
+)
 
 NOW_MS = 1_793_000_000_000  # 2026-10-26
 GOOD_REQUEST = {"ts": "2026-10-01T12:00:00.123Z", "service": "orders-api", "endpoint": "GET /orders/{id}",

@@ -84,9 +84,9 @@ class WorkerProcess:
     def metric(self, name: str, **labels: str) -> float:
         total = 0.0
         for line in self.get("/metrics").decode().splitlines():
-            if line.startswith(name + "{") or line.startswith(name + " "):
-                if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                    total += float(line.rsplit(" ", 1)[1])
+            if line.startswith((name + "{", name + " ")) and all(
+                    f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
         return total
 
     @property

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import time
+from datetime import UTC
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -144,8 +145,8 @@ def day_of_traffic(path: Path, seed: int, days: float, rate: float) -> None:
 
 
 def _dt(ts: float):
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(ts, timezone.utc).replace(second=0, microsecond=0)
+    from datetime import datetime
+    return datetime.fromtimestamp(ts, UTC).replace(second=0, microsecond=0)
 
 
 def test_streaming_agrees_exactly_with_batch_mode(
@@ -172,7 +173,8 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
     for crash in range(5):
         worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
         target = rng.randrange(2_000, 15_000)
-        wait_for(lambda: worker.metric("slaengine_events_processed_total") >= target, what="progress")
+        wait_for(lambda w=worker, t=target: w.metric("slaengine_events_processed_total") >= t,
+                 what="progress")
         worker.kill()
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
