@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import SloWindowResult, evaluate_window, windows_for
+from slaengine.sli.results import SloWindowResult, evaluate_window, recent_burn_rate, windows_for
 
 CACHE_SECONDS = 1.0  # scrapes within a second share one evaluation
 
@@ -32,9 +32,12 @@ class SliCollector(Collector):
         if self._cache and now - self._cache[0] < CACHE_SECONDS:
             return self._cache[1]
         owned = set(self.engine.owned_slos())
-        rows = [evaluate_window(self.engine, slo, window, int(now * 1000))
-                for slo in self.engine.config.slos if slo.name in owned
-                for window in windows_for(slo)]
+        now_ms = int(now * 1000)
+        rows = []
+        for slo in self.engine.config.slos:
+            if slo.name in owned:
+                recent = recent_burn_rate(self.engine, slo, now_ms)
+                rows += [evaluate_window(self.engine, slo, window, now_ms, recent) for window in windows_for(slo)]
         self._cache = (now, rows)
         return rows
 

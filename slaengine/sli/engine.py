@@ -48,6 +48,8 @@ class SliEngine:
                 self._request_slos[slo.service].append((slo, table))
         self._clocks: dict[tuple[str, str], str] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
+        self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
+        self._indexed_series = -1
         self.archived: dict[SeriesKey, list[int]] = {}  # lifetime (good, total) of pruned buckets
         self.trackers: dict[SeriesKey, FulfillmentTracker] = {}
         self.watermarks: dict[str, int] = {}
@@ -338,9 +340,12 @@ class SliEngine:
         return good, total
 
     def buckets_of(self, slo: str) -> Iterator[tuple[str, dict[int, HourBucket]]]:
-        for (name, source), hours in self.series.items():
-            if name == slo:
-                yield source, hours
+        if len(self.series) != self._indexed_series:  # a series was added or dropped
+            self._series_by_slo = defaultdict(list)
+            for (name, source), hours in self.series.items():
+                self._series_by_slo[name].append((source, hours))
+            self._indexed_series = len(self.series)
+        yield from self._series_by_slo.get(slo, ())
 
     def owned_slos(self) -> list[str]:
         """SLOs with state on this worker (a worker exports only what it owns)."""

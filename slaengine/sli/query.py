@@ -61,13 +61,16 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     """(good, total) events with event time in [start_ms, end_ms)."""
     good = total = 0
     for bucket in _hours(engine, slo.name, start_ms, end_ms):
-        span = _overlap(bucket, start_ms, end_ms)
-        if span is None:
+        bucket_start = bucket.hour * HOUR_MS
+        if start_ms <= bucket_start and bucket_start + HOUR_MS <= end_ms:  # a whole hour
+            good, total = good + bucket.good, total + bucket.total
+            if include_late:
+                good, total = good + bucket.late_good, total + bucket.late_total
             continue
-        g, t = bucket.counts_between(*span)
-        good, total = good + g, total + t
-        if include_late and span == (0, 60):
-            good, total = good + bucket.late_good, total + bucket.late_total
+        span = _overlap(bucket, start_ms, end_ms)
+        if span is not None:
+            g, t = bucket.counts_between(*span)
+            good, total = good + g, total + t
     if slo.sli == "fulfillment" and now_ms is not None:
         # orders past their deadline but not yet decided by the watermark count as missed now
         for (name, _), tracker in engine.trackers.items():

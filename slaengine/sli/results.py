@@ -46,12 +46,19 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
+def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int) -> float:
+    """The last day's burn rate, which decides whether a met SLO is at risk."""
+    return ErrorBudget(slo.objective, *query.counts(
+        engine, slo, *query.rolling_range(RECENT_WINDOW, now_ms), now_ms=now_ms)).burn_rate
+
+
 def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
-                   now_ms: int, include_late: bool = False) -> SloWindowResult:
+                   now_ms: int, include_late: bool = False,
+                   recent_burn: float | None = None) -> SloWindowResult:
     good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms)
     budget = ErrorBudget(slo.objective, good, total)
-    recent = ErrorBudget(slo.objective, *query.counts(
-        engine, slo, *query.rolling_range(RECENT_WINDOW, now_ms), now_ms=now_ms))
+    if recent_burn is None:
+        recent_burn = recent_burn_rate(engine, slo, now_ms)
     percentiles: dict[str, float | None] = {}
     if slo.sli == "latency":
         sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
@@ -62,17 +69,19 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
         start=_iso(start_ms), end=_iso(end_ms), good=good, total=total, target=slo.target,
         value=None if sli is None else sli * 100.0,
         error_budget_remaining=budget.remaining, burn_rate=budget.burn_rate,
-        status=budget.status(recent.burn_rate), **percentiles)
+        status=budget.status(recent_burn), **percentiles)
 
 
-def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int) -> SloWindowResult:
+def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
+                    recent_burn: float | None = None) -> SloWindowResult:
     """One named window: a rolling duration or the current calendar month."""
     if window == CALENDAR_MONTH:
         local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
         start, end = query.month_range(local.year, local.month, engine.zone)
-        return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True)
+        return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True,
+                              recent_burn=recent_burn)
     start, end = query.rolling_range(parse_duration(window), now_ms)
-    return evaluate_range(engine, slo, window, start, end, now_ms)
+    return evaluate_range(engine, slo, window, start, end, now_ms, recent_burn=recent_burn)
 
 
 def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
@@ -96,8 +105,9 @@ def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[
     rows = []
     local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
     for slo in engine.config.slos:
+        recent = recent_burn_rate(engine, slo, now_ms)
         for window in windows_for(slo):
-            rows.append(evaluate_window(engine, slo, window, now_ms))
+            rows.append(evaluate_window(engine, slo, window, now_ms, recent))
         months = [m for m in query.months_with_data(engine, slo.name, engine.zone)
                   if m < (local_now.year, local_now.month)][-past_months:]
         for year, month in months:
