@@ -99,3 +99,42 @@ async def test_a_refire_within_five_minutes_updates_the_incident_and_resolution_
     alert = pagerduty.ledger.alerts[incidents[0].alert_id]
     assert incidents[0].status == "resolved"
     assert actions.count("trigger") == 2 and alert.count == 2  # one incident, seen twice
+
+
+def alertmanager_payload(status: str) -> dict[str, Any]:
+    alert = {"status": status, "labels": {"alertname": "CheckoutDown", "severity": "critical",
+                                          "service": "checkout"},
+             "annotations": {"summary": "checkout returns 5xx"},
+             "startsAt": "2026-10-05T08:59:00Z",
+             "endsAt": "2026-10-05T09:04:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+             "generatorURL": "http://prometheus/graph", "fingerprint": "c0ffee"}
+    return {"version": "4", "groupKey": '{}:{alertname="CheckoutDown"}', "truncatedAlerts": 0,
+            "status": status, "receiver": "slaengine", "groupLabels": {"alertname": "CheckoutDown"},
+            "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
+            "externalURL": "http://alertmanager", "alerts": [alert]}
+
+
+async def test_an_alertmanager_webhook_twice_then_resolved_is_one_trigger_and_one_resolve(
+        pagerduty: Any, tmp_path: Path, aiohttp_client: Callable[..., Any]) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from slaengine.alerting.http import add_routes
+    from slaengine.http.app import create_app
+
+    clock = Clock()
+    router = make_router(tmp_path, clock)
+    client = await aiohttp_client(create_app(CollectorRegistry(), api_token="intake-token",
+                                             route_setups=[lambda app: add_routes(app, router)]))
+    auth = {"Authorization": "Bearer intake-token"}
+    for status in ("firing", "firing", "resolved"):
+        response = await client.post("/api/v1/alertmanager", json=alertmanager_payload(status), headers=auth)
+        assert response.status == 200, await response.text()
+        for _ in range(8):  # Alertmanager re-sends; a few minutes pass between the posts
+            clock.now += timedelta(seconds=40)
+            await router.run_pending(clock.now)
+    unauthorised = await client.post("/api/v1/alertmanager", json=alertmanager_payload("firing"))
+    assert unauthorised.status == 401
+    await router.close()
+    events = [r["event"] for r in pagerduty.events_log]
+    assert [e["event_action"] for e in events] == ["trigger", "resolve"]
+    assert len({e["dedup_key"] for e in events}) == 1
