@@ -21,13 +21,12 @@ from slaengine.events import (
     ORDERS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
+    SOURCE_NAMES,
     ResourceEvent,
     decode_message,
     element_offset,
 )
 from slaengine.sli.engine import SliEngine
-
-KIND_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
 
 
 def kind_of_event(obj: Any) -> str:
@@ -81,7 +80,7 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int) -> BatchResult:
         events, invalid = decode_message(kind, raw, now_ms)
         for bad in invalid:
             result.invalid[bad.reason] += 1
-        source = f"{KIND_NAMES[kind]}:0"
+        source = f"{SOURCE_NAMES[kind]}:0"
         for index, event in events:
             result.engine.apply(event, source, element_offset(number, index))
             if isinstance(event, ResourceEvent):

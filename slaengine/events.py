@@ -21,6 +21,9 @@ RESOURCES_TOPIC = "sla.resources"
 DEADLETTER_TOPIC = "sla.deadletter"
 ALERTS_TOPIC = "sla.alerts"
 
+# short names of the input topics, used in partition sources such as "requests:3"
+SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
+
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
 MAX_BATCH = 100_000  # elements per message; also the stride of per-element offsets

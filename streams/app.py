@@ -19,11 +19,17 @@ import faust
 from faust.types import TP, EventT, StreamT
 
 from slaengine.config import SlaConfig
-from slaengine.events import DEADLETTER_TOPIC, ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+from slaengine.events import (
+    DEADLETTER_TOPIC,
+    ORDERS_TOPIC,
+    REQUESTS_TOPIC,
+    RESOURCES_TOPIC,
+    SOURCE_NAMES,
+)
 from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
 from streams.capacity import ResourceState
-from streams.pipeline import SOURCE_NAMES, Pipeline
+from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

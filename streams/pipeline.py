@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaengine.events import (
-    ORDERS_TOPIC,
-    REQUESTS_TOPIC,
-    RESOURCES_TOPIC,
+    SOURCE_NAMES,
     ResourceEvent,
     decode_message,
     element_offset,
     kind_of_topic,
 )
 from slaengine.sli.engine import SliEngine
-
-SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
 
 
 @dataclass(frozen=True, slots=True)
