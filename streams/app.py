@@ -136,6 +136,8 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
         broker_commit_interval=1.0,
         stream_buffer_maxsize=65536,
         stream_wait_empty=False,
+        # batched envelopes: the default 1 MB fetch left the worker idle two thirds of the time
+        consumer_max_fetch_size=8 * 1024 * 1024,
         topic_disable_leader=True,
     )
     runtime = Runtime(app, settings, config)
