@@ -129,7 +129,7 @@ class Demo:
     def live_outage(self, outage_s: float, timeout_s: float) -> list[dict[str, Any]]:
         """Real-time traffic with an outage of orders-api; returns PagerDuty incidents seen."""
         print(f"demo: live traffic with a {outage_s:.0f} s outage of orders-api; waiting for the page "
-              "to fire and resolve (the 5-minute burn window has to clear)")
+              "to fire and resolve (the burn-rate windows have to clear: several minutes)")
         return asyncio.run(self._live(outage_s, timeout_s))
 
     async def _live(self, outage_s: float, timeout_s: float) -> list[dict[str, Any]]:
@@ -143,7 +143,9 @@ class Demo:
             while time.monotonic() - started < timeout_s:
                 failing = time.monotonic() - started < outage_s
                 batch = []
-                for _ in range(10):
+                # 10 requests/s during the outage, then 300/s: a busy service dilutes the
+                # outage in the 30-minute window soon enough to see the page resolve
+                for _ in range(10 if failing else 300):
                     sequence += 1
                     batch.append({"ts": int(time.time() * 1000), "service": "orders-api",
                                   "endpoint": "GET /orders/{id}", "status": 503 if failing else 200,
@@ -151,7 +153,7 @@ class Demo:
                 await producer.send_and_wait(self.prefix + "sla.requests", json.dumps(batch).encode(),
                                              key=b"orders-api")
                 await asyncio.sleep(1)
-                if sequence % 50 == 0:
+                if int(time.monotonic() - started) % 10 == 0:
                     incidents = pagerduty_incidents()
                     state = ", ".join(f"{i['title'][:60]} [{i['status']}]" for i in incidents) or "none yet"
                     print(f"  t+{time.monotonic() - started:4.0f}s {'OUTAGE' if failing else 'healthy'} "
@@ -254,8 +256,8 @@ def print_summary(demo: Demo, events: Path, incidents: list[dict[str, Any]], rep
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default=os.environ.get("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    parser.add_argument("--outage-seconds", type=float, default=90)
-    parser.add_argument("--live-timeout", type=float, default=600)
+    parser.add_argument("--outage-seconds", type=float, default=60)
+    parser.add_argument("--live-timeout", type=float, default=900)
     parser.add_argument("--no-wait", action="store_true", help="exit after the summary instead of serving")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)

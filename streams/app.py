@@ -174,8 +174,11 @@ def _make_agent(runtime: Runtime, table: Any) -> Any:
             source = runtime.source_of(message.topic, message.partition)
             runtime.ensure_loaded(table, source)
             now = time.time()
+            # projection lag runs from the moment the event entered Kafka (the record timestamp),
+            # so replaying old events measures the pipeline, not the events' age
+            appended_ms = int(message.timestamp * 1000) if message.timestamp else None
             letters = runtime.pipeline.on_message(message.topic, message.partition, message.offset,
-                                                  event.value, int(now * 1000))
+                                                  event.value, int(now * 1000), appended_ms)
             for letter in letters:
                 await runtime.deadletter_topic.send(key=event.key, value=letter.to_bytes())
             runtime.pipeline_positions[(message.topic, message.partition)] = message.offset

@@ -57,13 +57,13 @@ class Pipeline:
         self.invalid: dict[tuple[str, str], int] = {}
 
     def on_message(self, topic: str, partition: int, offset: int, value: bytes | None,
-                   processed_ms: int) -> list[DeadLetter]:
+                   processed_ms: int, appended_ms: int | None = None) -> list[DeadLetter]:
         kind = kind_of_topic(topic)
         source = f"{SOURCE_NAMES.get(kind, kind)}:{partition}"
         events, invalid = decode_message(kind, value, processed_ms)
         for index, event in events:
             position = element_offset(offset, index)
-            self.engine.apply(event, source, position, processed_ms)
+            self.engine.apply(event, source, position, processed_ms, appended_ms)
             if isinstance(event, ResourceEvent) and self.on_resource is not None:
                 self.on_resource(event, source, position)
         if events:

@@ -108,7 +108,10 @@ class SliEngine:
         bucket.offset = offset
         self.dirty_buckets.add((slo.name, source, bucket.hour))
 
-    def apply(self, event: Event, source: str, offset: int, processed_ms: int | None = None) -> None:
+    def apply(self, event: Event, source: str, offset: int, processed_ms: int | None = None,
+              appended_ms: int | None = None) -> None:
+        """Apply one event; ``processed_ms`` (streaming only) feeds the lag SLI, measured from
+        ``appended_ms`` (when the event entered Kafka) or else from the event's own time."""
         if isinstance(event, RequestEvent):
             self.apply_request(event, source, offset)
         elif isinstance(event, OrderEvent):
@@ -116,7 +119,8 @@ class SliEngine:
         elif not isinstance(event, ResourceEvent):
             raise TypeError(f"not an event: {event!r}")
         if processed_ms is not None and self.lag:
-            self.apply_lag(source, event.ts_ms, processed_ms, offset)
+            self.apply_lag(source, appended_ms if appended_ms is not None else event.ts_ms,
+                           processed_ms, offset)
         self.applied_events += 1
 
     def apply_request(self, event: RequestEvent, source: str, offset: int) -> None:
