@@ -158,7 +158,9 @@ class Demo:
                     state = ", ".join(f"{i['title'][:60]} [{i['status']}]" for i in incidents) or "none yet"
                     print(f"  t+{time.monotonic() - started:4.0f}s {'OUTAGE' if failing else 'healthy'} "
                           f"- PagerDuty incidents: {state}", flush=True)
-                    if not failing and incidents and all(i["status"] == "resolved" for i in incidents):
+                    outage_pages = [i for i in incidents if "api-availability" in i["title"]
+                                    and "SloErrorBudgetBurn" in i["title"]]
+                    if not failing and outage_pages and all(i["status"] == "resolved" for i in outage_pages):
                         break
         finally:
             await producer.stop()
