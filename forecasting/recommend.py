@@ -149,8 +149,8 @@ def recommend_storage_locations(forecast: CapacityForecast,
     months, due = _due(forecast, days)
     return Recommendation(
         name, "storage_locations", "add_locations",
-        f"add {add} storage locations: {peak:g} of {capacity:g} occupied "
-        f"({utilization:.0f} %{' projected' if days else ''}); {needed} keep it at "
+        f"add {add} storage locations: {peak:.0f} of {capacity:g} occupied at the projected peak "
+        f"within {rule.lookahead_days} days ({utilization:.0f} %); {needed} keep it at "
         f"{rule.target_utilization_percent:g} %", amount=add, due_in_months=months, due_date=due)
 
 
