@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import SloWindowResult, evaluate_window, recent_burn_rate, windows_for
+from slaengine.sli.results import SloWindowResult, evaluate_windows
 
 CACHE_SECONDS = 0.25  # scrapes within this share one evaluation (freshness p99 < 1 s)
 
@@ -36,8 +36,7 @@ class SliCollector(Collector):
         rows = []
         for slo in self.engine.config.slos:
             if slo.name in owned:
-                recent = recent_burn_rate(self.engine, slo, now_ms)
-                rows += [evaluate_window(self.engine, slo, window, now_ms, recent) for window in windows_for(slo)]
+                rows += evaluate_windows(self.engine, slo, now_ms)
         self._cache = (now, rows)
         return rows
 

@@ -126,3 +126,29 @@ def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo) -> list[tuple[
             local = datetime.fromtimestamp(hour * 3600, zone)
             months.add((local.year, local.month))
     return sorted(months)
+
+
+def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
+                        quantiles: tuple[float, ...]) -> dict[str, list[float | None]]:
+    """Quantiles of several windows that share their end, merging each hour's sketch once.
+
+    Same result as ``merged_sketch`` per window: hours overlapping [start, end), merged from
+    the newest hour backwards and read off as each window's first hour is reached.
+    """
+    if not windows:
+        return {}
+    last = (max(end for _, end in windows.values()) - 1) // HOUR_MS
+    pending = sorted(((start // HOUR_MS, name) for name, (start, _) in windows.items()), reverse=True)
+    series = [hours for _, hours in engine.buckets_of(slo.name)]
+    merged = LatencySketch()
+    found: dict[str, list[float | None]] = {}
+    hour = last
+    while pending:
+        for hours in series:
+            bucket = hours.get(hour)
+            if bucket is not None and bucket.sketch is not None:
+                merged.merge(bucket.sketch)
+        while pending and pending[0][0] == hour:
+            found[pending.pop(0)[1]] = [merged.quantile(q) for q in quantiles]
+        hour -= 1
+    return found

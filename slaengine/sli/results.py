@@ -13,6 +13,7 @@ from slaengine.sli.engine import SliEngine
 from slaengine.slo import ErrorBudget
 
 RECENT_WINDOW = timedelta(days=1)  # burn rate that decides "at-risk"
+QUANTILES = (0.5, 0.95, 0.99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +54,18 @@ def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int) -> float:
 
 
 def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
-                   now_ms: int, include_late: bool = False,
-                   recent_burn: float | None = None) -> SloWindowResult:
+                   now_ms: int, include_late: bool = False, recent_burn: float | None = None,
+                   percentiles_ms: list[float | None] | None = None) -> SloWindowResult:
     good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms)
     budget = ErrorBudget(slo.objective, good, total)
     if recent_burn is None:
         recent_burn = recent_burn_rate(engine, slo, now_ms)
     percentiles: dict[str, float | None] = {}
     if slo.sli == "latency":
-        sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
-        percentiles = {f"p{q}_ms": sketch.quantile(q / 100) for q in (50, 95, 99)}
+        if percentiles_ms is None:
+            sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
+            percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
+        percentiles = dict(zip(("p50_ms", "p95_ms", "p99_ms"), percentiles_ms, strict=True))
     sli = budget.sli
     return SloWindowResult(
         name=slo.name, service=slo.service, sli=slo.sli, window=label,
@@ -91,6 +94,22 @@ def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
                           include_late=True)
 
 
+def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int) -> list[SloWindowResult]:
+    """Every standard window of one SLO, sharing the work the windows have in common."""
+    recent = recent_burn_rate(engine, slo, now_ms)
+    windows = windows_for(slo)
+    rolling = {w: query.rolling_range(parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
+    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli == "latency" else {}
+    rows = []
+    for window in windows:
+        if window == CALENDAR_MONTH:
+            rows.append(evaluate_window(engine, slo, window, now_ms, recent))
+        else:
+            rows.append(evaluate_range(engine, slo, window, *rolling[window], now_ms,
+                                       recent_burn=recent, percentiles_ms=shared.get(window)))
+    return rows
+
+
 def windows_for(slo: SloSpec) -> list[str]:
     windows = list(query.ROLLING_WINDOWS)
     if slo.window not in windows:
@@ -105,9 +124,7 @@ def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[
     rows = []
     local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
     for slo in engine.config.slos:
-        recent = recent_burn_rate(engine, slo, now_ms)
-        for window in windows_for(slo):
-            rows.append(evaluate_window(engine, slo, window, now_ms, recent))
+        rows += evaluate_windows(engine, slo, now_ms)
         months = [m for m in query.months_with_data(engine, slo.name, engine.zone)
                   if m < (local_now.year, local_now.month)][-past_months:]
         for year, month in months:

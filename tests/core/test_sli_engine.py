@@ -226,3 +226,17 @@ def test_fulfillment_does_not_depend_on_how_orders_interleave_in_a_partition(sla
         rows.append(evaluate_month(engine, slo, 2026, 10, at))
     assert (rows[0].good, rows[0].total) == (rows[1].good, rows[1].total)
     assert rows[0].total == 300 - 30  # cancelled orders are excluded
+
+
+def test_evaluating_all_windows_at_once_equals_one_window_at_a_time(sla_config: SlaConfig) -> None:
+    from slaengine.sli.results import evaluate_windows, windows_for
+
+    engine = SliEngine(sla_config)
+    events = mixed_traffic(11, 30_000)
+    for offset, event in enumerate(events):
+        engine.apply(event, source_of(event), offset)
+    at = events[-1].ts_ms + 7 * MINUTE
+    for slo in sla_config.slos:
+        together = evaluate_windows(engine, slo, at)
+        one_by_one = [evaluate_window(engine, slo, window, at) for window in windows_for(slo)]
+        assert together == one_by_one
