@@ -8,7 +8,9 @@ The inputs are chosen so the headlines are known by arithmetic:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,6 +29,7 @@ from slaengine.report.model import (
     SloMonth,
     WorstWindow,
 )
+from slaengine.synthetic import TrafficPlan, generate_events
 
 MONTH = date(2026, 10, 1)
 DAYS = 31
@@ -254,3 +257,23 @@ def build_october_report() -> MonthReport:
 @pytest.fixture
 def october_report() -> MonthReport:
     return build_october_report()
+
+
+# 29 Sep - 31 Oct 2026 of light synthetic traffic: the file test_collect.py and
+# test_report_cli.py both check the report against
+SYNTHETIC_PLAN = TrafficPlan(start=datetime(2026, 9, 29, tzinfo=UTC),
+                             end=datetime(2026, 11, 1, tzinfo=UTC),
+                             seed=5, requests_per_minute=0.5, orders_per_hour=8.0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic event file of SYNTHETIC_PLAN, written once per session."""
+    path = tmp_path_factory.getbasetemp() / "report-collect-2026-10-seed5-r05.jsonl"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        with partial.open("w") as out:
+            for event in generate_events(SYNTHETIC_PLAN):
+                out.write(json.dumps(event, separators=(",", ":")) + "\n")
+        partial.rename(path)
+    return path

@@ -36,7 +36,9 @@ from slaengine.report.formatting import format_headline
 from slaengine.report.model import MonthReport, SloMonth
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_all
-from slaengine.synthetic import TrafficPlan, generate_events, plan_incidents
+from slaengine.synthetic import plan_incidents
+
+from .conftest import SYNTHETIC_PLAN
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "slaengine" / "data" / "slo.yaml"
@@ -45,22 +47,6 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-PLAN = TrafficPlan(start=datetime(2026, 9, 29, tzinfo=UTC), end=datetime(2026, 11, 1, tzinfo=UTC),
-                   seed=5, requests_per_minute=0.5, orders_per_hour=8.0)
-
-
-def synthetic_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic file, written once per session (test_report_cli.py shares it)."""
-    path = tmp_path_factory.getbasetemp() / "report-collect-2026-10-seed5-r05.jsonl"
-    if not path.exists():
-        partial = path.with_suffix(".partial")
-        with partial.open("w") as out:
-            for event in generate_events(PLAN):
-                out.write(json.dumps(event, separators=(",", ":")) + "\n")
-        partial.rename(path)
-    return path
-
-
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -81,8 +67,8 @@ class Month:
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
-    path = synthetic_events(tmp_path_factory)
+def month(synthetic_events: Path) -> Month:
+    path = synthetic_events
     config = load_sla_config(CONFIG)
     batch = run_batch(path, config, NOW_MS)
     report = month_report_from_engine(batch.engine, config, OCTOBER, NOW_MS)
@@ -165,7 +151,7 @@ def test_the_worst_availability_hour_is_a_planned_outage(month: Month) -> None:
     windows = month.slo("api-availability").worst_windows
     assert 1 <= len(windows) <= 3
     assert [w.value_percent for w in windows] == sorted(w.value_percent for w in windows)
-    outages = [i for i in plan_incidents(PLAN)
+    outages = [i for i in plan_incidents(SYNTHETIC_PLAN)
                if i.service == "orders-api" and i.error_ratio == 1.0]
     worst = windows[0]
     start_ms = int(worst.start.timestamp() * 1000)

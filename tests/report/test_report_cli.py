@@ -20,26 +20,10 @@ import pytest
 from slaengine.config import load_sla_config
 from slaengine.report.formatting import format_headline
 from slaengine.report.model import SloMonth
-from slaengine.synthetic import TrafficPlan, generate_events, plan_for_days
+from slaengine.synthetic import generate_events, plan_for_days
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "slaengine" / "data" / "slo.yaml"
-PLAN = TrafficPlan(start=datetime(2026, 9, 29, tzinfo=UTC), end=datetime(2026, 11, 1, tzinfo=UTC),
-                   seed=5, requests_per_minute=0.5, orders_per_hour=8.0)
-
-
-def synthetic_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic file, written once per session (same name and plan as test_collect.py)."""
-    path = tmp_path_factory.getbasetemp() / "report-collect-2026-10-seed5-r05.jsonl"
-    if not path.exists():
-        partial = path.with_suffix(".partial")
-        with partial.open("w") as out:
-            for event in generate_events(PLAN):
-                out.write(json.dumps(event, separators=(",", ":")) + "\n")
-        partial.rename(path)
-    return path
-
-
 def slaengine(*args: str | Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "slaengine.cli", *map(str, args)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -60,8 +44,8 @@ class Rendered:
 
 
 @pytest.fixture(scope="module")
-def october(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    events = synthetic_events(tmp_path_factory)
+def october(tmp_path_factory: pytest.TempPathFactory, synthetic_events: Path) -> Rendered:
+    events = synthetic_events
     pdf = tmp_path_factory.mktemp("cli") / "report.pdf"
     # both at once: the two batch runs take most of this test's time
     report = slaengine("report", "--month", "2026-10", "--events", events, "--config", CONFIG,
