@@ -46,6 +46,11 @@ def key_of(topic_kind: str, obj: Any) -> bytes | None:
     return None
 
 
+def envelope(lines: list[bytes]) -> bytes:
+    """Raw JSON events as one batch message (a JSON array)."""
+    return b"[" + b",".join(lines) + b"]"
+
+
 MAX_PENDING_LINES = 2_000  # bounds how far batching may move an event from its file position
 
 
@@ -72,16 +77,16 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int
         group.append(raw)
         pending_lines += 1
         if len(group) >= batch_size:
-            yield target, key, b"[" + b",".join(group) + b"]"
+            yield target, key, envelope(group)
             pending_lines -= len(group)
             del pending[(target, key)]
         elif pending_lines >= MAX_PENDING_LINES:
             for (group_topic, group_key), lines in pending.items():
-                yield group_topic, group_key, b"[" + b",".join(lines) + b"]"
+                yield group_topic, group_key, envelope(lines)
             pending.clear()
             pending_lines = 0
     for (target, key), group in pending.items():
-        yield target, key, b"[" + b",".join(group) + b"]"
+        yield target, key, envelope(group)
 
 
 async def publish(bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]],

@@ -56,15 +56,13 @@ class Runtime:
         self.loaded_sources: set[str] = set()
         self.buffers: dict[str, PartitionBuffer] = defaultdict(PartitionBuffer)
         self.deadletter_topic: Any = None
-        self.flushes = 0
+        # input topic (with the prefix) -> its short source name
+        self.short_names = {settings.topic(name): short for name, short in SOURCE_NAMES.items()}
         self.pipeline_positions: dict[tuple[str, int], int] = {}  # last offset applied per partition
         self.last_maintenance = 0.0
 
     def source_of(self, topic: str, partition: int) -> str:
-        for name, short in SOURCE_NAMES.items():
-            if topic == self.settings.topic(name):
-                return f"{short}:{partition}"
-        return f"{topic}:{partition}"
+        return f"{self.short_names.get(topic, topic)}:{partition}"
 
     def ensure_loaded(self, table: Any, source: str) -> None:
         """Restore a partition's engine state from its (already recovered) table, once."""
@@ -92,11 +90,11 @@ class Runtime:
         if recovery.in_recovery or not recovery.completed.is_set():
             return
         for tp in self.app.consumer.assignment():
-            for name, short in SOURCE_NAMES.items():
-                if tp.topic == self.settings.topic(name):
-                    self.ensure_loaded(self.tables[short], f"{short}:{tp.partition}")
+            short = self.short_names.get(tp.topic)
+            if short is not None:
+                self.ensure_loaded(self.tables[short], f"{short}:{tp.partition}")
 
-    def flush(self, table: Any, source: str) -> int:
+    def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's event)."""
         if time.time() - self.last_maintenance > 60:
             self.engine.maintain()
@@ -109,8 +107,6 @@ class Runtime:
                 table[key] = value
         for key, value in self.resources.take_changes(source):
             table[key] = value
-        self.flushes += 1
-        return len(changes)
 
     def revoke(self, revoked: set[TP]) -> None:
         sources = {self.source_of(tp.topic, tp.partition) for tp in revoked}

@@ -36,14 +36,12 @@ class SliEngine:
         self.grace_ms = config.grace_ms
         self.zone = config.zone
         self.slos = {slo.name: slo for slo in config.slos}
-        self.by_service: dict[str, list[SloSpec]] = defaultdict(list)
         self.fulfillment = [s for s in config.slos if s.sli == "fulfillment"]
         self.lag = [s for s in config.slos if s.sli == "lag"]
         # per service: the SLOs its requests feed, with a status → good lookup table
         self._request_slos: dict[str, list[tuple[SloSpec, list[bool]]]] = defaultdict(list)
         for slo in config.slos:
             if slo.service and slo.sli in ("availability", "latency", "uptime"):
-                self.by_service[slo.service].append(slo)
                 table = [slo.is_good_status(code) if code >= 100 else False for code in range(600)]
                 self._request_slos[slo.service].append((slo, table))
         self._clocks: dict[tuple[str, str], str] = {}
@@ -94,17 +92,11 @@ class SliEngine:
         month_end_ms = int(month_end.timestamp() * 1000) + 24 * HOUR_MS
         return watermark_ms >= month_end_ms + MONTH_CLOSE_MS
 
-    def _record(self, slo: SloSpec, source: str, ts_ms: int, good: bool, offset: int,
-                late: bool, latency_ms: float | None = None) -> None:
+    def _record(self, slo: SloSpec, source: str, ts_ms: int, good: bool, offset: int) -> None:
         bucket = self._bucket(slo, source, ts_ms)
         if offset <= bucket.offset:
             return  # already applied before a crash/rebalance
-        if late:
-            bucket.add_late(good)
-        else:
-            bucket.add((ts_ms // MINUTE_MS) % 60, good)
-            if latency_ms is not None and bucket.sketch is not None:
-                bucket.sketch.add(latency_ms)
+        bucket.add((ts_ms // MINUTE_MS) % 60, good)
         bucket.offset = offset
         self.dirty_buckets.add((slo.name, source, bucket.hour))
 
@@ -205,7 +197,7 @@ class SliEngine:
             if slo.topic and slo.topic != topic:
                 continue
             assert slo.threshold_s is not None
-            self._record(slo, source, processed_ms, lag_s <= slo.threshold_s, offset, late=False)
+            self._record(slo, source, processed_ms, lag_s <= slo.threshold_s, offset)
 
     # ---- maintenance -------------------------------------------------------
 
