@@ -31,6 +31,7 @@ from slaengine.report.formatting import (
     format_days,
     format_duration,
     format_headline,
+    format_model_name,
     format_ms,
     format_percent,
     format_quantity,
@@ -214,7 +215,8 @@ def _capacity_figures(report: MonthReport) -> list[Figure]:
     for section in report.capacity or ():
         name, unit = section.resource, section.unit
         figures += [
-            Figure("capacity", name, month, "model", section.model_name, "", section.model_name),
+            Figure("capacity", name, month, "model", section.model_name, "",
+                   format_model_name(section.model_name)),
             Figure("capacity", name, month, "capacity", section.capacity, unit,
                    format_quantity(section.capacity, unit)),
             Figure("capacity", name, month, "growth_per_month", section.growth_per_month, unit,

@@ -54,6 +54,7 @@ SLI_KIND_LABELS: dict[str, str] = {
     "fulfillment": "Fulfillment",
     "lag": "Processing lag",
 }
+PERCENT_UNITS = frozenset({"%", "percent"})
 # Units whose amounts are counts of things: never shown with fractions.
 COUNT_UNITS = frozenset(
     {"events", "requests", "orders", "messages", "instances", "locations", "items", "bytes"}
@@ -227,17 +228,33 @@ def quantity_decimals(value: float, unit: str) -> int:
 
 
 def format_quantity(value: float, unit: str, *, signed: bool = False) -> str:
-    """``10,000,000 events``, ``+456,169 events``, ``812 GiB``, ``+3.25 GiB`` (unit always named)."""
+    """``10,000,000 events``, ``+456,169 events``, ``812 GiB``, ``+3.25 GiB``, ``100%``.
+
+    The unit is always named; a percent unit is written ``%``.
+    """
     text = format_number(value, quantity_decimals(value, unit))
     if signed and not text.startswith("-") and text.strip("0.,") != "":
         text = "+" + text
+    if unit in PERCENT_UNITS:
+        return f"{text}%"
     return f"{text} {unit}".strip()
 
 
+def format_model_name(name: str) -> str:
+    """A forecasting model's identifier for people: ``seasonal_damped_holt`` -> ``seasonal damped
+    holt`` (also lets a narrow table cell wrap between words)."""
+    return name.replace("_", " ")
+
+
 def format_days(value: float | None) -> str:
-    """Days until a capacity threshold, rounded down (a warning never comes late): ``41 days``."""
+    """Days until a capacity threshold, rounded down (a warning never comes late): ``41 days``.
+
+    ``already reached`` at 0, ``not within the forecast`` when the forecast never gets there.
+    """
     if value is None:
         return "not within the forecast"
+    if value <= 0:
+        return "already reached"
     days = int(_quantize(value, 0, ROUND_FLOOR))
     return f"{days:,} day" if days == 1 else f"{days:,} days"
 

@@ -19,6 +19,7 @@ from slaengine.report.formatting import (
     format_days,
     format_duration,
     format_local_time,
+    format_model_name,
     format_percent,
     format_quantity,
     format_seconds,
@@ -129,10 +130,10 @@ def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
         return story + [Paragraph("No resources are forecast.", theme.body)]
     for section in report.capacity:
         facts = [
-            ["Model", "Capacity", "Growth per month", "80% reached in", "90% reached in",
-             "100% reached in"],
+            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%",
+             "Days to 100%"],
             [
-                section.model_name,
+                format_model_name(section.model_name),
                 format_quantity(section.capacity, section.unit),
                 format_quantity(section.growth_per_month, section.unit, signed=True),
                 *(format_days(section.days_to.get(level)) for level in (80, 90, 100)),

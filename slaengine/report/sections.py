@@ -133,7 +133,7 @@ def _glance_table(report: MonthReport, theme: Theme) -> Table:
             ]
         )
         extra += theme.status_cell(3, i, slo.status)
-    widths = [w * theme.text_width for w in (0.27, 0.14, 0.1, 0.1, 0.11, 0.16, 0.12)]
+    widths = [w * theme.text_width for w in (0.23, 0.13, 0.1, 0.1, 0.12, 0.2, 0.12)]
     return theme.table(rows, widths, extra=extra)
 
 

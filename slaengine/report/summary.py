@@ -211,8 +211,17 @@ def capacity_text(warnings: tuple[CapacityWarning, ...] | None) -> str:
         return "no forecast (the capacity forecaster is not configured)"
     if not warnings:
         return "no resource reaches 80% of its capacity within the forecast"
-    return "; ".join(
-        f"{warning.resource} reaches "
-        + ", ".join(f"{level}% in {format_days(days)}" for level, days in warning.days_to.items())
-        for warning in warnings
-    )
+    return "; ".join(_warning_text(warning) for warning in warnings)
+
+
+def _warning_text(warning: CapacityWarning) -> str:
+    """``disk reaches 80% in 68 days, 90% in 106 days``; ``disk is past 90% of capacity``."""
+    past = [level for level, days in warning.days_to.items() if days <= 0]
+    ahead = [(level, days) for level, days in warning.days_to.items() if days > 0]
+    parts = []
+    if past:
+        parts.append(f"is past {max(past)}% of capacity")
+    if ahead:
+        parts.append("reaches " + ", ".join(f"{level}% in {format_days(days)}"
+                                            for level, days in ahead))
+    return f"{warning.resource} " + " and ".join(parts)

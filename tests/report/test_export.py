@@ -39,9 +39,15 @@ def shown(report: MonthReport, section: str, subject: str, figure: str) -> str:
                 if (f.section, f.subject, f.figure) == (section, subject, figure))
 
 
-@pytest.fixture(params=["october", "breached"])
+@pytest.fixture(params=["october", "breached", "partly overspent"])
 def report(request: pytest.FixtureRequest, october_report: MonthReport) -> MonthReport:
-    return october_report if request.param == "october" else breached_uptime(october_report)
+    if request.param == "october":
+        return october_report
+    if request.param == "breached":
+        return breached_uptime(october_report)
+    uptime = replace(october_report.slos[0], attained=99.80, status="breached",
+                     budget_consumed=1.925, budget_remaining=-0.925)
+    return replace(october_report, slos=(uptime, *october_report.slos[1:]))
 
 
 def test_golden_figures_of_one_slo(october_report: MonthReport) -> None:

@@ -19,6 +19,7 @@ from slaengine.report.formatting import (
     format_days,
     format_duration,
     format_headline,
+    format_model_name,
     format_ms,
     format_number,
     format_percent,
@@ -211,6 +212,8 @@ def test_budget_use_is_one_phrase() -> None:
         pytest.param(-3.254, "GiB", True, "-3.25 GiB", id="a fall keeps its sign"),
         pytest.param(-0.001, "GiB", True, "0.00 GiB", id="no sign on zero, no -0"),
         pytest.param(2.5e12, "bytes", False, "2,500,000,000,000 bytes", id="bytes are counted"),
+        pytest.param(100.0, "percent", False, "100%", id="a percent unit is written %"),
+        pytest.param(-6.42, "percent", True, "-6.42%", id="a percent change keeps its sign"),
     ],
 )
 def test_quantities_have_units_and_no_scientific_notation(
@@ -228,6 +231,8 @@ def test_counts_days_and_plain_numbers() -> None:
     assert format_days(1.2) == "1 day"
     assert format_days(1234.0) == "1,234 days"
     assert format_days(None) == "not within the forecast"
+    assert format_days(0.0) == "already reached"
+    assert format_model_name("seasonal_damped_holt") == "seasonal damped holt"
 
 
 def test_slo_label_is_the_headline_label_without_the_percentile() -> None:

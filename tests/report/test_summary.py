@@ -113,6 +113,15 @@ def test_capacity_warnings_only_for_thresholds_within_the_forecast(
     assert capacity_text(None) == "no forecast (the capacity forecaster is not configured)"
 
 
+def test_a_threshold_already_passed_is_said_so(october_report: MonthReport) -> None:
+    assert october_report.capacity is not None
+    full = replace(october_report.capacity[0], resource="locations",
+                   days_to={80: 0.0, 90: 0.0, 100: 60.4})
+    assert capacity_text(capacity_warnings((full,))) == (
+        "locations is past 90% of capacity and reaches 100% in 60 days"
+    )
+
+
 def test_summary_sections_without_a_source_say_so(october_report: MonthReport) -> None:
     bare = replace(october_report, incidents=None, capacity=None)
     facts = dict(summarise(bare).facts())
