@@ -105,7 +105,7 @@ def test_every_printed_figure_is_in_the_pdf(report: MonthReport, tmp_path: Path)
 
 def test_the_pdf_tables_are_the_export_line_by_line(report: MonthReport, tmp_path: Path) -> None:
     lines = pdf_text(write_report(report, tmp_path / "r.pdf"), layout=True).splitlines()
-    by_first_cell = {}
+    by_first_cell: dict[str, list[list[str]]] = {}
     for line in lines:
         row = cells(line)
         by_first_cell.setdefault(row[0], []).append(row)
