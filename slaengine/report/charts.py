@@ -216,14 +216,16 @@ def draw_trend(points: Sequence[MonthPoint], style: ReportStyle,
     for slot, key in enumerate(keys):
         mine = sorted((p for p in points if p.slo_name == key.label), key=lambda p: p.month)
         if as_bars:
-            _trend_bars(axes, [(index[p.month], p.attained) for p in mine], slot, len(keys), key)
+            _trend_bars(axes, [(index[p.month], p.attained, p.target) for p in mine], slot,
+                        len(keys), key, style)
         else:
             axes.series([(float(index[p.month]), p.attained) for p in mine], key.hex_colour,
                         dash=key.dash, markers=True)
     shown = (labels or {}).get
     axes.legend([
-        Key(shown(k.label, k.label), k.hex_colour, k.dash, _bar_fill(i, k) if as_bars else None)
-        for i, k in enumerate(keys)
+        *(Key(shown(k.label, k.label), k.hex_colour, k.dash, _bar_fill(i, k) if as_bars else None)
+          for i, k in enumerate(keys)),
+        *([Key("target", style.colours.text)] if as_bars else []),
     ])
     return axes.drawing
 
@@ -233,18 +235,21 @@ def _bar_fill(slot: int, key: Key) -> Color:
     return colour(key.hex_colour) if slot % 2 == 0 else tint(key.hex_colour, 0.45)
 
 
-def _trend_bars(axes: Axes, points: list[tuple[int, float | None]], slot: int, slots: int,
-                key: Key) -> None:
+def _trend_bars(axes: Axes, points: list[tuple[int, float | None, float]], slot: int,
+                slots: int, key: Key, style: ReportStyle) -> None:
+    """One bar per month for one SLO, with its target as a short line across the bar."""
     group = axes.width / max(1.0, axes.x_range[1] - axes.x_range[0]) * 0.7
     bar = group / slots
     base = axes.py(axes.y_range[0])
-    for x, value in points:
+    for x, value, target in points:
         if value is None:
             continue
         left = axes.px(float(x)) - group / 2 + slot * bar
         axes.drawing.add(Rect(left + 0.5, base, bar - 1, max(axes.py(value) - base, 0.4),
                               fillColor=_bar_fill(slot, key), strokeColor=colour(key.hex_colour),
                               strokeWidth=0.5))
+        axes.drawing.add(Line(left + 0.5, axes.py(target), left + bar - 0.5, axes.py(target),
+                              strokeColor=colour(style.colours.text), strokeWidth=1.6))
 
 
 def draw_budget_bars(slos: Sequence[SloMonth], style: ReportStyle, width: float) -> Drawing:

@@ -259,7 +259,8 @@ def _seconds(value: timedelta | None) -> float | None:
 
 
 def to_json(report: MonthReport) -> str:
-    document = {
+    """One JSON document; each figure on its own line, so the file diffs and greps well."""
+    header = {
         "organisation": report.organisation,
         "service_name": report.service_name,
         "month": f"{report.month:%Y-%m}",
@@ -267,9 +268,10 @@ def to_json(report: MonthReport) -> str:
         "generated_at": report.generated_at.isoformat(),
         "overall_status": report.overall_status,
         "columns": list(COLUMNS),
-        "figures": [asdict(figure) for figure in report_figures(report)],
     }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    figures = ",\n".join(json.dumps(asdict(figure), ensure_ascii=False)
+                         for figure in report_figures(report))
+    return f'{json.dumps(header, ensure_ascii=False)[:-1]}, "figures": [\n{figures}\n]}}\n'
 
 
 def to_csv(report: MonthReport) -> str:

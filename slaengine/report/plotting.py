@@ -240,6 +240,11 @@ class Axes:
             )
         )
         if label:
+            # a white box behind the label, so a nearby line never strikes through it
+            right = self.left + self.width - label_inset
+            label_width = stringWidth(label, self.style.fonts.regular, AXIS_FONT_SIZE)
+            self.drawing.add(Rect(right - label_width - 1, py + 1.2, label_width + 2,
+                                  AXIS_FONT_SIZE, fillColor=colour("#FFFFFF"), strokeColor=None))
             self.text(
                 self.left + self.width - label_inset,
                 py + 2.2,

@@ -69,7 +69,8 @@ class Theme:
         size = self.cell.fontSize
         cells = [
             [
-                self._cell(value, widths[j] if widths else None, header and i == 0)
+                # the text's room is the column less its left and right padding
+                self._cell(value, widths[j] - 2 * padding if widths else None, header and i == 0)
                 for j, value in enumerate(row)
             ]
             for i, row in enumerate(rows)

@@ -104,6 +104,7 @@ def test_a_short_trend_is_drawn_as_bars_a_long_one_as_lines(october_report: Mont
     bars = [s for s in shapes(two) if isinstance(s, Rect) and s.strokeWidth == 0.5]
     assert len(bars) == len(with_data) == 8
     assert not [s for s in shapes(two) if isinstance(s, PolyLine)]
+    assert "target" in texts(two)  # each bar carries its target as a line across it
     six = charts.draw_trend(trend(october_report, 6), STYLE)
     assert len([s for s in shapes(six) if isinstance(s, PolyLine)]) == 4  # one line per SLO
 
