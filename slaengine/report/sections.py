@@ -29,6 +29,8 @@ from slaengine.report.model import MonthReport, SloMonth, month_end
 from slaengine.report.summary import summarise
 from slaengine.report.theme import Theme
 
+BUDGET_BARS_PER_BLOCK = 20
+
 
 def days_in(report: MonthReport) -> int:
     return (month_end(report.month) - report.month).days
@@ -98,9 +100,12 @@ def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
             ],
         )
     )
+    story.append(Spacer(1, 3 * mm))
+    # in blocks, so a long list of SLOs flows onto the next page instead of overflowing one
+    for first in range(0, len(report.slos), BUDGET_BARS_PER_BLOCK):
+        block = report.slos[first:first + BUDGET_BARS_PER_BLOCK]
+        story.append(charts.draw_budget_bars(block, theme.style, theme.text_width))
     story += [
-        Spacer(1, 3 * mm),
-        charts.draw_budget_bars(report.slos, theme.style, theme.text_width),
         Paragraph("Key facts", theme.h2),
         theme.table(
             [[label, text] for label, text in summary.facts()],

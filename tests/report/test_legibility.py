@@ -177,3 +177,14 @@ def test_the_summary_page_holds_the_summary(october_report: MonthReport, tmp_pat
                    "sla-report-2026-10.csv"):
         assert phrase in text, phrase
 
+
+
+def test_a_report_with_many_slos_flows_its_budget_bars_over_pages(
+    october_report: MonthReport, tmp_path: Path
+) -> None:
+    many = tuple(replace(october_report.slos[3], name=f"checkout-{i}", display_name=f"Shop {i}")
+                 for i in range(70))  # 70 rows of bars are taller than a page
+    pdf = write_report(replace(october_report, slos=many, trend=()), tmp_path / "many.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert text.count("35.9% used, 64.1% left") == 70
