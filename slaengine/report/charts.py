@@ -9,7 +9,12 @@ from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib.colors import Color, white
 from reportlab.lib.units import mm
 
-from slaengine.report.formatting import format_budget_use, slo_label
+from slaengine.report.formatting import (
+    format_budget_use,
+    format_ms,
+    format_target_percent,
+    slo_label,
+)
 from slaengine.report.model import CapacitySection, DayRatio, MonthPoint, SloMonth, budget_burndown
 from slaengine.report.plotting import Axes, Key, colour, nice_ticks, padded_range, tint
 from slaengine.report.styles import ReportStyle
@@ -50,7 +55,7 @@ def _no_data(axes: Axes) -> None:
 
 
 def _percent(value: float) -> str:
-    return f"{value:g}%"
+    return format_target_percent(value)  # axis ticks: 0%, 25%, 97.5%
 
 
 def draw_daily_sli(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
@@ -59,7 +64,7 @@ def draw_daily_sli(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
     lo, hi = padded_range([*values, slo.target], ceiling=100.0, pad=0.15)
     axes, ticks = _month_axes(style, days, lo, hi)
     axes.frame("Daily SLI vs target", ticks, _day_ticks(days))
-    axes.hline(slo.target, style.colours.target, f"target {slo.target:g}%")
+    axes.hline(slo.target, style.colours.target, f"target {format_target_percent(slo.target)}")
     if not values:
         _no_data(axes)
     axes.series(
@@ -109,7 +114,7 @@ def draw_latency(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
         axes.hline(
             slo.latency_threshold_ms,
             style.colours.target,
-            f"threshold {slo.latency_threshold_ms:g} ms",
+            f"threshold {format_ms(slo.latency_threshold_ms)}",
         )
     keys = [
         Key(name, hex_colour, dash)

@@ -139,9 +139,14 @@ def format_attained(slo: SloMonth) -> str:
     return format_percent(slo.attained, percent_decimals(slo))
 
 
+def format_target_percent(value: float) -> str:
+    """A set percentage as written, no trailing zeros: ``99.9%``, ``95%``, ``97.5%``."""
+    return f"{Decimal(repr(float(value))).normalize():f}%"
+
+
 def format_target(slo: SloMonth) -> str:
     """``99.9%``, or ``99% < 500 ms`` for latency SLIs (share of requests under the threshold)."""
-    target = f"{Decimal(repr(slo.target)).normalize():f}%"
+    target = format_target_percent(slo.target)
     if slo.sli == "latency" and slo.latency_threshold_ms is not None:
         return f"{target} < {format_ms(slo.latency_threshold_ms)}"
     return target

@@ -25,6 +25,7 @@ from slaengine.report.formatting import (
     format_percent,
     format_quantity,
     format_target,
+    format_target_percent,
     headline_label,
     slo_label,
 )
@@ -232,6 +233,8 @@ def test_counts_days_and_plain_numbers() -> None:
     assert format_days(1234.0) == "1,234 days"
     assert format_days(None) == "not within the forecast"
     assert format_days(0.0) == "already reached"
+    assert [format_target_percent(v) for v in (99.9, 95.0, 100.0, 97.5, 1e3)] == [
+        "99.9%", "95%", "100%", "97.5%", "1000%"]
     assert format_model_name("seasonal_damped_holt") == "seasonal damped holt"
 
 
