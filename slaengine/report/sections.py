@@ -155,10 +155,10 @@ def _facts(slo: SloMonth, theme: Theme) -> Table:
     if slo.sli == "latency":
         labels += ["p50", "p95", "p99"]
         values += [format_ms(slo.p50_ms), format_ms(slo.p95_ms), format_ms(slo.p99_ms)]
-    width = theme.text_width / len(labels)
-    return theme.table(
-        [labels, values], [width] * len(labels), extra=theme.status_cell(2, 1, slo.status)
-    )
+    # shares of the width: the target ("95% < 500 ms") and budget words need the most room
+    shares = [1.5, 1.0, 1.0, 1.15, 1.3, 1.1] + [0.8] * (len(labels) - 6)
+    widths = [theme.text_width * share / sum(shares) for share in shares]
+    return theme.table([labels, values], widths, extra=theme.status_cell(2, 1, slo.status))
 
 
 def _worst_windows(slo: SloMonth, timezone: str, theme: Theme) -> list[Flowable]:
