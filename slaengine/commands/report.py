@@ -1,6 +1,7 @@
 """``slaengine report``: render the monthly SLA report of one month to a PDF file.
 
 slaengine report --month 2026-10 --events events.jsonl --config slo.yaml --out report.pdf
+slaengine report ... --format csv|json --out figures.csv   (the numbers behind the PDF)
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="FILE",
         help="SLO config (slo.yaml) with the report: section",
     )
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="PDF to write")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="file to write")
+    parser.add_argument(
+        "--format",
+        choices=("pdf", "csv", "json"),
+        default="pdf",
+        help="pdf (default), or the PDF's figures as csv or json",
+    )
     parser.add_argument(
         "--style",
         type=Path,
@@ -62,6 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     from slaengine.report.errors import ReportDataError
+    from slaengine.report.export import render_export
     from slaengine.report.formatting import format_headline
     from slaengine.report.months import ensure_not_future
     from slaengine.report.pdf import write_report
@@ -84,7 +92,10 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     from slaengine.report.collect import build_month_report  # type: ignore[import-not-found]
 
     report = build_month_report(args.events, args.config, args.month)
-    write_report(report, args.out, style)
+    if args.format == "pdf":
+        write_report(report, args.out, style)
+    else:
+        args.out.write_bytes(render_export(report, args.format))
     for slo in report.slos:
         print(format_headline(slo))
     print(f"wrote {args.out}")

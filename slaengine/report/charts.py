@@ -5,16 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from reportlab.graphics.shapes import Drawing, Rect
-from reportlab.lib.colors import white
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.lib.colors import Color, white
 from reportlab.lib.units import mm
 
+from slaengine.report.formatting import (
+    format_budget_use,
+    format_ms,
+    format_target_percent,
+    slo_label,
+)
 from slaengine.report.model import CapacitySection, DayRatio, MonthPoint, SloMonth, budget_burndown
-from slaengine.report.plotting import Axes, nice_ticks, padded_range
+from slaengine.report.plotting import Axes, Key, colour, nice_ticks, padded_range, tint
 from slaengine.report.styles import ReportStyle
 
 DASHED: list[float] = [3, 2]
 DOTTED: list[float] = [1, 2]
+# Series n gets dash n too, so lines stay apart when printed in grey-scale.
+SERIES_DASHES: list[list[float] | None] = [None, [4, 2], [1, 1.5], [6, 2, 1, 2], [2, 2], [8, 3]]
+# Forecast intervals as opaque tints of the accent colour: visible on paper and in grey-scale.
+BAND_95_TINT = 0.25
+BAND_80_TINT = 0.5
+TREND_BARS_UP_TO_MONTHS = 3  # fewer months than this read better as bars than as a line
+BUDGET_BAR_CAP = 3.0  # bars show overspend up to 3 budgets; more is stated in words
 
 
 def chart_size(style: ReportStyle, *, wide: bool = False) -> tuple[float, float]:
@@ -42,7 +55,7 @@ def _no_data(axes: Axes) -> None:
 
 
 def _percent(value: float) -> str:
-    return f"{value:g}%"
+    return format_target_percent(value)  # axis ticks: 0%, 25%, 97.5%
 
 
 def draw_daily_sli(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
@@ -51,7 +64,7 @@ def draw_daily_sli(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
     lo, hi = padded_range([*values, slo.target], ceiling=100.0, pad=0.15)
     axes, ticks = _month_axes(style, days, lo, hi)
     axes.frame("Daily SLI vs target", ticks, _day_ticks(days))
-    axes.hline(slo.target, style.colours.target, f"target {slo.target:g}%")
+    axes.hline(slo.target, style.colours.target, f"target {format_target_percent(slo.target)}")
     if not values:
         _no_data(axes)
     axes.series(
@@ -101,12 +114,15 @@ def draw_latency(slo: SloMonth, days: int, style: ReportStyle) -> Drawing:
         axes.hline(
             slo.latency_threshold_ms,
             style.colours.target,
-            f"threshold {slo.latency_threshold_ms:g} ms",
+            f"threshold {format_ms(slo.latency_threshold_ms)}",
         )
-    colours = style.colours.series
-    for points, hex_colour in zip(series.values(), colours, strict=False):
-        axes.series(points, hex_colour)
-    axes.legend([(name, hex_colour) for name, hex_colour in zip(series, colours, strict=False)])
+    keys = [
+        Key(name, hex_colour, dash)
+        for name, hex_colour, dash in zip(series, style.colours.series, SERIES_DASHES, strict=False)
+    ]
+    for points, key in zip(series.values(), keys, strict=False):
+        axes.series(points, key.hex_colour, dash=key.dash)
+    axes.legend(keys)
     if not values:
         _no_data(axes)
     return axes.drawing
@@ -151,50 +167,139 @@ def draw_capacity(section: CapacitySection, style: ReportStyle) -> Drawing:
     axes = Axes(Drawing(width, height), style, x_range, (ticks[0], ticks[-1]), left=40)
     axes.frame(f"{section.resource} ({section.unit})", ticks, _month_ticks(min(days), max(days)))
     colours = style.colours
+    band_95, band_80 = tint(colours.accent, BAND_95_TINT), tint(colours.accent, BAND_80_TINT)
     if section.forecast:
         xs = [float(row.ds.toordinal()) for row in section.forecast]
-        axes.band(
-            xs,
-            [r.lower95 for r in section.forecast],
-            [r.upper95 for r in section.forecast],
-            colours.accent,
-            0.12,
-        )
-        axes.band(
-            xs,
-            [r.lower80 for r in section.forecast],
-            [r.upper80 for r in section.forecast],
-            colours.accent,
-            0.25,
-        )
+        axes.band(xs, [r.lower95 for r in section.forecast], [r.upper95 for r in section.forecast],
+                  colours.accent, 1.0, fill=band_95)
+        axes.band(xs, [r.lower80 for r in section.forecast], [r.upper80 for r in section.forecast],
+                  colours.accent, 1.0, fill=band_80)
         axes.series(
             [(x, r.yhat) for x, r in zip(xs, section.forecast, strict=True)],
-            colours.accent,
+            colours.primary,
             dash=DASHED,
         )
     axes.series([(float(d.toordinal()), v) for d, v in section.history], colours.text, width=1.1)
     solid: list[float] = [1, 0]
-    for level, dash in ((1.0, solid), (0.9, DASHED), (0.8, DOTTED)):
-        axes.hline(section.capacity * level, colours.target, f"{level:.0%}", dash=dash, width=0.7)
-    axes.legend([("history", colours.text), ("forecast", colours.accent)])
+    # labels staggered along the line: the three lines are often only a few points apart
+    for inset, (level, dash) in enumerate(((1.0, solid), (0.9, DASHED), (0.8, DOTTED))):
+        axes.hline(section.capacity * level, colours.target, f"{level:.0%} of capacity", dash=dash,
+                   width=0.7, label_inset=1 + 70 * inset)
+    axes.legend([
+        Key("measured", colours.text),
+        Key("forecast", colours.primary, DASHED),
+        Key("80% likely range", colours.accent, fill=band_80),
+        Key("95% likely range", colours.accent, fill=band_95),
+    ])
     return axes.drawing
 
 
-def draw_trend(points: Sequence[MonthPoint], style: ReportStyle) -> Drawing:
-    """Attained percent per month for up to six SLOs."""
+def draw_trend(points: Sequence[MonthPoint], style: ReportStyle,
+               labels: dict[str, str] | None = None) -> Drawing:
+    """Attained percent per month for up to six SLOs: lines, or grouped bars for few months.
+
+    ``labels`` maps SLO names to what the legend calls them.
+    """
     months = sorted({p.month for p in points})
     names = list(dict.fromkeys(p.slo_name for p in points))
     index = {month: i for i, month in enumerate(months)}
     values = [p.attained for p in points if p.attained is not None]
+    as_bars = len(months) < TREND_BARS_UP_TO_MONTHS
     lo, hi = padded_range(values or [99.0, 100.0], ceiling=100.0, pad=0.2)
+    if as_bars:  # a bar's length must mean something: start at a round value below the lowest
+        lo = min(lo, min(values or [99.0]) - (hi - lo))
     width, height = chart_size(style, wide=True)
     ticks = nice_ticks(lo, hi)
-    axes = Axes(Drawing(width, height), style, (-0.3, len(months) - 0.7), (ticks[0], ticks[-1]))
+    axes = Axes(Drawing(width, height), style, (-0.5, len(months) - 0.5), (ticks[0], ticks[-1]))
     axes.frame(
-        "Attained per month", ticks, [(float(i), m.strftime("%b %y")) for m, i in index.items()]
+        "Attained per month (%)", ticks, [(float(i), m.strftime("%b %Y")) for m, i in index.items()]
     )
-    for name, hex_colour in zip(names, style.colours.series, strict=False):
-        mine = sorted((p for p in points if p.slo_name == name), key=lambda p: p.month)
-        axes.series([(float(index[p.month]), p.attained) for p in mine], hex_colour, markers=True)
-    axes.legend(list(zip(names, style.colours.series, strict=False)))
+    keys = [
+        Key(name, hex_colour, dash)
+        for name, hex_colour, dash in zip(names, style.colours.series, SERIES_DASHES, strict=False)
+    ]
+    for slot, key in enumerate(keys):
+        mine = sorted((p for p in points if p.slo_name == key.label), key=lambda p: p.month)
+        if as_bars:
+            _trend_bars(axes, [(index[p.month], p.attained, p.target) for p in mine], slot,
+                        len(keys), key, style)
+        else:
+            axes.series([(float(index[p.month]), p.attained) for p in mine], key.hex_colour,
+                        dash=key.dash, markers=True)
+    shown = (labels or {}).get
+    axes.legend([
+        *(Key(shown(k.label, k.label), k.hex_colour, k.dash, _bar_fill(i, k) if as_bars else None)
+          for i, k in enumerate(keys)),
+        *([Key("target", style.colours.text)] if as_bars else []),
+    ])
     return axes.drawing
+
+
+def _bar_fill(slot: int, key: Key) -> Color:
+    # alternate full colour and a tint so neighbouring bars differ in grey-scale too
+    return colour(key.hex_colour) if slot % 2 == 0 else tint(key.hex_colour, 0.45)
+
+
+def _trend_bars(axes: Axes, points: list[tuple[int, float | None, float]], slot: int,
+                slots: int, key: Key, style: ReportStyle) -> None:
+    """One bar per month for one SLO, with its target as a short line across the bar."""
+    group = axes.width / max(1.0, axes.x_range[1] - axes.x_range[0]) * 0.7
+    bar = group / slots
+    base = axes.py(axes.y_range[0])
+    for x, value, target in points:
+        if value is None:
+            continue
+        left = axes.px(float(x)) - group / 2 + slot * bar
+        axes.drawing.add(Rect(left + 0.5, base, bar - 1, max(axes.py(value) - base, 0.4),
+                              fillColor=_bar_fill(slot, key), strokeColor=colour(key.hex_colour),
+                              strokeWidth=0.5))
+        axes.drawing.add(Line(left + 0.5, axes.py(target), left + bar - 0.5, axes.py(target),
+                              strokeColor=colour(style.colours.text), strokeWidth=1.6))
+
+
+def draw_budget_bars(slos: Sequence[SloMonth], style: ReportStyle, width: float) -> Drawing:
+    """Per SLO: the month's error budget as a bar, used part filled, overspend in red beyond 100%.
+
+    Each row also says it in words (``93.1% used, 6.9% left`` / ``overspent by 2×``).
+    """
+    row, top, label_width, text_width = 13.0, 16.0, 150.0, 150.0
+    drawing = Drawing(width, top + row * len(slos) + 4)
+    colours, fonts = style.colours, style.fonts
+    bar_left = label_width
+    bar_width = width - label_width - text_width
+    scale = max([1.0, *[min(s.budget_consumed or 0.0, BUDGET_BAR_CAP) for s in slos]])
+    full = bar_width / scale  # the length of one whole budget
+    used_fill, left_fill = colour(colours.accent), tint(colours.accent, 0.22)
+    over_fill = colour(style.status.breached)
+    y_title = float(drawing.height) - 10
+    drawing.add(String(0, y_title, "Error budget of the month", fontName=fonts.bold,
+                       fontSize=8.5, fillColor=colour(colours.primary)))
+    axes = Axes(drawing, style, (0, 1), (0, 1))
+    axes.legend([Key("used", colours.accent, fill=used_fill),
+                 Key("left", colours.accent, fill=left_fill),
+                 Key("overspent", style.status.breached, fill=over_fill)])
+    for i, slo in enumerate(slos):
+        y = float(drawing.height) - top - row * (i + 1)
+        drawing.add(String(0, y + 3, slo_label(slo), fontName=fonts.regular, fontSize=7.5,
+                           fillColor=colour(colours.text)))
+        consumed = slo.budget_consumed
+        if consumed is None:
+            text = "no data"
+            drawing.add(Rect(bar_left, y + 1.5, full, 8, fillColor=None,
+                             strokeColor=colour(colours.grid), strokeWidth=0.6))
+        else:
+            used = min(max(consumed, 0.0), 1.0)
+            drawing.add(Rect(bar_left, y + 1.5, full, 8, fillColor=left_fill, strokeColor=None))
+            if used > 0:
+                drawing.add(Rect(bar_left, y + 1.5, full * used, 8, fillColor=used_fill,
+                                 strokeColor=None))
+            if consumed > 1:
+                over = min(consumed, BUDGET_BAR_CAP) - 1.0
+                drawing.add(Rect(bar_left + full, y + 1.5, full * over, 8, fillColor=over_fill,
+                                 strokeColor=None))
+            drawing.add(Line(bar_left + full, y, bar_left + full, y + 11,
+                             strokeColor=colour(colours.text), strokeWidth=0.8))
+            text = format_budget_use(consumed, slo.budget_remaining)
+        drawing.add(String(bar_left + bar_width + 8, y + 3, text, fontName=fonts.regular,
+                           fontSize=7.5, fillColor=colour(colours.text)))
+    return drawing

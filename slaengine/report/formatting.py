@@ -6,6 +6,11 @@ Headline forms (one per SLO)::
     Fulfillment: 96.0%    fulfillment: percent, 1 decimal
     API p95: 420 ms       latency: the SLO's percentile, whole milliseconds
     Checkout: no data     a month without data
+    Uptime (orders-api): 99.62%   no display name: the SLI kind and the service, as written
+
+Other numbers: thousands separators, never scientific notation, counts as whole
+numbers, units always named (``format_quantity``), durations in words (``3 h 12 min``),
+an overspent error budget in words (``overspent by 2×``).
 
 Rounding is conservative — a number is never shown better than it was measured:
 percentages are rounded down, latencies up. So 99.949% is shown as 99.94% and
@@ -16,6 +21,7 @@ cannot look like it met a 99.95% target, and an imperfect month never shows
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
@@ -36,12 +42,27 @@ ROUNDING_NOTE = (
     "decimal, latencies in whole milliseconds. Rounding is conservative: percentages are rounded "
     "down and latencies up, so a figure is never shown better than measured (99.949% is shown as "
     "99.94%, an imperfect month never as 100.00%). Error-budget figures are rounded to the nearest "
-    "0.1%. Status (met, at risk, breached) is decided on the unrounded values."
+    "0.1%; an overspent budget is stated as a multiple of the budget, rounded up. Counts are "
+    "whole numbers; days until a capacity threshold are rounded down. Status (met, at risk, "
+    "breached) is decided on the unrounded values."
+)
+# What a headline calls an SLI kind when the SLO has no display name.
+SLI_KIND_LABELS: dict[str, str] = {
+    "availability": "Availability",
+    "latency": "Latency",
+    "uptime": "Uptime",
+    "fulfillment": "Fulfillment",
+    "lag": "Processing lag",
+}
+PERCENT_UNITS = frozenset({"%", "percent"})
+# Units whose amounts are counts of things: never shown with fractions.
+COUNT_UNITS = frozenset(
+    {"events", "requests", "orders", "messages", "instances", "locations", "items", "bytes"}
 )
 
 
 def _quantize(value: float, decimals: int, rounding: str) -> Decimal:
-    exact = Decimal(repr(value)).quantize(_NOISE, rounding=ROUND_HALF_EVEN)
+    exact = Decimal(repr(float(value))).quantize(_NOISE, rounding=ROUND_HALF_EVEN)
     return exact.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
 
 
@@ -50,6 +71,11 @@ def format_percent(value: float | None, decimals: int = 2) -> str:
     if value is None:
         return NO_DATA
     return f"{_quantize(value, decimals, ROUND_FLOOR)}%"
+
+
+def format_trend_cell(value: float | None, decimals: int) -> str:
+    """A cell of the trend table, whose header says "%": ``99.95``, or ``-`` without data."""
+    return "-" if value is None else format_percent(value, decimals).removesuffix("%")
 
 
 def format_ms(value: float | None) -> str:
@@ -63,22 +89,49 @@ def percent_decimals(slo: SloMonth) -> int:
     return _PERCENT_DECIMALS[slo.sli]
 
 
+def slo_label(slo: SloMonth) -> str:
+    """The SLO as people call it: its display name, else ``Uptime (orders-api)``."""
+    return _label(slo, "")
+
+
 def headline_label(slo: SloMonth) -> str:
-    """The label before the colon: the SLO's display name, plus ``pNN`` for latency SLIs."""
-    label = slo.display_name.strip() or slo.name.replace("-", " ").replace("_", " ").title()
-    if slo.sli == "latency":
-        return f"{label} p{slo.latency_percentile}"
-    return label
+    """The label before the colon: ``slo_label`` plus ``pNN`` for latency SLIs.
+
+    Names are shown as written (never re-cased): ``API p95``, ``Uptime (orders-api)``,
+    ``Latency p95 (orders-api)``.
+    """
+    return _label(slo, f" p{slo.latency_percentile}" if slo.sli == "latency" else "")
+
+
+def _label(slo: SloMonth, suffix: str) -> str:
+    display_name = slo.display_name.strip()
+    if display_name:
+        return f"{display_name}{suffix}"
+    kind = SLI_KIND_LABELS.get(slo.sli, slo.sli)
+    return f"{kind}{suffix} ({slo.service or slo.name})"
+
+
+def _percent_value(slo: SloMonth) -> str:
+    return format_percent(slo.attained, percent_decimals(slo))
+
+
+def _latency_value(slo: SloMonth) -> str:
+    return format_ms(slo.headline_latency_ms)
+
+
+# The value after the colon, per SLI kind; a new kind adds its function here.
+HEADLINE_VALUES: dict[str, Callable[[SloMonth], str]] = {
+    "availability": _percent_value,
+    "uptime": _percent_value,
+    "lag": _percent_value,
+    "fulfillment": _percent_value,
+    "latency": _latency_value,
+}
 
 
 def format_headline(slo: SloMonth) -> str:
     """``Uptime: 99.95%``, ``API p95: 420 ms``, ``Fulfillment: 96.0%`` or ``X: no data``."""
-    if slo.sli == "latency":
-        value = format_ms(slo.headline_latency_ms if slo.status != "no-data" else None)
-    else:
-        value = format_percent(
-            slo.attained if slo.status != "no-data" else None, percent_decimals(slo)
-        )
+    value = NO_DATA if slo.status == "no-data" else HEADLINE_VALUES[slo.sli](slo)
     return f"{headline_label(slo)}: {value}"
 
 
@@ -86,9 +139,14 @@ def format_attained(slo: SloMonth) -> str:
     return format_percent(slo.attained, percent_decimals(slo))
 
 
+def format_target_percent(value: float) -> str:
+    """A set percentage as written, no trailing zeros: ``99.9%``, ``95%``, ``97.5%``."""
+    return f"{Decimal(repr(float(value))).normalize():f}%"
+
+
 def format_target(slo: SloMonth) -> str:
     """``99.9%``, or ``99% < 500 ms`` for latency SLIs (share of requests under the threshold)."""
-    target = f"{Decimal(repr(slo.target)).normalize():f}%"
+    target = format_target_percent(slo.target)
     if slo.sli == "latency" and slo.latency_threshold_ms is not None:
         return f"{target} < {format_ms(slo.latency_threshold_ms)}"
     return target
@@ -99,6 +157,33 @@ def format_budget(fraction: float | None) -> str:
     if fraction is None:
         return NO_DATA
     return f"{Decimal(repr(fraction * 100)).quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN)}%"
+
+
+def format_budget_left(fraction: float | None) -> str:
+    """``6.9%`` while budget is left; ``overspent by 45.0%`` / ``overspent by 2×`` once it is not.
+
+    The overspend is measured in budgets (remaining -1.99 -> 1.99 budgets over) and a
+    multiple is rounded up to 0.1, so it never looks smaller than it was.
+    """
+    if fraction is None or fraction >= 0:
+        return format_budget(fraction)
+    overspend = -fraction
+    if overspend < 1:
+        return f"overspent by {format_budget(overspend)}"
+    return f"overspent by {format_multiple(overspend)}"
+
+
+def format_budget_use(consumed: float | None, remaining: float | None) -> str:
+    """``93.1% used, 6.9% left`` or ``299.0% used, overspent by 2×``; ``no data``."""
+    if consumed is None or remaining is None:
+        return NO_DATA
+    left = format_budget_left(remaining)
+    return f"{format_budget(consumed)} used, " + (left if remaining < 0 else f"{left} left")
+
+
+def format_multiple(value: float) -> str:
+    """``2×``, ``2.5×``: a factor rounded up to 0.1, without a trailing ``.0``."""
+    return f"{_quantize(value, 1, ROUND_CEILING).normalize():f}×"
 
 
 def format_change(current: float | None, previous: float | None, decimals: int = 2) -> str:
@@ -113,20 +198,75 @@ def format_change(current: float | None, previous: float | None, decimals: int =
 
 
 def format_duration(value: timedelta | None) -> str:
-    """``2h 05m``, ``14m 30s`` or ``45s``; ``-`` when unknown."""
+    """In words, two units at most: ``3 h 12 min``, ``14 min 30 s``, ``45 s``, ``2 d 5 h``.
+
+    ``-`` when unknown. The smaller unit is dropped when it is zero (``3 h``).
+    """
     if value is None:
         return "-"
     seconds = int(value.total_seconds())
     days, seconds = divmod(seconds, 86400)
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (seconds, "s")]
+    first = next((i for i, (amount, _) in enumerate(parts) if amount), len(parts) - 1)
+    shown = [f"{amount} {unit}" for amount, unit in parts[first:first + 2] if amount]
+    return " ".join(shown) or "0 s"
+
+
+def format_number(value: float, decimals: int = 0) -> str:
+    """``12,400``, ``1,234.5``: thousands separators, fixed point (never ``1e+07``)."""
+    rounded = _quantize(value, decimals, ROUND_HALF_EVEN)
+    return f"{abs(rounded) if rounded == 0 else rounded:,f}"  # no "-0"
+
+
+def format_count(value: float) -> str:
+    """A count of things as a whole number: ``12,400``."""
+    return format_number(value, 0)
+
+
+def quantity_decimals(value: float, unit: str) -> int:
+    """Counts are whole; otherwise 0 decimals from 100 up, 1 from 10 up, 2 below."""
+    if unit in COUNT_UNITS or abs(value) >= 100:
+        return 0
+    return 1 if abs(value) >= 10 else 2
+
+
+def format_quantity(value: float, unit: str, *, signed: bool = False) -> str:
+    """``10,000,000 events``, ``+456,169 events``, ``812 GiB``, ``+3.25 GiB``, ``100%``.
+
+    The unit is always named; a percent unit is written ``%``.
+    """
+    text = format_number(value, quantity_decimals(value, unit))
+    if signed and not text.startswith("-") and text.strip("0.,") != "":
+        text = "+" + text
+    if unit in PERCENT_UNITS:
+        return f"{text}%"
+    return f"{text} {unit}".strip()
+
+
+def format_model_name(name: str) -> str:
+    """A forecasting model's identifier for people: ``seasonal_damped_holt`` -> ``seasonal damped
+    holt`` (also lets a narrow table cell wrap between words)."""
+    return name.replace("_", " ")
+
+
+def format_days(value: float | None) -> str:
+    """Days until a capacity threshold, rounded down (a warning never comes late): ``41 days``.
+
+    ``already reached`` at 0, ``not within the forecast`` when the forecast never gets there.
+    """
+    if value is None:
+        return "not within the forecast"
+    if value <= 0:
+        return "already reached"
+    days = int(_quantize(value, 0, ROUND_FLOOR))
+    return f"{days:,} day" if days == 1 else f"{days:,} days"
+
+
+def format_day(day: date) -> str:
+    """``13 Oct 2026``."""
+    return day.strftime("%d %b %Y")
 
 
 def format_month(month: date) -> str:

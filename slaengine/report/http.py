@@ -3,6 +3,7 @@
 POST /api/v1/reports?month=YYYY-MM[&slo=name...]  -> application/pdf (stored unless filtered)
 GET  /api/v1/reports                              -> {"reports": [...]}
 GET  /api/v1/reports/{month}                      -> the stored PDF
+GET  /api/v1/reports/{month}.csv|.json            -> the stored PDF's figures (report.export)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from slaengine.errors import SlaEngineError
 from slaengine.http.auth import json_error, require_token
 from slaengine.report.errors import ReportRequestError
+from slaengine.report.export import export_filename
 from slaengine.report.service import ReportService
 
 REPORT_SERVICE_KEY = web.AppKey("report_service", ReportService)
@@ -25,6 +27,8 @@ def add_routes(app: web.Application, report_service: ReportService) -> None:
     app[REPORT_SERVICE_KEY] = report_service
     app.router.add_post("/api/v1/reports", create_report)
     app.router.add_get("/api/v1/reports", list_reports)
+    # before "{month}", which would also match "2026-10.csv"
+    app.router.add_get(r"/api/v1/reports/{month}.{format:csv|json}", download_figures)
     app.router.add_get("/api/v1/reports/{month}", download_report)
 
 
@@ -74,3 +78,32 @@ async def download_report(request: web.Request) -> web.StreamResponse:
             f"no report stored for {month:%Y-%m}; POST /api/v1/reports?month=... to generate it",
         )
     return _pdf_response(pdf, f"sla-report-{month:%Y-%m}.pdf")
+
+
+FIGURE_CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
+
+
+@require_token
+async def download_figures(request: web.Request) -> web.StreamResponse:
+    """The numbers behind a stored PDF, written next to it when it was generated."""
+    service = request.config_dict[REPORT_SERVICE_KEY]
+    fmt = request.match_info["format"]
+    try:
+        month = service.parse_month(request.match_info["month"])
+    except ReportRequestError as err:
+        return json_error(400, str(err))
+    filename = export_filename(month, fmt)
+    try:
+        body = (service.store.folder / filename).read_bytes()
+    except FileNotFoundError:
+        return json_error(
+            404,
+            f"no figures stored for {month:%Y-%m}; POST /api/v1/reports?month=... to generate "
+            f"the report and its figures",
+        )
+    return web.Response(
+        body=body,
+        content_type=FIGURE_CONTENT_TYPES[fmt],
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -15,13 +15,21 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph,
 from slaengine.report import charts
 from slaengine.report.formatting import (
     ROUNDING_NOTE,
+    format_count,
+    format_days,
     format_duration,
     format_local_time,
+    format_model_name,
     format_percent,
+    format_quantity,
     format_seconds,
+    format_trend_cell,
+    percent_decimals,
+    slo_label,
 )
 from slaengine.report.model import MonthReport
-from slaengine.report.sections import days_in
+from slaengine.report.plotting import tint
+from slaengine.report.sections import data_files_text, days_in
 from slaengine.report.theme import Theme
 
 TREND_CHART_MAX_SLOS = 6
@@ -73,7 +81,7 @@ def fulfillment_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     good = sum(day.good for day in report.fulfillment_by_day)
     total = sum(day.total for day in report.fulfillment_by_day)
     summary = (
-        f"{good:,} of {total:,} orders fulfilled in time "
+        f"{format_count(good)} of {format_count(total)} orders fulfilled in time "
         f"({format_percent(100.0 * good / total, 1)})."
         if total
         else "No orders this month."
@@ -121,20 +129,14 @@ def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     if not report.capacity:
         return story + [Paragraph("No resources are forecast.", theme.body)]
     for section in report.capacity:
-
-        def days(level: int, section: Any = section) -> str:
-            value = section.days_to.get(level)
-            return "not projected" if value is None else f"{value:,.0f} days"
-
         facts = [
-            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%", "Days to 100%"],
+            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%",
+             "Days to 100%"],
             [
-                section.model_name,
-                f"{section.capacity:,g} {section.unit}",
-                f"{section.growth_per_month:+,.2f} {section.unit}",
-                days(80),
-                days(90),
-                days(100),
+                format_model_name(section.model_name),
+                format_quantity(section.capacity, section.unit),
+                format_quantity(section.growth_per_month, section.unit, signed=True),
+                *(format_days(section.days_to.get(level)) for level in (80, 90, 100)),
             ],
         ]
         width = theme.text_width / 6
@@ -153,7 +155,10 @@ def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
         )
     story.append(
         Paragraph(
-            "Shaded bands: 80% and 95% forecast intervals. Lines: 80%, 90% and 100% of capacity.",
+            "Solid line: measured daily values. Dashed line: the forecast. Dark band: the range "
+            "the value falls in with 80% probability; light band: with 95% probability. Red "
+            "lines: 100% (solid), 90% (dashed) and 80% (dotted) of capacity. Days are counted "
+            "from the last measured day and rounded down.",
             theme.small,
         )
     )
@@ -167,34 +172,32 @@ def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     months = sorted({p.month for p in report.trend})[-12:]
     names = list(dict.fromkeys(p.slo_name for p in report.trend))
     by_key = {(p.slo_name, p.month): p for p in report.trend}
-    decimals = {slo.name: 1 if slo.sli == "fulfillment" else 2 for slo in report.slos}
+    decimals = {slo.name: percent_decimals(slo) for slo in report.slos}
+    labels = {slo.name: slo_label(slo) for slo in report.slos}
     rows: list[list[Any]] = [["SLO (attained, %)", *[m.strftime("%b\n%Y") for m in months]]]
     extra: list[tuple[Any, ...]] = []
+    missed_fill = tint(theme.style.status.breached, 0.3)
     for row, name in enumerate(names, start=1):
-        cells = [name]
+        cells = [labels.get(name, name)]
         for column, month in enumerate(months, start=1):
             point = by_key.get((name, month))
-            if point is None or point.attained is None:
-                cells.append("-")
-                continue
-            cells.append(format_percent(point.attained, decimals.get(name, 2)).removesuffix("%"))
-            status = "met" if point.attained >= point.target else "breached"
-            extra.append(
-                (
-                    "BACKGROUND",
-                    (column, row),
-                    (column, row),
-                    theme.colour(theme.style.status.of(status), 0.18),
-                )
-            )
+            attained = None if point is None else point.attained
+            cells.append(format_trend_cell(attained, decimals.get(name, 2)))
+            if point is not None and attained is not None and attained < point.target:
+                cell = (column, row)
+                extra += [
+                    ("BACKGROUND", cell, cell, missed_fill),
+                    ("FONT", cell, cell, theme.style.fonts.bold, theme.cell.fontSize,
+                     theme.cell.leading),
+                ]
         rows.append(cells)
     first = 0.22 * theme.text_width
     widths = [first] + [(theme.text_width - first) / len(months)] * len(months)
     if len(names) <= TREND_CHART_MAX_SLOS:
-        story.append(charts.draw_trend([p for p in report.trend if p.month in months], theme.style))
+        story.append(charts.draw_trend([p for p in report.trend if p.month in months], theme.style, labels))
     story += [
         theme.table(rows, widths, extra=extra, padding=2.5),
-        Paragraph("Green: target met that month; red: missed.", theme.small),
+        Paragraph("Shaded, bold: the target was missed that month; \"-\": no data.", theme.small),
     ]
     return story
 
@@ -203,12 +206,17 @@ def appendix_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(60 * mm), Paragraph("Appendix: definitions", theme.h1)]
     rows: list[list[Any]] = [["SLO", "How it is computed"]]
     rows += [
-        [slo.name, report.definitions.get(slo.name, "No definition recorded for this SLO.")]
+        [
+            f"{slo_label(slo)}\n{slo.name}",
+            report.definitions.get(slo.name, "No definition recorded for this SLO."),
+        ]
         for slo in report.slos
     ]
     story.append(theme.table(rows, [0.26 * theme.text_width, 0.74 * theme.text_width]))
     story += [
         Paragraph("How numbers are rounded", theme.h2),
         Paragraph(escape(ROUNDING_NOTE), theme.body),
+        Paragraph("The data behind this report", theme.h2),
+        Paragraph(escape(data_files_text(report)), theme.body),
     ]
     return story

@@ -16,6 +16,7 @@ from reportlab.platypus import (
     NextPageTemplate,
     PageBreak,
     PageTemplate,
+    Paragraph,
 )
 
 from slaengine.report import operations, sections
@@ -33,11 +34,31 @@ OVERALL_TEXT = {
 }
 
 
+DOCUMENT_LANGUAGE = "en"
+
+
+class _OutlinedDoc(BaseDocTemplate):
+    """Adds each section heading (h1) and SLO heading (h2) to the PDF outline (bookmarks).
+
+    reportlab (open source) cannot write a tagged PDF (no structure tree), so the outline,
+    the document title and language are the accessibility aids it allows.
+    """
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        if not isinstance(flowable, Paragraph) or flowable.style.name not in ("h1", "h2"):
+            return
+        text = flowable.getPlainText()
+        key = f"outline-{self.page}-{id(flowable)}"
+        self.canv.bookmarkPage(key)
+        self.canv.addOutlineEntry(text, key, level=0 if flowable.style.name == "h1" else 1,
+                                  closed=True)
+
+
 def render_report(report: MonthReport, style: ReportStyle | None = None) -> bytes:
     """The PDF of ``report``; deterministic for a given report (no invariant timestamps)."""
     theme = build_theme(style or load_report_style(DEFAULT_STYLE_PATH))
     buffer = io.BytesIO()
-    doc = BaseDocTemplate(
+    doc = _OutlinedDoc(
         buffer,
         pagesize=theme.page_size,
         leftMargin=theme.margin,
@@ -49,6 +70,8 @@ def render_report(report: MonthReport, style: ReportStyle | None = None) -> byte
         subject=f"Monthly SLA report {report.month:%Y-%m}",
         creator="slaengine",
         invariant=True,
+        lang=DOCUMENT_LANGUAGE,
+        displayDocTitle=True,  # viewers and screen readers show the title, not the file name
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates(
@@ -75,7 +98,7 @@ def build_story(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [NextPageTemplate("body"), PageBreak()]
     story += sections.summary_section(report, theme)
     if report.slos:
-        story += [PageBreak()]
+        story += [PageBreak(), Paragraph("SLOs in detail", theme.h1)]
         for slo in report.slos:
             story += sections.slo_section(slo, report, theme)
     for section in (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib.colors import Color, HexColor
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from slaengine.report.styles import ReportStyle
 
@@ -24,6 +25,29 @@ Point = tuple[float, float | None]
 def colour(hex_value: str, alpha: float = 1.0) -> Color:
     base = HexColor(hex_value)
     return Color(base.red, base.green, base.blue, alpha=alpha)
+
+
+def tint(hex_value: str, share: float) -> Color:
+    """``share`` of the colour on white, as an opaque colour: prints the same on every device
+    (no transparency to flatten) and keeps its grey level in grey-scale."""
+    base = HexColor(hex_value)
+    return Color(*(1 - share * (1 - c) for c in (base.red, base.green, base.blue)))
+
+
+def grey_level(hex_value: str) -> float:
+    """0 (black) .. 1 (white): how a colour prints in grey-scale (ITU-R BT.601 luma)."""
+    base = HexColor(hex_value)
+    return 0.299 * base.red + 0.587 * base.green + 0.114 * base.blue
+
+
+@dataclass(frozen=True)
+class Key:
+    """One legend entry: a line (optionally dashed) or, with ``fill``, a filled swatch."""
+
+    label: str
+    hex_colour: str
+    dash: list[float] | None = None
+    fill: Color | None = None
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -200,7 +224,9 @@ class Axes:
         *,
         dash: list[float] | None = None,
         width: float = 0.9,
+        label_inset: float = 1.0,
     ) -> None:
+        """A horizontal line; its label sits ``label_inset`` points left of the right edge."""
         py = self.py(y)
         self.drawing.add(
             Line(
@@ -214,8 +240,17 @@ class Axes:
             )
         )
         if label:
+            # a white box behind the label, so a nearby line never strikes through it
+            right = self.left + self.width - label_inset
+            label_width = stringWidth(label, self.style.fonts.regular, AXIS_FONT_SIZE)
+            self.drawing.add(Rect(right - label_width - 1, py + 1.2, label_width + 2,
+                                  AXIS_FONT_SIZE, fillColor=colour("#FFFFFF"), strokeColor=None))
             self.text(
-                self.left + self.width - 1, py + 2.2, label, anchor="end", hex_colour=hex_colour
+                self.left + self.width - label_inset,
+                py + 2.2,
+                label,
+                anchor="end",
+                hex_colour=hex_colour,
             )
 
     def band(
@@ -225,8 +260,13 @@ class Axes:
         highs: Sequence[float],
         hex_colour: str,
         alpha: float,
+        *,
+        fill: Color | None = None,
     ) -> None:
-        """A filled interval between two curves (forecast intervals, areas under a line)."""
+        """A filled interval between two curves (forecast intervals, areas under a line).
+
+        ``fill`` (an opaque ``tint``) replaces the translucent ``hex_colour``/``alpha``.
+        """
         if len(xs) < 2:
             return
         upper = [c for x, y in zip(xs, highs, strict=True) for c in (self.px(x), self.py(y))]
@@ -237,7 +277,10 @@ class Axes:
         ]
         self.drawing.add(
             Polygon(
-                upper + lower, fillColor=colour(hex_colour, alpha), strokeColor=None, strokeWidth=0
+                upper + lower,
+                fillColor=fill or colour(hex_colour, alpha),
+                strokeColor=None,
+                strokeWidth=0,
             )
         )
 
@@ -270,17 +313,24 @@ class Axes:
                 )
             )
 
-    def legend(self, entries: Sequence[tuple[str, str]]) -> None:
-        """Entries (label, colour) right-aligned on the title line."""
+    def legend(self, entries: Sequence[tuple[str, str] | Key]) -> None:
+        """Entries right-aligned on the title line: a line or dash sample, or a filled swatch."""
         x = float(self.drawing.width) - self.right_pad
         y = float(self.drawing.height) - 10
-        for label, hex_colour in reversed(entries):
-            width = len(label) * AXIS_FONT_SIZE * 0.5 + 4
-            self.text(x, y, label, anchor="end")
-            x -= width + 10
-            self.drawing.add(
-                Line(x, y + 2.3, x + 8, y + 2.3, strokeColor=colour(hex_colour), strokeWidth=2)
-            )
+        for entry in reversed(entries):
+            key = entry if isinstance(entry, Key) else Key(*entry)
+            self.text(x, y, key.label, anchor="end")
+            x -= stringWidth(key.label, self.style.fonts.regular, AXIS_FONT_SIZE) + 12
+            if key.fill is not None:
+                self.drawing.add(
+                    Rect(x, y - 0.5, 9, 6, fillColor=key.fill, strokeColor=colour(key.hex_colour),
+                         strokeWidth=0.4)
+                )
+            else:
+                self.drawing.add(
+                    Line(x, y + 2.3, x + 9, y + 2.3, strokeColor=colour(key.hex_colour),
+                         strokeWidth=1.6, strokeDashArray=key.dash)
+                )
             x -= 6
 
 

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from slaengine.report.claim import FileMonthClaim, MonthClaim
 from slaengine.report.config import ReportConfig
 from slaengine.report.delivery import EmailTemplate, SmtpMailer
+from slaengine.report.export import save_exports
 from slaengine.report.model import MonthReport
 from slaengine.report.months import current_month, previous_month, zone_of
 from slaengine.report.outbox import DeliveryOutbox, Mailer
@@ -101,6 +102,7 @@ class ReportScheduler:
         report = await asyncio.to_thread(self.build, month)
         pdf = await asyncio.to_thread(render_report, report, self.style)
         path = self.store.save(month, pdf)
+        save_exports(self.store.folder, month, report)
         log.info("monthly report for %s stored in %s", f"{month:%Y-%m}", path)
         email = self.config.email
         if email:

@@ -10,10 +10,12 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
 from slaengine.report import charts
+from slaengine.report.export import export_filename
 from slaengine.report.formatting import (
     STATUS_LABELS,
     format_attained,
     format_budget,
+    format_budget_left,
     format_change,
     format_headline,
     format_local_time,
@@ -21,9 +23,13 @@ from slaengine.report.formatting import (
     format_percent,
     format_target,
     percent_decimals,
+    slo_label,
 )
 from slaengine.report.model import MonthReport, SloMonth, month_end
+from slaengine.report.summary import summarise
 from slaengine.report.theme import Theme
+
+BUDGET_BARS_PER_BLOCK = 20
 
 
 def days_in(report: MonthReport) -> int:
@@ -57,16 +63,27 @@ def status_counts(report: MonthReport) -> str:
     return f"{len(report.slos)} {noun}: " + (", ".join(parts) if parts else "none configured")
 
 
+def data_files_text(report: MonthReport) -> str:
+    """Where the numbers behind the PDF are (the CSV/JSON export)."""
+    month = f"{report.month:%Y-%m}"
+    return (
+        f"The numbers behind this report: {export_filename(report.month, 'csv')} and "
+        f"{export_filename(report.month, 'json')} (slaengine report --format csv|json, or "
+        f"GET /api/v1/reports/{month}.csv and /api/v1/reports/{month}.json)."
+    )
+
+
 def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
-    """Headline figures (one exact line per SLO) and the summary table."""
+    """Page 2: verdict, headline lines, budget bars, key facts, the SLO table, the data files."""
+    summary = summarise(report)
     story: list[Flowable] = [
         Paragraph("Executive summary", theme.h1),
-        Paragraph(escape(status_counts(report)) + ".", theme.body),
-        Paragraph("Headline figures", theme.h2),
+        Paragraph(f"<b>{escape(summary.verdict)}</b>", theme.body),
+        Paragraph(escape(status_counts(report)) + ".", theme.small),
     ]
     if not report.slos:
-        story.append(Paragraph("No SLOs are configured for this service.", theme.body))
         return story
+    story.append(Paragraph("Headline figures", theme.h2))
     headlines = [
         [status_chip(theme, slo.status), Paragraph(escape(format_headline(slo)), theme.headline)]
         for slo in report.slos
@@ -83,29 +100,46 @@ def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
             ],
         )
     )
-    story += [Spacer(1, 4 * mm), Paragraph("SLOs at a glance", theme.h2)]
+    story.append(Spacer(1, 3 * mm))
+    # in blocks, so a long list of SLOs flows onto the next page instead of overflowing one
+    for first in range(0, len(report.slos), BUDGET_BARS_PER_BLOCK):
+        block = report.slos[first:first + BUDGET_BARS_PER_BLOCK]
+        story.append(charts.draw_budget_bars(block, theme.style, theme.text_width))
+    story += [
+        Paragraph("Key facts", theme.h2),
+        theme.table(
+            [[label, text] for label, text in summary.facts()],
+            [0.16 * theme.text_width, 0.84 * theme.text_width],
+            header=False,
+        ),
+        Paragraph("SLOs at a glance", theme.h2),
+        _glance_table(report, theme),
+        Spacer(1, 2 * mm),
+        Paragraph(escape(data_files_text(report)), theme.small),
+    ]
+    return story
+
+
+def _glance_table(report: MonthReport, theme: Theme) -> Table:
     rows: list[list[Any]] = [
-        ["SLO", "SLI", "Target", "Attained", "Status", "Budget used", "Budget left", "vs previous"]
+        ["SLO", "Target", "Attained", "Status", "Budget used", "Budget left", "vs previous"]
     ]
     extra: list[tuple[Any, ...]] = []
     for i, slo in enumerate(report.slos, start=1):
         rows.append(
             [
-                slo.name,
-                slo.sli,
+                slo_label(slo),
                 format_target(slo),
                 format_attained(slo),
                 STATUS_LABELS[slo.status],
                 format_budget(slo.budget_consumed),
-                format_budget(slo.budget_remaining),
+                format_budget_left(slo.budget_remaining),
                 format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
             ]
         )
-        extra += theme.status_cell(4, i, slo.status)
-    widths = [w * theme.text_width for w in (0.2, 0.12, 0.14, 0.1, 0.1, 0.1, 0.1, 0.14)]
-    table = theme.table(rows, widths, extra=extra)
-    story.append(table)
-    return story
+        extra += theme.status_cell(3, i, slo.status)
+    widths = [w * theme.text_width for w in (0.23, 0.13, 0.1, 0.1, 0.12, 0.2, 0.12)]
+    return theme.table(rows, widths, extra=extra)
 
 
 def _facts(slo: SloMonth, theme: Theme) -> Table:
@@ -115,16 +149,16 @@ def _facts(slo: SloMonth, theme: Theme) -> Table:
         format_attained(slo),
         STATUS_LABELS[slo.status],
         format_budget(slo.budget_consumed),
-        format_budget(slo.budget_remaining),
+        format_budget_left(slo.budget_remaining),
         format_change(slo.attained, slo.previous_attained, percent_decimals(slo)),
     ]
     if slo.sli == "latency":
         labels += ["p50", "p95", "p99"]
         values += [format_ms(slo.p50_ms), format_ms(slo.p95_ms), format_ms(slo.p99_ms)]
-    width = theme.text_width / len(labels)
-    return theme.table(
-        [labels, values], [width] * len(labels), extra=theme.status_cell(2, 1, slo.status)
-    )
+    # shares of the width: the target ("95% < 500 ms") and budget words need the most room
+    shares = [1.5, 1.0, 1.0, 1.15, 1.3, 1.1] + [0.8] * (len(labels) - 6)
+    widths = [theme.text_width * share / sum(shares) for share in shares]
+    return theme.table([labels, values], widths, extra=theme.status_cell(2, 1, slo.status))
 
 
 def _worst_windows(slo: SloMonth, timezone: str, theme: Theme) -> list[Flowable]:
@@ -148,7 +182,7 @@ def slo_section(slo: SloMonth, report: MonthReport, theme: Theme) -> list[Flowab
     days = days_in(report)
     style = theme.style
     title = (
-        f"{escape(slo.display_name or slo.name)} <font size=8 color='{style.colours.muted}'>"
+        f"{escape(slo_label(slo))} <font size=8 color='{style.colours.muted}'>"
         f"{escape(slo.name)} &middot; {escape(slo.service)}</font>"
     )
     pair = Table(

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from slaengine.report.errors import ReportRequestError
+from slaengine.report.export import save_exports
 from slaengine.report.model import MonthReport
 from slaengine.report.months import parse_report_month
 from slaengine.report.outbox import DeliveryOutbox
@@ -53,6 +54,7 @@ class ReportService:
         pdf = render_report(report, self.style)
         if not slo_names:
             self.store.save(month, pdf)
+            save_exports(self.store.folder, month, report)
         return pdf
 
     def listing(self) -> list[dict[str, Any]]:

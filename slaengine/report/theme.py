@@ -15,8 +15,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-from slaengine.report.plotting import colour
+from slaengine.report.plotting import colour, grey_level
 from slaengine.report.styles import ReportStyle
+
+LIGHT_GREY_LEVEL = 0.6  # status colours at least this light get dark text
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Theme:
         size = self.cell.fontSize
         cells = [
             [
-                self._cell(value, widths[j] if widths else None, header and i == 0)
+                # the text's room is the column less its left and right padding
+                self._cell(value, widths[j] - 2 * padding if widths else None, header and i == 0)
                 for j, value in enumerate(row)
             ]
             for i, row in enumerate(rows)
@@ -96,12 +99,17 @@ class Theme:
         table.setStyle(TableStyle([*commands, *extra]))
         return table
 
+    def status_text_colour(self, status: str) -> Color:
+        """White on the dark status colours, the text colour on the light ones."""
+        light = grey_level(self.style.status.of(status)) >= LIGHT_GREY_LEVEL
+        return self.colour(self.style.colours.text) if light else white
+
     def status_cell(self, column: int, row: int, status: str) -> list[tuple[Any, ...]]:
-        """Table commands painting one cell in the status colour with bold white text."""
+        """Table commands painting one cell in the status colour with bold, readable text."""
         cell = (column, row)
         return [
             ("BACKGROUND", cell, cell, self.status_colour(status)),
-            ("TEXTCOLOR", cell, cell, white),
+            ("TEXTCOLOR", cell, cell, self.status_text_colour(status)),
             ("FONT", cell, cell, self.style.fonts.bold, self.cell.fontSize, self.cell.leading),
         ]
 

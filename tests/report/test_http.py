@@ -13,6 +13,7 @@ from aiohttp import web
 
 from slaengine.http.auth import API_TOKEN_KEY
 from slaengine.report.errors import ReportDataError
+from slaengine.report.export import to_csv, to_json
 from slaengine.report.http import add_routes
 from slaengine.report.model import MonthReport
 from slaengine.report.service import ReportService
@@ -123,3 +124,42 @@ async def test_a_month_never_generated_is_404(make_client: Any) -> None:
     response = await client.get("/api/v1/reports/2026-09", headers=AUTH)
     assert response.status == 404
     assert "no report stored for 2026-09" in (await response.json())["error"]
+
+
+async def test_the_figures_of_a_stored_report_as_csv_and_json(
+    make_client: Any, october_report: MonthReport
+) -> None:
+    client = await make_client()
+    assert (await client.post("/api/v1/reports?month=2026-10", headers=AUTH)).status == 200
+    as_json = await client.get("/api/v1/reports/2026-10.json", headers=AUTH)
+    assert as_json.status == 200
+    assert as_json.content_type == "application/json"
+    assert "sla-report-2026-10.json" in as_json.headers["Content-Disposition"]
+    assert await as_json.text() == to_json(october_report)
+    as_csv = await client.get("/api/v1/reports/2026-10.csv", headers=AUTH)
+    assert as_csv.status == 200 and as_csv.content_type == "text/csv"
+    assert await as_csv.text() == to_csv(october_report)
+    # the PDF route still answers the bare month, and the listing still lists only PDFs
+    assert (await client.get("/api/v1/reports/2026-10", headers=AUTH)).content_type == (
+        "application/pdf"
+    )
+    listing = await (await client.get("/api/v1/reports", headers=AUTH)).json()
+    assert [entry["file"] for entry in listing["reports"]] == ["sla-report-2026-10.pdf"]
+
+
+async def test_figures_need_the_token_and_a_stored_month(make_client: Any) -> None:
+    client = await make_client()
+    assert (await client.get("/api/v1/reports/2026-10.json")).status == 401
+    missing = await client.get("/api/v1/reports/2026-09.csv", headers=AUTH)
+    assert missing.status == 404
+    assert "no figures stored for 2026-09" in (await missing.json())["error"]
+    bad = await client.get("/api/v1/reports/2026-13.json", headers=AUTH)
+    assert bad.status == 400 and "MM must be 01..12" in (await bad.json())["error"]
+    other = await client.get("/api/v1/reports/2026-10.xml", headers=AUTH)
+    assert other.status == 400 and "YYYY-MM" in (await other.json())["error"]
+
+
+async def test_a_filtered_report_stores_no_figures(make_client: Any) -> None:
+    client = await make_client()
+    await client.post("/api/v1/reports?month=2026-10&slo=uptime", headers=AUTH)
+    assert (await client.get("/api/v1/reports/2026-10.json", headers=AUTH)).status == 404

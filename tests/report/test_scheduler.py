@@ -25,6 +25,7 @@ from slaengine.report.config import (
     ScheduleConfig,
     SmtpConfig,
 )
+from slaengine.report.export import to_csv, to_json
 from slaengine.report.model import MonthReport
 from slaengine.report.scheduler import ReportScheduler
 
@@ -193,6 +194,9 @@ async def test_one_email_with_the_pdf_per_month(
     assert filename == "sla-report-2026-10.pdf"
     assert pdf == (tmp_path / filename).read_bytes()
     assert "API p95: 420 ms" in pdf_lines(pdf)
+    # the figures behind it are stored next to it (GET /api/v1/reports/2026-10.csv|.json)
+    assert (tmp_path / "sla-report-2026-10.csv").read_text() == to_csv(october_report)
+    assert (tmp_path / "sla-report-2026-10.json").read_text() == to_json(october_report)
 
 
 async def test_a_failed_delivery_is_retried_after_the_server_comes_up(
