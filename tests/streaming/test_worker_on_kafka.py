@@ -9,6 +9,7 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from slaengine.synthetic import TrafficPlan, generate_events
@@ -162,6 +163,7 @@ def test_streaming_agrees_exactly_with_batch_mode(
     assert comparable(worker.slo_rows(at)) == comparable(batch_rows(events, at))
 
 
+@pytest.mark.slow
 def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
         kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
     events = tmp_path / "events.ndjson"
@@ -184,6 +186,7 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
              what="recovered SLIs to equal batch mode")
 
 
+@pytest.mark.slow
 def test_two_workers_with_a_rebalance_mid_stream_agree_with_batch_mode(
         kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
     events = tmp_path / "events.ndjson"
