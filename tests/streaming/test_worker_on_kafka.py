@@ -16,6 +16,7 @@ from slaengine.synthetic import TrafficPlan, generate_events
 
 from .conftest import WorkerProcess, batch_rows, comparable, produce, summed
 
+pytestmark = pytest.mark.slow  # worker processes on the broker: not in scripts/test --quick
 NOW = time.time()
 
 
@@ -163,7 +164,6 @@ def test_streaming_agrees_exactly_with_batch_mode(
     assert comparable(worker.slo_rows(at)) == comparable(batch_rows(events, at))
 
 
-@pytest.mark.slow
 def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
         kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
     events = tmp_path / "events.ndjson"
@@ -186,7 +186,6 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
              what="recovered SLIs to equal batch mode")
 
 
-@pytest.mark.slow
 def test_two_workers_with_a_rebalance_mid_stream_agree_with_batch_mode(
         kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
     events = tmp_path / "events.ndjson"
