@@ -16,6 +16,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY slaengine/ slaengine/
 COPY streams/ streams/
 COPY forecasting/ forecasting/
+# slaengine/data/alert_rules and slaengine/data/templates link here; the wheel gets the files.
+COPY alert_rules/ alert_rules/
+COPY templates/ templates/
 COPY README.md ./
 RUN pip install --no-deps .
 
@@ -26,11 +29,8 @@ RUN groupadd --system --gid "$SLAENGINE_UID" slaengine \
         --shell /usr/sbin/nologin slaengine \
     && install -d -o slaengine -g slaengine -m 0750 /var/lib/slaengine
 COPY --from=build /opt/slaengine /opt/slaengine
-# The code finds templates/ and alert_rules/ beside its packages (the repo root in a checkout,
-# site-packages once installed). /etc/slaengine holds the configs operators replace by mounting
-# their own.
-COPY templates/ /opt/slaengine/lib/python3.11/site-packages/templates/
-COPY alert_rules/ /opt/slaengine/lib/python3.11/site-packages/alert_rules/
+# templates/ and alert_rules/ are package data (slaengine/data/), installed with the wheel.
+# /etc/slaengine holds the configs operators replace by mounting their own.
 COPY slaengine/data/slo.yaml alert_rules/routing.yaml forecasting/data/capacity.yaml /etc/slaengine/
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/slaengine-entrypoint
 ENV PATH=/opt/slaengine/bin:$PATH \

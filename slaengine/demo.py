@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "slaengine" / "data" / "slo.yaml"
+from slaengine.resources import data_path
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout scripts/demo runs in: cwd, .data/demo/
+CONFIG = data_path("slo.yaml")
 ROUTING_KEY = "demo0routing0key000000000000000a"  # 32 characters, like a real integration key
 PD_PORT, SMTP_PORT, PROM_PORT, WORKER_PORTS = 8025, 8026, 9090, (8001, 8002)
 
@@ -66,7 +68,7 @@ class Demo:
         cli = [sys.executable, "-m", "slaengine.cli"]
         self.spawn("pagerduty", cli + ["dev", "pagerduty", "--port", str(PD_PORT)])
         self.spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{SMTP_PORT}"])
-        routing = (REPO / "alert_rules" / "routing.yaml").read_text()
+        routing = data_path("alert_rules/routing.yaml").read_text()
         routing = routing.replace("host: localhost\n      port: 25", f"host: 127.0.0.1\n      port: {SMTP_PORT}")
         (self.run_dir / "routing.yaml").write_text(routing)
         env = {"SLAENGINE_TOPIC_PREFIX": self.prefix, "SLAENGINE_KAFKA_BOOTSTRAP": self.bootstrap,
@@ -90,7 +92,7 @@ class Demo:
             return
         rules = self.run_dir / "slaengine-rules.yml"
         subprocess.run([sys.executable, "-m", "slaengine.cli", "rules", "generate", "--input", str(CONFIG),
-                        "--alert-rules", str(REPO / "alert_rules" / "sla-thresholds.yaml"), "--out", str(rules)],
+                        "--alert-rules", str(data_path("alert_rules/sla-thresholds.yaml")), "--out", str(rules)],
                        check=True, cwd=REPO, capture_output=True)
         targets = ", ".join(f"'127.0.0.1:{p}'" for p in WORKER_PORTS)
         (self.run_dir / "prometheus.yml").write_text(

@@ -24,6 +24,7 @@ from slaengine.config import SlaConfig
 from slaengine.durations import parse_duration
 from slaengine.http.app import parse_at
 from slaengine.http.auth import json_error, require_token
+from slaengine.resources import data_path
 from slaengine.rules.alertspec import load_alert_rules
 from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import period_of, slo_definition
@@ -33,7 +34,7 @@ from slaengine.sli.source import EngineSliSource
 
 log = logging.getLogger(__name__)
 
-ALERT_RULES_DIR = Path(__file__).resolve().parents[1] / "alert_rules"
+ALERT_RULES_DIR = data_path("alert_rules")
 PROJECTION_ALERTS = {"CapacityProjectedExhaustion"}  # 80/90 % utilisation come from the threshold rules
 
 

@@ -17,9 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from slaengine.alerting.durations import Duration
 from slaengine.alerting.matchers import parse_matchers
 from slaengine.errors import ConfigError
+from slaengine.resources import data_path
 from slaengine.yamlconfig import field_path, line_of, read_yaml, validate_document
 
-DEFAULT_ROUTING_FILE = Path(__file__).resolve().parents[2] / "alert_rules" / "routing.yaml"
+DEFAULT_ROUTING_FILE = data_path("alert_rules/routing.yaml")
 
 
 def _check_matchers(values: list[str]) -> list[str]:

@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from slaengine.resources import data_path
 from slaengine.yamlconfig import load_model
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = data_path("templates")
 DEFAULT_STYLE_PATH = TEMPLATES_DIR / "report_style.yaml"
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
 

@@ -107,6 +107,7 @@ def series_deadline(deploy_stack: DeployStack) -> float:
 
 @pytest.mark.kafka
 @pytest.mark.prometheus
+@pytest.mark.slow
 @pytest.mark.parametrize("expr", panel_queries())
 def test_panel_query_returns_data_from_prometheus(deploy_stack: DeployStack,
                                                   series_deadline: float, expr: str) -> None:

@@ -1,7 +1,7 @@
 """The Dockerfile without a Docker engine: its build context, user, health check and layout.
 
-The installed layout is checked by putting the packages where `pip install .` puts them
-(site-packages) and asking the code itself where it looks for templates/ and alert_rules/.
+The installed layout is checked by building the wheel from what the build stage copies and
+asking the installed code itself where it looks for templates/ and alert_rules/.
 """
 
 from __future__ import annotations
@@ -110,11 +110,29 @@ def test_local_state_stays_out_of_the_build_context() -> None:
         assert not in_context(path), path
 
 
-def test_data_files_are_copied_where_the_installed_code_looks_for_them(tmp_path: Path) -> None:
-    site = tmp_path / "site-packages"
-    for package in PACKAGES:
-        shutil.copytree(REPO_ROOT / package, site / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+def build_stage_copies() -> list[str]:
+    """What the build stage copies into /src, the folder `pip install .` builds the wheel from."""
+    steps = instructions()
+    second_from = [i for i, (op, _) in enumerate(steps) if op == "FROM"][1]
+    sources = []
+    for op, args in steps[:second_from]:
+        if op == "COPY" and "--from=" not in args:
+            sources += [w for w in args.split() if not w.startswith("--")][:-1]
+    return sources
+
+
+def test_the_wheel_carries_the_data_files_the_installed_code_looks_for(tmp_path: Path) -> None:
+    src, site = tmp_path / "src", tmp_path / "site-packages"
+    for source in build_stage_copies():  # the build stage's /src, symlinks kept as Docker does
+        if (REPO_ROOT / source).is_dir():
+            shutil.copytree(REPO_ROOT / source, src / source, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (src / source).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / source, src / source)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--target", str(site), str(src)],
+                   capture_output=True, text=True, timeout=300, check=True)
     probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
              "from slaengine.report.styles import TEMPLATES_DIR;"
              "from slaengine.alerting.config import DEFAULT_ROUTING_FILE;"
@@ -123,10 +141,16 @@ def test_data_files_are_copied_where_the_installed_code_looks_for_them(tmp_path:
     done = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True,
                           text=True, timeout=120, check=True, cwd=tmp_path)
     looked_up = {Path(line).relative_to(site).as_posix() for line in done.stdout.split()}
-    assert looked_up == {"templates", "alert_rules"}
-    copies = {args.split()[-1].rstrip("/") for op, args in final_stage() if op == "COPY"}
-    for folder in looked_up:
-        assert f"{SITE_PACKAGES}/{folder}" in copies, f"the image lacks {folder}/"
+    assert looked_up == {"slaengine/data/templates", "slaengine/data/alert_rules"}
+    for folder in ("templates", "alert_rules"):
+        shipped = sorted(p.name for p in (REPO_ROOT / folder).iterdir() if p.is_file())
+        installed = site / "slaengine" / "data" / folder
+        assert shipped and sorted(p.name for p in installed.iterdir()) == shipped, folder
+        for name in shipped:
+            assert not (installed / name).is_symlink()
+            assert (installed / name).read_bytes() == (REPO_ROOT / folder / name).read_bytes()
+    copies = [args for op, args in final_stage() if op == "COPY"]
+    assert not [c for c in copies if SITE_PACKAGES in c], "data is package data, not copied by hand"
 
 
 def test_entrypoint_gives_each_replica_its_own_worker_id(tmp_path: Path) -> None:

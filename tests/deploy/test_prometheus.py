@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from .conftest import DeployStack, iso, wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
+pytestmark = [pytest.mark.kafka, pytest.mark.prometheus, pytest.mark.slow]
 # The worker's collector may answer a scrape from an evaluation up to 1 s old (its cache), and
 # evaluates a hair after Prometheus stamps the scrape: the value must match one of these.
 EVALUATION_OFFSETS_S = (-1.0, -0.5, 0.0, 0.3)

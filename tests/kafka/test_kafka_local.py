@@ -136,6 +136,7 @@ async def produce_and_read_back(bootstrap: str, topic: str, value: bytes | None)
         await consumer.stop()
 
 
+@pytest.mark.slow
 def test_stop_start_cycle_on_a_separate_port(own_broker) -> None:
     bootstrap = f"127.0.0.1:{own_broker.port}"
     props = own_broker.state_dir / "server.properties"

@@ -32,8 +32,9 @@ def test_builtin_burn_factors(days: int, factors: list[float]) -> None:
         ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
 
 
-def test_custom_catalogue_without_the_period_is_a_clear_error(tmp_path: Path) -> None:
-    shutil.copy(REPO / ".." / "shared" / "conformance" / "sloth" / "windows" / "7d.yaml", tmp_path)
+def test_custom_catalogue_without_the_period_is_a_clear_error(sloth_fixtures: Path,
+                                                              tmp_path: Path) -> None:
+    shutil.copy(sloth_fixtures / "windows" / "7d.yaml", tmp_path)
     catalog = WindowsCatalog.from_directory(tmp_path)
     with pytest.raises(ConfigError, match=r"no alert windows for the SLO period 30d \(available: 1w\)"):
         catalog.for_period(timedelta(days=30))

@@ -28,7 +28,8 @@ from slaengine.rules.timeline import MinuteCounts, build_timeline
 from .conftest import CONFIG, REPO_ROOT, WorkerProcess
 
 PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (scripts/bootstrap installs it)")
+pytestmark = [pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (scripts/bootstrap installs it)"),
+              pytest.mark.slow]  # a worker process on the broker: not in scripts/test --quick
 SLO = "api-availability"
 
 

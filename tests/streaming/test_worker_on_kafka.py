@@ -9,12 +9,14 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from slaengine.synthetic import TrafficPlan, generate_events
 
 from .conftest import WorkerProcess, batch_rows, comparable, produce, summed
 
+pytestmark = pytest.mark.slow  # worker processes on the broker: not in scripts/test --quick
 NOW = time.time()
 
 
