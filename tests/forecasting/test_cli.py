@@ -71,7 +71,9 @@ def test_text_format_and_null_days_when_not_projected(tmp_path, capsys) -> None:
     ("ds,y", ["2026-01-01,1", "2026-01-02,lots"], ":3: column y: 'lots' is not a number"),
     ("ds,y", ["2026-01-01,nan"], ":2: column y: 'nan' is not a finite number"),
     ("ds,y", [], "no data rows after the header"),
-], ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows"])
+    ("ds,y", ["2026-01-01,1", "2026-01-02,2", "2026-01-03,-0.5"],
+     ":4: column y: '-0.5' is negative"),
+], ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows", "a negative value"])
 def test_bad_csv_is_a_one_line_error_with_exit_1(tmp_path, capsys, header, rows,
                                                  message) -> None:
     path = write_csv(tmp_path / "bad.csv", rows, header)
