@@ -16,7 +16,7 @@ import numpy as np
 
 from forecasting.models import Z80, Z95, FittedModel, Projection
 
-MIN_FACTOR, MAX_FACTOR = 0.5, 6.0  # a few origins are noisy: never trust them blindly
+MIN_FACTOR, MAX_FACTOR = 1.0, 6.0  # a few origins are noisy: never trust them blindly
 MIN_POINTS = 10
 Z_OF_LEVEL = {0.8: Z80, 0.95: Z95}
 

@@ -138,7 +138,11 @@ def candidate_models(y: np.ndarray) -> list[CandidateModel]:
     """
     from forecasting.ets import EtsModel
     from forecasting.regression import LinearTrendModel
-    from forecasting.seasonal import MIN_YEARLY_HISTORY, SeasonalTrendModel
+    from forecasting.seasonal import (
+        MIN_YEARLY_HISTORY,
+        SeasonallyAdjustedModel,
+        SeasonalTrendModel,
+    )
 
     weekly = has_weekly_seasonality(y)
     models: list[CandidateModel] = [
@@ -151,6 +155,10 @@ def candidate_models(y: np.ndarray) -> list[CandidateModel]:
         models += [SeasonalTrendModel(weekly=True), EtsModel(seasonal_periods=WEEK)]
     else:
         models += [EtsModel(damped=False), EtsModel(damped=True)]
+    if weekly:
+        models.append(SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False))
     if y.size >= MIN_YEARLY_HISTORY:
-        models.append(SeasonalTrendModel(weekly=weekly, yearly=True))
+        models += [SeasonalTrendModel(weekly=weekly, yearly=True),
+                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=False),
+                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=True)]
     return [m for m in models if y.size >= m.min_history]

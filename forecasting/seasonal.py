@@ -13,6 +13,7 @@ and the uncertainty of every coefficient (their covariance inflated for autocorr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -93,3 +94,84 @@ class SeasonalTrendModel:
         cov = inflation * residual_var * np.linalg.pinv(x.T @ x)
         return FittedSeasonalTrend(self.name, coef, cov, n, scale, self.seasons, ar,
                                    innovation_sd, float(residuals[-1]))
+
+
+@dataclass(frozen=True)
+class FittedLevel:
+    """Simple exponential smoothing, ETS(A,N,N): a flat forecast at the smoothed level."""
+
+    name: str
+    level: float
+    alpha: float
+    sigma2: float
+
+    def project(self, horizon: int) -> Projection:
+        h = np.arange(1, horizon + 1, dtype=float)
+        sd = np.sqrt(self.sigma2 * (1 + (h - 1) * self.alpha**2))
+        return Projection.from_normal(np.full(horizon, self.level), sd)
+
+
+SES_ALPHAS = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.0])
+
+
+def fit_level(y: np.ndarray, name: str = "level") -> FittedLevel:
+    """SES with the smoothing weight of least one-step squared error (a grid: no optimiser)."""
+    from scipy.signal import lfilter
+
+    best: FittedLevel | None = None
+    best_sse = np.inf
+    for alpha in SES_ALPHAS:
+        # level_t = alpha y_t + (1 - alpha) level_{t-1}, starting from y_0
+        levels = lfilter([alpha], [1.0, alpha - 1.0], y[1:], zi=[(1 - alpha) * y[0]])[0]
+        errors = y[1:] - np.concatenate(([y[0]], levels[:-1]))
+        sse = float(np.dot(errors, errors))
+        if sse < best_sse:
+            best_sse = sse
+            best = FittedLevel(name, float(levels[-1]), float(alpha), sse / errors.size)
+    assert best is not None
+    return best
+
+
+@dataclass(frozen=True)
+class FittedAdjusted:
+    """A local model of the seasonally adjusted series plus the season, projected forward."""
+
+    name: str
+    local: FittedLevel | FittedSeasonalTrend | Any
+    season_coef: np.ndarray
+    n: int
+    scale: float
+    seasons: tuple[tuple[float, int], ...]
+
+    def project(self, horizon: int) -> Projection:
+        h = np.arange(1, horizon + 1, dtype=float)
+        season = design_matrix(self.n - 1 + h, self.scale, self.seasons)[:, 2:] @ self.season_coef
+        p = self.local.project(horizon)
+        return Projection(p.mean + season, p.lower80 + season, p.upper80 + season,
+                          p.lower95 + season, p.upper95 + season)
+
+
+class SeasonallyAdjustedModel:
+    """Season removed (Fourier terms fitted with a linear trend), then a local model of the
+    rest: a smoothed level (``adjusted_level``) or an undamped Holt trend (``adjusted_holt``).
+
+    This is the MSTL idea (decompose, forecast the adjusted series, add the season back) with
+    Fourier seasons: the level follows the recent data instead of one line through all of it.
+    """
+
+    def __init__(self, weekly: bool, yearly: bool, trend: bool) -> None:
+        self.inner = SeasonalTrendModel(weekly=weekly, yearly=yearly)
+        self.trend = trend
+        self.name = ("adjusted_holt" if trend else "adjusted_level") + self.inner.name[6:]
+        self.min_history = max(self.inner.min_history, 10)
+
+    def fit(self, y: np.ndarray) -> FittedAdjusted:
+        from forecasting.ets import EtsModel
+
+        n = y.size
+        scale = max(float(n - 1), 1.0)
+        x = design_matrix(np.arange(n, dtype=float), scale, self.inner.seasons)
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        adjusted = y - x[:, 2:] @ coef[2:]
+        local = EtsModel().fit(adjusted) if self.trend else fit_level(adjusted)
+        return FittedAdjusted(self.name, local, coef[2:], n, scale, self.inner.seasons)
