@@ -283,7 +283,7 @@ def score_model(fit_predict: Callable[[np.ndarray, int], Bands], y: np.ndarray, 
 
 
 def run(models: list[str], max_origins: int, names: set[str] | None,
-        results: dict[str, dict]) -> None:
+        results: dict[str, dict], out: Path) -> None:
     for real in SERIES:
         if names and real.name not in names:
             continue
@@ -293,6 +293,8 @@ def run(models: list[str], max_origins: int, names: set[str] | None,
             for model in models:
                 score = score_model(MODELS[model], y, horizon, origins)
                 results[f"{model}|{real.name}|{horizon}"] = asdict(score)
+                # written as it goes: an interrupted run keeps what it measured
+                out.write_text(json.dumps(results, indent=1, sort_keys=True))
                 print(f"  {real.name} h={horizon} {model}: MASE {score.mase:.3f}, "
                       f"{score.seconds / max(score.origins, 1):.2f} s/fit", file=sys.stderr)
 
@@ -372,8 +374,8 @@ def main() -> int:
             print("needs the bench extra: pip install -e '.[bench]'", file=sys.stderr)
             return 2
         started = time.perf_counter()
-        run(args.models, args.max_origins, set(args.series) if args.series else None, results)
-        args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
+        run(args.models, args.max_origins, set(args.series) if args.series else None, results,
+            args.out)
         print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.per_series:
         print(render_per_series(results) + "\n")
