@@ -7,17 +7,17 @@ the trend stays a straight, undamped line: damped trends under-forecast steady g
 
 As in ``forecasting.regression``, residuals are AR(1): the projection starts from the last
 observation and decays towards trend + season. The interval adds the accumulated innovations
-and the uncertainty of every coefficient (their covariance inflated for autocorrelation).
+and the uncertainty of every coefficient (each inflated for autocorrelation at its own
+frequency).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from forecasting.models import WEEK, Projection
+from forecasting.models import WEEK, FittedModel, Projection
 from forecasting.regression import estimate_ar1
 
 YEAR = 365.25
@@ -35,6 +35,26 @@ def design_matrix(t: np.ndarray, scale: float,
             angle = 2.0 * np.pi * k * t / period
             columns += [np.sin(angle), np.cos(angle)]
     return np.column_stack(columns)
+
+
+def column_frequencies(seasons: tuple[tuple[float, int], ...]) -> np.ndarray:
+    """Angular frequency of each design column (0 for the level and the trend)."""
+    freqs = [0.0, 0.0]
+    for period, order in seasons:
+        for k in range(1, order + 1):
+            freqs += [2.0 * np.pi * k / period] * 2
+    return np.array(freqs)
+
+
+def ar1_variance_ratio(ar: float, freqs: np.ndarray) -> np.ndarray:
+    """How much AR(1) residuals inflate a coefficient's variance over independent ones.
+
+    For a regressor at angular frequency w it is the AR(1) spectrum there over the white
+    noise of the same variance: (1 - ar^2) / (1 - 2 ar cos w + ar^2). At w = 0 (level, trend)
+    that is the usual (1 + ar) / (1 - ar); the weekly terms, which alternate within days, are
+    barely affected by slowly wandering residuals.
+    """
+    return (1 - ar**2) / (1 - 2 * ar * np.cos(freqs) + ar**2)
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,8 @@ class SeasonalTrendModel:
         innovations = residuals[1:] - ar * residuals[:-1]
         innovation_sd = float(np.std(innovations))
         residual_var = innovation_sd**2 / (1 - ar**2)
-        inflation = (1 + ar) / (1 - ar)
-        cov = inflation * residual_var * np.linalg.pinv(x.T @ x)
+        scale_by = np.sqrt(ar1_variance_ratio(ar, column_frequencies(self.seasons)))
+        cov = residual_var * np.linalg.pinv(x.T @ x) * np.outer(scale_by, scale_by)
         return FittedSeasonalTrend(self.name, coef, cov, n, scale, self.seasons, ar,
                                    innovation_sd, float(residuals[-1]))
 
@@ -114,7 +134,7 @@ class FittedLevel:
 SES_ALPHAS = np.array([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.0])
 
 
-def fit_level(y: np.ndarray, name: str = "level") -> FittedLevel:
+def fit_level(y: np.ndarray, name: str = "adjusted_level") -> FittedLevel:
     """SES with the smoothing weight of least one-step squared error (a grid: no optimiser)."""
     from scipy.signal import lfilter
 
@@ -137,7 +157,7 @@ class FittedAdjusted:
     """A local model of the seasonally adjusted series plus the season, projected forward."""
 
     name: str
-    local: FittedLevel | FittedSeasonalTrend | Any
+    local: FittedModel
     season_coef: np.ndarray
     n: int
     scale: float
@@ -162,7 +182,8 @@ class SeasonallyAdjustedModel:
     def __init__(self, weekly: bool, yearly: bool, trend: bool) -> None:
         self.inner = SeasonalTrendModel(weekly=weekly, yearly=yearly)
         self.trend = trend
-        self.name = ("adjusted_holt" if trend else "adjusted_level") + self.inner.name[6:]
+        seasons = "_weekly" * weekly + "_yearly" * yearly
+        self.name = ("adjusted_holt" if trend else "adjusted_level") + seasons
         self.min_history = max(self.inner.min_history, 10)
 
     def fit(self, y: np.ndarray) -> FittedAdjusted:
