@@ -66,7 +66,9 @@ class WidthCalibration:
                     width_factor(long, level) if long_enough else pooled)
 
         (short80, long80), (short95, long95) = near_far(0.8), near_far(0.95)
-        return cls(short80, long80, backtest_horizon, short95, long95)
+        # Tails are at least as heavy as the normal's: the 95 % band, estimated from fewer
+        # points, is widened at least as much as the 80 % band.
+        return cls(short80, long80, backtest_horizon, max(short95, short80), max(long95, long80))
 
     def _ramp(self, horizon: int, near: float, far: float) -> np.ndarray:
         h = np.arange(1, horizon + 1, dtype=float)

@@ -7,10 +7,11 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from forecasting.calibrate import width_factor
+from forecasting.calibrate import WidthCalibration, width_factor
 from forecasting.changes import last_step_change
 from forecasting.config import load_capacity_config
 from forecasting.forecast import forecast_series
+from forecasting.models import Z80
 from forecasting.regression import LinearTrendModel
 from forecasting.select import select_model
 from forecasting.series import DailySeries
@@ -140,3 +141,11 @@ def test_models_are_selected_by_backtests_as_long_as_the_forecast_horizon() -> N
 def test_the_95_band_is_calibrated_separately_for_heavy_tailed_errors() -> None:
     errors = [np.random.default_rng(12).standard_t(3, 4000)]
     assert width_factor(errors, 0.95) > 1.2 * width_factor(errors, 0.8)
+
+
+def test_the_95_band_is_never_widened_less_than_the_80_band() -> None:
+    light_tails = [np.random.default_rng(14).uniform(-3, 3, 400) for _ in range(3)]
+    calibration = WidthCalibration.from_errors(light_tails, 400)
+    assert calibration.short == pytest.approx(2.4 / Z80, rel=0.1)
+    assert np.all(calibration.factors95(400) >= calibration.factors(400))
+    assert width_factor(light_tails, 0.95) < calibration.short  # what it would be alone
