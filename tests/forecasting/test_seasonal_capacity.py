@@ -149,3 +149,12 @@ def test_the_95_band_is_never_widened_less_than_the_80_band() -> None:
     assert calibration.short == pytest.approx(2.4 / Z80, rel=0.1)
     assert np.all(calibration.factors95(400) >= calibration.factors(400))
     assert width_factor(light_tails, 0.95) < calibration.short  # what it would be alone
+
+
+def test_with_two_purges_the_model_is_fitted_after_the_last_one() -> None:
+    rng = np.random.default_rng(15)
+    t = np.arange(170, dtype=float)
+    y = 100 + t - 40 * (t >= 60) - 50 * (t >= 120) + rng.normal(0, 1, t.size)
+    forecast = forecast_series(DailySeries(START, y, "GB", 1000.0), horizon_days=HORIZON)
+    assert forecast.fitted_from == START + timedelta(days=120)
+    assert forecast.growth_per_month == pytest.approx(30.44, rel=0.1)
