@@ -1,10 +1,10 @@
 """Time to forecast 100 resource series (model selection backtests included) on one core.
 
-Target: under 10 s for 100 series of 400 days (the stream's retention), a third of them with a
-weekly pattern (which adds the seasonal ETS candidate). Prints the time and the ratio to the
-target; run pinned to one core:
+Target: under 10 s for 100 series of 400 days, a third of them with a weekly pattern (which
+adds the weekly candidates); ``--days 1095`` (the stream's retention) adds the yearly ones.
+Prints the time and the ratio to the target; run pinned to one core:
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c 0 python bench/forecast_speed.py
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c 0 python bench/forecast_speed.py [--days 1095]
 """
 
 from __future__ import annotations

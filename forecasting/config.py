@@ -16,6 +16,7 @@ from slaengine.yamlconfig import load_model, parse_yaml_text, validate_document
 
 ResourceKind = Literal["database", "api_instances", "storage_locations", "event_store", "generic"]
 DEFAULT_CONFIG = "capacity.yaml"
+BOUNDED_KINDS = ("storage_locations", "api_instances")
 
 
 class StrictModel(BaseModel):
@@ -27,6 +28,13 @@ class ResourceSpec(StrictModel):
     gauge: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
     gauge_value: Literal["current", "utilization_percent"] = "current"
     daily_value: Literal["max", "last"] = "max"  # which daily aggregate is forecast
+    # The value cannot exceed the capacity (locations in use, CPU %): forecasts saturate there.
+    # Unset: bounded for the storage_locations and api_instances kinds.
+    bounded: bool | None = None
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.bounded if self.bounded is not None else self.kind in BOUNDED_KINDS
 
 
 class DatabaseRule(StrictModel):

@@ -55,6 +55,10 @@ def parse_row(path: str | Path, line: int, row: dict[str, str | None]) -> tuple[
         raise ForecastInputError(f"{path}:{line}: column y: {raw_y!r} is not a number") from err
     if not math.isfinite(value):
         raise ForecastInputError(f"{path}:{line}: column y: {raw_y!r} is not a finite number")
+    if value < 0:
+        raise ForecastInputError(
+            f"{path}:{line}: column y: {raw_y!r} is negative (a resource size, count or "
+            f"utilisation cannot be below 0)")
     return ts, value
 
 

@@ -11,7 +11,9 @@ from typing import Any, Literal
 import numpy as np
 
 from forecasting.backtest import FIT_ERRORS, BacktestScore
+from forecasting.changes import last_step_change
 from forecasting.models import Projection
+from forecasting.regression import LinearTrendModel
 from forecasting.select import select_model
 from forecasting.series import DailySeries
 
@@ -19,6 +21,9 @@ THRESHOLDS_PERCENT = (80, 90, 100)
 DAYS_PER_MONTH = 365.25 / 12
 MIN_HISTORY_DAYS = 14
 FLAT_GROWTH_SHARE = 0.01  # growing by less than 1 % over the horizon counts as flat
+WEEK = 7
+MAD_TO_SD = 1.4826
+REFERENCE_MODEL = "linear"  # the seeds' plain linear regression, always shown beside the pick
 
 ForecastStatus = Literal["ok", "insufficient_data", "not_projected"]
 
@@ -59,6 +64,11 @@ class CapacityForecast:
     projection: Projection | None = None
     crossings: dict[int, ThresholdCrossing] = field(default_factory=dict)
     backtest: BacktestScore | None = None
+    reference: np.ndarray | None = None  # mean of the plain linear regression, same days
+    fitted_from: date | None = None  # first day the model was fitted on
+    step_change: date | None = None  # first day after the last detected level shift
+    step_jump: float | None = None  # its size (level after minus before, net of the trend)
+    bounded: bool = False  # the forecast saturates at the capacity
 
     @property
     def utilization_percent(self) -> float | None:
@@ -79,11 +89,13 @@ class CapacityForecast:
     def rows(self) -> list[dict[str, Any]]:
         if self.projection is None or self.last_day is None:
             return []
-        p = self.projection
+        p, ref = self.projection, self.reference
         return [{"ds": (self.last_day + timedelta(days=i + 1)).isoformat(),
                  "yhat": _round(p.mean[i]), "lower80": _round(p.lower80[i]),
                  "upper80": _round(p.upper80[i]), "lower95": _round(p.lower95[i]),
-                 "upper95": _round(p.upper95[i])} for i in range(len(p))]
+                 "upper95": _round(p.upper95[i]),
+                 REFERENCE_MODEL: None if ref is None else _round(ref[i])}
+                for i in range(len(p))]
 
     def to_json(self, include_rows: bool = True) -> dict[str, Any]:
         def crossing_dates(c: ThresholdCrossing) -> dict[str, str | None]:
@@ -100,6 +112,11 @@ class CapacityForecast:
             "earliest_days_to": {str(p): c.earliest_days for p, c in self.crossings.items()},
             "crossing_dates": {str(p): crossing_dates(c) for p, c in self.crossings.items()},
             "backtest": self.backtest.to_json() if self.backtest else None,
+            "reference_model": REFERENCE_MODEL if self.reference is not None else None,
+            "fitted_from": _iso(self.fitted_from),
+            "step_change": None if self.step_change is None else {
+                "date": _iso(self.step_change), "jump": _round(self.step_jump)},
+            "bounded": self.bounded,
         }
         if include_rows:
             out["forecast"] = self.rows()
@@ -136,12 +153,19 @@ def find_crossings(current: float, projection: Projection, capacity: float, last
 
 def forecast_series(series: DailySeries, *, resource: str = "", capacity: float | None = None,
                     horizon_days: int = 180, thresholds: Sequence[int] = THRESHOLDS_PERCENT,
-                    min_history_days: int = MIN_HISTORY_DAYS) -> CapacityForecast:
-    """Select a model by backtest, project ``horizon_days`` and find the threshold crossings."""
+                    min_history_days: int = MIN_HISTORY_DAYS,
+                    bounded: bool = False) -> CapacityForecast:
+    """Select a model by backtest, project ``horizon_days`` and find the threshold crossings.
+
+    The model is fitted after the last step change (purge, migration) when one is detected.
+    ``bounded``: the resource cannot exceed its capacity (locations, utilisation), so every
+    band saturates there.
+    """
     capacity = capacity if capacity is not None else series.capacity
     daily = series.filled()
     base: dict[str, Any] = {"resource": resource, "unit": series.unit, "capacity": capacity,
-                            "history_days": series.observed_days}
+                            "history_days": series.observed_days,
+                            "bounded": bounded and capacity is not None}
     if daily.observed_days == 0:
         return CapacityForecast(status="insufficient_data", message="no observations", **base)
     y = daily.values
@@ -151,26 +175,71 @@ def forecast_series(series: DailySeries, *, resource: str = "", capacity: float 
             status="insufficient_data", **base,
             message=f"insufficient data: {series.observed_days} days of history, "
                     f"{min_history_days} needed")
+    step = last_step_change(y)
+    if step is not None:
+        y = y[step.index:]
+        base.update(step_change=daily.start + timedelta(days=step.index), step_jump=step.jump)
+    base["fitted_from"] = daily.end - timedelta(days=y.size - 1)
     try:
         selection = select_model(y, horizon_days)
+        reference = LinearTrendModel().fit(y).project(horizon_days).mean
     except FIT_ERRORS as err:
         return CapacityForecast(status="insufficient_data", message=f"no model fits: {err}", **base)
     projection = selection.fitted.project(horizon_days)
-    if np.min(y) >= 0:  # sizes and counts cannot go negative
-        projection = Projection(*(np.maximum(b, 0.0) for b in (
-            projection.mean, projection.lower80, projection.upper80,
-            projection.lower95, projection.upper95)))
-    span = max(horizon_days - 1, 1)
-    growth = float(projection.mean[-1] - projection.mean[0]) / span * DAYS_PER_MONTH
-    increase = float(projection.mean[-1]) - float(y[-1])
-    projected = increase > FLAT_GROWTH_SHARE * max(abs(float(y[-1])), 1e-9)
+    low = 0.0 if np.min(y) >= 0 else -math.inf  # sizes and counts cannot go negative
+    high = capacity if base["bounded"] else math.inf
+    projection = Projection(*(np.clip(b, low, high) for b in (
+        projection.mean, projection.lower80, projection.upper80,
+        projection.lower95, projection.upper95)))
+    reference = np.clip(reference, low, high)
+    growth = growth_per_month(projection.mean)
+    projected = is_growing(y, projection.mean)
     crossings = find_crossings(float(y[-1]), projection, capacity, daily.end, thresholds,
                                projected) if capacity else {}
     status: ForecastStatus = "ok" if projected else "not_projected"
     message = describe(crossings, projected, horizon_days)
+    if step is not None:
+        message += f"; fitted after the step change on {_iso(base['step_change'])}"
     return CapacityForecast(status=status, message=message, model=selection.model.name,
                             growth_per_month=growth, projection=projection, crossings=crossings,
-                            backtest=selection.score, **base)
+                            backtest=selection.score, reference=reference, **base)
+
+
+def is_growing(history: np.ndarray, mean: np.ndarray) -> bool:
+    """Does the projection rise above the current level by more than 1 % and more than the
+    series' own noise?
+
+    Weekly means on both sides, so a weekday peak is not growth; the highest week of the
+    projection, so a seasonal peak ahead (a yearly high season) counts. A rise within the
+    week-to-week noise is a slope the data cannot tell from zero.
+    """
+    current = float(np.mean(history[-WEEK:]))
+    ahead = weekly_means(mean)
+    threshold = max(FLAT_GROWTH_SHARE * abs(current), noise_sd(history), 1e-9)
+    return float(np.max(ahead)) - current > threshold
+
+
+def weekly_means(values: np.ndarray) -> np.ndarray:
+    if values.size < WEEK:
+        return values
+    return np.convolve(values, np.ones(WEEK) / WEEK, mode="valid")
+
+
+def noise_sd(y: np.ndarray) -> float:
+    """Robust sd of the noise: week-on-week changes, net of the usual change (the trend)."""
+    if y.size <= 2 * WEEK:
+        return 0.0
+    changes = y[WEEK:] - y[:-WEEK]
+    spread = float(np.median(np.abs(changes - np.median(changes))))
+    return MAD_TO_SD * spread / math.sqrt(2)  # each change holds two days' noise
+
+
+def growth_per_month(mean: np.ndarray) -> float:
+    """Average slope of the projection, from its first to its last week (so the weekday of
+    either end does not count as growth), per month."""
+    weekly = weekly_means(mean)
+    span = max(weekly.size - 1, 1)
+    return float(weekly[-1] - weekly[0]) / span * DAYS_PER_MONTH
 
 
 def describe(crossings: dict[int, ThresholdCrossing], projected: bool, horizon_days: int) -> str:

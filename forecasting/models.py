@@ -129,19 +129,36 @@ def has_weekly_seasonality(y: np.ndarray, min_strength: float = 0.3) -> bool:
 
 
 def candidate_models(y: np.ndarray) -> list[CandidateModel]:
-    """Models worth trying on ``y``, simplest first (ties in the backtest go to the simpler)."""
+    """Models worth trying on ``y``, simplest first (ties in the backtest go to the simpler).
+
+    The plain ``linear`` regression is always a candidate (and always the reference line).
+    With a clear weekly pattern the non-seasonal ETS lose every backtest, so the seasonal ones
+    replace them; seasonal trends stay undamped, since damping flattens steady growth. The
+    yearly candidate needs about 1.5 years of history.
+    """
     from forecasting.ets import EtsModel
     from forecasting.regression import LinearTrendModel
+    from forecasting.seasonal import (
+        MIN_YEARLY_HISTORY,
+        SeasonallyAdjustedModel,
+        SeasonalTrendModel,
+    )
 
+    weekly = has_weekly_seasonality(y)
     models: list[CandidateModel] = [
         NaiveModel(),
         DriftModel(),
         LinearTrendModel(robust=False),
         LinearTrendModel(robust=True),
     ]
-    # With a clear weekly pattern the non-seasonal ETS lose every backtest: skip their cost.
-    if has_weekly_seasonality(y):
-        models.append(EtsModel(damped=True, seasonal_periods=WEEK))
+    if weekly:
+        models += [SeasonalTrendModel(weekly=True), EtsModel(seasonal_periods=WEEK)]
     else:
         models += [EtsModel(damped=False), EtsModel(damped=True)]
+    if weekly:
+        models.append(SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False))
+    if y.size >= MIN_YEARLY_HISTORY:
+        models += [SeasonalTrendModel(weekly=weekly, yearly=True),
+                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=False),
+                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=True)]
     return [m for m in models if y.size >= m.min_history]

@@ -19,7 +19,7 @@ import numpy as np
 from slaengine.errors import ConfigError, InvalidEventError
 
 DailyAggregate = Literal["max", "last"]
-DEFAULT_RETENTION_DAYS = 400
+DEFAULT_RETENTION_DAYS = 3 * 365  # a yearly cycle needs ~1.5 years plus a backtest horizon
 
 
 @dataclass(frozen=True)

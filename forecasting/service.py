@@ -56,7 +56,8 @@ def report_resource(history: ResourceHistory, resource: str, config: CapacityCon
     spec = config.spec_for(resource)
     days = history.days(resource)
     series = days.series(spec.daily_value)
-    forecast = forecast_series(series, resource=resource, horizon_days=config.horizon_days)
+    forecast = forecast_series(series, resource=resource, horizon_days=config.horizon_days,
+                               bounded=spec.is_bounded)
     recent = series.filled().values[-config.kinds.api_instances.sustained_days:].tolist()
     recommendation = recommend(forecast, spec, config.kinds, recent, days.labels)
     alerts = capacity_alerts(forecast, config.alerts, now)

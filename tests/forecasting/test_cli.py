@@ -71,7 +71,9 @@ def test_text_format_and_null_days_when_not_projected(tmp_path, capsys) -> None:
     ("ds,y", ["2026-01-01,1", "2026-01-02,lots"], ":3: column y: 'lots' is not a number"),
     ("ds,y", ["2026-01-01,nan"], ":2: column y: 'nan' is not a finite number"),
     ("ds,y", [], "no data rows after the header"),
-], ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows"])
+    ("ds,y", ["2026-01-01,1", "2026-01-02,2", "2026-01-03,-0.5"],
+     ":4: column y: '-0.5' is negative"),
+], ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows", "a negative value"])
 def test_bad_csv_is_a_one_line_error_with_exit_1(tmp_path, capsys, header, rows,
                                                  message) -> None:
     path = write_csv(tmp_path / "bad.csv", rows, header)
@@ -88,3 +90,19 @@ def test_missing_file_and_bad_options(tmp_path, capsys) -> None:
         cli.main(["forecast", "--csv", "x.csv", "--capacity", "-1"])
     assert exit_info.value.code == 2
     assert "must be a positive number" in capsys.readouterr().err
+
+
+def test_storage_locations_saturate_at_capacity_unless_told_otherwise(tmp_path, capsys) -> None:
+    start = date(2026, 1, 1)
+    rows = [f"{start + timedelta(days=i)},{min(700 + 3 * i, 1000)}" for i in range(90)]
+    path = write_csv(tmp_path / "storage_locations.csv", rows)
+    assert cli.main(["forecast", "--csv", path, "--capacity", "1000"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bounded"] is True and out["reference_model"] == "linear"
+    assert max(max(r["upper95"], r["yhat"], r["linear"]) for r in out["forecast"]) <= 1000
+    assert cli.main(["forecast", "--csv", path, "--capacity", "1000", "--no-bounded",
+                     "--format", "text"]) == 0
+    text = capsys.readouterr().out
+    assert "linear (ref)" in text
+    assert max(float(line.split()[5]) for line in text.splitlines()
+               if line[:4] == "2026") > 1000  # upper95 column, unbounded

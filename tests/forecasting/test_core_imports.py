@@ -8,7 +8,8 @@ import sys
 CORE = ["forecasting.series", "forecasting.models", "forecasting.regression", "forecasting.ets",
         "forecasting.backtest", "forecasting.select", "forecasting.forecast",
         "forecasting.recommend", "forecasting.alerts", "forecasting.service",
-        "forecasting.csvinput", "forecasting.calibrate", "forecasting.metrics"]
+        "forecasting.csvinput", "forecasting.calibrate", "forecasting.metrics",
+        "forecasting.seasonal", "forecasting.changes"]
 
 
 def test_core_modules_import_no_io_frameworks() -> None:

@@ -16,6 +16,7 @@ from forecasting.models import (
     weekly_seasonality_strength,
 )
 from forecasting.regression import LinearTrendModel
+from forecasting.seasonal import SeasonallyAdjustedModel, SeasonalTrendModel, fit_level
 
 RNG = np.random.default_rng(11)
 DAYS = np.arange(200, dtype=float)
@@ -25,7 +26,10 @@ WEEKLY = TRENDING + 8 * np.where(DAYS % 7 >= 5, -1.0, 0.4)
 
 @pytest.mark.parametrize("model", [
     NaiveModel(), DriftModel(), LinearTrendModel(), LinearTrendModel(robust=True),
-    EtsModel(), EtsModel(damped=True), EtsModel(damped=True, seasonal_periods=7)],
+    EtsModel(), EtsModel(damped=True), EtsModel(damped=True, seasonal_periods=7),
+    EtsModel(seasonal_periods=7), SeasonalTrendModel(weekly=True),
+    SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False),
+    SeasonallyAdjustedModel(weekly=True, yearly=False, trend=True)],
     ids=lambda m: m.name)
 def test_every_model_gives_nested_intervals_that_widen_with_the_horizon(model) -> None:
     projection = model.fit(WEEKLY if "seasonal" in model.name else TRENDING).project(90)
@@ -83,5 +87,22 @@ def test_weekly_seasonality_is_detected_only_where_present() -> None:
     assert weekly_seasonality_strength(WEEKLY) > 0.5
     assert weekly_seasonality_strength(TRENDING) < 0.3
     names = [m.name for m in candidate_models(WEEKLY)]
-    assert "seasonal_damped_holt" in names and "holt" not in names
-    assert "seasonal_damped_holt" not in [m.name for m in candidate_models(TRENDING)]
+    assert {"seasonal_holt", "linear_weekly", "linear"} <= set(names) and "holt" not in names
+    assert not {"seasonal_holt", "linear_weekly"} & {m.name for m in candidate_models(TRENDING)}
+
+
+def test_weekly_fourier_trend_recovers_the_weekly_shape_and_the_slope() -> None:
+    projection = SeasonalTrendModel(weekly=True).fit(WEEKLY).project(14)
+    days = np.arange(200, 214, dtype=float)
+    expected_shape = 8 * np.where(days % 7 >= 5, -1.0, 0.4)
+    shape = projection.mean - np.convolve(projection.mean, np.ones(7) / 7, "same")
+    np.testing.assert_allclose(shape[3:-3], expected_shape[3:-3] - expected_shape.mean(),
+                               atol=1.5)
+
+
+def test_smoothed_level_weights_recent_days_only_as_much_as_the_noise_allows() -> None:
+    rng = np.random.default_rng(13)
+    steady = fit_level(50 + rng.normal(0, 1, 300))
+    walk = fit_level(50 + np.cumsum(rng.normal(0, 1, 300)))
+    assert steady.level == pytest.approx(50, abs=0.6) and steady.alpha <= 0.1
+    assert walk.alpha >= 0.7

@@ -54,16 +54,16 @@ def test_missing_days_are_gaps_that_filled_interpolates() -> None:
     assert series.filled().values.tolist() == [10.0, 20.0, 30.0, 40.0]
 
 
-def test_retention_keeps_the_newest_400_days() -> None:
+def test_retention_keeps_the_newest_three_years() -> None:
     history = ResourceHistory()
-    start = datetime(2025, 1, 1, 12, tzinfo=UTC)
-    for i in range(450):
+    start = datetime(2023, 1, 1, 12, tzinfo=UTC)
+    for i in range(1145):
         history.observe("r", start + timedelta(days=i), float(i))
     series = history.series("r")
-    assert len(series) == 400
-    assert series.values[0] == 50.0 and series.values[-1] == 449.0
+    assert len(series) == 1095
+    assert series.values[0] == 50.0 and series.values[-1] == 1144.0
     history.observe("r", start, -1.0)  # older than the window: ignored
-    assert len(history.series("r")) == 400
+    assert len(history.series("r")) == 1095
 
 
 def test_state_round_trips_through_json_and_stays_compact() -> None:

@@ -105,7 +105,7 @@ async def test_http_report_lists_every_resource_with_recommendations(aiohttp_cli
                                                            "rows": "true"})
     rows = (await one.json())["resources"]["database_size"]["forecast"]
     assert len(rows) == CONFIG.horizon_days and set(rows[0]) == {
-        "ds", "yhat", "lower80", "upper80", "lower95", "upper95"}
+        "ds", "yhat", "lower80", "upper80", "lower95", "upper95", "linear"}
 
 
 @pytest.mark.parametrize(("params", "status", "message"), [
