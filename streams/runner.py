@@ -62,6 +62,8 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
     try:
         consumer = app.consumer
         for tp in consumer.assignment():
+            if tp.topic not in runtime.short_names:
+                continue  # changelog and alert partitions: their positions are not tracked here
             highwater = consumer.highwater(tp)
             position = runtime.pipeline_positions.get((tp.topic, tp.partition))
             if highwater is not None:
