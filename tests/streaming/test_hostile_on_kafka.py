@@ -179,6 +179,7 @@ def test_sigterm_mid_burst_flushes_and_commits_so_nothing_is_letter_twice(
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     asyncio.run(send(kafka_bootstrap, topic_prefix, traffic))
     wait_for(lambda: worker.metric("slaengine_events_processed_total") >= 2000, what="some progress")
+    assert worker.metric("slaengine_events_processed_total") < 19_600, "the burst ended before the stop"
     worker.stop()  # SIGTERM in the middle of the burst
     assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
     assert "graceful stop: flushed" in worker.log_text()
