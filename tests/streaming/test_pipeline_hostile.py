@@ -318,3 +318,13 @@ def test_every_element_of_arbitrary_json_is_applied_or_dead_lettered(raw: bytes,
         data = letter.to_bytes()
         assert len(data) <= MAX_LETTER_BYTES
         json.loads(data)
+
+
+def test_a_bad_limits_section_fails_with_file_line_and_field(tmp_path) -> None:
+    from slaengine.config import load_sla_config
+    from slaengine.errors import ConfigError
+
+    path = tmp_path / "slo.yaml"
+    path.write_text("slos:\n  - {name: a, service: s, sli: availability, target: 99}\nlimits:\n  services: 0\n")
+    with pytest.raises(ConfigError, match=r"slo\.yaml:4: limits\.services: Input should be greater than 0"):
+        load_sla_config(path)
