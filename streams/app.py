@@ -42,7 +42,7 @@ from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
 from streams.capacity import ResourceState
 from streams.limits import SeriesLimits
-from streams.pipeline import LOG_EVERY_S, Pipeline
+from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,9 @@ class Runtime:
             await asyncio.sleep(0.01)
         flushed = 0
         for source, buffer in list(self.buffers.items()):
-            if buffer.pending:
+            # a still-busy partition is left unflushed: its mark would cover a message whose
+            # letters may not be out yet; it is replayed after the restart instead
+            if buffer.pending and not buffer.busy:
                 try:
                     await self.flush_partition(source, buffer)
                     flushed += 1
@@ -200,6 +202,23 @@ class Runtime:
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
         log.info("graceful stop: flushed %d partitions and committed their offsets", flushed)
+
+    async def send_letter(self, key: bytes | None, letter: DeadLetter) -> None:
+        """Send a dead letter, retrying while Kafka is unreachable: a letter must not be lost.
+
+        The partition stays busy meanwhile, so no flush records the message as done.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await self.deadletter_topic.send(key=key, value=letter.to_bytes())
+                return
+            except Exception:  # broker unreachable or timed out: try again
+                if self.stopping:
+                    raise
+                self.report_error(f"sending a dead letter of {letter.topic}[{letter.partition}]@{letter.offset}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def report_error(self, what: str) -> None:
         """Count an unexpected error in the agents' own code; log it at most once a minute."""
@@ -304,7 +323,7 @@ def _make_agent(runtime: Runtime, table: Any) -> Any:
                 letters = runtime.pipeline.on_message(message.topic, message.partition, message.offset,
                                                       event.value, int(now * 1000), appended_ms)
                 for letter in letters:
-                    await runtime.deadletter_topic.send(key=event.key, value=letter.to_bytes())
+                    await runtime.send_letter(event.key, letter)
             except Exception:  # noqa: BLE001 - the pipeline never raises; this guards the rest
                 runtime.report_error(f"handling {source}@{message.offset}")
             finally:

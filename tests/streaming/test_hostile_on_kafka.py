@@ -100,6 +100,27 @@ async def uncommitted(bootstrap: str, prefix: str, topic: str) -> int:
     return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
 
 
+async def rewind(bootstrap: str, prefix: str, topic: str) -> int:
+    """Commit offset 0 for every partition of ``topic`` in the (stopped) worker's group; returns the
+    number of messages that will be redelivered."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([prefix + topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(prefix + topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{prefix}slaengine",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict.fromkeys(partitions, 0))
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
 def limited_config(tmp_path: Path) -> Path:
     path = tmp_path / "slo.yaml"
     path.write_text(CONFIG.read_text() + f"\nlimits:\n  services: {SERVICE_LIMIT}\n")
@@ -164,6 +185,15 @@ def test_hostile_traffic_on_the_real_broker_counts_every_valid_event_and_letters
         time.sleep(3)
         assert worker.metric("slaengine_events_processed_total") == 0
         assert worker.metric("slaengine_events_invalid_total") == 0
+    # redelivery of everything (offsets rewound while stopped): skipped by the applied high-water marks
+    worker.stop()
+    redelivered = asyncio.run(rewind(kafka_bootstrap, topic_prefix, "sla.requests"))
+    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", config=config).start()
+    workers.append(worker)
+    wait_for(lambda: worker.metric("slaengine_messages_replayed_total") >= redelivered, timeout=60,
+             what="the rewound messages to be skipped as replays")
+    assert worker.metric("slaengine_events_processed_total") == 0
+    assert worker.metric("slaengine_events_invalid_total") == 0
     assert len(asyncio.run(read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", expected_letters + 1,
                                     timeout=5))) == expected_letters
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(time.time()))}
