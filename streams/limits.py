@@ -39,12 +39,19 @@ class SeriesLimits:
                        "resource": spec.resources, "projection": spec.projections}
         self.held: dict[str, set[Any]] = {kind: set() for kind in SERIES_KINDS}
         self.rejected: dict[str, int] = dict.fromkeys(SERIES_KINDS, 0)
+        self._services, self._endpoints = self.held["service"], self.held["endpoint"]
+        self._resources = self.held["resource"]
 
     def admit(self, event: Any) -> str | None:
         """None when every name of the event is held or fits; else why it does not.
 
         Nothing is added unless all fit, so a rejected request does not take a service slot.
         """
+        if type(event) is RequestEvent:  # fast path: a known service and endpoint
+            if event.service in self._services and (event.service, event.endpoint) in self._endpoints:
+                return None
+        elif type(event) is ResourceEvent and event.resource in self._resources:
+            return None
         series = series_of(event)
         new = [(kind, name) for kind, name in series if name not in self.held[kind]]
         if not new:

@@ -131,38 +131,35 @@ class Pipeline:
             self.replayed += 1
             return []
         try:
-            letters = self._apply(topic, partition, offset, value, kind, source, processed_ms, appended_ms)
+            events, invalid = decode_message(kind, value, processed_ms)
+            letters = [DeadLetter(topic, partition, offset, bad.index, bad.reason, bad.detail, value,
+                                  bad.element) for bad in invalid] if invalid else []
+            applied = 0
+            admit, apply, on_resource = self.limits.admit, self.engine.apply, self.on_resource
+            for index, event in events:
+                try:
+                    too_many = admit(event)
+                    if too_many is not None:
+                        letters.append(DeadLetter(topic, partition, offset, _index(value, index),
+                                                  "too_many_series", too_many, value, event_to_json(event)))
+                        continue
+                    position = element_offset(offset, index)
+                    apply(event, source, position, processed_ms, appended_ms)
+                    if on_resource is not None and type(event) is ResourceEvent:
+                        on_resource(event, source, position)
+                    applied += 1
+                except Exception as err:  # noqa: BLE001 - one element's failure must not lose the others
+                    letters.append(self._internal_error(topic, partition, offset, _index(value, index), value,
+                                                        _event_json(event), err))
+            if applied:
+                self.valid[kind] = self.valid.get(kind, 0) + applied
         except Exception as err:  # noqa: BLE001 - a bug in decoding must not stop the partition
             letters = [self._internal_error(topic, partition, offset, None, value, None, err)]
         self.applied[source] = offset
-        for letter in letters:
-            self.invalid[(kind, letter.reason)] = self.invalid.get((kind, letter.reason), 0) + 1
-            self._log(letter)
-        return letters
-
-    def _apply(self, topic: str, partition: int, offset: int, value: bytes | None, kind: str,
-               source: str, processed_ms: int, appended_ms: int | None) -> list[DeadLetter]:
-        events, invalid = decode_message(kind, value, processed_ms)
-        letters = [DeadLetter(topic, partition, offset, bad.index, bad.reason, bad.detail, value, bad.element)
-                   for bad in invalid]
-        applied = 0
-        for index, event in events:
-            try:
-                too_many = self.limits.admit(event)
-                if too_many is not None:
-                    letters.append(DeadLetter(topic, partition, offset, _index(value, index), "too_many_series",
-                                              too_many, value, event_to_json(event)))
-                    continue
-                position = element_offset(offset, index)
-                self.engine.apply(event, source, position, processed_ms, appended_ms)
-                if isinstance(event, ResourceEvent) and self.on_resource is not None:
-                    self.on_resource(event, source, position)
-                applied += 1
-            except Exception as err:  # noqa: BLE001 - one element's failure must not lose the others
-                letters.append(self._internal_error(topic, partition, offset, _index(value, index), value,
-                                                    _event_json(event), err))
-        if applied:
-            self.valid[kind] = self.valid.get(kind, 0) + applied
+        if letters:
+            for letter in letters:
+                self.invalid[(kind, letter.reason)] = self.invalid.get((kind, letter.reason), 0) + 1
+                self._log(letter)
         return letters
 
     def _internal_error(self, topic: str, partition: int, offset: int, index: int | None,
