@@ -328,6 +328,8 @@ def _make_agent(runtime: Runtime, table: Any) -> Any:
                 runtime.report_error(f"handling {source}@{message.offset}")
             finally:
                 buffer.busy = False
+            if runtime.stopping:
+                continue  # the stop flushed without this message: unacked, it is handled after the restart
             runtime.pipeline_positions[(message.topic, message.partition)] = message.offset
             buffer.pending.append(event)
             if now - buffer.last_flush >= interval or len(buffer.pending) >= MAX_PENDING:
