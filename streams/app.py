@@ -81,7 +81,7 @@ class Runtime:
         self.config = config
         self.engine = SliEngine(config)
         self.resources = ResourceState(config.timezone)
-        self.limits = SeriesLimits(config.limits)
+        self.limits = SeriesLimits.of_config(config)
         self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe, limits=self.limits)
         self.tables: dict[str, Any] = {}
         self.loaded_sources: set[str] = set()

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from slaengine.config import LimitsSpec
+from slaengine.config import LimitsSpec, SlaConfig
 from slaengine.events import RequestEvent, ResourceEvent
 
 SERIES_KINDS = ("service", "endpoint", "resource", "projection")
@@ -41,6 +41,16 @@ class SeriesLimits:
         self.rejected: dict[str, int] = dict.fromkeys(SERIES_KINDS, 0)
         self._services, self._endpoints = self.held["service"], self.held["endpoint"]
         self._resources = self.held["resource"]
+
+    @classmethod
+    def of_config(cls, config: SlaConfig) -> SeriesLimits:
+        """Limits of ``config``, with the services its SLOs name held from the start: a flood of
+        new names can never lock out a service that an SLO measures."""
+        limits = cls(config.limits)
+        for slo in config.slos:
+            if slo.service:
+                limits.hold("service", slo.service)
+        return limits
 
     def admit(self, event: Any) -> str | None:
         """None when every name of the event is held or fits; else why it does not.

@@ -114,7 +114,7 @@ class Pipeline:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
         self.on_resource = on_resource
-        self.limits = limits if limits is not None else SeriesLimits(engine.config.limits)
+        self.limits = limits if limits is not None else SeriesLimits.of_config(engine.config)
         self.clock = clock
         self.valid: dict[str, int] = {}
         self.invalid: dict[tuple[str, str], int] = {}

@@ -224,6 +224,14 @@ def test_services_beyond_the_limit_are_dead_lettered_too_many_series() -> None:
     assert 'slaengine_series_limit{kind="endpoint"} 5.0' in text
 
 
+def test_a_flood_of_new_services_cannot_lock_out_a_service_an_slo_measures() -> None:
+    pipeline, _ = new_pipeline(services=3)
+    flood = encode([request(service=f"junk-{i}") for i in range(100)])
+    assert len(pipeline.on_message(REQUESTS, 0, 1, flood, NOW_MS)) == 98  # orders-api holds a slot already
+    assert pipeline.on_message(REQUESTS, 0, 2, encode(request()), NOW_MS) == []
+    assert pipeline.limits.held["service"] == {"orders-api", "junk-0", "junk-1"}
+
+
 def test_a_flood_of_resource_names_keeps_state_bounded() -> None:
     pipeline, resources = new_pipeline(resources=50)
     batch = encode([resource(resource=f"r{i}") for i in range(2000)])
