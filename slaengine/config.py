@@ -116,6 +116,20 @@ class SloSpec(BaseModel):
         return good and not any(lo <= status <= hi for lo, hi in parse_status_ranges(self.bad_status))
 
 
+class LimitsSpec(BaseModel):
+    """Cardinality limits (``limits:``): names one worker holds in state and exports.
+
+    Events beyond them are dead-lettered ``too_many_series`` (docs/operations.md).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: int = Field(default=1_000, gt=0)
+    endpoints: int = Field(default=10_000, gt=0, description="service and endpoint pairs")
+    resources: int = Field(default=1_000, gt=0)
+    projections: int = Field(default=1_000, gt=0)
+
+
 class SlaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +139,7 @@ class SlaConfig(BaseModel):
     slos: list[SloSpec] = Field(min_length=1)
     report: dict[str, Any] | None = None
     forecasting: dict[str, Any] | None = None
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
     @field_validator("timezone")
     @classmethod

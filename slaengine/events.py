@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,13 @@ SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TO
 
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
+MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken clock or seconds sent as ms
+MAX_TEXT = 200  # characters in any name, id or label
+MAX_LABELS = 20  # labels per resource measurement
+MAX_LATENCY_MS = 1e9  # about 11.6 days
+MAX_MAGNITUDE = 1e18  # resource values and capacities (1 EB in bytes)
+# control characters (C0, DEL, C1), lone surrogates and the Unicode line/paragraph separators
+_BAD_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 MAX_BATCH = 100_000  # elements per message; also the stride of per-element offsets
 
 
@@ -67,10 +75,21 @@ Event = RequestEvent | OrderEvent | ResourceEvent
 
 @dataclass(frozen=True, slots=True)
 class InvalidElement:
-    reason: str  # short label: not_utf8, not_json, not_object, missing_field, wrong_type, out_of_range, bad_timestamp, future_timestamp, unknown_topic, empty_batch
+    reason: str  # short label, one of INVALID_REASONS (docs/operations.md says what each means)
     detail: str
     index: int | None = None  # position in a batch; None for a single-object message
     element: Any = None  # the decoded element, when it was JSON
+
+
+INVALID_REASONS = ("not_utf8", "not_json", "not_object", "empty_batch", "batch_too_large", "missing_field",
+                   "wrong_type", "out_of_range", "bad_text", "too_long", "bad_timestamp", "future_timestamp",
+                   "unknown_topic")
+
+
+def _short(value: Any) -> str:
+    """A value for an error message, cut so a 4,000-digit number can't blow up a dead letter."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
 
 
 class _Invalid(Exception):
@@ -81,22 +100,51 @@ class _Invalid(Exception):
 
 
 def parse_timestamp_ms(value: Any) -> int:
-    """ISO-8601 string (``Z`` or offset; naive means UTC) or epoch milliseconds → epoch ms."""
+    """ISO-8601 string (``Z`` or offset; naive means UTC) or epoch milliseconds → epoch ms.
+
+    Raises _Invalid for anything else, including times before 2000-01-01 (``MIN_TS_MS``).
+    """
     if isinstance(value, bool):
         raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
+    if isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
+        ts_ms = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
             raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
-        return int(value)
-    if isinstance(value, str):
+        ts_ms = int(value)  # exact for any finite float, however large
+    elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
-        except ValueError:
-            raise _Invalid("bad_timestamp", f"ts {value!r} is not an ISO-8601 timestamp") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1000)
-    raise _Invalid("bad_timestamp", f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            ts_ms = int(parsed.timestamp() * 1000)
+        except (ValueError, OverflowError):
+            raise _Invalid("bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp") from None
+    else:
+        raise _Invalid("bad_timestamp",
+                       f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
+    if ts_ms < MIN_TS_MS:
+        hint = " (epoch seconds? ts takes milliseconds)" if isinstance(value, (int, float)) and ts_ms > 0 else ""
+        raise _Invalid("bad_timestamp", f"ts {_short(value)} is before 2000-01-01{hint}")
+    return ts_ms
+
+
+def check_text(name: str, value: str) -> str:
+    """A name, id or label: at most MAX_TEXT characters, no control characters or lone surrogates.
+
+    (Raw bytes were already valid UTF-8; lone surrogates come from JSON escapes like ``\\ud800``
+    and would make every later /metrics scrape or e-mail fail to encode.)
+    """
+    if len(value) <= MAX_TEXT and value.isprintable():  # fast path: plain names
+        return value
+    if len(value) > MAX_TEXT:
+        raise _Invalid("too_long", f"field {name!r} has {len(value)} characters (at most {MAX_TEXT})")
+    bad = _BAD_TEXT.search(value)
+    if bad is not None:
+        raise _Invalid("bad_text", f"field {name!r} contains the character U+{ord(bad.group()):04X} at "
+                                   f"position {bad.start()} (control characters and lone surrogates are "
+                                   "not allowed)")
+    return value
 
 
 def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
@@ -107,8 +155,10 @@ def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], kind
         raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got a boolean")
     if not isinstance(value, kind):
         raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got {type(value).__name__}")
-    if isinstance(value, str) and not value:
-        raise _Invalid("missing_field", f"field {name!r} must not be empty")
+    if isinstance(value, str):
+        if not value:
+            raise _Invalid("missing_field", f"field {name!r} must not be empty")
+        check_text(name, value)
     return value
 
 
@@ -118,13 +168,16 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Invalid("wrong_type", f"field {name!r} must be a string, got {type(value).__name__}")
-    return value
+    return check_text(name, value)
 
 
-def _finite_number(obj: dict[str, Any], name: str) -> float:
+def _finite_number(obj: dict[str, Any], name: str, low: float, high: float) -> float:
+    """A number within [low, high]; ints are compared before float() so huge ones can't overflow."""
     value = _require(obj, name, (int, float), "a number")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise _Invalid("out_of_range", f"field {name!r} must be finite, got {value!r}")
+    if not low <= value <= high:
+        raise _Invalid("out_of_range", f"field {name!r} is {_short(value)}, outside {low:g} to {high:g}")
     return float(value)
 
 
@@ -133,6 +186,8 @@ def _timestamp(obj: dict[str, Any], now_ms: int) -> int:
         raise _Invalid("missing_field", "required field 'ts' is missing")
     ts_ms = parse_timestamp_ms(obj["ts"])
     if ts_ms > now_ms + MAX_FUTURE_MS:
+        if ts_ms > now_ms + 10**12:  # centuries ahead: not worth a count of seconds
+            raise _Invalid("future_timestamp", f"ts {_short(obj['ts'])} is far in the future")
         ahead = (ts_ms - now_ms) / 1000
         raise _Invalid("future_timestamp", f"ts is {ahead:.0f} s in the future (at most 300 s allowed)")
     return ts_ms
@@ -143,10 +198,12 @@ def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     # anything unusual goes through the checked path, which explains what is wrong.
     service, endpoint = obj.get("service"), obj.get("endpoint")
     status, latency, request_id = obj.get("status"), obj.get("latency_ms"), obj.get("request_id")
-    if (type(service) is str and service and type(endpoint) is str and endpoint
+    if (type(service) is str and 0 < len(service) <= MAX_TEXT and service.isprintable()
+            and type(endpoint) is str and 0 < len(endpoint) <= MAX_TEXT and endpoint.isprintable()
             and type(status) is int and 100 <= status <= 599
-            and (type(latency) is float or type(latency) is int) and 0 <= latency < math.inf
-            and (request_id is None or type(request_id) is str)):
+            and (type(latency) is float or type(latency) is int) and 0 <= latency <= MAX_LATENCY_MS
+            and (request_id is None or type(request_id) is str and len(request_id) <= MAX_TEXT
+                 and request_id.isprintable())):
         return RequestEvent(_timestamp(obj, now_ms), service, endpoint, status, float(latency), request_id)
     return _checked_request(obj, now_ms)
 
@@ -157,10 +214,8 @@ def _checked_request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     endpoint = _require(obj, "endpoint", str, "a string")
     status = _require(obj, "status", int, "an integer")
     if not 100 <= status <= 599:
-        raise _Invalid("out_of_range", f"status {status} is outside 100-599")
-    latency_ms = _finite_number(obj, "latency_ms")
-    if latency_ms < 0:
-        raise _Invalid("out_of_range", f"latency_ms {latency_ms} is negative")
+        raise _Invalid("out_of_range", f"status {_short(status)} is outside 100-599")
+    latency_ms = _finite_number(obj, "latency_ms", 0, MAX_LATENCY_MS)
     return RequestEvent(ts_ms, service, endpoint, status, latency_ms, _optional_str(obj, "request_id"))
 
 
@@ -169,22 +224,27 @@ def _order(obj: dict[str, Any], now_ms: int) -> OrderEvent:
     order_id = _require(obj, "order_id", str, "a string")
     kind = _require(obj, "event", str, "a string")
     if kind not in ORDER_EVENT_KINDS:
-        raise _Invalid("out_of_range", f"event {kind!r} is not one of {', '.join(ORDER_EVENT_KINDS)}")
+        raise _Invalid("out_of_range", f"event {_short(kind)} is not one of {', '.join(ORDER_EVENT_KINDS)}")
     return OrderEvent(ts_ms, order_id, kind, _optional_str(obj, "warehouse"))
 
 
 def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
     ts_ms = _timestamp(obj, now_ms)
     resource = _require(obj, "resource", str, "a string")
-    value = _finite_number(obj, "value")
+    value = _finite_number(obj, "value", -MAX_MAGNITUDE, MAX_MAGNITUDE)
     capacity = None
     if obj.get("capacity") is not None:
-        capacity = _finite_number(obj, "capacity")
+        capacity = _finite_number(obj, "capacity", 0, MAX_MAGNITUDE)
         if capacity <= 0:
             raise _Invalid("out_of_range", f"capacity {capacity} must be positive")
     labels = obj.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise _Invalid("wrong_type", "field 'labels' must be an object of string values")
+    if len(labels) > MAX_LABELS:
+        raise _Invalid("too_long", f"field 'labels' has {len(labels)} entries (at most {MAX_LABELS})")
+    for label, label_value in labels.items():
+        check_text("labels", label)
+        check_text(f"labels.{label}", label_value)
     return ResourceEvent(ts_ms, resource, value, _optional_str(obj, "unit"), capacity, dict(labels))
 
 

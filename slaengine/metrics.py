@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import SloWindowResult, evaluate_windows
@@ -125,3 +125,39 @@ class PipelineCollector(Collector):
             for (topic, partition), behind in sorted(self.consumer_lag().items()):
                 lag.add_metric([topic, str(partition)], behind)
             yield lag
+
+
+class EncodableRegistry(CollectorRegistry):
+    """A registry whose exposition always encodes: label values that are not valid UTF-8.
+
+    Events are validated before their names reach the state, but one name that cannot
+    encode (a lone surrogate) would make every scrape fail, so /metrics is protected on
+    its own: such a value is exported with the offending code points backslash-escaped.
+    """
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in super().collect():
+            yield encodable(metric)
+
+
+def encodable(metric: Metric) -> Metric:
+    """The metric with every label value encodable as UTF-8 (unchanged, and fast, when all are)."""
+    for sample in metric.samples:
+        for value in sample.labels.values():
+            if not value.isascii() and not _encodes(value):
+                metric.samples = [sample._replace(labels={k: _escaped(v) for k, v in sample.labels.items()})
+                                  for sample in metric.samples]
+                return metric
+    return metric
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,22 +1,34 @@
 """Faust wiring: one agent per input topic, changelog-backed tables, the HTTP API task.
 
-Agents are thin: decode and apply through ``Pipeline`` (pure), then, at most
-every ``flush_interval_s`` per partition, write the engine's dirty state to the
-partition's changelog-backed table and only then ack the messages. Faust
-flushes the producer before it commits offsets, so a commit never runs ahead of
-the state; replays after a crash are skipped by the per-bucket offsets.
+Agents are thin: decode and apply through ``Pipeline`` (pure, never raises),
+then, at most every ``flush_interval_s`` per partition, write the engine's dirty
+state and the partition's applied high-water mark to the partition's
+changelog-backed table and only then ack the messages. Faust flushes the
+producer before it commits offsets, so a commit never runs ahead of the state.
+
+A timer flushes partitions that went quiet (so the tail of a burst is committed
+without waiting for more traffic), and a graceful stop (SIGTERM) flushes and
+commits every partition. After a restart, messages up to the stored high-water
+mark are skipped whole, so their dead letters are not produced again; after a
+crash, the per-bucket offsets still skip what the state already holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import TP, EventT, StreamT
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from slaengine.config import SlaConfig
 from slaengine.events import (
@@ -29,17 +41,35 @@ from slaengine.events import (
 from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
 from streams.capacity import ResourceState
-from streams.pipeline import Pipeline
+from streams.limits import SeriesLimits
+from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 20_000  # messages held unacked per partition before a forced flush
 
 
+APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark: p|<source>
+
+
 @dataclass
 class PartitionBuffer:
     pending: list[EventT] = field(default_factory=list)
     last_flush: float = 0.0
+    stream: Any = None  # the agent's stream, which acks the pending events
+    table: Any = None
+    busy: bool = False  # the agent is between applying a message and holding it in `pending`
+
+
+class SlaApp(faust.App):
+    """faust.App that flushes and commits every partition when it stops (SIGTERM, graceful stop)."""
+
+    runtime: Runtime | None = None
+
+    async def on_stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop_gracefully()
+        await super().on_stop()
 
 
 class Runtime:
@@ -51,7 +81,8 @@ class Runtime:
         self.config = config
         self.engine = SliEngine(config)
         self.resources = ResourceState(config.timezone)
-        self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe)
+        self.limits = SeriesLimits.of_config(config)
+        self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe, limits=self.limits)
         self.tables: dict[str, Any] = {}
         self.loaded_sources: set[str] = set()
         self.buffers: dict[str, PartitionBuffer] = defaultdict(PartitionBuffer)
@@ -60,6 +91,9 @@ class Runtime:
         self.short_names = {settings.topic(name): short for name, short in SOURCE_NAMES.items()}
         self.pipeline_positions: dict[tuple[str, int], int] = {}  # last offset applied per partition
         self.last_maintenance = 0.0
+        self.stopping = False
+        self.agent_errors = 0
+        self._last_error_log = -LOG_EVERY_S
 
     def source_of(self, topic: str, partition: int) -> str:
         return f"{self.short_names.get(topic, topic)}:{partition}"
@@ -73,9 +107,15 @@ class Runtime:
             if key.startswith("r|"):
                 if value.get("s") == source:
                     self.resources.load(key, value)
+                    self.limits.hold("resource", key[2:])
                     restored += 1
+            elif key.startswith(APPLIED_KEY):
+                if key[len(APPLIED_KEY):] == source and value is not None:
+                    self.pipeline.applied[source] = int(value)
             elif SliEngine.source_of_key(key) == source:
                 self.engine.load(key, value)
+                if key.startswith(f"w|{source}/"):  # a request clock: one per source and service
+                    self.limits.hold("service", key.split("/", 1)[1])
                 restored += 1
         self.loaded_sources.add(source)
         log.info("restored %d records of %s from the changelog", restored, source)
@@ -107,6 +147,86 @@ class Runtime:
                 table[key] = value
         for key, value in self.resources.take_changes(source):
             table[key] = value
+        applied = self.pipeline.applied.get(source)
+        if applied is not None:  # last: a cut-short flush leaves the mark behind, never ahead
+            table[APPLIED_KEY + source] = applied
+
+    async def flush_partition(self, source: str, buffer: PartitionBuffer) -> None:
+        """Flush ``source``'s state, then ack its pending messages (the commit follows within 1 s).
+
+        Table writes go to the changelog partition of the current event; outside the agent
+        (timer, stop) that is the partition's latest pending event.
+        """
+        if not buffer.pending:
+            return
+        token = _current_event.set(weakref.ref(buffer.pending[-1]))
+        try:
+            self.flush(buffer.table, source)
+        finally:
+            _current_event.reset(token)
+        pending, buffer.pending = buffer.pending, []
+        buffer.last_flush = time.time()
+        for done in pending:
+            await buffer.stream.ack(done)
+
+    async def flush_quiet(self, interval: float) -> None:
+        """Flush partitions whose messages wait for a flush that no new message would trigger."""
+        now = time.time()
+        for source, buffer in list(self.buffers.items()):
+            if buffer.pending and not buffer.busy and now - buffer.last_flush >= interval:
+                try:
+                    await self.flush_partition(source, buffer)
+                except Exception:  # noqa: BLE001 - kept pending, tried again at the next tick
+                    self.report_error(f"flushing {source}")
+
+    async def stop_gracefully(self) -> None:
+        """Stop taking messages, flush and ack every partition, and commit before Faust stops."""
+        self.stopping = True
+        for _ in range(100):  # an agent may be sending a message's dead letters
+            if not any(buffer.busy for buffer in self.buffers.values()):
+                break
+            await asyncio.sleep(0.01)
+        flushed = 0
+        for source, buffer in list(self.buffers.items()):
+            # a still-busy partition is left unflushed: its mark would cover a message whose
+            # letters may not be out yet; it is replayed after the restart instead
+            if buffer.pending and not buffer.busy:
+                try:
+                    await self.flush_partition(source, buffer)
+                    flushed += 1
+                except Exception:  # noqa: BLE001 - the rest must still be flushed
+                    self.report_error(f"flushing {source} at stop")
+        try:
+            await self.app.producer.flush()
+            await self.app.consumer.commit()
+        except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
+            self.report_error("committing at stop")
+        log.info("graceful stop: flushed %d partitions and committed their offsets", flushed)
+
+    async def send_letter(self, key: bytes | None, letter: DeadLetter) -> None:
+        """Send a dead letter, retrying while Kafka is unreachable: a letter must not be lost.
+
+        The partition stays busy meanwhile, so no flush records the message as done.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await self.deadletter_topic.send(key=key, value=letter.to_bytes())
+                return
+            except Exception:  # broker unreachable or timed out: try again
+                if self.stopping:
+                    raise
+                self.report_error(f"sending a dead letter of {letter.topic}[{letter.partition}]@{letter.offset}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def report_error(self, what: str) -> None:
+        """Count an unexpected error in the agents' own code; log it at most once a minute."""
+        self.agent_errors += 1
+        if time.monotonic() - self._last_error_log >= LOG_EVERY_S:
+            self._last_error_log = time.monotonic()
+            log.exception("unexpected error while %s (%d so far; logged at most once a minute)", what,
+                          self.agent_errors)
 
     def revoke(self, revoked: set[TP]) -> None:
         sources = {self.source_of(tp.topic, tp.partition) for tp in revoked}
@@ -115,10 +235,27 @@ class Runtime:
         self.loaded_sources -= sources
         for source in sources:
             self.buffers.pop(source, None)  # unacked: the new owner replays them
+            self.pipeline.applied.pop(source, None)
+
+
+class RuntimeCollector(Collector):
+    """Replayed messages skipped by the high-water mark, and errors outside the pipeline."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        replayed = CounterMetricFamily("slaengine_messages_replayed", "Messages skipped because the state "
+                                       "already held them (redelivered after a restart)")
+        replayed.add_metric([], self.runtime.pipeline.replayed)
+        errors = CounterMetricFamily("slaengine_agent_errors", "Unexpected errors in the agents outside event "
+                                     "handling (sending dead letters, flushing state); see the log")
+        errors.add_metric([], self.runtime.agent_errors)
+        yield from (replayed, errors)
 
 
 def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime]:
-    app = faust.App(
+    app = SlaApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
@@ -137,6 +274,7 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
         topic_disable_leader=True,
     )
     runtime = Runtime(app, settings, config)
+    app.runtime = runtime
 
     def raw_topic(name: str) -> Any:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw",
@@ -154,6 +292,10 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
     async def _restore_quiet_partitions() -> None:
         runtime.load_assigned()
 
+    @app.timer(settings.flush_interval_s)
+    async def _flush_quiet_partitions() -> None:
+        await runtime.flush_quiet(settings.flush_interval_s)
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
         runtime.revoke(revoked)
@@ -166,25 +308,34 @@ def _make_agent(runtime: Runtime, table: Any) -> Any:
 
     async def agent(stream: StreamT) -> None:
         async for event in stream.noack().events():  # type: ignore[attr-defined]
+            if runtime.stopping:
+                continue  # left unacked and unapplied: the next start handles it once
             message = event.message
             source = runtime.source_of(message.topic, message.partition)
-            runtime.ensure_loaded(table, source)
-            now = time.time()
-            # projection lag runs from the moment the event entered Kafka (the record timestamp),
-            # so replaying old events measures the pipeline, not the events' age
-            appended_ms = int(message.timestamp * 1000) if message.timestamp else None
-            letters = runtime.pipeline.on_message(message.topic, message.partition, message.offset,
-                                                  event.value, int(now * 1000), appended_ms)
-            for letter in letters:
-                await runtime.deadletter_topic.send(key=event.key, value=letter.to_bytes())
-            runtime.pipeline_positions[(message.topic, message.partition)] = message.offset
             buffer = runtime.buffers[source]
+            buffer.stream, buffer.table, buffer.busy = stream, table, True
+            now = time.time()
+            try:
+                runtime.ensure_loaded(table, source)
+                # projection lag runs from the moment the event entered Kafka (the record timestamp),
+                # so replaying old events measures the pipeline, not the events' age
+                appended_ms = int(message.timestamp * 1000) if message.timestamp else None
+                letters = runtime.pipeline.on_message(message.topic, message.partition, message.offset,
+                                                      event.value, int(now * 1000), appended_ms)
+                for letter in letters:
+                    await runtime.send_letter(event.key, letter)
+            except Exception:  # noqa: BLE001 - the pipeline never raises; this guards the rest
+                runtime.report_error(f"handling {source}@{message.offset}")
+            finally:
+                buffer.busy = False
+            if runtime.stopping:
+                continue  # the stop flushed without this message: unacked, it is handled after the restart
+            runtime.pipeline_positions[(message.topic, message.partition)] = message.offset
             buffer.pending.append(event)
             if now - buffer.last_flush >= interval or len(buffer.pending) >= MAX_PENDING:
-                runtime.flush(table, source)
-                pending, buffer.pending = buffer.pending, []
-                buffer.last_flush = now
-                for done in pending:
-                    await stream.ack(done)
+                try:
+                    await runtime.flush_partition(source, buffer)
+                except Exception:  # noqa: BLE001 - kept pending, flushed at the next chance
+                    runtime.report_error(f"flushing {source}")
 
     return agent

@@ -28,7 +28,9 @@ class ResourceState:
         try:
             self.history.observe(event.resource, datetime.fromtimestamp(event.ts_ms / 1000, UTC),
                                  event.value, event.capacity, event.unit, event.labels)
-        except InvalidEventError:
+        except (InvalidEventError, ValueError, OverflowError, OSError):
+            # events.py already rejects such times and numbers; this guards anything that slips
+            # past it (year 0 once raised here and stopped the agent)
             self.rejected += 1
             return
         self.offsets[event.resource] = offset

@@ -12,7 +12,6 @@ from typing import Any
 
 import faust
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from forecasting.config import load_capacity_config
 from forecasting.http import add_routes as add_capacity_routes
@@ -35,7 +34,7 @@ from slaengine.events import (
 )
 from slaengine.http.app import create_app
 from slaengine.kafka_io import ensure_topics
-from slaengine.metrics import PipelineCollector, SliCollector
+from slaengine.metrics import EncodableRegistry, PipelineCollector, SliCollector
 from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import incident_rows, month_report_from_engine
@@ -51,7 +50,8 @@ from slaengine.settings import Settings
 from slaengine.sli.query import month_range
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
-from streams.app import Runtime, build_app
+from streams.app import Runtime, RuntimeCollector, build_app
+from streams.limits import SeriesLimitsCollector
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
@@ -62,6 +62,8 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
     try:
         consumer = app.consumer
         for tp in consumer.assignment():
+            if tp.topic not in runtime.short_names:
+                continue  # changelog and alert partitions: their positions are not tracked here
             highwater = consumer.highwater(tp)
             position = runtime.pipeline_positions.get((tp.topic, tp.partition))
             if highwater is not None:
@@ -77,7 +79,7 @@ class Worker:
     def __init__(self, settings: Settings, config: SlaConfig) -> None:
         self.settings = settings
         self.app, self.runtime = build_app(settings, config)
-        self.registry = CollectorRegistry()
+        self.registry = EncodableRegistry()  # a label that cannot encode must not break /metrics
         self.capacity_refresh_s = float(os.environ.get("SLAENGINE_CAPACITY_REFRESH_S", "60"))
         self.capacity = CapacityService(lambda: self.runtime.resources.history,
                                         load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
@@ -97,6 +99,8 @@ class Worker:
         self.registry.register(SliCollector(self.runtime.engine))
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
+        self.registry.register(SeriesLimitsCollector(self.runtime.limits))
+        self.registry.register(RuntimeCollector(self.runtime))
         self.registry.register(AlertStateCollector(self.alerting.evaluator))
         self.registry.register(CapacityCollector(self.capacity))
         self.registry.register(RouterCollector(self.router.outbox, self.router.clock))

@@ -83,12 +83,12 @@ def test_orders_and_resources_follow_their_contracts() -> None:
     [(_, order)], _ = decode_message(ORDERS_TOPIC, encode(
         {"ts": "2026-10-01T00:00:00Z", "order_id": "o1", "event": "shipped", "warehouse": "ams"}), NOW_MS)
     assert order == OrderEvent(1790812800000, "o1", "shipped", "ams")
-    _, invalid = decode_message(ORDERS_TOPIC, encode({"ts": 1, "order_id": "o1", "event": "lost"}), NOW_MS)
+    _, invalid = decode_message(ORDERS_TOPIC, encode({"ts": NOW_MS, "order_id": "o1", "event": "lost"}), NOW_MS)
     assert invalid[0].reason == "out_of_range"
     [(_, resource)], _ = decode_message(RESOURCES_TOPIC, encode(
-        {"ts": 1, "resource": "database_size", "value": 50.2, "unit": "GB", "capacity": 150,
+        {"ts": NOW_MS, "resource": "database_size", "value": 50.2, "unit": "GB", "capacity": 150,
          "labels": {"tier": "db"}}), NOW_MS)
-    assert resource == ResourceEvent(1, "database_size", 50.2, "GB", 150.0, {"tier": "db"})
+    assert resource == ResourceEvent(NOW_MS, "database_size", 50.2, "GB", 150.0, {"tier": "db"})
 
 
 def test_event_json_round_trips_through_the_decoder() -> None:
@@ -116,3 +116,61 @@ def test_arbitrary_json_documents_never_raise(document: object, topic: str) -> N
     raw = json.dumps(document).encode()
     events, invalid = decode_message(topic, raw, NOW_MS)
     assert len(events) + len(invalid) >= 1
+
+
+# ---- hostile input (issue 12): one validation of names, numbers and timestamps ----
+
+HUGE = int("9" * 400)
+GOOD_ORDER = {"ts": "2026-10-01T00:00:00Z", "order_id": "o1", "event": "created", "warehouse": "ams"}
+GOOD_RESOURCE = {"ts": "2026-10-01T00:00:00Z", "resource": "database_size", "value": 50.2, "unit": "GB",
+                 "capacity": 150, "labels": {"tier": "db"}}
+HOSTILE = [
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts=HUGE), "future_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts=-HUGE), "bad_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts=1e308), "future_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, latency_ms=HUGE), "out_of_range"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, latency_ms=1e300), "out_of_range"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, status=HUGE), "out_of_range"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts="0001-01-01T00:00:00+14:00"), "bad_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts="9999-12-31T23:59:59-14:00"), "future_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts="1999-12-31T23:59:59Z"), "bad_timestamp"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, ts=1790856000), "bad_timestamp"),  # seconds, not ms
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, service="bad\ud800name"), "bad_text"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, endpoint="GET /\r\nBcc: x"), "bad_text"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, request_id="\udfff"), "bad_text"),
+    (REQUESTS_TOPIC, dict(GOOD_REQUEST, service="s" * 201), "too_long"),
+    (ORDERS_TOPIC, dict(GOOD_ORDER, ts=HUGE), "future_timestamp"),
+    (ORDERS_TOPIC, dict(GOOD_ORDER, order_id="o\u0000"), "bad_text"),
+    (ORDERS_TOPIC, dict(GOOD_ORDER, warehouse="w\u2028"), "bad_text"),
+    (ORDERS_TOPIC, dict(GOOD_ORDER, event="created\ud800"), "bad_text"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, value=HUGE), "out_of_range"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, value=-HUGE), "out_of_range"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, capacity=HUGE), "out_of_range"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, ts="0001-01-01T00:00:00+14:00"), "bad_timestamp"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, resource="bad\ud800name"), "bad_text"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, unit="\x1b[31m"), "bad_text"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, labels={"tier\ud800": "db"}), "bad_text"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, labels={"tier": "x" * 300}), "too_long"),
+    (RESOURCES_TOPIC, dict(GOOD_RESOURCE, labels={f"k{i}": "v" for i in range(21)}), "too_long"),
+]
+
+
+@pytest.mark.parametrize("topic, body, reason", HOSTILE, ids=[f"{t}-{r}-{i}" for i, (t, _, r) in enumerate(HOSTILE)])
+def test_hostile_values_are_invalid_with_a_reason_and_never_raise(topic: str, body: dict, reason: str) -> None:
+    # on the old code: OverflowError for 400-digit numbers, surrogate names and year 0 accepted
+    events, invalid = decode_message(topic, encode(body), NOW_MS)
+    assert events == []
+    assert [bad.reason for bad in invalid] == [reason]
+    assert len(invalid[0].detail) < 300  # a 400-digit number is cut in the explanation
+
+
+def test_names_with_non_ascii_letters_and_up_to_200_characters_are_valid() -> None:
+    body = dict(GOOD_REQUEST, service="zahlungs-dienst-ü-日本" + "x" * 180, endpoint="GET /straße")
+    [(_, event)], invalid = decode_message(REQUESTS_TOPIC, encode(body), NOW_MS)
+    assert invalid == [] and event.service == body["service"] and len(event.service) == 200
+
+
+def test_timestamps_from_2000_on_are_valid() -> None:
+    [(_, event)], invalid = decode_message(REQUESTS_TOPIC, encode(dict(GOOD_REQUEST, ts="2000-01-01T00:00:00Z")),
+                                           NOW_MS)
+    assert invalid == [] and event.ts_ms == 946_684_800_000

@@ -36,6 +36,7 @@ class WorkerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    config: Path = CONFIG
 
     @property
     def url(self) -> str:
@@ -49,7 +50,7 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "slaengine.cli", "worker", "--store", self.store,
                  "--data-dir", str(self.data_dir), "--http-port", str(self.port),
-                 "--worker-id", self.worker_id, "--config", str(CONFIG), "--flush-interval", "0.2"],
+                 "--worker-id", self.worker_id, "--config", str(self.config), "--flush-interval", "0.2"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
         self.wait_until_ready()
         return self
