@@ -26,6 +26,8 @@ from streams.pipeline import MAX_LETTER_BYTES
 from .conftest import CONFIG, WorkerProcess, batch_rows, comparable, produce
 from .test_worker_on_kafka import day_of_traffic, iso, read_all, wait_for
 
+pytestmark = pytest.mark.slow  # worker processes on the broker: not in scripts/test --quick
+
 NOW = time.time()
 HUGE = int("9" * 400)
 SERVICE_LIMIT = 5
