@@ -26,6 +26,7 @@ class SliCollector(Collector):
         self.engine = engine
         self.clock = clock
         self._cache: tuple[float, list[SloWindowResult]] | None = None
+        self._exported: dict[str, tuple[int, int]] = {}  # last (good, total) counter values per SLO
 
     def results(self) -> list[SloWindowResult]:
         now = self.clock()
@@ -85,17 +86,29 @@ class SliCollector(Collector):
         yield from self._lifetime_counters()
 
     def _lifetime_counters(self) -> Iterator[Metric]:
-        """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules."""
+        """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules.
+
+        Uptime counts minutes up to the current one, quiet minutes included
+        (``no_traffic``), as ``compute`` and the in-service evaluator do. A late request can
+        turn a down minute up or back: the good counter never goes down for that
+        (it holds its value until the count catches up); only losing partitions resets it.
+        """
         labels = ["slo", "service", "sli"]
-        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: closed minutes) per SLO", labels=labels)
+        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: minutes) per SLO", labels=labels)
         good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
+        now_ms = int(self.clock() * 1000)
         for slo in self.engine.config.slos:
-            lifetime = self.engine.lifetime_counts(slo)
+            lifetime = self.engine.lifetime_counts(slo, now_ms)
             if lifetime is None:
                 continue
+            good_count, total_count = lifetime
+            previous = self._exported.get(slo.name)
+            if previous is not None and total_count >= previous[1]:
+                good_count = max(good_count, previous[0])
+            self._exported[slo.name] = (good_count, total_count)
             values = [slo.name, slo.service or "", slo.sli]
-            good.add_metric(values, lifetime[0])
-            total.add_metric(values, lifetime[1])
+            good.add_metric(values, good_count)
+            total.add_metric(values, total_count)
         yield total
         yield good
 
