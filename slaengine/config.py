@@ -171,7 +171,8 @@ class SlaConfig(BaseModel):
 
     timezone: str = "UTC"
     organisation: str = "slaengine"
-    grace: str = Field(default="10m", description="how late an event may be and still land in its minute")
+    grace: str = Field(default="10m", description="slack for late events: an open order counts as missed "
+                                                  "once its deadline plus grace has passed")
     slos: list[SloSpec] = Field(min_length=1)
     report: dict[str, Any] | None = None
     forecasting: dict[str, Any] | None = None

@@ -148,9 +148,23 @@ def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return merged
 
 
-def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo) -> list[tuple[int, int]]:
-    """Local months (year, month) holding data, each hour assigned by its minutes' local time."""
+def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo,
+                     now_ms: int | None = None) -> list[tuple[int, int]]:
+    """Local months (year, month) holding data, each hour assigned by its minutes' local time.
+
+    For an uptime SLO that counts quiet minutes (``no_traffic: good/bad``), given ``now_ms``,
+    every month from its first request on has data, even one without a single request.
+    """
     months = set()
+    spec = engine.slos.get(slo)
+    first_request = engine.first_request_ms(slo)
+    if spec is not None and spec.no_traffic != "ignore" and first_request is not None and now_ms is not None:
+        since = datetime.fromtimestamp(first_request / 1000, zone)
+        until = datetime.fromtimestamp(now_ms / 1000, zone)
+        year, number = since.year, since.month
+        while (year, number) <= (until.year, until.month):
+            months.add((year, number))
+            year, number = year + (number == 12), number % 12 + 1
     for _, hours in engine.buckets_of(slo):
         for hour, bucket in hours.items():
             first = datetime.fromtimestamp(hour * 3600, zone)

@@ -131,7 +131,7 @@ def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[
     local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
     for slo in engine.config.slos:
         rows += evaluate_windows(engine, slo, now_ms)
-        months = [m for m in query.months_with_data(engine, slo.name, engine.zone)
+        months = [m for m in query.months_with_data(engine, slo.name, engine.zone, now_ms)
                   if m < (local_now.year, local_now.month)][-past_months:]
         for year, month in months:
             row = evaluate_month(engine, slo, year, month, now_ms)

@@ -436,3 +436,11 @@ def test_14_a_gzip_log_is_read_whatever_its_name(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["events"] == {"valid": 5, "invalid": 0, "invalid_by_reason": {}, "late_dropped": 0}
+
+
+def test_1_a_month_without_a_single_request_after_the_first_is_a_down_month(tmp_path: Path) -> None:
+    events = [req(at("2026-07-31T23:59:00"))]
+    document = compute(tmp_path, UPTIME.format(no_traffic="bad"), events, at("2026-10-02T00:00:00"))
+    september = row(document, "up", "month:2026-09")
+    assert (september["good"], september["total"], september["status"]) == (0, 30 * 1440, "breached")
+    assert counts(document, "up", "month:2026-07") == (1, 1)

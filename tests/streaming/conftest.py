@@ -36,6 +36,7 @@ class WorkerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    config: Path = CONFIG
 
     @property
     def url(self) -> str:
@@ -49,7 +50,7 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "slaengine.cli", "worker", "--store", self.store,
                  "--data-dir", str(self.data_dir), "--http-port", str(self.port),
-                 "--worker-id", self.worker_id, "--config", str(CONFIG), "--flush-interval", "0.2"],
+                 "--worker-id", self.worker_id, "--config", str(self.config), "--flush-interval", "0.2"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
         self.wait_until_ready()
         return self
@@ -122,9 +123,9 @@ def produce(bootstrap: str, prefix: str, path: Path, batch_size: int = 1) -> Non
                    check=True, cwd=REPO_ROOT, capture_output=True)
 
 
-def batch_rows(events: Path, at: str) -> list[dict]:
+def batch_rows(events: Path, at: str, config: Path = CONFIG) -> list[dict]:
     result = subprocess.run([sys.executable, "-m", "slaengine.cli", "compute", "--events", str(events),
-                             "--config", str(CONFIG), "--at", at], check=True, capture_output=True,
+                             "--config", str(config), "--at", at], check=True, capture_output=True,
                             cwd=REPO_ROOT)
     return json.loads(result.stdout)["slos"]
 
