@@ -84,29 +84,30 @@ class FulfillmentTracker:
         elif offset <= order.offset:
             return []  # replayed after a crash or rebalance: already applied
         kind = event.event
+        counted_at = order.created_ms  # where the recorded outcome is counted
         first_event = order.created_ms is None and order.shipped_ms is None and order.cancelled_ms is None
-        if kind == "created" and order.created_ms is None:
-            order.created_ms = event.ts_ms
+        if kind == "created":
+            order.created_ms = _earliest(order.created_ms, event.ts_ms)
         elif kind == "shipped":
             order.shipped_ms = _earliest(order.shipped_ms, event.ts_ms)
         elif kind == "cancelled":
             order.cancelled_ms = _earliest(order.cancelled_ms, event.ts_ms)
         if first_event or (kind == "created" and order.created_ms == event.ts_ms):
             self._schedule_expiry(event.order_id, event.ts_ms)
-        decisions = self._record(order, self.outcome_of(order))
+        decisions = self._record(order, counted_at, self.outcome_of(order))
         order.offset = max(order.offset, offset)
         self.dirty.add(event.order_id)
         return decisions
 
     @staticmethod
-    def _record(order: OrderState, outcome: str | None) -> list[Decision]:
-        """Decisions that move the recorded outcome to ``outcome``."""
-        if outcome is None or outcome == order.outcome or order.created_ms is None:
+    def _record(order: OrderState, counted_at: int | None, outcome: str | None) -> list[Decision]:
+        """Decisions that move the recorded outcome (counted at ``counted_at``) to ``outcome``."""
+        if outcome is None or (outcome == order.outcome and counted_at == order.created_ms):
             return []
         decisions = []
-        if order.outcome in (GOOD, BAD):
-            decisions.append(Decision(order.created_ms, order.outcome == GOOD, -1))
-        if outcome in (GOOD, BAD):
+        if order.outcome in (GOOD, BAD) and counted_at is not None:
+            decisions.append(Decision(counted_at, order.outcome == GOOD, -1))
+        if outcome in (GOOD, BAD) and order.created_ms is not None:
             decisions.append(Decision(order.created_ms, outcome == GOOD))
         order.outcome = outcome
         return decisions

@@ -444,3 +444,21 @@ def test_1_a_month_without_a_single_request_after_the_first_is_a_down_month(tmp_
     september = row(document, "up", "month:2026-09")
     assert (september["good"], september["total"], september["status"]) == (0, 30 * 1440, "breached")
     assert counts(document, "up", "month:2026-07") == (1, 1)
+
+
+def test_6_a_repeated_creation_counts_from_the_earliest_whatever_the_arrival_order() -> None:
+    config = SlaConfig.model_validate({"slos": [
+        {"name": "ship", "sli": "fulfillment", "within": "24h", "target": 95}]})
+    created = ms(at("2026-10-05T09:00:00"))
+    events = [OrderEvent(created + 3_600_000, "o", "created"), OrderEvent(created, "o", "created"),
+              OrderEvent(created + 24 * 3_600_000 + 1_800_000, "o", "shipped")]  # 24.5 h after 09:00
+    results = set()
+    for arrival in ([0, 1, 2], [0, 2, 1], [2, 1, 0], [1, 2, 0], [2, 0, 1], [1, 0, 2]):
+        engine = SliEngine(config)
+        for offset, index in enumerate(arrival):
+            engine.apply(events[index], "orders:0", offset)
+        slo = config.slo("ship")
+        month = evaluate_window(engine, slo, "calendar-month", created + 3 * 86_400_000)
+        nine = evaluate_window(engine, slo, "5m", created + 5 * 60_000)
+        results.add((month.good, month.total, nine.total))
+    assert results == {(0, 1, 1)}  # missed, and counted at 09:00
