@@ -10,10 +10,10 @@ update idempotent without trusting Kafka's offset commits.
 
 Size of one changelog record: 2 x 60 integers of minute detail plus, for a
 latency SLO, one sketch for the hour and at most 60 minute sketches. A sketch
-holds at most one bin per 2 % step of latency (about 930 bins from 1 µs to
-10⁶ ms at 1 % relative accuracy) and never more bins than requests, so a
-record stays below 61 x 930 bins (≈ 600 kB of JSON) even in the worst case,
-under Kafka's default 1 MB message limit; typical records are a few kB.
+holds at most one bin per 2 % step of its tracked range (10 µs to 10⁶ ms: 921
+bins, see slaengine.sli.sketch) and never more bins than requests, so a record
+stays below 61 x 921 bins (≈ 650 kB of JSON) even in the worst case, under
+Kafka's default 1 MB message limit; typical records are a few kB.
 """
 
 from __future__ import annotations

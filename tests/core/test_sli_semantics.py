@@ -462,3 +462,18 @@ def test_6_a_repeated_creation_counts_from_the_earliest_whatever_the_arrival_ord
         nine = evaluate_window(engine, slo, "5m", created + 5 * 60_000)
         results.add((month.good, month.total, nine.total))
     assert results == {(0, 1, 1)}  # missed, and counted at 09:00
+
+
+def test_5_an_hour_of_minute_sketches_stays_under_kafkas_message_limit_whatever_the_latencies() -> None:
+    from slaengine.sli.buckets import HourBucket
+
+    bucket = HourBucket(0, with_sketch=True)
+    for minute in range(60):
+        for step in range(1200):  # every bin of the tracked range and beyond, each minute
+            latency = 10 ** (-3 + step * 0.01)  # 1 µs to 10¹⁹ ms
+            bucket.add(minute, latency <= 500)
+            bucket.add_latency(minute, latency)
+    record = json.dumps(bucket.to_state())
+    assert len(record) < 1_000_000
+    assert HourBucket.from_state(json.loads(record)).sketch_between(0, 60).quantile(0.5) == \
+        pytest.approx(bucket.sketch.quantile(0.5))  # type: ignore[union-attr]
