@@ -28,11 +28,6 @@ HOUR_MS = 3_600_000
 MINUTES_PER_HOUR = 60
 
 
-def is_good_slice(good: int, total: int, ratio: Fraction) -> bool:
-    """A minute is up when good/total >= ratio, compared exactly (14/25 at 0.56 is up)."""
-    return good * ratio.denominator >= ratio.numerator * total
-
-
 class HourBucket:
     __slots__ = (
         "good",
@@ -121,11 +116,12 @@ class HourBucket:
             if self.slices is None or 2 * (end_minute - first_minute) < MINUTES_PER_HOUR:
                 return 0, 0, 0
             return self.slices
+        num, den = ratio.numerator, ratio.denominator
         good = bad = 0
-        for minute in range(first_minute, end_minute):
-            total = self.minute_total[minute]
+        for minute_good, total in zip(self.minute_good[first_minute:end_minute],
+                                      self.minute_total[first_minute:end_minute], strict=True):
             if total:
-                if is_good_slice(self.minute_good[minute], total, ratio):
+                if minute_good * den >= num * total:  # good/total >= ratio, exactly (14/25 at 0.56 is up)
                     good += 1
                 else:
                     bad += 1

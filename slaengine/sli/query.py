@@ -61,7 +61,13 @@ def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] 
 
 def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[HourBucket]:
     first, last = start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS
-    return [b for buckets in engine.hours_between(slo, first, last) for b in buckets]
+    found: list[HourBucket] = []
+    for _, hours in engine.buckets_of(slo):
+        if last - first < len(hours):
+            found.extend(b for h in range(first, last + 1) if (b := hours.get(h)) is not None)
+        else:
+            found.extend(b for h, b in hours.items() if first <= h <= last)
+    return found
 
 
 def _until_now(end_ms: int, now_ms: int | None) -> int:
@@ -80,6 +86,10 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     if end_ms <= start_ms:
         return good, total
     for bucket in _hours(engine, slo.name, start_ms, end_ms):
+        bucket_start = bucket.hour * HOUR_MS
+        if start_ms <= bucket_start and bucket_start + HOUR_MS <= end_ms:  # a whole hour
+            good, total = good + bucket.good, total + bucket.total
+            continue
         span = _overlap(bucket, start_ms, end_ms)
         if span is not None:
             g, t = bucket.counts_between(*span)
@@ -194,15 +204,13 @@ def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tupl
     pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
     series = [hours for _, hours in engine.buckets_of(slo.name)]
 
-    def part_of_hour(hour: int, start_ms: int) -> LatencySketch:
-        part = LatencySketch()
+    def add_part_of_hour(target: LatencySketch, hour: int, start_ms: int) -> None:
         for hours in series:
             bucket = hours.get(hour)
             span = _overlap(bucket, start_ms, end) if bucket is not None else None
             piece = bucket.sketch_between(*span) if bucket is not None and span is not None else None
             if piece is not None:
-                part.merge(piece)
-        return part
+                target.merge(piece)
 
     merged = LatencySketch()
     found: dict[str, list[float | None]] = {}
@@ -214,9 +222,9 @@ def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tupl
             window = LatencySketch()
             window.merge(merged)
             if start < end:
-                window.merge(part_of_hour(hour, start))
+                add_part_of_hour(window, hour, start)
             found[name] = [window.quantile(q) for q in quantiles]
         if pending:
-            merged.merge(part_of_hour(hour, hour_start))
+            add_part_of_hour(merged, hour, hour_start)
         hour -= 1
     return found
