@@ -325,7 +325,12 @@ class SliEngine:
         if kind == "b":
             name, source, hour = rest.split("|")
             if name in self.slos:
-                self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
+                bucket = self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
+                if self.slos[name].sli == "uptime" and bucket.minute_total is not None:
+                    # state written before "f" records existed: a bucket's traffic bounds the first request
+                    first = next((m for m, total in enumerate(bucket.minute_total) if total), None)
+                    if first is not None:
+                        self._saw_request(name, source, bucket.start_ms + first * MINUTE_MS)
         elif kind == "a":
             name, source = rest.split("|")
             self.archived[(name, source)] = list(value)

@@ -477,3 +477,20 @@ def test_5_an_hour_of_minute_sketches_stays_under_kafkas_message_limit_whatever_
     assert len(record) < 1_000_000
     assert HourBucket.from_state(json.loads(record)).sketch_between(0, 60).quantile(0.5) == \
         pytest.approx(bucket.sketch.quantile(0.5))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("keep_first_records", [True, False], ids=["restored", "restored from older state"])
+def test_1_the_first_request_survives_a_restart(keep_first_records: bool) -> None:
+    config = SlaConfig.model_validate({"slos": [
+        {"name": "up", "service": "api", "sli": "uptime", "target": 99.9, "no_traffic": "bad"}]})
+    engine = SliEngine(config)
+    start = at("2026-10-05T10:30:00")
+    for offset in range(3):
+        engine.apply(RequestEvent(ms(start) + offset * 60_000 + 5_000, "api", "GET /", 200, 5.0), "requests:0", offset)
+    restored = SliEngine(config)
+    for key, _, value in engine.take_changes():
+        if keep_first_records or not key.startswith("f|"):
+            restored.load(key, value)
+    when = ms(at("2026-10-05T11:00:00"))
+    rows = [evaluate_window(e, config.slo("up"), "1h", when) for e in (engine, restored)]
+    assert [(r.good, r.total) for r in rows] == [(3, 30), (3, 30)]
