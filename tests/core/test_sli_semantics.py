@@ -523,3 +523,24 @@ def test_4_replays_never_count_a_late_or_reordered_event_twice() -> None:
     when = ms(at("2026-10-07T00:00:00"))
     assert evaluate_all(replayed, when) == evaluate_all(once, when)
     assert once.late_dropped == 0
+
+
+def test_3_a_late_request_never_makes_the_exported_good_counter_go_down() -> None:
+    config = SlaConfig.model_validate({"slos": [
+        {"name": "up", "service": "api", "sli": "uptime", "target": 99.9, "no_traffic": "good"}]})
+    engine = SliEngine(config)
+    start = ms(at("2026-10-05T10:00:00"))
+    engine.apply(RequestEvent(start, "api", "GET /", 200, 5.0), "requests:0", 0)
+    clock = [start / 1000 + 600]
+    collector = SliCollector(engine, clock=lambda: clock[0])
+
+    def counters() -> tuple[float, float]:
+        samples = {s.name: s.value for family in collector.collect() for s in family.samples}
+        return samples["slaengine_slo_good_events_total"], samples["slaengine_slo_events_total"]
+
+    assert counters() == (10, 10)
+    engine.apply(RequestEvent(start + 5 * 60_000, "api", "GET /", 503, 5.0), "requests:0", 1)  # minute 5 down
+    assert engine.lifetime_counts(config.slo("up"), start + 600_000) == (9, 10)
+    assert counters() == (10, 10)  # held, not decreased
+    clock[0] += 120
+    assert counters() == (11, 12)  # caught up: exact again
