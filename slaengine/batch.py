@@ -41,15 +41,31 @@ def kind_of_event(obj: Any) -> str:
     return REQUESTS_TOPIC
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_event_log(path: str | Path) -> IO[bytes]:
+    """The log's bytes; gzip is recognised by its magic bytes, whatever the file is named."""
     path = Path(path)
     try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
+        handle = path.open("rb")
+        if handle.read(2) == GZIP_MAGIC:
+            handle.close()
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        handle.seek(0)
+        return handle
     except OSError as err:
         raise SlaEngineError(f"cannot read event log {path}: {err.strerror}") from err
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    try:
+        yield from _iter_lines(path)
+    except (OSError, EOFError) as err:  # a truncated or corrupt gzip stream
+        raise SlaEngineError(f"cannot read event log {path}: {err}") from err
+
+
+def _iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     with open_event_log(path) as handle:
         for number, line in enumerate(handle, start=1):
             line = line.strip()
@@ -69,8 +85,11 @@ class BatchResult:
         return sum(self.invalid.values())
 
 
-def run_batch(path: str | Path, config: SlaConfig, now_ms: int) -> BatchResult:
-    """Apply every event of the log to a fresh engine (``now_ms`` bounds future timestamps)."""
+def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | None = None) -> BatchResult:
+    """Apply every event of the log to a fresh engine (``now_ms`` bounds future timestamps).
+
+    Compaction then keeps the detail that windows evaluated at ``at_ms`` need.
+    """
     result = BatchResult(SliEngine(config))
     for number, raw in iter_lines(path):
         try:
@@ -86,5 +105,5 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int) -> BatchResult:
             if isinstance(event, ResourceEvent):
                 result.resources.append(event)
         result.valid += len(events)
-    result.engine.maintain()
+    result.engine.maintain(at_ms)
     return result

@@ -7,13 +7,18 @@ reported as ``file:line: field: message``.
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from slaengine.durations import parse_duration
+from slaengine.errors import ConfigError
+from slaengine.rules.fromconfig import SloAlertingOverrides, period_of
+from slaengine.rules.windows import AlertWindows, WindowsCatalog
 from slaengine.yamlconfig import load_model
 
 SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag"]
@@ -24,6 +29,24 @@ REQUEST_SLIS = ("availability", "latency", "uptime")
 class StatusRange(BaseModel):
     low: int
     high: int
+
+
+def exact(value: float) -> Fraction:
+    """The decimal a user wrote (99.9, 0.56) as an exact fraction, free of float artefacts."""
+    return Fraction(repr(value))
+
+
+@cache
+def builtin_windows() -> WindowsCatalog:
+    return WindowsCatalog.builtin()
+
+
+def alert_windows(window: str) -> AlertWindows:
+    """The burn-rate windows of an SLO window; ValueError for a period they make no sense for."""
+    try:
+        return builtin_windows().for_period(period_of(window))
+    except ConfigError as err:
+        raise ValueError(err.reason) from None
 
 
 def parse_status_ranges(items: list[str]) -> list[tuple[int, int]]:
@@ -46,7 +69,8 @@ class SloSpec(BaseModel):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     sli: SliKind
-    target: float = Field(gt=0, le=100, description="objective in percent")
+    # strict numbers: YAML's `true` is not 1 %
+    target: float = Field(gt=0, le=100, strict=True, description="objective in percent")
     service: str | None = None
     window: str = "30d"
     display_name: str = Field(default="", description="label in reports, e.g. Uptime or API")
@@ -56,23 +80,33 @@ class SloSpec(BaseModel):
     good_status: list[str] = Field(default_factory=lambda: ["100-499"])
     bad_status: list[str] = Field(default_factory=lambda: ["429"])
     # latency
-    threshold_ms: float | None = Field(default=None, gt=0)
+    threshold_ms: float | None = Field(default=None, gt=0, strict=True)
     # uptime
-    slice_good_ratio: float = Field(default=0.95, gt=0, le=1)
+    slice_good_ratio: float = Field(default=0.95, gt=0, le=1, strict=True)
     no_traffic: Literal["ignore", "good", "bad"] = "ignore"
     # fulfillment
     within: str = "24h"
     # lag
-    threshold_s: float | None = Field(default=None, gt=0)
+    threshold_s: float | None = Field(default=None, gt=0, strict=True)
     topic: str | None = None
-    # burn-rate alert overrides, validated by slaengine.rules
-    alerting: dict[str, Any] | None = None
+    # burn-rate alert overrides (slaengine.rules.fromconfig), checked against the period below
+    alerting: SloAlertingOverrides | None = None
 
     @field_validator("window")
     @classmethod
     def _check_window(cls, value: str) -> str:
         if value != CALENDAR_MONTH:
             parse_duration(value)
+        alert_windows(value)
+        return value
+
+    @field_validator("alerting")
+    @classmethod
+    def _check_alerting(cls, value: SloAlertingOverrides | None,
+                        info: ValidationInfo) -> SloAlertingOverrides | None:
+        window = info.data.get("window")
+        if value is not None and window is not None:
+            value.windows(alert_windows(window))  # ValueError naming the override and the reason
         return value
 
     @field_validator("within")
@@ -81,11 +115,16 @@ class SloSpec(BaseModel):
         parse_duration(value)
         return value
 
-    @field_validator("good_status", "bad_status")
+    @field_validator("good_status", "bad_status", mode="before")
     @classmethod
-    def _check_status(cls, value: list[str]) -> list[str]:
-        parse_status_ranges(value)
-        return value
+    def _check_status(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value  # pydantic reports the wrong type
+        if any(isinstance(item, bool) or not isinstance(item, (str, int)) for item in value):
+            raise ValueError("status ranges are numbers or strings like 500 or \"200-499\"")
+        items = [str(item) for item in value]  # [429, 503] as well as ["429", "500-599"]
+        parse_status_ranges(items)
+        return items
 
     @model_validator(mode="after")
     def _check_kind_fields(self) -> SloSpec:
@@ -95,7 +134,18 @@ class SloSpec(BaseModel):
             raise ValueError("a latency SLO needs 'threshold_ms'")
         if self.sli == "lag" and self.threshold_s is None:
             raise ValueError("a lag SLO needs 'threshold_s'")
+        if self.no_traffic != "ignore" and self.sli != "uptime":
+            raise ValueError("'no_traffic' applies to uptime SLOs only (minutes without requests)")
         return self
+
+    @property
+    def exact_objective(self) -> Fraction:
+        """Target as an exact fraction (99.9 → 999/1000)."""
+        return exact(self.target) / 100
+
+    @property
+    def slice_ratio(self) -> Fraction:
+        return exact(self.slice_good_ratio)
 
     @property
     def objective(self) -> float:
@@ -135,7 +185,8 @@ class SlaConfig(BaseModel):
 
     timezone: str = "UTC"
     organisation: str = "slaengine"
-    grace: str = Field(default="10m", description="how late an event may be and still land in its minute")
+    grace: str = Field(default="10m", description="slack for late events: an open order counts as missed "
+                                                  "once its deadline plus grace has passed")
     slos: list[SloSpec] = Field(min_length=1)
     report: dict[str, Any] | None = None
     forecasting: dict[str, Any] | None = None

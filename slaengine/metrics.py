@@ -26,6 +26,8 @@ class SliCollector(Collector):
         self.engine = engine
         self.clock = clock
         self._cache: tuple[float, list[SloWindowResult]] | None = None
+        # per SLO: the sources it was computed from and the last (good, total) exported
+        self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
 
     def results(self) -> list[SloWindowResult]:
         now = self.clock()
@@ -85,17 +87,31 @@ class SliCollector(Collector):
         yield from self._lifetime_counters()
 
     def _lifetime_counters(self) -> Iterator[Metric]:
-        """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules."""
+        """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules.
+
+        Uptime counts minutes up to the current one, quiet minutes included
+        (``no_traffic``), as ``compute`` and the in-service evaluator do. A late request
+        can turn a counted minute down, and a late order event can withdraw an outcome:
+        the counters never go down for that (they hold their value until the counts catch
+        up); only a change of the partitions this worker owns starts them afresh.
+        """
         labels = ["slo", "service", "sli"]
-        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: closed minutes) per SLO", labels=labels)
+        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: minutes) per SLO", labels=labels)
         good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
+        now_ms = int(self.clock() * 1000)
         for slo in self.engine.config.slos:
-            lifetime = self.engine.lifetime_counts(slo)
+            lifetime = self.engine.lifetime_counts(slo, now_ms)
             if lifetime is None:
                 continue
+            good_count, total_count = lifetime
+            sources = frozenset(source for source, _ in self.engine.buckets_of(slo.name))
+            previous = self._exported.get(slo.name)
+            if previous is not None and previous[0] == sources:
+                good_count, total_count = max(good_count, previous[1]), max(total_count, previous[2])
+            self._exported[slo.name] = (sources, good_count, total_count)
             values = [slo.name, slo.service or "", slo.sli]
-            good.add_metric(values, lifetime[0])
-            total.add_metric(values, lifetime[1])
+            good.add_metric(values, good_count)
+            total.add_metric(values, total_count)
         yield total
         yield good
 

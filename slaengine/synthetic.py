@@ -178,3 +178,70 @@ def plan_for_month(month: str, seed: int, **kwargs: Any) -> TrafficPlan:
 def plan_for_days(end: datetime, days: float, seed: int, **kwargs: Any) -> TrafficPlan:
     end = end.replace(second=0, microsecond=0)
     return TrafficPlan(start=end - timedelta(days=days), end=end, seed=seed, **kwargs)
+
+
+@dataclass(frozen=True)
+class HostileTiming:
+    """Timing faults real producers have, layered on a generated log (``generate --hostile-timing``).
+
+    ``silences``: periods in which the first service sends nothing at all (a total outage that
+    stops traffic); ``late_ratio``: requests that arrive 15 min – 3 h after their time (beyond
+    the grace period); ``reordered_ratio``: orders whose shipment or cancellation arrives before
+    their creation.
+    """
+
+    silences: int = 2
+    late_ratio: float = 0.01
+    reordered_ratio: float = 0.1
+
+
+def with_hostile_timing(events: list[dict[str, Any]], seed: int,
+                        timing: HostileTiming = HostileTiming()) -> list[dict[str, Any]]:
+    """The events of a time-ordered log with silences, late requests and reordered order events."""
+    rng = random.Random(seed * 104_729)
+    if not events:
+        return []
+    first_ms, last_ms = _ms(events[0]["ts"]), _ms(events[-1]["ts"])
+    services = [e["service"] for e in events if "service" in e]
+    silent_service = services[0] if services else None
+    silences = []
+    for _ in range(timing.silences):
+        start = rng.randrange(first_ms, max(first_ms + 1, last_ms - 3 * 3_600_000))
+        silences.append((start, start + rng.randint(30, 120) * MINUTE_MS))
+    kept = [e for e in events if not (e.get("service") == silent_service
+                                      and any(lo <= _ms(e["ts"]) < hi for lo, hi in silences))]
+    # order events: the decisive one of some orders moves to just before the order's creation
+    position = {}
+    for index, event in enumerate(kept):
+        if event.get("event") == "created":
+            position[event["order_id"]] = index
+    moved: dict[int, list[dict[str, Any]]] = {}
+    late: list[tuple[int, dict[str, Any]]] = []
+    out_of_place: set[int] = set()
+    for index, event in enumerate(kept):
+        if event.get("event") in ("shipped", "cancelled") and event["order_id"] in position \
+                and rng.random() < timing.reordered_ratio:
+            moved.setdefault(position[event["order_id"]], []).append(event)
+            out_of_place.add(index)
+        elif "service" in event and rng.random() < timing.late_ratio:
+            arrival = _ms(event["ts"]) + rng.randint(15, 180) * MINUTE_MS
+            late.append((arrival, event))
+            out_of_place.add(index)
+    late.sort(key=lambda item: item[0])
+    result: list[dict[str, Any]] = []
+    pending = 0
+    for index, event in enumerate(kept):
+        if index in moved:
+            result.extend(moved[index])
+        if index in out_of_place:
+            continue
+        while pending < len(late) and late[pending][0] <= _ms(event["ts"]):
+            result.append(late[pending][1])
+            pending += 1
+        result.append(event)
+    result.extend(event for _, event in late[pending:])
+    return result
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)

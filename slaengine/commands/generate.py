@@ -22,6 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--requests-per-minute", type=float, default=6.0,
                         help="mean requests per minute and service (default 6)")
     parser.add_argument("--orders-per-hour", type=float, default=30.0, help="mean orders per hour (default 30)")
+    parser.add_argument("--hostile-timing", action="store_true",
+                        help="add silent periods, requests arriving up to 3 h late and order events "
+                             "arriving before their order's creation (held in memory)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from slaengine.synthetic import generate_events, plan_for_days, plan_for_month
+    from slaengine.synthetic import with_hostile_timing as hostile
 
     if bool(args.month) == bool(args.days):
         raise SlaEngineError("give exactly one of --month (e.g. 2026-10) or --days")
@@ -50,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     with opener(args.out, "wt", encoding="utf-8") as out, tqdm(
             total=minutes, unit="min", desc="generating", disable=args.no_progress) as progress:
         last_minute = None
-        for event in generate_events(plan):
+        events = generate_events(plan)
+        if args.hostile_timing:
+            events = iter(hostile(list(events), args.seed))
+        for event in events:
             out.write(json.dumps(event, separators=(",", ":")) + "\n")
             count += 1
             minute = event["ts"][:16]

@@ -13,13 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from slaengine.errors import ConfigError
 from slaengine.rules.durations import parse_duration
 from slaengine.rules.model import AlertMeta, EventsSli, SloDefinition, SloGroup
 from slaengine.rules.sloth import check_labels
-from slaengine.rules.windows import AlertWindows, BurnRateWindow
+from slaengine.rules.windows import AlertWindows, BurnRateWindow, check_window
 
 RUNBOOK_BASE = "docs/operations.md"
 DEFAULT_BURN_ALERT = "SloErrorBudgetBurn"
@@ -65,6 +65,19 @@ class WindowOverride(BaseModel):
     short_window: str
     long_window: str
 
+    @field_validator("short_window", "long_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _short_before_long(self) -> WindowOverride:
+        if parse_duration(self.short_window) >= parse_duration(self.long_window):
+            raise ValueError(f"short_window {self.short_window} must be shorter than "
+                             f"long_window {self.long_window}")
+        return self
+
     def to_window(self) -> BurnRateWindow:
         return BurnRateWindow(self.error_budget_percent, parse_duration(self.short_window),
                               parse_duration(self.long_window))
@@ -109,6 +122,12 @@ class SloAlertingOverrides(BaseModel):
             return None
         replaced = {key: value.to_window() if value else getattr(base, key)
                     for key, value in chosen.items()}
+        for key, value in chosen.items():
+            if value is not None:
+                try:
+                    check_window(replaced[key], base.period)
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from None
         return AlertWindows(period=base.period, **replaced)
 
 

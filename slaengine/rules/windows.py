@@ -22,6 +22,7 @@ from slaengine.rules.durations import format_duration, hours_of, parse_duration
 from slaengine.yamlconfig import parse_yaml_text, validate_document
 
 DEFAULT_PERIOD = timedelta(days=30)
+MIN_WINDOW = timedelta(minutes=1)  # the SLI engine's resolution
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,51 @@ class AlertWindows:
     def for_period(self, period: timedelta) -> AlertWindows:
         """The same windows and budget percentages applied to another period."""
         return dataclasses.replace(self, period=period)
+
+
+def check_window(rate: BurnRateWindow, period: timedelta) -> None:
+    """Refuse windows that make no sense for ``period`` (ValueError with the reason)."""
+    short, long = format_duration(rate.short_window), format_duration(rate.long_window)
+    if rate.short_window < MIN_WINDOW:
+        raise ValueError(f"short window {short} is shorter than one minute")
+    if rate.short_window >= rate.long_window:
+        raise ValueError(f"short window {short} must be shorter than the long window {long}")
+    if rate.long_window > period:
+        raise ValueError(f"long window {long} is longer than the SLO period {format_duration(period)}")
+    factor = rate.burn_factor(period)
+    if factor < 1:
+        raise ValueError(f"{rate.error_budget_percent:g} % of the budget in {long} is a burn factor of "
+                         f"{factor:.3g} < 1: the alert would fire while the SLO is still met")
+
+
+def derive_windows(base: AlertWindows, period: timedelta) -> AlertWindows:
+    """Windows for a period without a catalogue file, derived from the 30-day ones.
+
+    Periods at least as long as the base keep its windows (factors grow with the period).
+    Shorter periods scale every window by ``period / base period``, rounded down to the
+    minute, so the factors stay those of the base (14.4, 6, 3, 1) and never drop below 1;
+    a period whose shortest scaled window is under a minute is refused, as Sloth refuses
+    periods it has no windows for.
+    """
+    if period >= base.period:
+        return base.for_period(period)
+
+    def scaled(rate: BurnRateWindow) -> BurnRateWindow:
+        def scale(window: timedelta) -> timedelta:
+            return window * (period / base.period) // MIN_WINDOW * MIN_WINDOW
+        return BurnRateWindow(rate.error_budget_percent, scale(rate.short_window), scale(rate.long_window))
+
+    derived = AlertWindows(period, *(scaled(rate) for rate in base.all()))
+    for rate in derived.all():
+        try:
+            check_window(rate, period)
+        except ValueError:
+            shortest = base.period * (MIN_WINDOW / min(base.distinct_windows()))
+            raise ConfigError(
+                f"an SLO period of {format_duration(period)} is too short for multi-window burn-rate "
+                f"alerts (the scaled windows would be under a minute; use a period of at least "
+                f"{format_duration(shortest)})") from None
+    return derived
 
 
 class _WindowSpec(BaseModel):
@@ -166,7 +212,7 @@ class WindowsCatalog:
         if period in self._by_period:
             return self._by_period[period]
         if self._derive_from is not None:
-            return self._derive_from.for_period(period)
+            return derive_windows(self._derive_from, period)
         known = ", ".join(format_duration(p) for p in self.periods())
         raise ConfigError(
             f"no alert windows for the SLO period {format_duration(period)} (available: {known})",

@@ -1,14 +1,24 @@
 """One hour of one SLO from one source partition: the unit of state and of changelog writes.
 
 Minute detail (60 good/total pairs) answers minute-exact rolling windows and
-one-minute uptime slices; after ``MINUTE_DETAIL_DAYS`` a bucket is compacted
-to its totals. ``offset`` is the highest source offset already applied to
-this bucket: replays after a crash or rebalance are skipped per bucket, which
-makes every update idempotent without trusting Kafka's offset commits.
+one-minute uptime slices; latency SLOs also keep one sketch per minute for
+recent hours, so a 5-minute p95 is the p95 of those 5 minutes. Old buckets are
+compacted (minute sketches first, then minute counts) by ``SliEngine.maintain``.
+``offset`` is the highest source offset already applied to this bucket:
+replays after a crash or rebalance are skipped per bucket, which makes every
+update idempotent without trusting Kafka's offset commits.
+
+Size of one changelog record: 2 x 60 integers of minute detail plus, for a
+latency SLO, one sketch for the hour and at most 60 minute sketches. A sketch
+holds at most one bin per 2 % step of its tracked range (10 µs to 10⁶ ms: 921
+bins, see slaengine.sli.sketch) and never more bins than requests, so a record
+stays below 61 x 921 bins (≈ 650 kB of JSON) even in the worst case, under
+Kafka's default 1 MB message limit; typical records are a few kB.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from slaengine.sli.sketch import LatencySketch
@@ -22,9 +32,8 @@ class HourBucket:
     __slots__ = (
         "good",
         "hour",
-        "late_good",
-        "late_total",
         "minute_good",
+        "minute_sketches",
         "minute_total",
         "offset",
         "sketch",
@@ -39,57 +48,95 @@ class HourBucket:
         self.total = 0
         self.minute_good: list[int] | None = [0] * MINUTES_PER_HOUR
         self.minute_total: list[int] | None = [0] * MINUTES_PER_HOUR
-        # events later than the grace period: they count for the month, not for rolling windows
-        self.late_good = 0
-        self.late_total = 0
         self.sketch: LatencySketch | None = LatencySketch() if with_sketch else None
+        # latency SLOs: one sketch per minute with requests, until compacted
+        self.minute_sketches: dict[int, LatencySketch] | None = {} if with_sketch else None
         self.slices: tuple[int, int, int] | None = None  # uptime (good, bad, traffic) kept on compaction
 
     @property
     def start_ms(self) -> int:
         return self.hour * HOUR_MS
 
-    def add(self, minute: int, good: bool) -> None:
-        self.total += 1
-        if self.minute_total is not None and self.minute_good is not None:
-            self.minute_total[minute] += 1
-            if good:
-                self.minute_good[minute] += 1
-        if good:
-            self.good += 1
+    @property
+    def has_minutes(self) -> bool:
+        return self.minute_total is not None
 
-    def add_late(self, good: bool) -> None:
-        self.late_total += 1
+    def add(self, minute: int, good: bool, count: int = 1) -> None:
+        """Count ``count`` events (negative: withdraw a decision that changed) in ``minute``."""
+        self.total += count
+        if self.minute_total is not None and self.minute_good is not None:
+            self.minute_total[minute] += count
+            if good:
+                self.minute_good[minute] += count
         if good:
-            self.late_good += 1
+            self.good += count
+
+    def add_latency(self, minute: int, latency_ms: float) -> None:
+        assert self.sketch is not None
+        self.sketch.add(latency_ms)
+        if self.minute_sketches is not None:
+            sketch = self.minute_sketches.get(minute)
+            if sketch is None:
+                sketch = self.minute_sketches[minute] = LatencySketch()
+            sketch.add(latency_ms)
 
     def counts_between(self, first_minute: int, end_minute: int) -> tuple[int, int]:
-        """(good, total) of minutes [first_minute, end_minute) of this hour."""
+        """(good, total) of minutes [first_minute, end_minute) of this hour.
+
+        A compacted hour only knows its totals: a part of it counts whole when it
+        covers at least half the hour, else not at all (nearest-hour resolution).
+        """
         if first_minute <= 0 and end_minute >= MINUTES_PER_HOUR:
             return self.good, self.total
         if self.minute_total is None or self.minute_good is None:
-            raise ValueError("minute detail was compacted away")
+            if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR:
+                return self.good, self.total
+            return 0, 0
         return sum(self.minute_good[first_minute:end_minute]), sum(self.minute_total[first_minute:end_minute])
 
-    def uptime_slices(self, ratio: float, first_minute: int = 0,
+    def sketch_between(self, first_minute: int, end_minute: int) -> LatencySketch | None:
+        """Latency sketch of minutes [first, end): minute-exact while minute sketches are kept,
+        else the hour's sketch when the part covers at least half the hour (nearest hour)."""
+        if self.sketch is None:
+            return None
+        if first_minute <= 0 and end_minute >= MINUTES_PER_HOUR:
+            return self.sketch
+        if self.minute_sketches is None:
+            return self.sketch if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR else None
+        merged = LatencySketch()
+        for minute, sketch in self.minute_sketches.items():
+            if first_minute <= minute < end_minute:
+                merged.merge(sketch)
+        return merged
+
+    def uptime_slices(self, ratio: Fraction, first_minute: int = 0,
                       end_minute: int = MINUTES_PER_HOUR) -> tuple[int, int, int]:
         """(good slices, bad slices, minutes with traffic) among minutes [first, end)."""
         if self.minute_total is None or self.minute_good is None:
-            if self.slices is None:
+            if self.slices is None or 2 * (end_minute - first_minute) < MINUTES_PER_HOUR:
                 return 0, 0, 0
             return self.slices
+        num, den = ratio.numerator, ratio.denominator
         good = bad = 0
-        for minute in range(first_minute, end_minute):
-            total = self.minute_total[minute]
+        for minute_good, total in zip(self.minute_good[first_minute:end_minute],
+                                      self.minute_total[first_minute:end_minute], strict=True):
             if total:
-                if self.minute_good[minute] >= ratio * total:
+                if minute_good * den >= num * total:  # good/total >= ratio, exactly (14/25 at 0.56 is up)
                     good += 1
                 else:
                     bad += 1
         return good, bad, good + bad
 
-    def compact(self, uptime_ratio: float | None) -> None:
+    def compact_sketches(self) -> bool:
+        """Drop the minute sketches (the hour's sketch stays); True if something changed."""
+        if self.minute_sketches is None:
+            return False
+        self.minute_sketches = None
+        return True
+
+    def compact(self, uptime_ratio: Fraction | None) -> None:
         """Drop minute detail, keeping what month totals and uptime still need."""
+        self.minute_sketches = None
         if self.minute_total is None:
             return
         if uptime_ratio is not None:
@@ -101,10 +148,10 @@ class HourBucket:
         if self.minute_total is not None:
             state["mg"] = self.minute_good
             state["mt"] = self.minute_total
-        if self.late_total:
-            state["lg"], state["lt"] = self.late_good, self.late_total
         if self.sketch is not None:
             state["sk"] = self.sketch.to_state()
+        if self.minute_sketches is not None:
+            state["ms"] = {str(m): s.to_state() for m, s in self.minute_sketches.items()}
         if self.slices is not None:
             state["sl"] = list(self.slices)
         return state
@@ -113,10 +160,32 @@ class HourBucket:
     def from_state(cls, state: dict[str, Any]) -> HourBucket:
         bucket = cls(int(state["h"]))
         bucket.offset = int(state["o"])
-        bucket.good, bucket.total = int(state["g"]), int(state["t"])
+        # "lg"/"lt": late events kept apart by older versions; they count like any other now
+        bucket.good = int(state["g"]) + int(state.get("lg", 0))
+        bucket.total = int(state["t"]) + int(state.get("lt", 0))
         bucket.minute_good = state.get("mg")
         bucket.minute_total = state.get("mt")
-        bucket.late_good, bucket.late_total = int(state.get("lg", 0)), int(state.get("lt", 0))
         bucket.sketch = LatencySketch.from_state(state["sk"]) if "sk" in state else None
+        bucket.minute_sketches = ({int(m): LatencySketch.from_state(s) for m, s in state["ms"].items()}
+                                  if "ms" in state else None)
         bucket.slices = tuple(state["sl"]) if "sl" in state else None  # type: ignore[assignment]
         return bucket
+
+
+def merged_slices(buckets: list[HourBucket], ratio: Fraction, first_minute: int = 0,
+                  end_minute: int = MINUTES_PER_HOUR) -> tuple[int, int, int]:
+    """Uptime slices of one hour held by several sources: a minute is judged on all its requests."""
+    if len(buckets) == 1:
+        return buckets[0].uptime_slices(ratio, first_minute, end_minute)
+    if all(b.minute_total is not None for b in buckets):
+        merged = HourBucket(buckets[0].hour)
+        for bucket in buckets:
+            for minute in range(first_minute, end_minute):
+                merged.minute_total[minute] += bucket.minute_total[minute]  # type: ignore[index]
+                merged.minute_good[minute] += bucket.minute_good[minute]  # type: ignore[index]
+        return merged.uptime_slices(ratio, first_minute, end_minute)
+    good = bad = traffic = 0
+    for bucket in buckets:
+        g, b, t = bucket.uptime_slices(ratio, first_minute, end_minute)
+        good, bad, traffic = good + g, bad + b, traffic + t
+    return good, bad, traffic

@@ -8,20 +8,21 @@ methods while reading a file (one pseudo-partition, offsets = line numbers).
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
-from slaengine.config import SlaConfig, SloSpec
+from slaengine.config import CALENDAR_MONTH, SlaConfig, SloSpec
 from slaengine.events import Event, OrderEvent, RequestEvent, ResourceEvent
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket
+from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker
 
-MINUTE_DETAIL_DAYS = 35  # rolling windows up to 30 d stay minute-exact at both ends
-RETENTION_DAYS = 430  # 13+ past months and a 400-day daily history
-MONTH_CLOSE_MS = 48 * HOUR_MS  # monthly totals accept late events (and 24 h fulfillment decisions) for two days
+DAY_MS = 24 * HOUR_MS
+MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
+DETAIL_MARGIN_DAYS = 5  # beyond an SLO's own longer window (e.g. 60 d), for `--at` a little in the past
+MINUTE_SKETCH_DAYS = 2  # latency percentiles are minute-exact for windows up to a day
+RETENTION_DAYS = 430  # 13+ past months and a 400-day daily history; older events are dropped
 
 SeriesKey = tuple[str, str]  # (slo name, source) — source = "<topic kind>:<partition>"
 
@@ -54,7 +55,11 @@ class SliEngine:
         self.dirty_buckets: set[tuple[str, str, int]] = set()
         self.deleted_buckets: set[tuple[str, str, int]] = set()
         self.dirty_watermarks: set[str] = set()
-        self.late_dropped = 0
+        # first minute with a request, per uptime SLO and source: quiet minutes count from there
+        self.first_request: dict[SeriesKey, int] = {}
+        self.dirty_first: set[SeriesKey] = set()
+        self._midnight_hours: dict[int, bool] = {}
+        self.late_dropped = 0  # events older than the retained buckets
         self.applied_events = 0
         self.last_lag_s: dict[str, float] = {}  # topic → processing lag of its latest event
 
@@ -85,12 +90,22 @@ class SliEngine:
             bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli == "latency")
         return bucket
 
-    def _month_closed(self, ts_ms: int, watermark_ms: int) -> bool:
-        local = datetime.fromtimestamp(ts_ms / 1000, self.zone)
-        last_day = calendar.monthrange(local.year, local.month)[1]
-        month_end = local.replace(day=last_day, hour=0, minute=0, second=0, microsecond=0)
-        month_end_ms = int(month_end.timestamp() * 1000) + 24 * HOUR_MS
-        return watermark_ms >= month_end_ms + MONTH_CLOSE_MS
+    @staticmethod
+    def _expired(ts_ms: int, watermark_ms: int) -> bool:
+        """Older than the retained buckets: nothing is left to count it in."""
+        return ts_ms // HOUR_MS < (watermark_ms - RETENTION_DAYS * DAY_MS) // HOUR_MS
+
+    def first_request_ms(self, slo: str) -> int | None:
+        """The minute of the first request ever seen for ``slo`` (over this engine's sources)."""
+        firsts = [ms for (name, _), ms in self.first_request.items() if name == slo]
+        return min(firsts) if firsts else None
+
+    def _saw_request(self, slo: str, source: str, ts_ms: int) -> None:
+        key = (slo, source)
+        minute_ms = ts_ms // MINUTE_MS * MINUTE_MS
+        if minute_ms < self.first_request.get(key, minute_ms + 1):
+            self.first_request[key] = minute_ms
+            self.dirty_first.add(key)
 
     def _record(self, slo: SloSpec, source: str, ts_ms: int, good: bool, offset: int) -> None:
         bucket = self._bucket(slo, source, ts_ms)
@@ -122,8 +137,8 @@ class SliEngine:
             clock = self._clocks[clock_key] = f"{source}/{event.service}"
         watermark = self._advance(clock, event.ts_ms)
         ts_ms = event.ts_ms
-        late = ts_ms < watermark - self.grace_ms
-        if late and self._month_closed(ts_ms, watermark):
+        # a late event counts in its own minute, in every window, while its hour is retained
+        if self._expired(ts_ms, watermark):
             self.late_dropped += 1
             return
         hour = ts_ms // HOUR_MS
@@ -136,20 +151,12 @@ class SliEngine:
             if offset <= bucket.offset:
                 continue  # already applied before a crash/rebalance
             if slo.sli == "latency":
-                good = event.latency_ms <= slo.threshold_ms  # type: ignore[operator]
-                if late:
-                    bucket.add_late(good)
-                else:
-                    bucket.add(minute, good)
-                    bucket.sketch.add(event.latency_ms)  # type: ignore[union-attr]
+                bucket.add(minute, event.latency_ms <= slo.threshold_ms)  # type: ignore[operator]
+                bucket.add_latency(minute, event.latency_ms)
             else:
-                good = good_status[event.status]
-                if not late:
-                    bucket.add(minute, good)
-                elif slo.sli == "availability":  # uptime slices ignore too-late requests
-                    bucket.add_late(good)
-                else:
-                    continue
+                bucket.add(minute, good_status[event.status])
+                if slo.sli == "uptime":
+                    self._saw_request(slo.name, source, ts_ms)
             bucket.offset = offset
             self.dirty_buckets.add((slo.name, source, hour))
 
@@ -174,18 +181,18 @@ class SliEngine:
         # so the per-bucket offset check lets all or none of them through
         grouped: dict[int, list[Decision]] = defaultdict(list)
         for decision in decided:
-            if self._month_closed(decision.created_ms, watermark):
+            if self._expired(decision.created_ms, watermark):
                 self.late_dropped += 1
             else:
                 grouped[decision.created_ms // HOUR_MS].append(decision)
-        for decision in expired:  # consequences of time passing, not late events: no month check
+        for decision in expired:  # consequences of time passing, not late events
             grouped[decision.created_ms // HOUR_MS].append(decision)
         for group in grouped.values():
             bucket = self._bucket(slo, source, group[0].created_ms)
             if offset <= bucket.offset:
                 continue
             for decision in group:
-                bucket.add((decision.created_ms // MINUTE_MS) % 60, decision.good)
+                bucket.add((decision.created_ms // MINUTE_MS) % 60, decision.good, decision.count)
             bucket.offset = offset
             self.dirty_buckets.add((slo.name, source, bucket.hour))
 
@@ -201,25 +208,60 @@ class SliEngine:
 
     # ---- maintenance -------------------------------------------------------
 
-    def maintain(self) -> None:
-        """Compact old minute detail and prune buckets past retention (event-time driven)."""
+    def detail_days(self, slo: SloSpec) -> int:
+        """How long minute detail is kept: every window the SLO is asked for stays minute-exact."""
+        longest = slo.window_delta if slo.window != CALENDAR_MONTH else None
+        return max(MINUTE_DETAIL_DAYS, -(-(longest or timedelta(0)) // timedelta(days=1)) + DETAIL_MARGIN_DAYS)
+
+    def _contains_local_midnight(self, hour: int) -> bool:
+        """Does a day (and so maybe a month) of the configured zone start inside this UTC hour?
+
+        Such hours keep their minute detail for good, so days and months of zones
+        with :30 and :45 offsets stay exact after compaction."""
+        known = self._midnight_hours.get(hour)
+        if known is None:
+            end = datetime.fromtimestamp((hour + 1) * 3600 - 1, self.zone)
+            midnight = end.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            known = self._midnight_hours[hour] = hour * 3600 < midnight < (hour + 1) * 3600
+        return known
+
+    def maintain(self, reference_ms: int | None = None) -> None:
+        """Compact old minute detail and prune buckets past retention (event-time driven).
+
+        Horizons count back from each source's watermark, or from ``reference_ms`` when
+        that is earlier (batch mode evaluating ``--at`` a time inside the file).
+        """
         for (name, source), hours in self.series.items():
             watermark = self.source_watermark(source)
             if watermark is None:
                 continue
+            if reference_ms is not None:
+                watermark = min(watermark, reference_ms)
             slo = self.slos[name]
-            detail_horizon = (watermark - MINUTE_DETAIL_DAYS * 24 * HOUR_MS) // HOUR_MS
-            retention_horizon = (watermark - RETENTION_DAYS * 24 * HOUR_MS) // HOUR_MS
+            detail_horizon = (watermark - self.detail_days(slo) * DAY_MS) // HOUR_MS
+            sketch_horizon = (watermark - MINUTE_SKETCH_DAYS * DAY_MS) // HOUR_MS
+            retention_horizon = (watermark - RETENTION_DAYS * DAY_MS) // HOUR_MS
             for hour in [h for h in hours if h < retention_horizon]:
                 bucket = hours.pop(hour)
                 archived = self.archived.setdefault((name, source), [0, 0])
-                archived[0] += bucket.good + bucket.late_good
-                archived[1] += bucket.total + bucket.late_total
+                if slo.sli == "uptime":  # uptime counts minutes: (good slices, minutes with traffic)
+                    good, _, traffic = bucket.uptime_slices(slo.slice_ratio)
+                    archived[0] += good
+                    archived[1] += traffic
+                else:
+                    archived[0] += bucket.good
+                    archived[1] += bucket.total
                 self.deleted_buckets.add((name, source, hour))
                 self.dirty_buckets.discard((name, source, hour))
             for hour, bucket in hours.items():
-                if hour < detail_horizon and bucket.minute_total is not None:
-                    bucket.compact(slo.slice_good_ratio if slo.sli == "uptime" else None)
+                if hour >= sketch_horizon or (bucket.minute_sketches is None and not bucket.has_minutes):
+                    continue
+                if self._contains_local_midnight(hour):
+                    continue
+                if hour < detail_horizon and bucket.has_minutes:
+                    bucket.compact(slo.slice_ratio if slo.sli == "uptime" else None)
+                    self.dirty_buckets.add((name, source, hour))
+                elif bucket.compact_sketches():
                     self.dirty_buckets.add((name, source, hour))
 
     # ---- persistence -------------------------------------------------------
@@ -255,6 +297,11 @@ class SliEngine:
                 changes.append((f"o|{name}|{item_source}|{order_id}", item_source,
                                 order.to_state() if order else None))
             tracker.dirty.clear()
+        taken_first = {k for k in self.dirty_first if wanted(k[1])}
+        for name, item_source in sorted(taken_first):
+            changes.append((f"f|{name}|{item_source}", item_source,
+                            self.first_request[(name, item_source)]))
+        self.dirty_first -= taken_first
         for clock in sorted(taken_clocks):
             changes.append((f"w|{clock}", clock.split("/", 1)[0], self.watermarks[clock]))
         self.dirty_buckets -= taken_buckets
@@ -278,10 +325,19 @@ class SliEngine:
         if kind == "b":
             name, source, hour = rest.split("|")
             if name in self.slos:
-                self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
+                bucket = self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
+                if self.slos[name].sli == "uptime" and bucket.minute_total is not None:
+                    # state written before "f" records existed: a bucket's traffic bounds the first request
+                    first = next((m for m, total in enumerate(bucket.minute_total) if total), None)
+                    if first is not None:
+                        self._saw_request(name, source, bucket.start_ms + first * MINUTE_MS)
         elif kind == "a":
             name, source = rest.split("|")
             self.archived[(name, source)] = list(value)
+        elif kind == "f":
+            name, source = rest.split("|")
+            series = (name, source)
+            self.first_request[series] = min(int(value), self.first_request.get(series, int(value)))
         elif kind == "o":
             name, source, order_id = rest.split("|", 2)
             if name in self.slos:
@@ -298,6 +354,9 @@ class SliEngine:
         self.dirty_buckets = {k for k in self.dirty_buckets if k[1] not in sources}
         self.deleted_buckets = {k for k in self.deleted_buckets if k[1] not in sources}
         self.dirty_watermarks = {c for c in self.dirty_watermarks if c.split("/", 1)[0] not in sources}
+        self.dirty_first = {k for k in self.dirty_first if k[1] not in sources}
+        for key in [k for k in self.first_request if k[1] in sources]:
+            del self.first_request[key]
         for key in [k for k in self.series if k[1] in sources]:
             del self.series[key]
         for key in [k for k in self.trackers if k[1] in sources]:
@@ -307,13 +366,15 @@ class SliEngine:
         for clock in [c for c in self.watermarks if c.split("/", 1)[0] in sources]:
             del self.watermarks[clock]
 
-    def lifetime_counts(self, slo: SloSpec) -> tuple[int, int] | None:
+    def lifetime_counts(self, slo: SloSpec, now_ms: int | None = None) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.
 
-        For uptime: good and counted one-minute slices among minutes already past
-        the grace period (they no longer change).
+        For uptime: good and counted one-minute slices among closed minutes — before
+        ``now_ms``'s minute (by default: the newest event minus the grace period) —
+        including the quiet minutes since the first request (``no_traffic: good/bad``),
+        exactly as the windows count them.
         """
-        series = [(source, hours) for source, hours in self.buckets_of(slo.name)]
+        series = list(self.buckets_of(slo.name))
         if not series:
             return None
         good = total = 0
@@ -322,18 +383,47 @@ class SliEngine:
             good, total = good + archived[0], total + archived[1]
             if slo.sli != "uptime":
                 for bucket in hours.values():
-                    good += bucket.good + bucket.late_good
-                    total += bucket.total + bucket.late_total
-                continue
-            closed_before = ((self.source_watermark(source) or 0) - self.grace_ms) // MINUTE_MS
-            for bucket in hours.values():
-                first_minute = bucket.hour * 60
-                end = min(60, closed_before - first_minute)
-                if end <= 0:
-                    continue
-                g, _, t = bucket.uptime_slices(slo.slice_good_ratio, 0, end)
-                good, total = good + g, total + t
+                    good += bucket.good
+                    total += bucket.total
+        if slo.sli != "uptime":
+            return good, total
+        if now_ms is None:
+            newest = max((self.source_watermark(source) or 0) for source, _ in series)
+            now_ms = newest - self.grace_ms
+        closed_before = now_ms // MINUTE_MS * MINUTE_MS
+        by_hour: dict[int, list[HourBucket]] = defaultdict(list)
+        for _, hours in series:
+            for hour, bucket in hours.items():
+                by_hour[hour].append(bucket)
+        traffic = total  # archived minutes with traffic
+        for hour, buckets in by_hour.items():
+            end = min(60, (closed_before - hour * HOUR_MS) // MINUTE_MS)
+            if end > 0:
+                g, _, t = merged_slices(buckets, slo.slice_ratio, 0, end)
+                good, traffic = good + g, traffic + t
+        total = traffic
+        first = self.first_request_ms(slo.name)
+        if slo.no_traffic != "ignore" and first is not None:
+            quiet = max(0, (closed_before - first) // MINUTE_MS - traffic)
+            total += quiet
+            if slo.no_traffic == "good":
+                good += quiet
         return good, total
+
+    def hours_between(self, slo: str, first_hour: int, last_hour: int) -> Iterable[list[HourBucket]]:
+        """The buckets of every source for each hour in [first_hour, last_hour], hour by hour."""
+        by_hour: dict[int, list[HourBucket]] = defaultdict(list)
+        for _, hours in self.buckets_of(slo):
+            if last_hour - first_hour < len(hours):
+                for hour in range(first_hour, last_hour + 1):
+                    bucket = hours.get(hour)
+                    if bucket is not None:
+                        by_hour[hour].append(bucket)
+            else:
+                for hour, bucket in hours.items():
+                    if first_hour <= hour <= last_hour:
+                        by_hour[hour].append(bucket)
+        return by_hour.values()
 
     def buckets_of(self, slo: str) -> Iterator[tuple[str, dict[int, HourBucket]]]:
         if len(self.series) != self._indexed_series:  # a series was added or dropped

@@ -1,39 +1,53 @@
 """Answer windows from hour buckets: rolling windows, calendar months, percentiles.
 
-A rolling window W at time ``now`` covers the W/1min minutes ending with the
-minute that contains ``now``. Hour buckets answer whole hours; their minute
-detail answers the partial hours at both ends, so every window is exact to the
-minute. Calendar months follow the configured timezone.
+A window ending at T covers [T − w, T), for every SLI kind; the engine counts
+whole minutes, so a T between minute boundaries is answered as the window
+ending at the start of T's minute (the minute in progress is not counted yet).
+Hour buckets answer whole hours; their minute detail (and, for latency, their
+minute sketches) the partial hours at both ends, so windows are exact to the
+minute. Calendar months and days follow the configured timezone, to the minute.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket
+from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
 ROLLING_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "7d", "30d")
 
 
+def minute_floor(ms: int) -> int:
+    return ms // MINUTE_MS * MINUTE_MS
+
+
 def rolling_range(window: timedelta, now_ms: int) -> tuple[int, int]:
-    end = (now_ms // MINUTE_MS + 1) * MINUTE_MS
+    """[T − w, T) with T = ``now_ms`` rounded down to its minute."""
+    end = minute_floor(now_ms)
     return end - int(window.total_seconds() * 1000), end
 
 
+def _local_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def month_range(year: int, month: int, zone: ZoneInfo) -> tuple[int, int]:
+    """The month's bounds in the zone's local time (DST and :30/:45 offsets included)."""
     start = datetime(year, month, 1, tzinfo=zone)
+    if (year, month) == (9999, 12):  # the last month datetime can name
+        return _local_ms(start), _local_ms(datetime(9999, 12, 31, 23, 59, tzinfo=UTC)) + MINUTE_MS
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    return _local_ms(start), _local_ms(end)
 
 
 def day_range(day: date, zone: ZoneInfo) -> tuple[int, int]:
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     end = start + timedelta(days=1)  # wall-clock day; DST days are 23 or 25 h
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    return _local_ms(start), _local_ms(end)
 
 
 def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] | None:
@@ -56,16 +70,25 @@ def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[Hour
     return found
 
 
+def _until_now(end_ms: int, now_ms: int | None) -> int:
+    """Nothing after the evaluation time counts, to the minute."""
+    return end_ms if now_ms is None else min(end_ms, minute_floor(now_ms))
+
+
 def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
                  include_late: bool = False, now_ms: int | None = None) -> tuple[int, int]:
-    """(good, total) events with event time in [start_ms, end_ms)."""
+    """(good, total) events with event time in [start_ms, end_ms) (up to ``now_ms``).
+
+    Late events are in their own minute like any other (``include_late`` is kept for callers).
+    """
+    end_ms = _until_now(end_ms, now_ms)
     good = total = 0
+    if end_ms <= start_ms:
+        return good, total
     for bucket in _hours(engine, slo.name, start_ms, end_ms):
         bucket_start = bucket.hour * HOUR_MS
         if start_ms <= bucket_start and bucket_start + HOUR_MS <= end_ms:  # a whole hour
             good, total = good + bucket.good, total + bucket.total
-            if include_late:
-                good, total = good + bucket.late_good, total + bucket.late_total
             continue
         span = _overlap(bucket, start_ms, end_ms)
         if span is not None:
@@ -81,21 +104,26 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
 
 def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
                   now_ms: int | None = None) -> tuple[int, int]:
-    """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms)."""
-    good = bad = 0
-    traffic_minutes = 0
-    first_traffic: int | None = None
-    for bucket in _hours(engine, slo.name, start_ms, end_ms):
-        span = _overlap(bucket, start_ms, end_ms)
+    """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to ``now_ms``).
+
+    Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
+    every minute without requests from the minute of the first request ever seen
+    (for this SLO) up to the window end counts as up/down; before it nothing counts.
+    """
+    end_ms = _until_now(end_ms, now_ms)
+    good = bad = traffic = 0
+    if end_ms <= start_ms:
+        return 0, 0
+    for buckets in engine.hours_between(slo.name, start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS):
+        span = _overlap(buckets[0], start_ms, end_ms)
         if span is None:
             continue
-        g, b, t = bucket.uptime_slices(slo.slice_good_ratio, *span)
-        good, bad, traffic_minutes = good + g, bad + b, traffic_minutes + t
-        if t and (first_traffic is None or bucket.start_ms < first_traffic):
-            first_traffic = bucket.start_ms + span[0] * MINUTE_MS
-    if slo.no_traffic != "ignore" and first_traffic is not None:
-        last = min(end_ms, ((now_ms if now_ms is not None else end_ms) // MINUTE_MS + 1) * MINUTE_MS)
-        quiet = max(0, (last - max(start_ms, first_traffic)) // MINUTE_MS - traffic_minutes)
+        g, b, t = merged_slices(buckets, slo.slice_ratio, *span)
+        good, bad, traffic = good + g, bad + b, traffic + t
+    first = engine.first_request_ms(slo.name)
+    if slo.no_traffic != "ignore" and first is not None:
+        counted_from = minute_floor(max(start_ms, first))
+        quiet = max(0, (end_ms - counted_from) // MINUTE_MS - traffic)
         if slo.no_traffic == "good":
             good += quiet
         else:
@@ -110,45 +138,93 @@ def counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
 
 
-def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int) -> LatencySketch:
-    """Latency sketch of the hours overlapping [start_ms, end_ms) (hour resolution)."""
+def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
+                  now_ms: int | None = None) -> LatencySketch:
+    """Latency sketch of exactly the minutes in [start_ms, end_ms) (up to ``now_ms``).
+
+    Minute sketches answer partial hours while kept (two days); an older partial
+    hour counts whole when at least half of it is inside the window.
+    """
+    end_ms = _until_now(end_ms, now_ms)
     merged = LatencySketch()
+    if end_ms <= start_ms:
+        return merged
     for bucket in _hours(engine, slo.name, start_ms, end_ms):
-        if bucket.sketch is not None and _overlap(bucket, start_ms, end_ms) is not None:
-            merged.merge(bucket.sketch)
+        span = _overlap(bucket, start_ms, end_ms)
+        if span is not None:
+            part = bucket.sketch_between(*span)
+            if part is not None:
+                merged.merge(part)
     return merged
 
 
-def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo) -> list[tuple[int, int]]:
+def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo,
+                     now_ms: int | None = None) -> list[tuple[int, int]]:
+    """Local months (year, month) holding data, each hour assigned by its minutes' local time.
+
+    For an uptime SLO that counts quiet minutes (``no_traffic: good/bad``), given ``now_ms``,
+    every month from its first request on has data, even one without a single request.
+    """
     months = set()
+    spec = engine.slos.get(slo)
+    first_request = engine.first_request_ms(slo)
+    if spec is not None and spec.no_traffic != "ignore" and first_request is not None and now_ms is not None:
+        since = datetime.fromtimestamp(first_request / 1000, zone)
+        until = datetime.fromtimestamp(now_ms / 1000, zone)
+        year, number = since.year, since.month
+        while (year, number) <= (until.year, until.month):
+            months.add((year, number))
+            year, number = year + (number == 12), number % 12 + 1
     for _, hours in engine.buckets_of(slo):
-        for hour in hours:
-            local = datetime.fromtimestamp(hour * 3600, zone)
-            months.add((local.year, local.month))
+        for hour, bucket in hours.items():
+            first = datetime.fromtimestamp(hour * 3600, zone)
+            last = datetime.fromtimestamp(hour * 3600 + 3599, zone)
+            if (first.year, first.month) == (last.year, last.month) or bucket.minute_total is None:
+                months.add((first.year, first.month))
+                months.add((last.year, last.month))
+                continue
+            for minute, total in enumerate(bucket.minute_total):  # an hour a month starts in
+                if total:
+                    local = datetime.fromtimestamp(hour * 3600 + minute * 60, zone)
+                    months.add((local.year, local.month))
     return sorted(months)
 
 
 def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
                         quantiles: tuple[float, ...]) -> dict[str, list[float | None]]:
-    """Quantiles of several windows that share their end, merging each hour's sketch once.
+    """Quantiles of several windows that share their end, merging each hour once.
 
-    Same result as ``merged_sketch`` per window: hours overlapping [start, end), merged from
-    the newest hour backwards and read off as each window's first hour is reached.
+    Same result as ``merged_sketch`` per window: hours are merged from the newest
+    backwards, and each window is read off at the hour it starts in, adding the
+    part of that hour inside it.
     """
     if not windows:
         return {}
-    last = (max(end for _, end in windows.values()) - 1) // HOUR_MS
-    pending = sorted(((start // HOUR_MS, name) for name, (start, _) in windows.items()), reverse=True)
+    end = max(end for _, end in windows.values())
+    pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
     series = [hours for _, hours in engine.buckets_of(slo.name)]
-    merged = LatencySketch()
-    found: dict[str, list[float | None]] = {}
-    hour = last
-    while pending:
+
+    def add_part_of_hour(target: LatencySketch, hour: int, start_ms: int) -> None:
         for hours in series:
             bucket = hours.get(hour)
-            if bucket is not None and bucket.sketch is not None:
-                merged.merge(bucket.sketch)
-        while pending and pending[0][0] == hour:
-            found[pending.pop(0)[1]] = [merged.quantile(q) for q in quantiles]
+            span = _overlap(bucket, start_ms, end) if bucket is not None else None
+            piece = bucket.sketch_between(*span) if bucket is not None and span is not None else None
+            if piece is not None:
+                target.merge(piece)
+
+    merged = LatencySketch()
+    found: dict[str, list[float | None]] = {}
+    hour = (end - 1) // HOUR_MS
+    while pending:
+        hour_start = hour * HOUR_MS
+        while pending and pending[0][0] >= hour_start:
+            start, name = pending.pop(0)
+            window = LatencySketch()
+            window.merge(merged)
+            if start < end:
+                add_part_of_hour(window, hour, start)
+            found[name] = [window.quantile(q) for q in quantiles]
+        if pending:
+            add_part_of_hour(merged, hour, hour_start)
         hour -= 1
     return found

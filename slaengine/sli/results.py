@@ -49,21 +49,27 @@ def _iso(ms: int) -> str:
 
 def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int) -> float:
     """The last day's burn rate, which decides whether a met SLO is at risk."""
-    return ErrorBudget(slo.objective, *query.counts(
+    return ErrorBudget(slo.exact_objective, *query.counts(
         engine, slo, *query.rolling_range(RECENT_WINDOW, now_ms), now_ms=now_ms)).burn_rate
 
 
 def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
                    now_ms: int, include_late: bool = False, recent_burn: float | None = None,
-                   percentiles_ms: list[float | None] | None = None) -> SloWindowResult:
+                   percentiles_ms: list[float | None] | None = None,
+                   closed: bool = False) -> SloWindowResult:
+    """One window's numbers; a ``closed`` period (a past month) is only met or breached."""
     good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms)
-    budget = ErrorBudget(slo.objective, good, total)
-    if recent_burn is None:
-        recent_burn = recent_burn_rate(engine, slo, now_ms)
+    budget = ErrorBudget(slo.exact_objective, good, total)
+    if closed and budget.has_data:
+        status = budget.final_status()
+    else:
+        if recent_burn is None:
+            recent_burn = recent_burn_rate(engine, slo, now_ms)
+        status = budget.status(recent_burn)
     percentiles: dict[str, float | None] = {}
     if slo.sli == "latency":
         if percentiles_ms is None:
-            sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
+            sketch = query.merged_sketch(engine, slo, start_ms, end_ms, now_ms)
             percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
         percentiles = dict(zip(("p50_ms", "p95_ms", "p99_ms"), percentiles_ms, strict=True))
     sli = budget.sli
@@ -72,7 +78,7 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
         start=_iso(start_ms), end=_iso(end_ms), good=good, total=total, target=slo.target,
         value=None if sli is None else sli * 100.0,
         error_budget_remaining=budget.remaining, burn_rate=budget.burn_rate,
-        status=budget.status(recent_burn), **percentiles)
+        status=status, **percentiles)
 
 
 def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
@@ -91,7 +97,7 @@ def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
                    now_ms: int) -> SloWindowResult:
     start, end = query.month_range(year, month, engine.zone)
     return evaluate_range(engine, slo, f"month:{year:04d}-{month:02d}", start, end, now_ms,
-                          include_late=True)
+                          include_late=True, closed=end <= now_ms)
 
 
 def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int) -> list[SloWindowResult]:
@@ -125,8 +131,10 @@ def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[
     local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
     for slo in engine.config.slos:
         rows += evaluate_windows(engine, slo, now_ms)
-        months = [m for m in query.months_with_data(engine, slo.name, engine.zone)
+        months = [m for m in query.months_with_data(engine, slo.name, engine.zone, now_ms)
                   if m < (local_now.year, local_now.month)][-past_months:]
         for year, month in months:
-            rows.append(evaluate_month(engine, slo, year, month, now_ms))
+            row = evaluate_month(engine, slo, year, month, now_ms)
+            if row.total:  # a month whose only events came after ``now_ms`` is not listed
+                rows.append(row)
     return rows

@@ -14,7 +14,10 @@ from ddsketch.mapping import LogarithmicMapping
 
 RELATIVE_ACCURACY = 0.01
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
-_MIN_VALUE = _MAPPING.min_possible
+# The tracked range bounds a sketch to ~930 bins whatever a producer sends: latencies under
+# 10 µs count as 0, those over 10⁶ ms (16.7 min) as 10⁶ ms. Good/bad is decided on the exact value.
+_MIN_VALUE = 0.01
+MAX_VALUE = 1_000_000.0
 
 
 class LatencySketch:
@@ -30,7 +33,7 @@ class LatencySketch:
         if value < _MIN_VALUE:
             self.zero_count += 1
             return
-        key = _MAPPING.key(value)
+        key = _MAPPING.key(min(value, MAX_VALUE))
         self.bins[key] = self.bins.get(key, 0) + 1
 
     def merge(self, other: LatencySketch) -> None:

@@ -17,11 +17,11 @@ class EngineSliSource:
         self.registry = registry
 
     def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]:
-        """(good, total) over the complete minutes of the trailing window.
+        """(good, total) over the complete minutes of the trailing window, [T − w, T).
 
-        Alerting reads whole minutes only, the way the generated Prometheus rules see
-        per-minute counter samples through ``rate()``, so both fire at the same steps;
-        the gauges still include the current minute for freshness.
+        Whole minutes only, like every window (slaengine.sli.query) and the way the
+        generated Prometheus rules see per-minute counter samples through ``rate()``,
+        so both fire at the same steps.
         """
         spec = self.engine.slos.get(slo)
         if spec is None:

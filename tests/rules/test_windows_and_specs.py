@@ -21,8 +21,8 @@ REPO = Path(__file__).parents[2]
 
 @pytest.mark.parametrize(("days", "factors"), [
     pytest.param(30, [14.4, 6, 3, 1], id="30 days gives the SRE Workbook factors"),
-    pytest.param(28, [13.44, 5.6, 2.8, 0.9333], id="28 days is derived from the same budget shares"),
-    pytest.param(7, [3.36, 1.4, 0.7, 0.2333], id="7 days is derived too"),
+    pytest.param(28, [13.44, 5.6, 2.8, 0.9333], id="28 days are Sloth's google-28d windows"),
+    pytest.param(60, [28.8, 12, 6, 2], id="longer periods keep the 30-day windows"),
 ])
 def test_builtin_burn_factors(days: int, factors: list[float]) -> None:
     windows = WindowsCatalog.builtin().for_period(timedelta(days=days))
@@ -30,6 +30,19 @@ def test_builtin_burn_factors(days: int, factors: list[float]) -> None:
     assert got == pytest.approx(factors, rel=1e-3)
     assert [format_duration(w) for w in windows.distinct_windows()] == \
         ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+
+
+def test_a_7_day_period_scales_the_windows_so_no_factor_drops_below_1() -> None:
+    windows = WindowsCatalog.builtin().for_period(timedelta(days=7))
+    assert [w.burn_factor(windows.period) for w in windows.all()] == pytest.approx([14.4, 6, 3, 1])
+    assert [format_duration(w) for w in windows.distinct_windows()] == \
+        ["1m", "7m", "14m", "28m", "1h24m", "5h36m", "16h48m"]
+    assert max(windows.distinct_windows()) <= windows.period
+
+
+def test_a_period_too_short_for_burn_rate_windows_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"SLO period of 1h is too short .* at least 6d"):
+        WindowsCatalog.builtin().for_period(timedelta(hours=1))
 
 
 def test_custom_catalogue_without_the_period_is_a_clear_error(sloth_fixtures: Path,

@@ -123,9 +123,9 @@ def produce(bootstrap: str, prefix: str, path: Path, batch_size: int = 1) -> Non
                    check=True, cwd=REPO_ROOT, capture_output=True)
 
 
-def batch_rows(events: Path, at: str) -> list[dict]:
+def batch_rows(events: Path, at: str, config: Path = CONFIG) -> list[dict]:
     result = subprocess.run([sys.executable, "-m", "slaengine.cli", "compute", "--events", str(events),
-                             "--config", str(CONFIG), "--at", at], check=True, capture_output=True,
+                             "--config", str(config), "--at", at], check=True, capture_output=True,
                             cwd=REPO_ROOT)
     return json.loads(result.stdout)["slos"]
 
