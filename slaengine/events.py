@@ -18,11 +18,13 @@ from typing import Any
 REQUESTS_TOPIC = "sla.requests"
 ORDERS_TOPIC = "sla.orders"
 RESOURCES_TOPIC = "sla.resources"
+PROJECTIONS_TOPIC = "sla.projections"
 DEADLETTER_TOPIC = "sla.deadletter"
 ALERTS_TOPIC = "sla.alerts"
 
 # short names of the input topics, used in partition sources such as "requests:3"
-SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
+SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources",
+                PROJECTIONS_TOPIC: "projections"}
 
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
@@ -62,12 +64,21 @@ class ResourceEvent:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-Event = RequestEvent | OrderEvent | ResourceEvent
+@dataclass(slots=True)
+class ProjectionEvent:
+    """How far a read-model projection trails its event store, sampled at ``ts_ms``."""
+
+    ts_ms: int
+    projection: str
+    lag_ms: float  # never negative
+
+
+Event = RequestEvent | OrderEvent | ResourceEvent | ProjectionEvent
 
 
 @dataclass(frozen=True, slots=True)
 class InvalidElement:
-    reason: str  # short label: not_utf8, not_json, not_object, missing_field, wrong_type, out_of_range, bad_timestamp, future_timestamp, unknown_topic, empty_batch
+    reason: str  # short label: not_utf8, not_json, not_object, missing_field, wrong_type, out_of_range, bad_timestamp, future_timestamp, conflicting_fields, unknown_topic, empty_batch
     detail: str
     index: int | None = None  # position in a batch; None for a single-object message
     element: Any = None  # the decoded element, when it was JSON
@@ -188,8 +199,34 @@ def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
     return ResourceEvent(ts_ms, resource, value, _optional_str(obj, "unit"), capacity, dict(labels))
 
 
+def _projection(obj: dict[str, Any], now_ms: int) -> ProjectionEvent:
+    """``lag_ms`` as measured by the producer, or ``source_ts`` (lag = ts - source_ts)."""
+    ts_ms = _timestamp(obj, now_ms)
+    projection = _require(obj, "projection", str, "a string")
+    has_lag, has_source = obj.get("lag_ms") is not None, obj.get("source_ts") is not None
+    if has_lag and has_source:
+        raise _Invalid("conflicting_fields", "give either 'lag_ms' or 'source_ts', not both")
+    if has_lag:
+        lag_ms = _finite_number(obj, "lag_ms")
+        if lag_ms < 0:
+            raise _Invalid("out_of_range", f"lag_ms {lag_ms} is negative")
+        return ProjectionEvent(ts_ms, projection, lag_ms)
+    if not has_source:
+        raise _Invalid("missing_field", "required field 'lag_ms' (or 'source_ts') is missing")
+    try:
+        source_ms = parse_timestamp_ms(obj["source_ts"])
+    except _Invalid as bad:
+        raise _Invalid(bad.reason, f"source_ts: {bad.detail}") from None
+    if source_ms > ts_ms + MAX_FUTURE_MS:
+        raise _Invalid("out_of_range", f"source_ts is {(source_ms - ts_ms) / 1000:.0f} s after ts "
+                                       "(a projection cannot be ahead of its source)")
+    # a source_ts slightly after ts is clock skew between the two writers: the lag is 0
+    return ProjectionEvent(ts_ms, projection, float(max(0, ts_ms - source_ms)))
+
+
 PARSERS: dict[str, Callable[[dict[str, Any], int], Event]] = {
-    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource}
+    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource,
+    PROJECTIONS_TOPIC: _projection}
 
 
 def kind_of_topic(topic: str) -> str:
@@ -257,6 +294,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
         body.update(order_id=event.order_id, event=event.event)
         if event.warehouse:
             body["warehouse"] = event.warehouse
+    elif isinstance(event, ProjectionEvent):
+        body.update(projection=event.projection, lag_ms=event.lag_ms)
     else:
         body.update(resource=event.resource, value=event.value)
         if event.unit:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from slaengine.config import SlaConfig, SloSpec
-from slaengine.events import Event, OrderEvent, RequestEvent, ResourceEvent
+from slaengine.config import SKETCH_SLIS, SlaConfig, SloSpec
+from slaengine.events import Event, OrderEvent, ProjectionEvent, RequestEvent, ResourceEvent
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker
 
@@ -38,6 +38,7 @@ class SliEngine:
         self.slos = {slo.name: slo for slo in config.slos}
         self.fulfillment = [s for s in config.slos if s.sli == "fulfillment"]
         self.lag = [s for s in config.slos if s.sli == "lag"]
+        self.projection_lag = [s for s in config.slos if s.sli == "projection_lag"]
         # per service: the SLOs its requests feed, with a status → good lookup table
         self._request_slos: dict[str, list[tuple[SloSpec, list[bool]]]] = defaultdict(list)
         for slo in config.slos:
@@ -57,6 +58,9 @@ class SliEngine:
         self.late_dropped = 0
         self.applied_events = 0
         self.last_lag_s: dict[str, float] = {}  # topic → processing lag of its latest event
+        # (source, projection) → (event time, lag in seconds) of its newest sample; not persisted:
+        # the next sample (projections report every few seconds) restores it after a restart
+        self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
 
     # ---- applying events -------------------------------------------------
 
@@ -82,7 +86,7 @@ class SliEngine:
         hour = ts_ms // HOUR_MS
         bucket = hours.get(hour)
         if bucket is None:
-            bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli == "latency")
+            bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli in SKETCH_SLIS)
         return bucket
 
     def _month_closed(self, ts_ms: int, watermark_ms: int) -> bool:
@@ -108,9 +112,11 @@ class SliEngine:
             self.apply_request(event, source, offset)
         elif isinstance(event, OrderEvent):
             self.apply_order(event, source, offset)
+        elif isinstance(event, ProjectionEvent):
+            self.apply_projection(event, source, offset)
         elif not isinstance(event, ResourceEvent):
             raise TypeError(f"not an event: {event!r}")
-        if processed_ms is not None and self.lag:
+        if processed_ms is not None:  # also feeds slaengine_pipeline_lag_seconds without a lag SLO
             self.apply_lag(source, appended_ms if appended_ms is not None else event.ts_ms,
                            processed_ms, offset)
         self.applied_events += 1
@@ -152,6 +158,35 @@ class SliEngine:
                     continue
             bucket.offset = offset
             self.dirty_buckets.add((slo.name, source, hour))
+
+    def apply_projection(self, event: ProjectionEvent, source: str, offset: int) -> None:
+        """A lag sample of a projection, recorded at its own event time like a request."""
+        key = (source, event.projection)
+        latest = self.latest_projection_lag.get(key)
+        if latest is None or event.ts_ms >= latest[0]:
+            self.latest_projection_lag[key] = (event.ts_ms, event.lag_ms / 1000)
+        if not self.projection_lag:
+            return
+        watermark = self._advance(f"{source}/{event.projection}", event.ts_ms)
+        ts_ms = event.ts_ms
+        late = ts_ms < watermark - self.grace_ms
+        if late and self._month_closed(ts_ms, watermark):
+            self.late_dropped += 1
+            return
+        for slo in self.projection_lag:
+            if slo.projection is not None and slo.projection != event.projection:
+                continue
+            bucket = self._bucket(slo, source, ts_ms)
+            if offset <= bucket.offset:
+                continue  # already applied before a crash/rebalance
+            good = event.lag_ms <= slo.threshold_s * 1000  # type: ignore[operator]
+            if late:  # like a late request: the month counts it, rolling windows do not
+                bucket.add_late(good)
+            else:
+                bucket.add((ts_ms // MINUTE_MS) % 60, good)
+                bucket.sketch.add(event.lag_ms)  # type: ignore[union-attr]
+            bucket.offset = offset
+            self.dirty_buckets.add((slo.name, source, bucket.hour))
 
     def apply_order(self, event: OrderEvent, source: str, offset: int) -> None:
         watermark = self._advance(source, event.ts_ms)
@@ -306,6 +341,8 @@ class SliEngine:
             del self.archived[key]
         for clock in [c for c in self.watermarks if c.split("/", 1)[0] in sources]:
             del self.watermarks[clock]
+        for key in [k for k in self.latest_projection_lag if k[0] in sources]:
+            del self.latest_projection_lag[key]
 
     def lifetime_counts(self, slo: SloSpec) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slaengine.config import CALENDAR_MONTH, SloSpec
+from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SloSpec
 from slaengine.durations import parse_duration
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
@@ -37,7 +37,7 @@ class SloWindowResult:
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
-        if self.sli != "latency":
+        if self.sli not in SKETCH_SLIS:  # latency, or the lag of projection_lag samples
             for key in ("p50_ms", "p95_ms", "p99_ms"):
                 row.pop(key)
         return row
@@ -61,7 +61,7 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
     if recent_burn is None:
         recent_burn = recent_burn_rate(engine, slo, now_ms)
     percentiles: dict[str, float | None] = {}
-    if slo.sli == "latency":
+    if slo.sli in SKETCH_SLIS:
         if percentiles_ms is None:
             sketch = query.merged_sketch(engine, slo, start_ms, end_ms)
             percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
@@ -99,7 +99,7 @@ def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int) -> list[SloWi
     recent = recent_burn_rate(engine, slo, now_ms)
     windows = windows_for(slo)
     rolling = {w: query.rolling_range(parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
-    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli == "latency" else {}
+    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
     rows = []
     for window in windows:
         if window == CALENDAR_MONTH:
