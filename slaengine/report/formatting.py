@@ -5,6 +5,7 @@ Headline forms (one per SLO)::
     Uptime: 99.95%        uptime / availability / lag: percent, 2 decimals
     Fulfillment: 96.0%    fulfillment: percent, 1 decimal
     API p95: 420 ms       latency: the SLO's percentile, whole milliseconds
+    Projection lag: 0.8s (SLA met)   projection_lag: the month's p99 lag, seconds rounded up
     Checkout: no data     a month without data
 
 Rounding is conservative — a number is never shown better than it was measured:
@@ -29,7 +30,8 @@ STATUS_LABELS: dict[SloStatus, str] = {
     "breached": "Breached",
     "no-data": "No data",
 }
-_PERCENT_DECIMALS = {"uptime": 2, "availability": 2, "lag": 2, "latency": 2, "fulfillment": 1}
+_PERCENT_DECIMALS = {"uptime": 2, "availability": 2, "lag": 2, "latency": 2, "fulfillment": 1,
+                     "projection_lag": 2}
 _NOISE = Decimal("1e-9")
 ROUNDING_NOTE = (
     "Availability, uptime and lag percentages are shown with 2 decimals, fulfillment with 1 "
@@ -71,8 +73,21 @@ def headline_label(slo: SloMonth) -> str:
     return label
 
 
+def format_lag(seconds: float | None) -> str:
+    """``0.8s``: a lag, rounded up to a tenth of a second (never shown better than measured)."""
+    if seconds is None:
+        return NO_DATA
+    return f"{_quantize(seconds, 1, ROUND_CEILING)}s"
+
+
 def format_headline(slo: SloMonth) -> str:
-    """``Uptime: 99.95%``, ``API p95: 420 ms``, ``Fulfillment: 96.0%`` or ``X: no data``."""
+    """``Uptime: 99.95%``, ``API p95: 420 ms``, ``Fulfillment: 96.0%``,
+    ``Projection lag: 0.8s (SLA met)`` or ``X: no data``."""
+    if slo.sli == "projection_lag":
+        if slo.status == "no-data" or slo.p99_ms is None:
+            return f"{headline_label(slo)}: {NO_DATA}"
+        return (f"{headline_label(slo)}: {format_lag(slo.p99_ms / 1000)} "
+                f"(SLA {STATUS_LABELS[slo.status].lower()})")
     if slo.sli == "latency":
         value = format_ms(slo.headline_latency_ms if slo.status != "no-data" else None)
     else:

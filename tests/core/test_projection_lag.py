@@ -218,3 +218,47 @@ def test_pipeline_lag_is_self_monitoring_per_input_topic_without_any_lag_slo() -
     found = gauge(registry, "slaengine_pipeline_lag_seconds")
     assert found == {(("topic", "sla.requests"),): 2.0, (("topic", "sla.projections"),): 0.3}
     assert engine.lag == []  # no stakeholder SLO was needed for it
+
+
+# ---- the generator ------------------------------------------------------------------------
+
+
+def test_generated_projection_samples_are_valid_with_one_slow_projection_incident() -> None:
+    from datetime import UTC, datetime
+
+    from slaengine.synthetic import TrafficPlan, generate_events, plan_slow_projections
+
+    plan = TrafficPlan(start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 10, 3, tzinfo=UTC),
+                       seed=7, requests_per_minute=0.5, orders_per_hour=2)
+    events = list(generate_events(plan))
+    raw = [e for e in events if "projection" in e]
+    assert len(raw) == 2 * 24 * 60 * 2  # one sample a minute per projection
+    decoded = [decode(e) for e in raw]
+    assert all(not invalid for _, invalid in decoded)
+    assert {"lag_ms" in e for e in raw} == {True, False}  # both forms of the contract
+    [incident] = plan_slow_projections(plan)
+    end_ms = incident.start_ms + incident.minutes * 60_000
+    slow = [(e.ts_ms, e.lag_ms) for (events_, _) in decoded for _, e in events_ if e.lag_ms > 1000]
+    during = [ts for ts, _ in slow if incident.start_ms <= ts < end_ms]
+    assert len(during) == incident.minutes  # every sample of the incident is slow
+    assert len(slow) - len(during) < 10  # elsewhere only the lognormal tail
+    # the projection samples come from their own random stream: the other events are unchanged
+    without = list(generate_events(TrafficPlan(start=plan.start, end=plan.end, seed=7,
+                                               requests_per_minute=0.5, orders_per_hour=2,
+                                               projection_samples_per_minute=0)))
+    assert [e for e in events if "projection" not in e] == without
+
+
+def test_a_generated_day_gives_a_met_projection_lag_slo_from_the_default_config(tmp_path: Path) -> None:
+    out = tmp_path / "day.ndjson"
+    subprocess.run([sys.executable, "-m", "slaengine.cli", "generate", "--month", "2026-02", "--seed", "3",
+                    "--requests-per-minute", "0.2", "--orders-per-hour", "1", "--out", str(out),
+                    "--no-progress"], check=True, cwd=REPO, capture_output=True, timeout=300)
+    document = json.loads(subprocess.run(
+        [sys.executable, "-m", "slaengine.cli", "compute", "--events", str(out), "--config",
+         str(REPO / "slaengine" / "data" / "slo.yaml"), "--at", "2026-03-01T00:00:00Z"],
+        check=True, cwd=REPO, capture_output=True, text=True, timeout=300).stdout)
+    [month] = [r for r in document["slos"] if r["name"] == "projection-lag" and r["window"] == "month:2026-02"]
+    assert month["total"] == 28 * 24 * 60 * 2
+    assert month["status"] == "met" and 99.5 < month["value"] < 100  # the incident costs a little
+    assert month["p99_ms"] < 1000
