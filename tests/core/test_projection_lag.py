@@ -166,6 +166,38 @@ def test_replayed_samples_change_nothing() -> None:
     assert (row.good, row.total) == (2, 3)
 
 
+def test_each_projection_keeps_its_own_clock_for_lateness() -> None:
+    engine = SliEngine(lag_config())
+    samples(engine, [100.0] * 5, projection="OrderList", start_ms=T0 + 3_600_000)
+    samples(engine, [100.0] * 5, projection="AvailableStock", start_ms=T0, first_offset=5)  # an hour older
+    row = evaluate_window(engine, engine.slos["projection-lag"], "2h", T0 + 3_600_000 + 60_000)
+    assert row.total == 10  # another projection's newer samples do not make these late
+
+
+def test_a_sample_later_than_grace_counts_for_the_month_not_the_rolling_windows() -> None:
+    engine = SliEngine(lag_config())
+    samples(engine, [100.0], start_ms=T0 + 3_600_000)
+    samples(engine, [5000.0], start_ms=T0 + 3_600_000 - 11 * 60_000, first_offset=1)  # 11 min late
+    slo = engine.slos["projection-lag"]
+    at = T0 + 3_600_000 + 60_000
+    assert (evaluate_window(engine, slo, "1h", at).total, evaluate_window(engine, slo, "1h", at).good) == (1, 1)
+    month = evaluate_window(engine, slo, "calendar-month", at)
+    assert (month.good, month.total) == (1, 2)
+
+
+def test_projection_state_survives_a_restart_through_the_changelog_records() -> None:
+    engine = SliEngine(lag_config())
+    samples(engine, [100.0, 1500.0, 300.0, 2500.0])
+    restored = SliEngine(lag_config())
+    for key, _, value in engine.take_changes():
+        restored.load(key, value)
+    samples(restored, [100.0, 1500.0, 300.0, 2500.0])  # replayed from the last commit: skipped
+    for engine_ in (engine, restored):
+        row = evaluate_window(engine_, engine_.slos["projection-lag"], "1h", T0 + 60_000)
+        assert (row.good, row.total) == (2, 4)
+        assert row.p99_ms == pytest.approx(1500, rel=0.01)  # DDSketch rank: q x (n - 1), rounded down
+
+
 def test_compute_reads_projection_samples_from_the_file(tmp_path: Path) -> None:
     config = tmp_path / "slo.yaml"
     config.write_text("slos:\n  - {name: projection-lag, sli: projection_lag, threshold_s: 1, target: 99}\n")
