@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from slaengine.config import SliKind
 from slaengine.errors import ConfigError
 from slaengine.rules.durations import parse_duration
 from slaengine.rules.fromconfig import runbook_url
@@ -91,7 +92,6 @@ class ThresholdRule(_Rule):
         return not math.isnan(value) and _OPERATORS[self.op](value, self.threshold)
 
 
-SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag", "projection_lag"]
 # thresholds taken from each SLO's config: its target in percent or as a ratio, its latency
 # or lag threshold; a number is used as it is
 SloValue = Literal["target", "target_ratio", "threshold_ms", "threshold_s"]
