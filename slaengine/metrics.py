@@ -95,11 +95,19 @@ class SliCollector(Collector):
                         quantiles.add_metric(values + [q], ms / 1000)
         for slo_name, projection, seconds in self.latest_projection_lags():
             lag.add_metric([slo_name, projection, LATEST], seconds)
-        for short, seconds in sorted(self.engine.last_lag_s.items()):
-            pipeline_lag.add_metric([TOPIC_OF_SOURCE.get(short, short)], seconds)
+        for topic, seconds in self.pipeline_lags():
+            pipeline_lag.add_metric([topic], seconds)
         yield from (uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
                     window_total, objective, pipeline_lag)
         yield from self._lifetime_counters()
+
+    def pipeline_lags(self) -> list[tuple[str, float]]:
+        """(input topic, seconds): the worst of its partitions' latest processing lags."""
+        worst: dict[str, int] = {}
+        for source, lag_ms in self.engine.pipeline_lag_ms.items():
+            topic = TOPIC_OF_SOURCE.get(source.split(":", 1)[0], source)
+            worst[topic] = max(worst.get(topic, 0), lag_ms)
+        return [(topic, max(0, lag_ms) / 1000) for topic, lag_ms in sorted(worst.items())]
 
     def _projection_label(self, slo_name: str) -> str:
         return self.engine.slos[slo_name].projection or ALL_PROJECTIONS

@@ -57,7 +57,7 @@ class SliEngine:
         self.dirty_watermarks: set[str] = set()
         self.late_dropped = 0
         self.applied_events = 0
-        self.last_lag_s: dict[str, float] = {}  # topic → processing lag of its latest event
+        self.pipeline_lag_ms: dict[str, int] = {}  # source → processing lag of its latest event
         # (source, projection) → (event time, lag in seconds) of its newest sample; not persisted:
         # the next sample (projections report every few seconds) restores it after a restart
         self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
@@ -116,9 +116,11 @@ class SliEngine:
             self.apply_projection(event, source, offset)
         elif not isinstance(event, ResourceEvent):
             raise TypeError(f"not an event: {event!r}")
-        if processed_ms is not None:  # also feeds slaengine_pipeline_lag_seconds without a lag SLO
-            self.apply_lag(source, appended_ms if appended_ms is not None else event.ts_ms,
-                           processed_ms, offset)
+        if processed_ms is not None:
+            event_ms = appended_ms if appended_ms is not None else event.ts_ms
+            self.pipeline_lag_ms[source] = processed_ms - event_ms  # slaengine_pipeline_lag_seconds
+            if self.lag:
+                self.apply_lag(source, event_ms, processed_ms, offset)
         self.applied_events += 1
 
     def apply_request(self, event: RequestEvent, source: str, offset: int) -> None:
@@ -227,7 +229,6 @@ class SliEngine:
     def apply_lag(self, source: str, event_ms: int, processed_ms: int, offset: int) -> None:
         topic = source.split(":", 1)[0]
         lag_s = max(0.0, (processed_ms - event_ms) / 1000)
-        self.last_lag_s[topic] = lag_s
         for slo in self.lag:
             if slo.topic and slo.topic != topic:
                 continue
@@ -343,6 +344,8 @@ class SliEngine:
             del self.watermarks[clock]
         for key in [k for k in self.latest_projection_lag if k[0] in sources]:
             del self.latest_projection_lag[key]
+        for source in sources:
+            self.pipeline_lag_ms.pop(source, None)
 
     def lifetime_counts(self, slo: SloSpec) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.
