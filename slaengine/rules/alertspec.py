@@ -97,8 +97,6 @@ class ThresholdRule(_Rule):
 SloValue = Literal["target", "target_ratio", "threshold_ms", "threshold_s"]
 _SLO_VALUE_SLIS: dict[str, tuple[str, ...]] = {"threshold_ms": ("latency",),
                                                "threshold_s": ("lag", "projection_lag")}
-# placeholders a template's summary and description may use, filled per SLO
-_PLACEHOLDERS = ("slo", "service", "display_name", "window", "threshold")
 
 
 class SloThresholdRule(_Rule):
@@ -143,12 +141,13 @@ class SloThresholdRule(_Rule):
         else:
             value = threshold
         window = self.window or slo.window
+        # the placeholders a template's summary and description may use
         fills = {"slo": slo.name, "service": slo.service or "", "window": window,
                  "display_name": slo.display_name or slo.name, "threshold": f"{value:g}"}
 
         def fill(text: str) -> str:
-            for key in _PLACEHOLDERS:
-                text = text.replace("${" + key + "}", fills[key])
+            for key, filled in fills.items():
+                text = text.replace("${" + key + "}", filled)
             return text
 
         return ThresholdRule.model_validate({
