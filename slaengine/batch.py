@@ -19,6 +19,7 @@ from slaengine.config import SlaConfig
 from slaengine.errors import SlaEngineError
 from slaengine.events import (
     ORDERS_TOPIC,
+    PROJECTIONS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
     SOURCE_NAMES,
@@ -38,6 +39,8 @@ def kind_of_event(obj: Any) -> str:
             return ORDERS_TOPIC
         if "resource" in obj:
             return RESOURCES_TOPIC
+        if "projection" in obj:
+            return PROJECTIONS_TOPIC
     return REQUESTS_TOPIC
 
 

@@ -21,9 +21,10 @@ from slaengine.rules.fromconfig import SloAlertingOverrides, period_of
 from slaengine.rules.windows import AlertWindows, WindowsCatalog
 from slaengine.yamlconfig import load_model
 
-SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag"]
+SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag", "projection_lag"]
 CALENDAR_MONTH = "calendar-month"
 REQUEST_SLIS = ("availability", "latency", "uptime")
+SKETCH_SLIS = ("latency", "projection_lag")  # SLIs whose buckets keep a DDSketch of their values
 
 
 class StatusRange(BaseModel):
@@ -86,9 +87,10 @@ class SloSpec(BaseModel):
     no_traffic: Literal["ignore", "good", "bad"] = "ignore"
     # fulfillment
     within: str = "24h"
-    # lag
+    # lag / projection_lag
     threshold_s: float | None = Field(default=None, gt=0, strict=True)
-    topic: str | None = None
+    topic: str | None = None  # lag: only this topic's events
+    projection: str | None = Field(default=None, min_length=1)  # projection_lag: only this projection
     # burn-rate alert overrides (slaengine.rules.fromconfig), checked against the period below
     alerting: SloAlertingOverrides | None = None
 
@@ -132,8 +134,10 @@ class SloSpec(BaseModel):
             raise ValueError(f"an {self.sli} SLO needs 'service'")
         if self.sli == "latency" and self.threshold_ms is None:
             raise ValueError("a latency SLO needs 'threshold_ms'")
-        if self.sli == "lag" and self.threshold_s is None:
-            raise ValueError("a lag SLO needs 'threshold_s'")
+        if self.sli in ("lag", "projection_lag") and self.threshold_s is None:
+            raise ValueError(f"a {self.sli} SLO needs 'threshold_s'")
+        if self.projection is not None and self.sli != "projection_lag":
+            raise ValueError("'projection' applies to projection_lag SLOs only")
         if self.no_traffic != "ignore" and self.sli != "uptime":
             raise ValueError("'no_traffic' applies to uptime SLOs only (minutes without requests)")
         return self

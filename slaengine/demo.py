@@ -136,6 +136,8 @@ class Demo:
 
     async def _live(self, outage_s: float, timeout_s: float) -> list[dict[str, Any]]:
         from aiokafka import AIOKafkaProducer
+
+        from slaengine.synthetic import PROJECTIONS
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
         started = time.monotonic()
@@ -154,6 +156,10 @@ class Demo:
                                   "latency_ms": 900.0 if failing else 60.0, "request_id": f"live-{sequence}"})
                 await producer.send_and_wait(self.prefix + "sla.requests", json.dumps(batch).encode(),
                                              key=b"orders-api")
+                for projection in PROJECTIONS:  # the read models keep reporting their (small) lag
+                    sample = {"ts": int(time.time() * 1000), "projection": projection, "lag_ms": 120.0}
+                    await producer.send_and_wait(self.prefix + "sla.projections",
+                                                 json.dumps(sample).encode(), key=projection.encode())
                 await asyncio.sleep(1)
                 if int(time.monotonic() - started) % 10 == 0:
                     incidents = pagerduty_incidents()

@@ -19,11 +19,13 @@ from typing import Any
 REQUESTS_TOPIC = "sla.requests"
 ORDERS_TOPIC = "sla.orders"
 RESOURCES_TOPIC = "sla.resources"
+PROJECTIONS_TOPIC = "sla.projections"
 DEADLETTER_TOPIC = "sla.deadletter"
 ALERTS_TOPIC = "sla.alerts"
 
 # short names of the input topics, used in partition sources such as "requests:3"
-SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources"}
+SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources",
+                PROJECTIONS_TOPIC: "projections"}
 
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
@@ -70,7 +72,16 @@ class ResourceEvent:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-Event = RequestEvent | OrderEvent | ResourceEvent
+@dataclass(slots=True)
+class ProjectionEvent:
+    """How far a read-model projection trails its event store, sampled at ``ts_ms``."""
+
+    ts_ms: int
+    projection: str
+    lag_ms: float  # never negative
+
+
+Event = RequestEvent | OrderEvent | ResourceEvent | ProjectionEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +94,7 @@ class InvalidElement:
 
 INVALID_REASONS = ("not_utf8", "not_json", "not_object", "empty_batch", "batch_too_large", "missing_field",
                    "wrong_type", "out_of_range", "bad_text", "too_long", "bad_timestamp", "future_timestamp",
-                   "unknown_topic")
+                   "conflicting_fields", "unknown_topic")
 
 
 def _short(value: Any) -> str:
@@ -176,6 +187,8 @@ def _finite_number(obj: dict[str, Any], name: str, low: float, high: float) -> f
     value = _require(obj, name, (int, float), "a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise _Invalid("out_of_range", f"field {name!r} must be finite, got {value!r}")
+    if value < 0 <= low:
+        raise _Invalid("out_of_range", f"field {name!r} is {_short(value)}: negative (must be 0 or more)")
     if not low <= value <= high:
         raise _Invalid("out_of_range", f"field {name!r} is {_short(value)}, outside {low:g} to {high:g}")
     return float(value)
@@ -248,8 +261,31 @@ def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
     return ResourceEvent(ts_ms, resource, value, _optional_str(obj, "unit"), capacity, dict(labels))
 
 
+def _projection(obj: dict[str, Any], now_ms: int) -> ProjectionEvent:
+    """``lag_ms`` as measured by the producer, or ``source_ts`` (lag = ts - source_ts)."""
+    ts_ms = _timestamp(obj, now_ms)
+    projection = _require(obj, "projection", str, "a string")
+    has_lag, has_source = obj.get("lag_ms") is not None, obj.get("source_ts") is not None
+    if has_lag and has_source:
+        raise _Invalid("conflicting_fields", "give either 'lag_ms' or 'source_ts', not both")
+    if has_lag:
+        return ProjectionEvent(ts_ms, projection, _finite_number(obj, "lag_ms", 0, MAX_LATENCY_MS))
+    if not has_source:
+        raise _Invalid("missing_field", "required field 'lag_ms' (or 'source_ts') is missing")
+    try:
+        source_ms = parse_timestamp_ms(obj["source_ts"])
+    except _Invalid as bad:
+        raise _Invalid(bad.reason, f"source_ts: {bad.detail}") from None
+    if source_ms > ts_ms + MAX_FUTURE_MS:
+        raise _Invalid("out_of_range", f"source_ts is {(source_ms - ts_ms) / 1000:.0f} s after ts "
+                                       "(a projection cannot be ahead of its source)")
+    # a source_ts slightly after ts is clock skew between the two writers: the lag is 0
+    return ProjectionEvent(ts_ms, projection, float(max(0, ts_ms - source_ms)))
+
+
 PARSERS: dict[str, Callable[[dict[str, Any], int], Event]] = {
-    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource}
+    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource,
+    PROJECTIONS_TOPIC: _projection}
 
 
 def kind_of_topic(topic: str) -> str:
@@ -317,6 +353,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
         body.update(order_id=event.order_id, event=event.event)
         if event.warehouse:
             body["warehouse"] = event.warehouse
+    elif isinstance(event, ProjectionEvent):
+        body.update(projection=event.projection, lag_ms=event.lag_ms)
     else:
         body.update(resource=event.resource, value=event.value)
         if event.unit:

@@ -10,9 +10,10 @@ from typing import Any
 
 from slaengine.batch import iter_lines, kind_of_event
 from slaengine.errors import KafkaUnavailableError
-from slaengine.events import ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+from slaengine.events import ORDERS_TOPIC, PROJECTIONS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
 
-KEY_FIELDS = {REQUESTS_TOPIC: "service", ORDERS_TOPIC: "order_id", RESOURCES_TOPIC: "resource"}
+KEY_FIELDS = {REQUESTS_TOPIC: "service", ORDERS_TOPIC: "order_id", RESOURCES_TOPIC: "resource",
+              PROJECTIONS_TOPIC: "projection"}
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:

@@ -4,6 +4,7 @@ Two families: the names operators already query (``sla_uptime_percentage``,
 ``sla_api_response_time_p95``, ``sla_order_fulfillment_rate``,
 ``sla_projection_lag_seconds``) and a ``slaengine_slo_*`` family following
 Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
+``slaengine_pipeline_lag_seconds`` is slaengine's own processing delay (self-monitoring).
 A worker only holds the partitions it owns, so it only exports those series.
 """
 
@@ -15,10 +16,14 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from slaengine.events import SOURCE_NAMES
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import SloWindowResult, evaluate_windows
 
 CACHE_SECONDS = 0.25  # scrapes within this share one evaluation (freshness p99 < 1 s)
+ALL_PROJECTIONS = "*"  # projection label of a projection_lag SLO that covers every projection
+LATEST = "latest"  # window label of the newest sample of each projection
+TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
 
 
 class SliCollector(Collector):
@@ -47,7 +52,15 @@ class SliCollector(Collector):
         uptime = GaugeMetricFamily("sla_uptime_percentage", "Uptime/availability SLI in percent", labels=labels)
         p95 = GaugeMetricFamily("sla_api_response_time_p95", "API latency p95 in milliseconds", labels=labels)
         fulfillment = GaugeMetricFamily("sla_order_fulfillment_rate", "Orders shipped within the deadline (0-1)", labels=labels)
-        lag = GaugeMetricFamily("sla_projection_lag_seconds", "Processing lag SLI: fraction of events within threshold is in slaengine_slo_sli_ratio; this is the latest lag in seconds", labels=labels)
+        lag = GaugeMetricFamily(
+            "sla_projection_lag_seconds",
+            "Read-model projection lag behind its event store: p99 of the samples in the window, "
+            "or the newest sample of each projection (window=\"latest\")",
+            labels=["slo", "projection", "window"])
+        pipeline_lag = GaugeMetricFamily(
+            "slaengine_pipeline_lag_seconds",
+            "slaengine's own delay: processing time minus Kafka append time of the newest event, per input topic",
+            labels=["topic"])
         ratio = GaugeMetricFamily("slaengine_slo_sli_ratio", "SLI as a ratio of good to valid (0-1)", labels=labels + ["sli"])
         budget = GaugeMetricFamily("slaengine_slo_error_budget_remaining", "Fraction of the error budget left in the window", labels=labels)
         burn = GaugeMetricFamily("slaengine_slo_burn_rate", "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
@@ -72,19 +85,45 @@ class SliCollector(Collector):
                 uptime.add_metric(values, row.value)
             elif row.sli == "fulfillment":
                 fulfillment.add_metric(values, row.value / 100)
+            elif row.sli == "projection_lag":
+                if row.p99_ms is not None:
+                    lag.add_metric([row.name, self._projection_label(row.name), row.window],
+                                   row.p99_ms / 1000)
             elif row.sli == "latency":
                 if row.p95_ms is not None:
                     p95.add_metric(values, row.p95_ms)
                 for q, ms in (("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)):
                     if ms is not None:
                         quantiles.add_metric(values + [q], ms / 1000)
-        for topic, seconds in sorted(self.engine.last_lag_s.items()):
-            for slo in self.engine.lag:
-                if not slo.topic or slo.topic == topic:
-                    lag.add_metric([slo.name, topic, "latest"], seconds)
+        for slo_name, projection, seconds in self.latest_projection_lags():
+            lag.add_metric([slo_name, projection, LATEST], seconds)
+        for topic, seconds in self.pipeline_lags():
+            pipeline_lag.add_metric([topic], seconds)
         yield from (uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
-                    window_total, objective)
+                    window_total, objective, pipeline_lag)
         yield from self._lifetime_counters()
+
+    def pipeline_lags(self) -> list[tuple[str, float]]:
+        """(input topic, seconds): the worst of its partitions' latest processing lags."""
+        worst: dict[str, int] = {}
+        for source, lag_ms in self.engine.pipeline_lag_ms.items():
+            topic = TOPIC_OF_SOURCE.get(source.split(":", 1)[0], source)
+            worst[topic] = max(worst.get(topic, 0), lag_ms)
+        return [(topic, max(0, lag_ms) / 1000) for topic, lag_ms in sorted(worst.items())]
+
+    def _projection_label(self, slo_name: str) -> str:
+        return self.engine.slos[slo_name].projection or ALL_PROJECTIONS
+
+    def latest_projection_lags(self) -> list[tuple[str, str, float]]:
+        """(slo, projection, seconds): the newest sample of each projection an SLO covers."""
+        newest: dict[str, tuple[int, float]] = {}
+        for (_, projection), sample in self.engine.latest_projection_lag.items():
+            if projection not in newest or sample[0] > newest[projection][0]:
+                newest[projection] = sample
+        return [(slo.name, projection, seconds)
+                for slo in self.engine.projection_lag
+                for projection, (_, seconds) in sorted(newest.items())
+                if slo.projection in (None, projection)]
 
     def _lifetime_counters(self) -> Iterator[Metric]:
         """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules.

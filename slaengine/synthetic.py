@@ -2,8 +2,11 @@
 
 Diurnal request volume per service, short 5xx bursts and a few full outages,
 long-tailed (log-normal) latencies, orders that ship after a log-normal delay
-(a few late, a few cancelled), and slowly growing resources sampled hourly.
-Events come out in time order.
+(a few late, a few cancelled), slowly growing resources sampled hourly, and
+read-model projection lag samples (one a minute per projection, ~0.15 s with a
+long tail) with one slow-projection incident. Events come out in time order.
+Projection samples use their own random stream, so the other events of a seed
+are the same with or without them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 MINUTE_MS = 60_000
 ENDPOINTS = ("GET /orders/{id}", "POST /orders", "GET /orders", "GET /health")
+# the read models of the shop; AvailableStock reports its lag, OrderList its source's time
+PROJECTIONS = ("AvailableStock", "OrderList")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class Incident:
     latency_factor: float = 1.0
 
 
+@dataclass(frozen=True)
+class SlowProjection:
+    projection: str
+    start_ms: int
+    minutes: int
+    lag_ms: float  # typical lag during the incident
+
+
 @dataclass
 class TrafficPlan:
     start: datetime
@@ -38,6 +51,9 @@ class TrafficPlan:
     requests_per_minute: float = 6.0  # mean per service; the diurnal curve moves it ±60 %
     orders_per_hour: float = 30.0
     incidents: list[Incident] = field(default_factory=list)
+    projections: tuple[str, ...] = PROJECTIONS
+    projection_samples_per_minute: int = 1  # per projection; 0 = no projection samples
+    slow_projections: list[SlowProjection] | None = None  # None: one seeded incident
 
     @property
     def start_ms(self) -> int:
@@ -74,6 +90,36 @@ def plan_incidents(plan: TrafficPlan) -> list[Incident]:
     return sorted(incidents, key=lambda i: i.start_ms)
 
 
+def plan_slow_projections(plan: TrafficPlan) -> list[SlowProjection]:
+    """One slow-projection incident (the first projection, 20-40 minutes at 3-12 s behind)."""
+    if not plan.projections:
+        return []
+    rng = random.Random(plan.seed * 104_729)
+    minutes = (plan.end_ms - plan.start_ms) // MINUTE_MS
+    start = plan.start_ms + rng.randrange(0, max(1, minutes - 45)) * MINUTE_MS
+    return [SlowProjection(plan.projections[0], start, rng.randint(20, 40), rng.uniform(3000, 12000))]
+
+
+def _projection_samples(plan: TrafficPlan, slow: list[SlowProjection], minute_start: int,
+                        rng: random.Random) -> list[tuple[int, dict[str, Any]]]:
+    samples = []
+    for index, projection in enumerate(plan.projections):
+        for _ in range(plan.projection_samples_per_minute):
+            ts = minute_start + rng.randrange(MINUTE_MS)
+            lag = rng.lognormvariate(math.log(150), 0.6)
+            for incident in slow:
+                if (incident.projection == projection
+                        and incident.start_ms <= ts < incident.start_ms + incident.minutes * MINUTE_MS):
+                    lag = incident.lag_ms * rng.uniform(0.7, 1.3)
+            body: dict[str, Any] = {"ts": _iso(ts), "projection": projection}
+            if index % 2 == 0:
+                body["lag_ms"] = round(lag, 1)
+            else:  # the other form of the contract: when the source event was appended
+                body["source_ts"] = _iso(ts - int(lag))
+            samples.append((ts, body))
+    return samples
+
+
 def _diurnal(ts_ms: int) -> float:
     hour = (ts_ms / 3_600_000) % 24
     return 1.0 + 0.6 * math.sin((hour - 9) / 24 * 2 * math.pi)
@@ -93,7 +139,9 @@ def _iso(ts_ms: int) -> str:
 def generate_events(plan: TrafficPlan) -> Iterator[dict[str, Any]]:
     """All events of the plan, in event-time order."""
     rng = random.Random(plan.seed)
+    projection_rng = random.Random(plan.seed * 15_485_863)
     incidents = plan.incidents or plan_incidents(plan)
+    slow = plan.slow_projections if plan.slow_projections is not None else plan_slow_projections(plan)
     scheduled: list[tuple[int, int, dict[str, Any]]] = []  # heap of future order events
     sequence = 0
     order_number = 0
@@ -129,6 +177,8 @@ def generate_events(plan: TrafficPlan) -> Iterator[dict[str, Any]]:
             batch.append((ts, body))
         if minute_start % 3_600_000 == 0:
             batch.extend((minute_start, body) for body in _resources(plan, minute_start, rng))
+        if plan.projection_samples_per_minute > 0:
+            batch.extend(_projection_samples(plan, slow, minute_start, projection_rng))
         batch.sort(key=lambda item: item[0])
         for _, body in batch:
             yield body

@@ -52,7 +52,7 @@ class AlertingService:
         catalog = WindowsCatalog.builtin()
         self.definitions = {spec.name: slo_definition(spec, catalog.for_period(period_of(spec.window)))
                             for spec in config.slos}
-        self.evaluator = AlertEvaluator([], load_alert_rules(rules_dir), catalog)
+        self.evaluator = AlertEvaluator([], load_alert_rules(rules_dir).for_slos(config.slos), catalog)
         self.capacity_active: dict[str, Alert] = {}
 
     @property

@@ -34,6 +34,7 @@ from slaengine.config import SlaConfig
 from slaengine.events import (
     DEADLETTER_TOPIC,
     ORDERS_TOPIC,
+    PROJECTIONS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
     SOURCE_NAMES,
@@ -281,7 +282,7 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
                          partitions=settings.partitions)
 
     runtime.deadletter_topic = raw_topic(DEADLETTER_TOPIC)
-    for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC):
+    for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC):
         short = SOURCE_NAMES[name]
         table = app.Table(f"sli-{short}", default=None, partitions=settings.partitions,
                           key_type=str, help=f"SLI state of {name}, one record per SLO, partition and hour")

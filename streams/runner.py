@@ -29,6 +29,7 @@ from slaengine.events import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
     ORDERS_TOPIC,
+    PROJECTIONS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
 )
@@ -54,7 +55,7 @@ from streams.app import Runtime, RuntimeCollector, build_app
 from streams.limits import SeriesLimitsCollector
 
 log = logging.getLogger(__name__)
-INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
+INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
 
 
 def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], int]:

@@ -69,8 +69,8 @@ def overview_panels() -> list[Panel]:
         stat("Order fulfillment (7d)", [target(
             "A", 'min by (slo) (sla_order_fulfillment_rate{window="7d"})', "{{slo}}")],
              unit="percentunit", decimals=2, steps=[("red", None), ("green", 0.95)]),
-        stat("Projection lag (latest)", [target(
-            "A", "max(sla_projection_lag_seconds)", "lag")],
+        stat("Projection lag (newest sample)", [target(
+            "A", 'max by (projection) (sla_projection_lag_seconds{window="latest"})', "{{projection}}")],
              unit="s", steps=[("green", None), ("orange", 1), ("red", 5)]),
         timeseries("Error budget left over $window", [target("A", BUDGET_REMAINING, "{{slo}}")],
                    unit="percentunit", steps=BUDGET_STEPS, width=24),
@@ -216,8 +216,11 @@ def pipeline_panels() -> list[Panel]:
         timeseries("Invalid events by reason (dead-lettered)", [target(
             "A", f"sum by (topic, reason) (increase(slaengine_events_invalid_total[{RATE}]))",
             "{{topic}} {{reason}}")]),
-        timeseries("Projection lag (latest event)", [target(
-            "A", "max by (service) (sla_projection_lag_seconds)", "{{service}}")], unit="s"),
+        timeseries("slaengine pipeline lag (processing behind Kafka append)", [target(
+            "A", "max by (topic) (slaengine_pipeline_lag_seconds)", "{{topic}}")], unit="s",
+            description="slaengine's own delay, not the monitored system's: SLIs and alerts "
+                        "trail reality by this much. SlaenginePipelineLagHigh opens a ticket "
+                        "above 60 s."),
         timeseries("Alert deliveries", [
             target("A", f"sum by ({per_channel}) "
                         f"(increase(slaengine_alert_deliveries_total[{RATE}]))",

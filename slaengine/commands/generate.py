@@ -14,7 +14,8 @@ from slaengine.errors import SlaEngineError
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="write a month of realistic synthetic events as NDJSON",
                                    description="Diurnal requests with 5xx bursts and outages, long-tailed latencies, "
-                                               "orders with shipping delays and cancellations, growing resources.")
+                                               "orders with shipping delays and cancellations, growing resources, "
+                                               "read-model projection lag samples with a slow-projection incident.")
     parser.add_argument("--month", help="calendar month, e.g. 2026-10")
     parser.add_argument("--days", type=float, help="instead of --month: this many days ending now")
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events)")
@@ -25,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hostile-timing", action="store_true",
                         help="add silent periods, requests arriving up to 3 h late and order events "
                              "arriving before their order's creation (held in memory)")
+    parser.add_argument("--projection-samples-per-minute", type=int, default=1, metavar="N",
+                        help="lag samples per minute and projection (default 1; 0 for none)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -39,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.month) == bool(args.days):
         raise SlaEngineError("give exactly one of --month (e.g. 2026-10) or --days")
-    options = {"requests_per_minute": args.requests_per_minute, "orders_per_hour": args.orders_per_hour}
+    if args.projection_samples_per_minute < 0:
+        raise SlaEngineError("--projection-samples-per-minute must be 0 or more")
+    options = {"requests_per_minute": args.requests_per_minute, "orders_per_hour": args.orders_per_hour,
+               "projection_samples_per_minute": args.projection_samples_per_minute}
     try:
         plan = (plan_for_month(args.month, args.seed, **options) if args.month
                 else plan_for_days(datetime.now(UTC), args.days, args.seed, **options))

@@ -21,6 +21,7 @@ from slaengine.errors import ConfigError
 from slaengine.report.collect_capacity import capacity_config_of, capacity_sections
 from slaengine.report.collect_definitions import describe_all
 from slaengine.report.collect_slo import (
+    MonthContext,
     collect_slo_month,
     collect_trend,
     month_context,
@@ -30,7 +31,9 @@ from slaengine.report.model import (
     CapacitySection,
     DayRatio,
     IncidentRow,
+    LagSummary,
     MonthReport,
+    ProjectionLag,
     SloMonth,
 )
 from slaengine.sli import query
@@ -70,7 +73,7 @@ def month_report_from_engine(engine: SliEngine, config: SlaConfig, month: date, 
         slos=slos,
         incidents=None if incidents is None else tuple(incidents),
         fulfillment_by_day=_fulfillment_by_day(slos),
-        lag_summary=None,  # the engine keeps no lag distribution (see docs/report.md)
+        lag_summary=_lag_summary(ctx, config, slos),
         capacity=None if capacity is None else tuple(capacity),
         trend=tuple(point for slo in config.slos for point in collect_trend(ctx, slo)),
         definitions=describe_all(config),
@@ -96,6 +99,23 @@ def _fulfillment_by_day(slos: tuple[SloMonth, ...]) -> tuple[DayRatio, ...] | No
     if slo is None:
         return None
     return tuple(DayRatio(p.day, int(p.good), int(p.total)) for p in slo.daily)
+
+
+def _lag_summary(ctx: MonthContext, config: SlaConfig,
+                 slos: tuple[SloMonth, ...]) -> LagSummary | None:
+    """The month's lag of the first projection_lag SLO; None without one or without samples."""
+    spec = next((s for s in config.slos if s.sli == "projection_lag"), None)
+    if spec is None or spec.threshold_s is None:
+        return None
+    month = next(s for s in slos if s.name == spec.name)
+    sketch = query.merged_sketch(ctx.engine, spec, ctx.start_ms, ctx.end_ms)
+    if month.attained is None or month.p50_ms is None or month.p95_ms is None or not sketch.count:
+        return None
+    return LagSummary(spec.threshold_s, (ProjectionLag(
+        projection=spec.projection or "all projections",
+        p50_seconds=month.p50_ms / 1000, p95_seconds=month.p95_ms / 1000,
+        max_seconds=(sketch.quantile(1.0) or 0.0) / 1000,
+        percent_within_threshold=month.attained),))
 
 
 def incident_rows(timelines: Iterable[IncidentTimeline]) -> list[IncidentRow]:

@@ -65,6 +65,15 @@ def _describe_sli(slo: SloSpec, config: SlaConfig) -> str:
             f"its deadline plus the grace period ({grace}). Each order counts on the day and in "
             f"the month it was created."
         )
+    if slo.sli == "projection_lag":
+        which = f"the {slo.projection} projection" if slo.projection else "every projection"
+        return (
+            f"Lag samples of {which}: how far the read model trailed its event store when "
+            f"sampled. A sample is good when the lag is at most {slo.threshold_s:g} s. "
+            f"Attained = good samples / all samples with a sample time in the month. The "
+            f"headline shows the month's p99 lag (DDSketch, {RELATIVE_ACCURACY:.0%} relative "
+            f"accuracy); met or breached is decided by the share of good samples."
+        )
     topic = f"on {slo.topic}" if slo.topic else "on every topic"
     return (
         f"Processing lag of the events {topic}: processing time minus event time; an event is "

@@ -50,6 +50,8 @@ def display_service(slo: SloSpec) -> str:
         return slo.service
     if slo.sli == "fulfillment":
         return "orders"
+    if slo.sli == "projection_lag":
+        return f"projection {slo.projection}" if slo.projection else "all projections"
     return f"topic {slo.topic}" if slo.topic else "all topics"
 
 

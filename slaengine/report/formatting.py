@@ -5,6 +5,7 @@ Headline forms (one per SLO)::
     Uptime: 99.95%        uptime / availability / lag: percent, 2 decimals
     Fulfillment: 96.0%    fulfillment: percent, 1 decimal
     API p95: 420 ms       latency: the SLO's percentile, whole milliseconds
+    Projection lag: 0.8s (SLA met)   projection_lag: the month's p99 lag, seconds rounded up
     Checkout: no data     a month without data
     Uptime (orders-api): 99.62%   no display name: the SLI kind and the service, as written
 
@@ -35,7 +36,8 @@ STATUS_LABELS: dict[SloStatus, str] = {
     "breached": "Breached",
     "no-data": "No data",
 }
-_PERCENT_DECIMALS = {"uptime": 2, "availability": 2, "lag": 2, "latency": 2, "fulfillment": 1}
+_PERCENT_DECIMALS = {"uptime": 2, "availability": 2, "lag": 2, "latency": 2, "fulfillment": 1,
+                     "projection_lag": 2}
 _NOISE = Decimal("1e-9")
 ROUNDING_NOTE = (
     "Availability, uptime and lag percentages are shown with 2 decimals, fulfillment with 1 "
@@ -53,6 +55,7 @@ SLI_KIND_LABELS: dict[str, str] = {
     "uptime": "Uptime",
     "fulfillment": "Fulfillment",
     "lag": "Processing lag",
+    "projection_lag": "Projection lag",
 }
 PERCENT_UNITS = frozenset({"%", "percent"})
 # Units whose amounts are counts of things: never shown with fractions.
@@ -119,6 +122,20 @@ def _latency_value(slo: SloMonth) -> str:
     return format_ms(slo.headline_latency_ms)
 
 
+def format_lag(seconds: float | None) -> str:
+    """``0.8s``: a lag, rounded up to a tenth of a second (never shown better than measured)."""
+    if seconds is None:
+        return NO_DATA
+    return f"{_quantize(seconds, 1, ROUND_CEILING)}s"
+
+
+def _projection_lag_value(slo: SloMonth) -> str:
+    """``0.8s (SLA met)``: the month's p99 lag and the verdict the SLA reader looks for."""
+    if slo.p99_ms is None:
+        return NO_DATA
+    return f"{format_lag(slo.p99_ms / 1000)} (SLA {STATUS_LABELS[slo.status].lower()})"
+
+
 # The value after the colon, per SLI kind; a new kind adds its function here.
 HEADLINE_VALUES: dict[str, Callable[[SloMonth], str]] = {
     "availability": _percent_value,
@@ -126,11 +143,13 @@ HEADLINE_VALUES: dict[str, Callable[[SloMonth], str]] = {
     "lag": _percent_value,
     "fulfillment": _percent_value,
     "latency": _latency_value,
+    "projection_lag": _projection_lag_value,
 }
 
 
 def format_headline(slo: SloMonth) -> str:
-    """``Uptime: 99.95%``, ``API p95: 420 ms``, ``Fulfillment: 96.0%`` or ``X: no data``."""
+    """``Uptime: 99.95%``, ``API p95: 420 ms``, ``Fulfillment: 96.0%``,
+    ``Projection lag: 0.8s (SLA met)`` or ``X: no data``."""
     value = NO_DATA if slo.status == "no-data" else HEADLINE_VALUES[slo.sli](slo)
     return f"{headline_label(slo)}: {value}"
 

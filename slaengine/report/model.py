@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag"]
+SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag", "projection_lag"]
 SloStatus = Literal["met", "at-risk", "breached", "no-data"]
 
 # Worst first: the overall status of a report is the worst of its SLOs.
@@ -57,7 +57,7 @@ class SloMonth:
     latency_threshold_ms: float | None = None  # a request is good when faster than this
     p50_ms: float | None = None
     p95_ms: float | None = None
-    p99_ms: float | None = None
+    p99_ms: float | None = None  # projection_lag: the p99 lag, which its headline shows
 
     @property
     def headline_latency_ms(self) -> float | None:

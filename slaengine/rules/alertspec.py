@@ -1,19 +1,24 @@
 """The ``alert_rules/*.yaml`` files: threshold rules on gauges and no-data rules on SLOs.
 
-Burn-rate alerts are not listed here: every SLO gets them, tuned per SLO by
-``SloAlertingOverrides`` in the SLO config.
+``slo_threshold_rules`` are templates: each becomes one threshold rule per SLO of
+its SLI kind, reading that SLO's own series with that SLO's own target (or
+threshold), so an uptime rule never fires for an availability SLO and a 99.5 %
+SLO is not judged against 99.9 %. Burn-rate alerts are not listed here: every
+SLO gets them, tuned per SLO by ``SloAlertingOverrides`` in the SLO config.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from slaengine.config import SliKind
 from slaengine.errors import ConfigError
 from slaengine.rules.durations import parse_duration
 from slaengine.rules.fromconfig import runbook_url
@@ -87,6 +92,73 @@ class ThresholdRule(_Rule):
         return not math.isnan(value) and _OPERATORS[self.op](value, self.threshold)
 
 
+# thresholds taken from each SLO's config: its target in percent or as a ratio, its latency
+# or lag threshold; a number is used as it is
+SloValue = Literal["target", "target_ratio", "threshold_ms", "threshold_s"]
+_SLO_VALUE_SLIS: dict[str, tuple[str, ...]] = {"threshold_ms": ("latency",),
+                                               "threshold_s": ("lag", "projection_lag")}
+
+
+class SloThresholdRule(_Rule):
+    """``metric{slo=<name>, window=<window>} op threshold`` for every SLO of kind ``sli``.
+
+    ``window`` defaults to the SLO's own window; ``threshold`` is a number or one of
+    ``target`` (percent), ``target_ratio`` (0-1), ``threshold_ms``, ``threshold_s``.
+    Summary and description may use ``${slo}``, ``${service}``, ``${display_name}``,
+    ``${window}`` and ``${threshold}``, filled in per SLO.
+    """
+
+    sli: SliKind
+    metric: str = Field(pattern=_METRIC_NAME)
+    window: str | None = None
+    matchers: dict[str, str] = Field(default_factory=dict)
+    op: Operator
+    threshold: float | SloValue
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("threshold must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_fits_sli(self) -> SloThresholdRule:
+        kinds = _SLO_VALUE_SLIS.get(str(self.threshold))
+        if kinds is not None and self.sli not in kinds:
+            raise ValueError(f"threshold {self.threshold} is not defined for {self.sli} SLOs")
+        return self
+
+    def for_slo(self, slo: Any) -> ThresholdRule:
+        """The concrete rule of one SLO (``slaengine.config.SloSpec`` or alike)."""
+        threshold = self.threshold
+        if threshold == "target":
+            value = float(slo.target)
+        elif threshold == "target_ratio":
+            value = float(slo.target) / 100
+        elif isinstance(threshold, str):
+            value = float(getattr(slo, threshold))
+        else:
+            value = threshold
+        window = self.window or slo.window
+        # the placeholders a template's summary and description may use
+        fills = {"slo": slo.name, "service": slo.service or "", "window": window,
+                 "display_name": slo.display_name or slo.name, "threshold": f"{value:g}"}
+
+        def fill(text: str) -> str:
+            for key, filled in fills.items():
+                text = text.replace("${" + key + "}", filled)
+            return text
+
+        return ThresholdRule.model_validate({
+            "alert": self.alert, "severity": self.severity, "for": self.for_,
+            "labels": dict(self.labels), "summary": fill(self.summary),
+            "description": fill(self.description), "runbook_url": self.runbook_url,
+            "dashboard_url": self.dashboard_url, "metric": self.metric,
+            "matchers": {**self.matchers, "slo": slo.name, "window": window}, "op": self.op,
+            "threshold": value})
+
+
 class NoDataRule(_Rule):
     """An SLO whose counters saw no event for ``after`` (a stopped producer, a broken agent)."""
 
@@ -105,6 +177,7 @@ class AlertRuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     evaluation_interval: str = "30s"  # how often the in-service evaluator runs
     threshold_rules: list[ThresholdRule] = Field(default_factory=list)
+    slo_threshold_rules: list[SloThresholdRule] = Field(default_factory=list)
     no_data_rules: list[NoDataRule] = Field(default_factory=list)
 
     _interval = field_validator("evaluation_interval")(_duration)
@@ -116,7 +189,16 @@ class AlertRuleSet(BaseModel):
     def merged(self, other: AlertRuleSet) -> AlertRuleSet:
         return AlertRuleSet(evaluation_interval=self.evaluation_interval,
                             threshold_rules=self.threshold_rules + other.threshold_rules,
+                            slo_threshold_rules=self.slo_threshold_rules + other.slo_threshold_rules,
                             no_data_rules=self.no_data_rules + other.no_data_rules)
+
+    def for_slos(self, slos: Sequence[Any]) -> AlertRuleSet:
+        """The rule set with each SLO template expanded for the SLOs of its kind, in SLO order."""
+        expanded = [template.for_slo(slo) for template in self.slo_threshold_rules
+                    for slo in slos if slo.sli == template.sli]
+        return AlertRuleSet(evaluation_interval=self.evaluation_interval,
+                            threshold_rules=self.threshold_rules + expanded,
+                            no_data_rules=self.no_data_rules)
 
 
 def load_alert_rules(path: str | Path) -> AlertRuleSet:
@@ -134,6 +216,7 @@ def load_alert_rules(path: str | Path) -> AlertRuleSet:
         loaded = validate_document(document, AlertRuleSet, str(file))
         ruleset = loaded if ruleset is None else ruleset.merged(loaded)
     if ruleset is None:
-        raise ConfigError("no alert rules files (with threshold_rules or no_data_rules) found",
+        raise ConfigError("no alert rules files (with threshold_rules, slo_threshold_rules or "
+                          "no_data_rules) found",
                           file=str(path))
     return ruleset

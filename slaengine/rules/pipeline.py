@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from slaengine.errors import ConfigError
 from slaengine.rules.generate import GenerateOptions, generate_group_rules
@@ -44,7 +45,7 @@ def generate_rules_text(
         slos: list[SloDefinition] = [slo for g in groups for slo in g.slos
                                      if g.spec == "slaengine/v1"]
         # same document as the SLO rules: Prometheus reads only the first document of a file
-        extra = alert_rule_groups(load_alert_rules(alert_rules), slos)
+        extra = alert_rule_groups(load_alert_rules(alert_rules).for_slos(_config_slos(spec_path)), slos)
         if documents:
             documents[-1] = [*documents[-1], *extra]
         else:
@@ -52,6 +53,16 @@ def generate_rules_text(
     if not any(documents):
         raise ConfigError("no rules generated: everything is disabled", file=str(spec_path))
     return render_rule_documents(documents, version)
+
+
+def _config_slos(spec_path: Path) -> list[Any]:
+    """The SLOs of a slaengine config (the per-SLO threshold rules need their SLI kinds)."""
+    documents = read_documents(spec_path)
+    if len(documents) != 1 or document_kind(documents[0]) != "slaengine":
+        return []  # Sloth / OpenSLO specs have no SLI kinds: no per-SLO threshold rules
+    from slaengine.config import load_sla_config
+
+    return list(load_sla_config(spec_path).slos)
 
 
 def validate_file(path: Path, *, period: timedelta = timedelta(days=30)) -> str:
@@ -64,7 +75,8 @@ def validate_file(path: Path, *, period: timedelta = timedelta(days=30)) -> str:
         from slaengine.rules.alertspec import load_alert_rules
 
         ruleset = load_alert_rules(path)
-        return f"{len(ruleset.threshold_rules)} threshold and {len(ruleset.no_data_rules)} no-data rules"
+        return (f"{len(ruleset.threshold_rules)} threshold, {len(ruleset.slo_threshold_rules)} per-SLO "
+                f"threshold and {len(ruleset.no_data_rules)} no-data rules")
     if kinds == {"windows"} and len(documents) == 1:
         windows = parse_windows_text(path.read_text(encoding="utf-8"), str(path))
         return f"alert windows for {windows.period.days}d"

@@ -48,7 +48,7 @@ def document_kind(document: Any) -> str:
         return "openslo"
     if document.get("kind") == "AlertWindows":
         return "windows"
-    if "threshold_rules" in document or "no_data_rules" in document:
+    if any(key in document for key in ("threshold_rules", "slo_threshold_rules", "no_data_rules")):
         return "alert-rules"
     if "slos" in document:
         return "slaengine"

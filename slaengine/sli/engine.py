@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from slaengine.config import CALENDAR_MONTH, SlaConfig, SloSpec
-from slaengine.events import Event, OrderEvent, RequestEvent, ResourceEvent
+from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SlaConfig, SloSpec
+from slaengine.events import Event, OrderEvent, ProjectionEvent, RequestEvent, ResourceEvent
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker
 
@@ -39,6 +39,7 @@ class SliEngine:
         self.slos = {slo.name: slo for slo in config.slos}
         self.fulfillment = [s for s in config.slos if s.sli == "fulfillment"]
         self.lag = [s for s in config.slos if s.sli == "lag"]
+        self.projection_lag = [s for s in config.slos if s.sli == "projection_lag"]
         # per service: the SLOs its requests feed, with a status → good lookup table
         self._request_slos: dict[str, list[tuple[SloSpec, list[bool]]]] = defaultdict(list)
         for slo in config.slos:
@@ -61,7 +62,10 @@ class SliEngine:
         self._midnight_hours: dict[int, bool] = {}
         self.late_dropped = 0  # events older than the retained buckets
         self.applied_events = 0
-        self.last_lag_s: dict[str, float] = {}  # topic → processing lag of its latest event
+        self.pipeline_lag_ms: dict[str, int] = {}  # source → processing lag of its latest event
+        # (source, projection) → (event time, lag in seconds) of its newest sample; not persisted:
+        # the next sample (projections report every few seconds) restores it after a restart
+        self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
 
     # ---- applying events -------------------------------------------------
 
@@ -87,7 +91,7 @@ class SliEngine:
         hour = ts_ms // HOUR_MS
         bucket = hours.get(hour)
         if bucket is None:
-            bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli == "latency")
+            bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli in SKETCH_SLIS)
         return bucket
 
     @staticmethod
@@ -123,11 +127,15 @@ class SliEngine:
             self.apply_request(event, source, offset)
         elif isinstance(event, OrderEvent):
             self.apply_order(event, source, offset)
+        elif isinstance(event, ProjectionEvent):
+            self.apply_projection(event, source, offset)
         elif not isinstance(event, ResourceEvent):
             raise TypeError(f"not an event: {event!r}")
-        if processed_ms is not None and self.lag:
-            self.apply_lag(source, appended_ms if appended_ms is not None else event.ts_ms,
-                           processed_ms, offset)
+        if processed_ms is not None:
+            event_ms = appended_ms if appended_ms is not None else event.ts_ms
+            self.pipeline_lag_ms[source] = processed_ms - event_ms  # slaengine_pipeline_lag_seconds
+            if self.lag:
+                self.apply_lag(source, event_ms, processed_ms, offset)
         self.applied_events += 1
 
     def apply_request(self, event: RequestEvent, source: str, offset: int) -> None:
@@ -159,6 +167,32 @@ class SliEngine:
                     self._saw_request(slo.name, source, ts_ms)
             bucket.offset = offset
             self.dirty_buckets.add((slo.name, source, hour))
+
+    def apply_projection(self, event: ProjectionEvent, source: str, offset: int) -> None:
+        """A lag sample of a projection, recorded at its own event time like a request."""
+        key = (source, event.projection)
+        latest = self.latest_projection_lag.get(key)
+        if latest is None or event.ts_ms >= latest[0]:
+            self.latest_projection_lag[key] = (event.ts_ms, event.lag_ms / 1000)
+        if not self.projection_lag:
+            return
+        watermark = self._advance(f"{source}/{event.projection}", event.ts_ms)
+        ts_ms = event.ts_ms
+        # like a request: a late sample counts in its own minute, in every window, while retained
+        if self._expired(ts_ms, watermark):
+            self.late_dropped += 1
+            return
+        minute = (ts_ms // MINUTE_MS) % 60
+        for slo in self.projection_lag:
+            if slo.projection is not None and slo.projection != event.projection:
+                continue
+            bucket = self._bucket(slo, source, ts_ms)
+            if offset <= bucket.offset:
+                continue  # already applied before a crash/rebalance
+            bucket.add(minute, event.lag_ms <= slo.threshold_s * 1000)  # type: ignore[operator]
+            bucket.add_latency(minute, event.lag_ms)
+            bucket.offset = offset
+            self.dirty_buckets.add((slo.name, source, bucket.hour))
 
     def apply_order(self, event: OrderEvent, source: str, offset: int) -> None:
         watermark = self._advance(source, event.ts_ms)
@@ -199,7 +233,6 @@ class SliEngine:
     def apply_lag(self, source: str, event_ms: int, processed_ms: int, offset: int) -> None:
         topic = source.split(":", 1)[0]
         lag_s = max(0.0, (processed_ms - event_ms) / 1000)
-        self.last_lag_s[topic] = lag_s
         for slo in self.lag:
             if slo.topic and slo.topic != topic:
                 continue
@@ -365,6 +398,10 @@ class SliEngine:
             del self.archived[key]
         for clock in [c for c in self.watermarks if c.split("/", 1)[0] in sources]:
             del self.watermarks[clock]
+        for key in [k for k in self.latest_projection_lag if k[0] in sources]:
+            del self.latest_projection_lag[key]
+        for source in sources:
+            self.pipeline_lag_ms.pop(source, None)
 
     def lifetime_counts(self, slo: SloSpec, now_ms: int | None = None) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.

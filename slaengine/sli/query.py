@@ -25,10 +25,17 @@ def minute_floor(ms: int) -> int:
     return ms // MINUTE_MS * MINUTE_MS
 
 
-def rolling_range(window: timedelta, now_ms: int) -> tuple[int, int]:
-    """[T − w, T) with T = ``now_ms`` rounded down to its minute."""
-    end = minute_floor(now_ms)
+def rolling_range(window: timedelta, now_ms: int, *, closed_minutes: bool = False) -> tuple[int, int]:
+    """[T − w, T). Minutes are the resolution, so a T between minute boundaries is rounded:
+    up for event counts (every event so far counts, so fresh events reach the gauges at once),
+    down with ``closed_minutes`` (uptime: a minute is decided only once it is over)."""
+    end = minute_floor(now_ms) if closed_minutes else -(-now_ms // MINUTE_MS) * MINUTE_MS
     return end - int(window.total_seconds() * 1000), end
+
+
+def slo_rolling_range(slo: SloSpec, window: timedelta, now_ms: int) -> tuple[int, int]:
+    """``rolling_range`` as ``slo``'s SLI kind answers it."""
+    return rolling_range(window, now_ms, closed_minutes=slo.sli == "uptime")
 
 
 def _local_ms(moment: datetime) -> int:
@@ -70,9 +77,11 @@ def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[Hour
     return found
 
 
-def _until_now(end_ms: int, now_ms: int | None) -> int:
-    """Nothing after the evaluation time counts, to the minute."""
-    return end_ms if now_ms is None else min(end_ms, minute_floor(now_ms))
+def _until_now(end_ms: int, now_ms: int | None, *, closed_minutes: bool = False) -> int:
+    """Nothing after the evaluation time counts, to the minute (rounded as ``rolling_range``)."""
+    if now_ms is None:
+        return end_ms
+    return min(end_ms, rolling_range(timedelta(0), now_ms, closed_minutes=closed_minutes)[1])
 
 
 def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
@@ -110,7 +119,7 @@ def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
     """
-    end_ms = _until_now(end_ms, now_ms)
+    end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
     if end_ms <= start_ms:
         return 0, 0

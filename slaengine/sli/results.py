@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slaengine.config import CALENDAR_MONTH, SloSpec
+from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SloSpec
 from slaengine.durations import parse_duration
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
@@ -37,7 +37,7 @@ class SloWindowResult:
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
-        if self.sli != "latency":
+        if self.sli not in SKETCH_SLIS:  # latency, or the lag of projection_lag samples
             for key in ("p50_ms", "p95_ms", "p99_ms"):
                 row.pop(key)
         return row
@@ -50,7 +50,7 @@ def _iso(ms: int) -> str:
 def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int) -> float:
     """The last day's burn rate, which decides whether a met SLO is at risk."""
     return ErrorBudget(slo.exact_objective, *query.counts(
-        engine, slo, *query.rolling_range(RECENT_WINDOW, now_ms), now_ms=now_ms)).burn_rate
+        engine, slo, *query.slo_rolling_range(slo, RECENT_WINDOW, now_ms), now_ms=now_ms)).burn_rate
 
 
 def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
@@ -67,7 +67,7 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
             recent_burn = recent_burn_rate(engine, slo, now_ms)
         status = budget.status(recent_burn)
     percentiles: dict[str, float | None] = {}
-    if slo.sli == "latency":
+    if slo.sli in SKETCH_SLIS:
         if percentiles_ms is None:
             sketch = query.merged_sketch(engine, slo, start_ms, end_ms, now_ms)
             percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
@@ -89,7 +89,7 @@ def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
         start, end = query.month_range(local.year, local.month, engine.zone)
         return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True,
                               recent_burn=recent_burn)
-    start, end = query.rolling_range(parse_duration(window), now_ms)
+    start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
     return evaluate_range(engine, slo, window, start, end, now_ms, recent_burn=recent_burn)
 
 
@@ -104,8 +104,8 @@ def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int) -> list[SloWi
     """Every standard window of one SLO, sharing the work the windows have in common."""
     recent = recent_burn_rate(engine, slo, now_ms)
     windows = windows_for(slo)
-    rolling = {w: query.rolling_range(parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
-    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli == "latency" else {}
+    rolling = {w: query.slo_rolling_range(slo, parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
+    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
     rows = []
     for window in windows:
         if window == CALENDAR_MONTH:

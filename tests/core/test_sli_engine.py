@@ -199,7 +199,7 @@ def test_lag_is_measured_from_processing_time(sla_config: SlaConfig) -> None:
     engine.apply(request(MONTH_START_MS), "requests:0", 1, processed_ms=MONTH_START_MS + 4000)
     row = evaluate_window(engine, sla_config.slo("projection-lag"), "5m", MONTH_START_MS + MINUTE)
     assert (row.good, row.total) == (1, 2)
-    assert engine.last_lag_s == {"requests": 4.0}
+    assert engine.pipeline_lag_ms == {"requests:0": 4000}
 
 
 def test_fulfillment_does_not_depend_on_how_orders_interleave_in_a_partition(sla_config: SlaConfig) -> None:

@@ -402,12 +402,24 @@ def test_13_the_30_days_ending_at_midnight_are_exactly_those_30_days(tmp_path: P
         assert (thirty["good"], thirty["total"]) == (2, 2), name
 
 
-def test_13_a_time_between_minute_boundaries_counts_the_minutes_before_its_minute(tmp_path: Path) -> None:
-    events = [req(at("2026-10-05T10:04:10")), req(at("2026-10-05T10:05:10"), status=503)]
+def test_13_a_time_between_minute_boundaries_counts_every_event_so_far(tmp_path: Path) -> None:
+    # events: the window ends at the end of T's minute, so what happened up to T is in (fresh gauges)
+    events = [req(at("2026-10-05T10:00:30")), req(at("2026-10-05T10:04:10")),
+              req(at("2026-10-05T10:05:10"), status=503)]
     document = compute(tmp_path, AVAILABILITY, events, at("2026-10-05T10:05:40"))
     five = row(document, "avail", "5m")
+    assert (five["start"], five["end"]) == ("2026-10-05T10:01:00Z", "2026-10-05T10:06:00Z")
+    assert (five["good"], five["total"]) == (1, 2)
+
+
+def test_13_uptime_between_minute_boundaries_judges_only_minutes_that_are_over(tmp_path: Path) -> None:
+    # uptime: the minute in progress is not judged yet, so the window ends at the start of T's minute
+    slos = UPTIME.format(no_traffic="bad")
+    events = [req(at("2026-10-05T10:00:30")), req(at("2026-10-05T10:05:10"), status=503)]
+    document = compute(tmp_path, slos, events, at("2026-10-05T10:05:40"))
+    five = row(document, "up", "5m")
     assert (five["start"], five["end"]) == ("2026-10-05T10:00:00Z", "2026-10-05T10:05:00Z")
-    assert (five["good"], five["total"]) == (1, 1)
+    assert (five["good"], five["total"]) == (1, 5)  # 10:00 up; 10:01-10:04 quiet (down); 10:05 open
 
 
 # ---- 14. smaller ones --------------------------------------------------------------------------

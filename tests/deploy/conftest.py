@@ -227,11 +227,11 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         resources = root / "resources.ndjson"
         write_events(resources, generate_events(TrafficPlan(
             start=now - timedelta(days=60), end=now - timedelta(days=2), seed=4,
-            requests_per_minute=0, orders_per_hour=0)))
+            requests_per_minute=0, orders_per_hour=0, projection_samples_per_minute=0)))
         orders = root / "orders.ndjson"  # shipping takes hours: orders need days to complete
         write_events(orders, generate_events(TrafficPlan(
             start=now - timedelta(days=2), end=now - timedelta(hours=3), seed=5,
-            requests_per_minute=0, orders_per_hour=30)))
+            requests_per_minute=0, orders_per_hour=30, projection_samples_per_minute=0)))
         traffic = root / "traffic.ndjson"
         outage = Incident("orders-api", int((now - timedelta(minutes=20)).timestamp() * 1000),
                           25, 1.0, 3.0)

@@ -32,7 +32,7 @@ from slaengine.report.collect import (
     month_report_from_engine,
 )
 from slaengine.report.errors import ReportRequestError
-from slaengine.report.formatting import format_headline
+from slaengine.report.formatting import format_headline, format_lag
 from slaengine.report.model import MonthReport, SloMonth
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_all
@@ -187,11 +187,28 @@ def test_fulfillment_days_match_the_orders_in_the_file(month: Month) -> None:
         d.percent for d in by_day if d.percent is not None)
 
 
-def test_projection_lag_has_no_data_in_batch_mode_and_says_why(month: Month) -> None:
+def test_projection_lag_comes_from_the_files_samples_with_its_p99_in_the_headline(month: Month) -> None:
+    lags = sorted(lag_ms_of(e) for e in month.raw if "projection" in e
+                  and ms("2026-10-01T00:00:00Z") <= ms(e["ts"]) < ms("2026-11-01T00:00:00Z"))
+    good = sum(1 for lag in lags if lag <= 1000)
     lag = month.slo("projection-lag")
-    assert (lag.status, lag.attained, lag.budget_consumed) == ("no-data", None, None)
-    assert month.report.lag_summary is None
-    assert "events file shows no data" in month.report.definitions["projection-lag"]
+    assert lag.attained == pytest.approx(100 * good / len(lags))
+    assert lag.status == ("met" if good >= 0.99 * len(lags) else "breached")
+    exact_p99 = lags[int(0.99 * (len(lags) - 1))]
+    assert lag.p99_ms == pytest.approx(exact_p99, rel=0.01)
+    assert format_headline(lag) == f"Projection lag: {format_lag(lag.p99_ms / 1000)} (SLA {lag.status})"
+    summary = month.report.lag_summary
+    assert summary is not None and summary.threshold_seconds == 1
+    [row] = summary.projections
+    assert row.projection == "all projections" and row.percent_within_threshold == lag.attained
+    assert row.max_seconds == pytest.approx(lags[-1] / 1000, rel=0.01)
+    assert "read model trailed its event store" in month.report.definitions["projection-lag"]
+
+
+def lag_ms_of(event: dict[str, Any]) -> float:
+    if "lag_ms" in event:
+        return float(event["lag_ms"])
+    return float(max(0, ms(event["ts"]) - ms(event["source_ts"])))
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,7 @@ def expected_headlines(compute: dict[tuple[str, str], dict[str, Any]], month: st
             name=spec.name, display_name=spec.display_name, sli=spec.sli, service="", target=spec.target,
             attained=row.get("value"), status=row.get("status", "no-data"),
             budget_consumed=None, budget_remaining=None, p95_ms=row.get("p95_ms"),
+            p99_ms=row.get("p99_ms"),
         )
         lines.append(format_headline(slo))
     return lines
@@ -93,7 +94,8 @@ def test_the_pdf_headlines_are_the_compute_numbers(october: Rendered) -> None:
         f"Uptime: {headlines[2].split(': ')[1]}",
     ]
     assert headlines[1].endswith(" ms") and headlines[4].startswith("Fulfillment: ")
-    assert headlines[-1] == "Projection lag: no data"
+    # the read models' lag from the file's sla.projections samples: p99 and the SLA's verdict
+    assert re.fullmatch(r"Projection lag: \d+\.\ds \(SLA (met|breached)\)", headlines[-1])
     assert october.stdout[:-1] == headlines
     assert october.stdout[-1].startswith("wrote ")
     pdf_lines = {line.strip() for line in october.text.splitlines()}
@@ -139,7 +141,8 @@ def test_the_pdf_shows_the_exported_figures_line_by_line(october: Rendered) -> N
     "phrase",
     [
         pytest.param("No incident data source is configured", id="batch mode has no incidents"),
-        pytest.param("No projection lag data for this month.", id="batch mode has no lag"),
+        pytest.param("Share of the month each projection stayed within 1.0 s",
+                     id="batch mode has the projection lag of the file"),
         pytest.param("database_size", id="capacity is forecast from the file's resources"),
         pytest.param("Recommendation: upgrade to the next tier", id="with a recommendation"),
         pytest.param("Appendix: definitions", id="the appendix is there"),
@@ -234,7 +237,7 @@ def test_without_display_names_headlines_name_the_kind_and_service(
         "Uptime (orders-api)",
         "Availability (catalog-api)",
         "Fulfillment (orders)",
-        "Processing lag (all topics)",
+        "Projection lag (all projections)",
     ]
     text = pdf_text(tmp_path / "r.pdf")
     assert all(line in text for line in out.splitlines()[:-1])

@@ -70,7 +70,7 @@ def test_anchor_and_templates() -> None:
 
 def test_shipped_alert_rules_load() -> None:
     rules = load_alert_rules(REPO / "alert_rules")  # routing.yaml in the folder is skipped
-    by_name = {r.alert: r for r in rules.threshold_rules}
+    by_name = {r.alert: r for r in rules.threshold_rules + rules.slo_threshold_rules}
     assert by_name["SlaUptimeBelowTarget"].severity == "critical"
     assert by_name["CapacityUtilizationCritical"].threshold == 90
     assert rules.interval == timedelta(seconds=30)
