@@ -38,24 +38,24 @@ def _describe_sli(slo: SloSpec, config: SlaConfig) -> str:
         return (
             f"Requests of {slo.service}: a request is good when its {_statuses(slo)}. "
             f"Attained = good requests / all requests with an event time in the month. "
-            f"Requests arriving more than the grace period ({grace}) behind newer ones still count "
-            f"for the month; they only miss the rolling windows used for alerting."
+            f"A request that arrives late still counts in its own minute, in the month and in "
+            f"every rolling window."
         )
     if slo.sli == "latency":
         return (
             f"Requests of {slo.service}: a request is good when it took at most "
             f"{slo.threshold_ms:g} ms, whatever its status. Attained = good / all requests. "
             f"p50, p95 and p99 come from DDSketch latency sketches with "
-            f"{RELATIVE_ACCURACY:.0%} relative accuracy, one per hour, merged over the day or the "
-            f"month (hour resolution); the headline shows p95."
+            f"{RELATIVE_ACCURACY:.0%} relative accuracy (one per minute for the last two days, "
+            f"one per hour before), merged over exactly the day or the month; the headline shows "
+            f"p95."
         )
     if slo.sli == "uptime":
         return (
             f"One-minute slices of {slo.service}: a minute with requests is up when at least "
             f"{slo.slice_good_ratio:.0%} of its requests are good ({_statuses(slo)}); minutes "
             f"without requests {NO_TRAFFIC_WORDS[slo.no_traffic]}. Attained = up minutes / "
-            f"counted minutes. Requests more than {grace} behind newer ones no longer change a "
-            f"minute."
+            f"counted minutes. A request that arrives late still counts in its own minute."
         )
     if slo.sli == "fulfillment":
         return (

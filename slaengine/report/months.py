@@ -19,8 +19,8 @@ def parse_month(text: str) -> date:
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12:
         raise ReportRequestError(f"month {text!r} is not a calendar month: MM must be 01..12")
-    if year < 1970:
-        raise ReportRequestError(f"month {text!r} is before 1970")
+    if year < 2000:  # events before 2000 are invalid (docs/events.md): nothing to report
+        raise ReportRequestError(f"month {text!r} is before 2000, the earliest time slaengine accepts")
     return date(year, month, 1)
 
 

@@ -214,8 +214,8 @@ def lag_ms_of(event: dict[str, Any]) -> float:
 @pytest.mark.parametrize(
     ("name", "phrases"),
     [
-        pytest.param("api-availability", ["100-499", "not 429", "10m"], id="availability names "
-                     "its statuses and the grace period"),
+        pytest.param("api-availability", ["100-499", "not 429", "arrives late still counts"],
+                     id="availability names its statuses and how late requests count"),
         pytest.param("api-latency", ["500 ms", "DDSketch", "1% relative accuracy"],
                      id="latency names its threshold and sketch accuracy"),
         pytest.param("api-uptime", ["One-minute slices", "95%", "not counted"],

@@ -18,6 +18,7 @@ NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
         pytest.param("abc", "YYYY-MM", id="words are not a month"),
         pytest.param("2026-1", "YYYY-MM", id="the month needs two digits"),
         pytest.param("", "YYYY-MM", id="empty is not a month"),
+        pytest.param("1999-12", "before 2000", id="before the earliest valid event time"),
     ],
 )
 def test_malformed_months_are_rejected(text: str, message: str) -> None:
