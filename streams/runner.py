@@ -20,6 +20,7 @@ from forecasting.metrics import CapacityCollector
 from forecasting.service import CapacityService
 from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
 from slaengine.alerting.http import add_routes as add_alerting_routes
+from slaengine.alerting.intake import route_alert_record
 from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.alerting.service import AlertRouter
@@ -99,7 +100,8 @@ class Worker:
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
         self.registry.register(AlertStateCollector(self.alerting.evaluator))
         self.registry.register(CapacityCollector(self.capacity))
-        self.registry.register(RouterCollector(self.router.outbox, self.router.clock))
+        self.registry.register(RouterCollector(self.router.outbox, self.router.clock,
+                                               self.router.errors))
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
@@ -133,12 +135,7 @@ class Worker:
 
         async def route_alerts(stream: Any) -> None:
             async for value in stream:
-                try:
-                    alert = Alert.from_json(json.loads(value))
-                except (ValueError, KeyError, TypeError) as err:
-                    log.error("ignoring a malformed record on %s: %s", ALERTS_TOPIC, err)
-                    continue
-                await self.router.receive(alert)
+                await route_alert_record(self.router, value)  # never raises
 
         app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
 

@@ -1,13 +1,13 @@
 """HTTP routes of the alert router: Alertmanager webhook intake and the silences API.
 
 Every route needs ``Authorization: Bearer $SLAENGINE_API_TOKEN``; errors are ``{"error": ...}``
-with a 4xx status, never a traceback.
+with a 4xx status, never a traceback. An intake request is bounded (``MAX_INTAKE_ALERTS`` alerts,
+``MAX_INTAKE_BYTES``) and filed with one state write, whatever its size.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
 from typing import Any
 
@@ -19,22 +19,26 @@ from slaengine.alerting.alertmanager import (
     parse_alertmanager_payload,
 )
 from slaengine.alerting.durations import Duration
+from slaengine.alerting.intake import InvalidAlertError, check_time
 from slaengine.alerting.service import AlertRouter
 from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError
 from slaengine.http.auth import json_error, require_token
+from slaengine.http.body import read_json_body
 
 ROUTER_KEY = web.AppKey("alert_router", AlertRouter)
+MAX_INTAKE_ALERTS = 1000  # deploy/alertmanager/alertmanager.yml sends at most 500 per request
+MAX_INTAKE_BYTES = 4 * 1024 * 1024
 
 
 class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    matchers: list[str] = Field(min_length=1)
+    matchers: list[str] = Field(min_length=1, max_length=32)
     starts_at: datetime | None = None  # default: now
     ends_at: datetime | None = None
     duration: Duration | None = None  # alternative to ends_at, e.g. "2h"
-    created_by: str
-    comment: str = ""
+    created_by: str = Field(max_length=200)
+    comment: str = Field(default="", max_length=4096)
 
 
 def add_routes(app: web.Application, router: AlertRouter) -> None:
@@ -46,12 +50,7 @@ def add_routes(app: web.Application, router: AlertRouter) -> None:
 
 
 async def _read_json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"body is not valid JSON: {err}"}),
-            content_type="application/json") from err
+    return await read_json_body(request, MAX_INTAKE_BYTES)
 
 
 @require_token
@@ -61,9 +60,14 @@ async def receive_alertmanager(request: web.Request) -> web.StreamResponse:
         alerts = parse_alertmanager_payload(body)
     except InvalidAlertmanagerPayloadError as err:
         return json_error(400, f"invalid Alertmanager payload: {err}")
+    if len(alerts) > MAX_INTAKE_ALERTS:
+        return json_error(413, f"{len(alerts)} alerts in one request; at most {MAX_INTAKE_ALERTS} "
+                               "(set max_alerts in Alertmanager's webhook_config)")
     router = request.app[ROUTER_KEY]
-    for alert in alerts:
-        await router.receive(alert)
+    try:
+        await router.receive_many(alerts)
+    except InvalidAlertError as err:
+        return json_error(400, f"invalid Alertmanager payload: {err}")
     return web.json_response({"status": "accepted", "alerts": len(alerts)})
 
 
@@ -85,12 +89,22 @@ async def create_silence(request: web.Request) -> web.StreamResponse:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return json_error(400, f"invalid silence: {where}: {first['msg']}")
+    except OverflowError:
+        return json_error(400, "invalid silence: duration: too long")
     router = request.app[ROUTER_KEY]
     now = router.clock()
     starts_at = wanted.starts_at or now
     if (wanted.ends_at is None) == (wanted.duration is None):
         return json_error(400, "invalid silence: give exactly one of ends_at or duration")
-    ends_at = wanted.ends_at or starts_at + wanted.duration  # type: ignore[operator]
+    try:
+        check_time(wanted.starts_at, "starts_at")
+        check_time(wanted.ends_at, "ends_at")
+        ends_at = wanted.ends_at or starts_at + wanted.duration  # type: ignore[operator]
+        check_time(ends_at, "ends_at")
+    except InvalidAlertError as err:
+        return json_error(400, f"invalid silence: {err}")
+    except OverflowError:
+        return json_error(400, "invalid silence: starts_at + duration is past year 9999")
     try:
         silence = await asyncio.to_thread(router.silences.create, wanted.matchers, starts_at, ends_at,
                                           wanted.created_by, wanted.comment, now)

@@ -86,6 +86,7 @@ class Outbox:
         self.max_age = max_age_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.write_failures = 0  # transactions the disk refused (full, I/O error); exported
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -98,13 +99,20 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # sqlite already rolled back on SQLITE_FULL
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as err:
+                self.write_failures += 1
+                log.error("alert outbox %s: write failed, nothing of it was stored: %s",
+                          self.path, err)
                 raise
-            self._db.execute("COMMIT")
 
     def next_sequence(self, group_key: str) -> int:
         """Durable per-group counter, so notification ids stay unique across restarts."""

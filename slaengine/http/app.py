@@ -7,6 +7,7 @@ as ``{"error": message}`` with a 4xx/5xx status, never a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -37,10 +38,24 @@ async def error_middleware(request: web.Request,
     except web.HTTPException as err:
         if err.status < 400:
             raise
-        return json_error(err.status, err.reason or "error")
+        return json_error(err.status, message_of(err))
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return json_error(500, "internal error; see the worker log")
+
+
+def message_of(err: web.HTTPException) -> str:
+    """The real reason of an HTTP error: our ``{"error": ...}`` body, aiohttp's own text
+    (e.g. the body size limit), or the status phrase when there is nothing better."""
+    text = err.text or ""
+    if err.content_type == "application/json":
+        try:
+            return str(json.loads(text)["error"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    if text and text != f"{err.status}: {err.reason}":
+        return text
+    return err.reason or "error"
 
 
 async def health(request: web.Request) -> web.Response:
