@@ -34,7 +34,9 @@ from slaengine.events import (
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
 )
-from slaengine.http.app import create_app
+from slaengine.http.app import RouteSetup, create_app
+from slaengine.http.limits import favour_event_loop
+from slaengine.http.looplag import LoopLagMonitor
 from slaengine.kafka_io import ensure_topics
 from slaengine.metrics import PipelineCollector, SliCollector
 from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
@@ -99,7 +101,9 @@ class Worker:
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
         self.registry.register(AlertStateCollector(self.alerting.evaluator))
-        self.registry.register(CapacityCollector(self.capacity))
+        self.registry.register(CapacityCollector(self.capacity, cached_only=True))
+        self.loop_lag = LoopLagMonitor()
+        self.registry.register(self.loop_lag)
         self.registry.register(RouterCollector(self.router.outbox, self.router.clock,
                                                self.router.errors))
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
@@ -110,13 +114,10 @@ class Worker:
     def http_app(self) -> web.Application:
         return create_app(self.registry, self.runtime.engine, self.settings.api_token,
                           health_info={"worker": self.settings.worker_id},
-                          route_setups=[
-                              lambda app: add_alerting_routes(app, self.router),
-                              lambda app: add_pagerduty_routes(app, self.incident_log),
-                              lambda app: add_capacity_routes(app, self.capacity),
-                              lambda app: add_report_routes(app, self.reports),
-                              lambda app: add_alert_evaluation_routes(app, self.alerting),
-                          ])
+                          route_setups=api_route_setups(self.router, self.incident_log,
+                                                        self.capacity, self.reports,
+                                                        self.alerting),
+                          loop_monitor=self.loop_lag)
 
     def build_report(self, month: date) -> MonthReport:
         """The month's report from this worker's state (the partitions it owns)."""
@@ -162,6 +163,18 @@ class Worker:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.capacity_refresh_s)
             except TimeoutError:
                 pass
+
+
+def api_route_setups(router: AlertRouter, incident_log: IncidentLog, capacity: CapacityService,
+                     reports: ReportService, alerting: AlertingService) -> list[RouteSetup]:
+    """Every feature's routes, in one list (tests build the same API from it)."""
+    return [
+        lambda app: add_alerting_routes(app, router),
+        lambda app: add_pagerduty_routes(app, incident_log),
+        lambda app: add_capacity_routes(app, capacity),
+        lambda app: add_report_routes(app, reports),
+        lambda app: add_alert_evaluation_routes(app, alerting),
+    ]
 
 
 class UnconfiguredSender:
@@ -213,5 +226,6 @@ def run_worker(settings: Settings, config: SlaConfig) -> int:
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
+    favour_event_loop()
     faust.Worker(worker.app, loglevel="INFO", quiet=True, override_logging=False).execute_from_commandline()
     return 0

@@ -24,8 +24,10 @@ from slaengine.alerting.service import AlertRouter
 from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.body import read_json_body
+from slaengine.http.limits import HeavyWork
 
 ROUTER_KEY = web.AppKey("alert_router", AlertRouter)
+INTAKE_WORK_KEY = web.AppKey("alert_intake_work", HeavyWork)
 MAX_INTAKE_ALERTS = 1000  # deploy/alertmanager/alertmanager.yml sends at most 500 per request
 MAX_INTAKE_BYTES = 4 * 1024 * 1024
 
@@ -43,6 +45,9 @@ class SilenceRequest(BaseModel):
 
 def add_routes(app: web.Application, router: AlertRouter) -> None:
     app[ROUTER_KEY] = router
+    # validating 1,000-alert payloads is CPU work: one at a time, off the loop; Alertmanager
+    # retries a 429
+    app[INTAKE_WORK_KEY] = HeavyWork("alert intake", concurrency=1, waiting=16, timeout=60)
     app.router.add_post("/api/v1/alertmanager", receive_alertmanager)
     app.router.add_get("/api/v1/silences", list_silences)
     app.router.add_post("/api/v1/silences", create_silence)
@@ -56,8 +61,8 @@ async def _read_json(request: web.Request) -> Any:
 @require_token
 async def receive_alertmanager(request: web.Request) -> web.StreamResponse:
     body = await _read_json(request)
-    try:
-        alerts = parse_alertmanager_payload(body)
+    try:  # up to 1,000 alerts: validated off the event loop
+        alerts = await request.app[INTAKE_WORK_KEY].run(parse_alertmanager_payload, body)
     except InvalidAlertmanagerPayloadError as err:
         return json_error(400, f"invalid Alertmanager payload: {err}")
     if len(alerts) > MAX_INTAKE_ALERTS:

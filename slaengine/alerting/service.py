@@ -76,12 +76,15 @@ class AlertRouter:
         return (await self.receive_many([alert]))[0]
 
     async def receive_many(self, alerts: Iterable[Alert]) -> list[list[str]]:
-        """File several transitions with one state write (an Alertmanager request)."""
-        checked = [validate_alert(alert) for alert in alerts]
+        """File several transitions with one state write (an Alertmanager request). Routing
+        and the write run in a worker thread, like flushes: the event loop stays free."""
         async with self._lock:
-            now = self.clock()
-            keys = [self.dispatcher.receive(alert, now) for alert in checked]
-            await asyncio.to_thread(self._save_state)
+            return await asyncio.to_thread(self._receive_many, list(alerts), self.clock())
+
+    def _receive_many(self, alerts: list[Alert], now: datetime) -> list[list[str]]:
+        checked = [validate_alert(alert) for alert in alerts]  # all or nothing
+        keys = [self.dispatcher.receive(alert, now) for alert in checked]
+        self._save_state()
         return keys
 
     def _save_state(self) -> None:

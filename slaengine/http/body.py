@@ -7,6 +7,7 @@ reads the same with or without the app's error middleware.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any, NoReturn
@@ -16,6 +17,7 @@ from aiohttp import web
 MAX_JSON_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 30  # far above any count, timestamp or value an API field holds
+PARSE_IN_THREAD_BYTES = 64 * 1024  # bigger bodies are parsed off the event loop
 
 
 class _JsonError(web.HTTPClientError):
@@ -104,6 +106,8 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_JSON_BYTES) 
     if not body.strip():
         reject(400, "request body is empty; expected JSON")
     try:
+        if len(body) > PARSE_IN_THREAD_BYTES:
+            return await asyncio.to_thread(parse_json, body)
         return parse_json(body)
     except ValueError as err:
         reject(400, str(err))

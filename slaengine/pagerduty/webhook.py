@@ -86,7 +86,9 @@ def parse_webhook(body: bytes) -> IncidentEvent | None:
     """The incident event in a v3 delivery; None for event types we do not track."""
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except RecursionError as err:
+        raise InvalidEventError("bad_json", "body is JSON nested too deeply") from err
+    except ValueError as err:  # not JSON, not UTF-8, an integer of thousands of digits
         raise InvalidEventError("bad_json", f"body is not JSON: {err}") from err
     event = document.get("event") if isinstance(document, dict) else None
     if not isinstance(event, dict):
