@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -54,13 +53,9 @@ def add_routes(app: web.Application, router: AlertRouter) -> None:
     app.router.add_delete("/api/v1/silences/{silence_id}", expire_silence)
 
 
-async def _read_json(request: web.Request) -> Any:
-    return await read_json_body(request, MAX_INTAKE_BYTES)
-
-
 @require_token
 async def receive_alertmanager(request: web.Request) -> web.StreamResponse:
-    body = await _read_json(request)
+    body = await read_json_body(request, MAX_INTAKE_BYTES)
     try:  # up to 1,000 alerts: validated off the event loop
         alerts = await request.app[INTAKE_WORK_KEY].run(parse_alertmanager_payload, body)
     except InvalidAlertmanagerPayloadError as err:
@@ -87,7 +82,7 @@ async def list_silences(request: web.Request) -> web.StreamResponse:
 
 @require_token
 async def create_silence(request: web.Request) -> web.StreamResponse:
-    body = await _read_json(request)
+    body = await read_json_body(request)
     try:
         wanted = SilenceRequest.model_validate(body)
     except ValidationError as err:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry, generate_latest
 from ruamel.yaml import YAML
 
@@ -32,7 +33,15 @@ from slaengine.alerting.service import AlertRouter
 from slaengine.alerts_model import Alert
 from slaengine.http.app import create_app
 
-from .conftest import T0, ChatWebhook, FakeClock, make_alert, make_notification
+from .conftest import (
+    T0,
+    ChatWebhook,
+    FakeClock,
+    RecordingSmtpHandler,
+    free_port,
+    make_alert,
+    make_notification,
+)
 
 TOKEN = "hostile-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -344,3 +353,48 @@ def test_label_values_reach_chat_escaped() -> None:
              *(a["fallback"] for a in payload["attachments"])]
     assert all("<" not in text and ">" not in text for text in texts)
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in payload["text"]
+
+
+# --- faults: SMTP down, then up -----------------------------------------------------------
+
+EMAIL_ROUTING = """
+    delivery: {initial_backoff: 1s, max_backoff: 30s, max_age: 1h}
+    route: {receiver: mail, group_by: [alertname, service], group_wait: 30s}
+    receivers:
+      - name: mail
+        email: {from: slaengine@example.com, to: [oncall@example.com], host: 127.0.0.1,
+                port: %d, timeout: 2s}
+"""
+
+
+async def test_alert_mail_waits_out_an_smtp_outage_and_nothing_is_lost(
+        write_config, clock: FakeClock, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens yet: the SMTP server is down
+    config = write_config(EMAIL_ROUTING % port)
+    router = AlertRouter(config, tmp_path / "data", build_senders(config), clock=clock,
+                         rng=random.Random(5))
+    try:
+        await router.receive(make_alert(severity="critical", service="checkout\r\nBcc: x@y.z"))
+        await router.receive(make_alert(name="HighErrorRate", severity="critical",
+                                        service="search"))
+        for _ in range(5):  # 5 minutes of failed attempts
+            await tick(router, clock, 60)
+        retried = sum(s.counters.get("retried", 0) for s in router.outbox.stats().values())
+        assert retried >= 5
+        assert [h["state"] for h in router.outbox.history()] == ["pending", "pending"]
+
+        handler = RecordingSmtpHandler()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()  # the server is back
+        try:
+            for _ in range(3):
+                await tick(router, clock, 30)
+        finally:
+            controller.stop()
+        assert [h["state"] for h in router.outbox.history()] == ["delivered", "delivered"]
+    finally:
+        await router.close()
+    subjects = sorted(message_from_bytes(m.content)["Subject"] for m in handler.messages)
+    assert subjects == ["[FIRING:1] HighErrorRate search (critical)",
+                        "[FIRING:1] HighLatency checkout Bcc: x@y.z (critical)"]
+    assert all(m.rcpt_tos == ["oncall@example.com"] for m in handler.messages)
