@@ -31,6 +31,7 @@ HOSTILE_TEXT = ["", " ", "9" * 5000, "-" + "9" * 400, "NaN", "Infinity", "-1", "
                 "a\r\nb", "(a+)+$", 'alertname=~"(a+)+$"']
 ONE_ALERT = (b'{"status": "firing", "labels": {"alertname": "x"}, '
              b'"startsAt": "2026-11-01T00:00:00Z"}')
+AIOHTTP_MAX_LINE = 8190  # a longer request line gets aiohttp's own 400 before any handler
 OPERATIONS = [(path, method, operation)
               for path, item in openapi_document()["paths"].items()
               for method, operation in item.items()]
@@ -164,7 +165,7 @@ def test_no_input_gets_a_server_error(api_server: ApiServer, path: str, method: 
         documented = str(answer.status) in operation["responses"]
         assert answer.status < 500 or documented, (method, url, body[:300], answer.status,
                                                    answer.body[:300])
-        if answer.status >= 400:
+        if answer.status >= 400 and len(url) < AIOHTTP_MAX_LINE:
             error = answer.json()["error"]
             assert isinstance(error, str) and error and "Traceback" not in error
 

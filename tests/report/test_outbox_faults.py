@@ -14,7 +14,7 @@ from aiohttp import web
 from slaengine.errors import RetryableDeliveryError
 from slaengine.http.auth import API_TOKEN_KEY
 from slaengine.report.config import RetryConfig
-from slaengine.report.delivery import EmailText
+from slaengine.report.delivery import EmailText, build_message
 from slaengine.report.http import add_routes
 from slaengine.report.model import MonthReport
 from slaengine.report.outbox import DeliveryOutbox
@@ -138,3 +138,11 @@ def test_report_files_are_fsynced_before_the_rename(tmp_path: Path,
     assert [Path(s).name if not s.startswith("rename") else s for s in synced] == [
         synced[0].rpartition("/")[2], "rename sla-report-2026-10.pdf", tmp_path.name]
     assert synced[0].rpartition("/")[2].startswith(".sla-report-2026-10.pdf.")
+
+
+def test_cr_lf_in_a_report_subject_never_breaks_the_message() -> None:
+    message = build_message("slaengine@acme.example", ["sla@acme.example"],
+                            EmailText("SLA report for Acme\r\nBcc: everyone@acme.example", "Hi"),
+                            b"%PDF-1.4 test", "sla-report-2026-10.pdf")
+    assert message["Subject"] == "SLA report for Acme Bcc: everyone@acme.example"
+    assert message["Bcc"] is None
