@@ -154,11 +154,15 @@ class Worker:
 
     async def _refresh_capacity(self) -> None:
         """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
+        first = True
         while not self.stop.is_set():
             try:
                 await asyncio.to_thread(self.capacity.report)
             except Exception:
                 log.exception("capacity forecast failed")
+            if first:  # the forecast libraries are loaded now: freeze them too
+                favour_event_loop()
+                first = False
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.capacity_refresh_s)
             except TimeoutError:

@@ -33,13 +33,15 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def favour_event_loop() -> None:
-    """Process settings for a responsive event loop; call once startup has built its objects.
+    """Process settings for a responsive event loop; call once startup has built its objects
+    and loaded the libraries heavy work imports lazily (a worker: after its first forecast).
 
     * The loop thread takes the GIL back from heavy worker threads within about a millisecond
       (CPython's default is 5 ms, and a busy host multiplies it).
     * ``gc.freeze()`` moves everything built so far (modules, config, restored state) out of
       the collector's reach: a full collection scanning all of it held the GIL, and so the
-      loop, for 70 ms and more, triggered by any thread that allocates (intake, replays).
+      loop, for 40-100 ms, triggered by any thread that allocates (intake, replays). Objects
+      made later are collected as usual.
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     gc.collect()

@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from forecasting.config import load_capacity_config
+from forecasting.http import CAPACITY_SERVICE_KEY
 from forecasting.metrics import CapacityCollector
 from forecasting.series import ResourceHistory
 from forecasting.service import CapacityService
@@ -117,7 +118,10 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
 
 async def serve(port: int, data_dir: Path) -> None:
     app, router, incident_log = build_api(data_dir)
-    favour_event_loop()  # as streams.runner does for a worker, once its state is built
+    # as a worker does at startup: a first forecast (loading the forecast libraries), then
+    # favour_event_loop() (streams.runner, after its first capacity refresh)
+    app[CAPACITY_SERVICE_KEY].report()
+    favour_event_loop()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
