@@ -10,7 +10,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
 from pathlib import Path
@@ -70,7 +70,7 @@ def record(labels: dict[str, Any], status: str = "firing", **extra: Any) -> byte
 
 @pytest.fixture
 async def router(write_config, chat_webhook: ChatWebhook, clock: FakeClock,
-                 tmp_path: Path) -> AlertRouter:
+                 tmp_path: Path) -> AsyncIterator[AlertRouter]:
     config = write_config(SEVERITY_ROUTING % chat_webhook.url)
     router = AlertRouter(config, tmp_path / "data", build_senders(config), clock=clock,
                          rng=random.Random(7))

@@ -36,7 +36,7 @@ OPERATIONS = [(path, method, operation)
               for path, item in openapi_document()["paths"].items()
               for method, operation in item.items()]
 
-text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 hostile_text = st.one_of(st.sampled_from(HOSTILE_TEXT), text)
 times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
                      timezones=st.sampled_from([UTC, timezone(timedelta(hours=14)),
