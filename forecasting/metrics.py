@@ -25,11 +25,16 @@ GAUGE_HELP = {
 
 
 class CapacityCollector(Collector):
-    def __init__(self, service: CapacityService) -> None:
+    def __init__(self, service: CapacityService, *, cached_only: bool = False) -> None:
         self.service = service
+        # a worker refreshes the report in the background: a scrape must never forecast on the
+        # event loop, so it shows the last report (nothing before the first one)
+        self.cached_only = cached_only
 
     def collect(self) -> Iterator[Metric]:
-        report = self.service.report()
+        report = self.service.cached_report() if self.cached_only else self.service.report()
+        if report is None:
+            return
         yield from self.current_value_gauges(report)
         yield from self.forecast_gauges(report)
 

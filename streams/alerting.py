@@ -9,7 +9,9 @@ router consumes that topic and delivers through its durable outbox.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from slaengine.config import SlaConfig
 from slaengine.durations import parse_duration
 from slaengine.http.app import parse_at
 from slaengine.http.auth import json_error, require_token
+from slaengine.http.limits import HeavyWork
 from slaengine.resources import data_path
 from slaengine.rules.alertspec import load_alert_rules
 from slaengine.rules.evaluate import AlertEvaluator
@@ -72,19 +75,41 @@ class AlertingService:
         return found
 
 
+class ReplaySource:
+    """The live source for one replay, reading each exported gauge family once: the gauges are
+    the current values whatever step is evaluated, and a full scrape per step made a 3-day
+    replay collect every metric 8,640 times (slow, and holding locks the scrapes also take)."""
+
+    def __init__(self, live: EngineSliSource) -> None:
+        self.live = live
+        self._gauges: dict[str, list[tuple[dict[str, str], float]]] = {}
+
+    def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]:
+        return self.live.window_counts(slo, window, now)
+
+    def gauge_samples(self, metric: str) -> list[tuple[dict[str, str], float]]:
+        if metric not in self._gauges:
+            self._gauges[metric] = self.live.gauge_samples(metric)
+        return self._gauges[metric]
+
+
 def replay_alerts(service: AlertingService, start: datetime, end: datetime,
-                  step: timedelta) -> list[Alert]:
+                  step: timedelta, deadline: float | None = None) -> list[Alert]:
     """Evaluate the rules at every step of a past period on the current state (a backtest).
 
-    A fresh evaluator is used, so the live alert state is untouched.
+    A fresh evaluator is used, so the live alert state is untouched. Past ``deadline``
+    (``time.monotonic()``) it stops with TimeoutError, so an abandoned request frees its thread.
     """
     evaluator = AlertEvaluator([service.definitions[n] for n in service.engine.owned_slos()
                                 if n in service.definitions],
                                service.evaluator.rules, service.evaluator.catalog)
     transitions: list[Alert] = []
+    source = ReplaySource(service.source)
     now = start
     while now <= end:
-        transitions += evaluator.evaluate(service.source, now)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"replay stopped at {now.isoformat()}")
+        transitions += evaluator.evaluate(source, now)
         now += step
     return transitions
 
@@ -105,7 +130,9 @@ async def run_evaluation_loop(service: AlertingService, publish: Any, stop: asyn
 
 
 ALERTING_KEY = web.AppKey("alerting", AlertingService)
+REPLAY_WORK_KEY = web.AppKey("replay_work", HeavyWork)
 MAX_REPLAY_STEPS = 20_000
+MAX_REPLAY_STEP = timedelta(days=7)
 
 
 @require_token
@@ -114,17 +141,29 @@ async def get_alert_replay(request: web.Request) -> web.Response:
     try:
         start = parse_at(request.query["start"])
         end = parse_at(request.query["end"])
-        step = parse_duration(request.query.get("step", "30s"))
+        step_text = request.query.get("step", "30s")
+        if len(step_text) > 32:
+            raise ValueError(f"step {step_text[:32]!r}... is too long")
+        step = parse_duration(step_text)
     except KeyError as err:
         return json_error(400, f"missing query parameter {err.args[0]!r}")
-    except ValueError as err:
-        return json_error(400, str(err))
+    except (ValueError, OverflowError) as err:
+        return json_error(400, f"invalid replay range: {err}")
+    if step > MAX_REPLAY_STEP or step < timedelta(seconds=1):
+        return json_error(400, "step must be between 1s and 7d")
     if end < start or (end - start) / 1000 / step.total_seconds() > MAX_REPLAY_STEPS:
         return json_error(400, f"end must follow start, with at most {MAX_REPLAY_STEPS} steps")
     service = request.app[ALERTING_KEY]
-    found = replay_alerts(service, datetime.fromtimestamp(start / 1000, UTC),
-                          datetime.fromtimestamp(end / 1000, UTC), step)
-    return web.json_response({"transitions": [alert.to_json() for alert in found]})
+    # thousands of rule evaluations: in the replay pool, never on the event loop
+    work = request.app[REPLAY_WORK_KEY]
+    deadline = time.monotonic() + work.timeout
+
+    def replay_json() -> str:
+        found = replay_alerts(service, datetime.fromtimestamp(start / 1000, UTC),
+                              datetime.fromtimestamp(end / 1000, UTC), step, deadline)
+        return json.dumps({"transitions": [alert.to_json() for alert in found]})
+
+    return web.Response(text=await work.run(replay_json), content_type="application/json")
 
 
 async def get_active_alerts(request: web.Request) -> web.Response:
@@ -134,5 +173,6 @@ async def get_active_alerts(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, service: AlertingService) -> None:
     app[ALERTING_KEY] = service
+    app[REPLAY_WORK_KEY] = HeavyWork("alert replay", concurrency=1, waiting=2, timeout=60)
     app.router.add_get("/api/v1/alerts", get_active_alerts)
     app.router.add_get("/api/v1/alerts/replay", get_alert_replay)

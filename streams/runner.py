@@ -19,6 +19,7 @@ from forecasting.metrics import CapacityCollector
 from forecasting.service import CapacityService
 from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
 from slaengine.alerting.http import add_routes as add_alerting_routes
+from slaengine.alerting.intake import route_alert_record
 from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.alerting.service import AlertRouter
@@ -33,7 +34,9 @@ from slaengine.events import (
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
 )
-from slaengine.http.app import create_app
+from slaengine.http.app import RouteSetup, create_app
+from slaengine.http.limits import favour_event_loop
+from slaengine.http.looplag import LoopLagMonitor
 from slaengine.kafka_io import ensure_topics
 from slaengine.metrics import EncodableRegistry, PipelineCollector, SliCollector
 from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
@@ -103,8 +106,11 @@ class Worker:
         self.registry.register(SeriesLimitsCollector(self.runtime.limits))
         self.registry.register(RuntimeCollector(self.runtime))
         self.registry.register(AlertStateCollector(self.alerting.evaluator))
-        self.registry.register(CapacityCollector(self.capacity))
-        self.registry.register(RouterCollector(self.router.outbox, self.router.clock))
+        self.registry.register(CapacityCollector(self.capacity, cached_only=True))
+        self.loop_lag = LoopLagMonitor()
+        self.registry.register(self.loop_lag)
+        self.registry.register(RouterCollector(self.router.outbox, self.router.clock,
+                                               self.router.errors))
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
@@ -113,13 +119,10 @@ class Worker:
     def http_app(self) -> web.Application:
         return create_app(self.registry, self.runtime.engine, self.settings.api_token,
                           health_info={"worker": self.settings.worker_id},
-                          route_setups=[
-                              lambda app: add_alerting_routes(app, self.router),
-                              lambda app: add_pagerduty_routes(app, self.incident_log),
-                              lambda app: add_capacity_routes(app, self.capacity),
-                              lambda app: add_report_routes(app, self.reports),
-                              lambda app: add_alert_evaluation_routes(app, self.alerting),
-                          ])
+                          route_setups=api_route_setups(self.router, self.incident_log,
+                                                        self.capacity, self.reports,
+                                                        self.alerting),
+                          loop_monitor=self.loop_lag)
 
     def build_report(self, month: date) -> MonthReport:
         """The month's report from this worker's state (the partitions it owns)."""
@@ -138,12 +141,7 @@ class Worker:
 
         async def route_alerts(stream: Any) -> None:
             async for value in stream:
-                try:
-                    alert = Alert.from_json(json.loads(value))
-                except (ValueError, KeyError, TypeError) as err:
-                    log.error("ignoring a malformed record on %s: %s", ALERTS_TOPIC, err)
-                    continue
-                await self.router.receive(alert)
+                await route_alert_record(self.router, value)  # never raises
 
         app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
 
@@ -161,15 +159,31 @@ class Worker:
 
     async def _refresh_capacity(self) -> None:
         """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
+        first = True
         while not self.stop.is_set():
             try:
                 await asyncio.to_thread(self.capacity.report)
             except Exception:
                 log.exception("capacity forecast failed")
+            if first:  # the forecast libraries are loaded now: freeze them too
+                favour_event_loop()
+                first = False
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.capacity_refresh_s)
             except TimeoutError:
                 pass
+
+
+def api_route_setups(router: AlertRouter, incident_log: IncidentLog, capacity: CapacityService,
+                     reports: ReportService, alerting: AlertingService) -> list[RouteSetup]:
+    """Every feature's routes, in one list (tests build the same API from it)."""
+    return [
+        lambda app: add_alerting_routes(app, router),
+        lambda app: add_pagerduty_routes(app, incident_log),
+        lambda app: add_capacity_routes(app, capacity),
+        lambda app: add_report_routes(app, reports),
+        lambda app: add_alert_evaluation_routes(app, alerting),
+    ]
 
 
 class UnconfiguredSender:
@@ -221,5 +235,6 @@ def run_worker(settings: Settings, config: SlaConfig) -> int:
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
+    favour_event_loop()
     faust.Worker(worker.app, loglevel="INFO", quiet=True, override_logging=False).execute_from_commandline()
     return 0

@@ -52,7 +52,7 @@ class _WebhookPayload(BaseModel):
 
     version: Literal["4"]
     status: Literal["firing", "resolved"]
-    alerts: list[_WebhookAlert]
+    alerts: list[Any]  # validated one by one below
     receiver: str = ""
     groupKey: str = ""
 
@@ -64,11 +64,23 @@ def parse_alertmanager_payload(body: Any) -> list[Alert]:
     try:
         payload = _WebhookPayload.model_validate(body)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
-        more = f" (and {len(err.errors()) - 1} more error(s))" if len(err.errors()) > 1 else ""
-        raise InvalidAlertmanagerPayloadError(f"{where}: {first['msg']}{more}") from err
-    return [_to_alert(item) for item in payload.alerts]
+        raise InvalidAlertmanagerPayloadError(_describe(err)) from err
+    alerts = []
+    # one alert per call: a validation call holds the GIL throughout, and a batch of 1,000 in
+    # one call would keep the event loop thread from running for as long
+    for index, item in enumerate(payload.alerts):
+        try:
+            alerts.append(_to_alert(_WebhookAlert.model_validate(item)))
+        except ValidationError as err:
+            raise InvalidAlertmanagerPayloadError(_describe(err, f"alerts.{index}.")) from err
+    return alerts
+
+
+def _describe(err: ValidationError, prefix: str = "") -> str:
+    first = err.errors()[0]
+    where = prefix + (".".join(str(part) for part in first["loc"]) or "payload")
+    more = f" (and {len(err.errors()) - 1} more error(s))" if len(err.errors()) > 1 else ""
+    return f"{where.rstrip('.')}: {first['msg']}{more}"
 
 
 def _to_alert(item: _WebhookAlert) -> Alert:

@@ -1,6 +1,8 @@
 """Chat receiver: a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat).
 
 The webhook URL embeds a token, so it is a secret: repr() and errors show only its host.
+Text built from labels is escaped (``&``, ``<``, ``>`` as Slack asks), so a label value such as
+``<!channel>`` shows as text instead of pinging everyone.
 429 (with Retry-After), 5xx and network errors are retryable; other 4xx are fatal.
 """
 
@@ -50,10 +52,11 @@ class ChatSender:
     def build_payload(self, notification: Notification) -> dict[str, Any]:
         severity = notification.common_labels.get("severity", "")
         color = RESOLVED_COLOR if notification.status == "resolved" else COLORS.get(severity, "#888888")
+        title = escape_chat(render_title(notification))
         return {
-            "text": render_title(notification),
+            "text": title,
             "attachments": [
-                {"color": color, "text": render_alert(alert), "fallback": render_title(notification)}
+                {"color": color, "text": escape_chat(render_alert(alert)), "fallback": title}
                 for alert in notification.alerts
             ],
             # not shown by Slack; lets a receiver deduplicate and order replays
@@ -82,6 +85,11 @@ class ChatSender:
         if status == 429 or status >= 500:
             raise RetryableDeliveryError(text, retry_after=retry_after)
         raise FatalDeliveryError(text)
+
+
+def escape_chat(text: str) -> str:
+    """Slack's control characters as entities: no mentions, links or markup from data."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def parse_retry_after(value: str | None) -> float | None:

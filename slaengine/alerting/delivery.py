@@ -26,8 +26,9 @@ class BackoffPolicy:
     cap: float = 120.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.cap, self.initial * 2 ** (attempt - 1))
+        """Seconds to wait after failed attempt number ``attempt`` (1-based); any attempt number
+        works (the exponent is capped long before 2**n overflows a float)."""
+        ceiling = min(self.cap, self.initial * 2.0 ** min(max(attempt - 1, 0), 60))
         jittered = rng.uniform(0, ceiling)  # full jitter spreads a retry storm over the window
         return max(jittered, retry_after) if retry_after else jittered
 

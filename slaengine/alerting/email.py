@@ -16,6 +16,7 @@ from slaengine.alerting.config import EmailIntegration, read_secret
 from slaengine.alerting.messages import render_body, render_title
 from slaengine.alerts_model import Notification
 from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+from slaengine.mail_headers import header_value
 
 
 class EmailSender:
@@ -44,7 +45,7 @@ class EmailSender:
 
     def build_message(self, notification: Notification) -> EmailMessage:
         message = EmailMessage()
-        message["Subject"] = render_title(notification)
+        message["Subject"] = header_value(render_title(notification))  # labels may hold CR/LF
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message["Date"] = formatdate(notification.created_at.timestamp())

@@ -6,7 +6,7 @@ delivered. Register with ``registry.register(RouterCollector(outbox, clock))``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -18,9 +18,11 @@ LABELS = ["receiver", "integration"]
 
 
 class RouterCollector(Collector):
-    def __init__(self, outbox: Outbox, clock: Callable[[], datetime]) -> None:
+    def __init__(self, outbox: Outbox, clock: Callable[[], datetime],
+                 errors: Mapping[str, int] | None = None) -> None:
         self.outbox = outbox
         self.clock = clock
+        self.errors = errors if errors is not None else {}  # AlertRouter.errors
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         stats = self.outbox.stats()
@@ -52,3 +54,14 @@ class RouterCollector(Collector):
         yield from families.values()
         yield depth
         yield oldest
+        yield CounterMetricFamily(
+            "slaengine_alert_outbox_write_failures",
+            "Outbox transactions the disk refused (full, I/O error); nothing of them was stored.",
+            value=self.outbox.write_failures)
+        errors = CounterMetricFamily(
+            "slaengine_alert_router_errors",
+            "Alerts the router could not take: invalid_alert (malformed sla.alerts record), "
+            "internal_error.", labels=["kind"])
+        for kind, count in sorted(self.errors.items()):
+            errors.add_metric([kind], count)
+        yield errors

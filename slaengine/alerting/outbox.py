@@ -86,25 +86,39 @@ class Outbox:
         self.max_age = max_age_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.write_failures = 0  # transactions the disk refused (full, I/O error); exported
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        # scrapes read through their own connection: in WAL mode a reader never waits for a
+        # writer's fsync, so /metrics on the event loop is never held up by a write
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
 
     def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # sqlite already rolled back on SQLITE_FULL
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as err:
+                self.write_failures += 1
+                log.error("alert outbox %s: write failed, nothing of it was stored: %s",
+                          self.path, err)
                 raise
-            self._db.execute("COMMIT")
 
     def next_sequence(self, group_key: str) -> int:
         """Durable per-group counter, so notification ids stay unique across restarts."""
@@ -192,11 +206,16 @@ class Outbox:
                    " ON CONFLICT (channel, name) DO UPDATE SET value = value + 1", (channel, name))
 
     def stats(self) -> dict[str, ChannelStats]:
-        with self._lock:
-            pending = self._db.execute(
-                "SELECT channel, COUNT(*), MIN(enqueued_at) FROM deliveries"
-                " WHERE state = 'pending' GROUP BY channel").fetchall()
-            counters = self._db.execute("SELECT channel, name, value FROM counters").fetchall()
+        with self._read_lock:
+            self._reader.execute("BEGIN")  # one snapshot for both queries
+            try:
+                pending = self._reader.execute(
+                    "SELECT channel, COUNT(*), MIN(enqueued_at) FROM deliveries"
+                    " WHERE state = 'pending' GROUP BY channel").fetchall()
+                counters = self._reader.execute(
+                    "SELECT channel, name, value FROM counters").fetchall()
+            finally:
+                self._reader.execute("COMMIT")
         result: dict[str, ChannelStats] = {}
         for channel, count, oldest in pending:
             result[channel] = ChannelStats(count, oldest, {})
@@ -232,7 +251,14 @@ class Outbox:
     @staticmethod
     def _store_state(db: sqlite3.Connection, key: str, value: Any) -> None:
         db.execute("INSERT INTO router_state (key, value) VALUES (?, ?)"
-                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, _dumps(value)))
+
+
+def _dumps(value: Any) -> str:
+    """JSON of ``value``; a list item by item, so no single call holds the GIL for long."""
+    if isinstance(value, list):
+        return "[" + ",".join(json.dumps(item) for item in value) + "]"
+    return json.dumps(value)
 
 
 def notification_to_json(notification: Notification) -> dict[str, Any]:

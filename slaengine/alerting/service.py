@@ -1,7 +1,10 @@
 """The alert router service: dispatcher + silences + durable outbox + senders, on one clock.
 
 ``receive(alert)`` files an alert transition and persists the group state before returning, so
-the Kafka consumer (topic ``sla.alerts``) may commit its offset right after. ``run_pending(now)``
+the Kafka consumer (topic ``sla.alerts``) may commit its offset right after; ``receive_many``
+files a whole intake request in one write. Durable changes come first: a flush whose outbox
+write fails is rolled back in memory and retried on the next tick (never left to
+``repeat_interval``), and a group state the disk refused is written again with the next flush. ``run_pending(now)``
 is the one step function: flush due groups into the outbox and attempt due deliveries. Tests
 call it with an injected clock to run hours of group_wait and retry storms in milliseconds;
 ``start()`` runs it on a timer in production.
@@ -13,13 +16,16 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from slaengine.alerting.config import RoutingConfig
 from slaengine.alerting.delivery import BackoffPolicy, DeliveryWorker
 from slaengine.alerting.dispatcher import AlertDispatcher
+from slaengine.alerting.intake import validate_alert
 from slaengine.alerting.outbox import Outbox, to_epoch
 from slaengine.alerting.senders import Sender, channels_for, close_sender
 from slaengine.alerting.silences import SilenceStore
@@ -57,13 +63,39 @@ class AlertRouter:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_cleanup: datetime | None = None
+        self._state_unsaved = False  # memory is ahead of the disk: save with the next flush
+        self.errors: Counter[str] = Counter()  # exported as slaengine_alert_router_errors_total
+
+    def count_error(self, kind: str) -> None:
+        self.errors[kind] += 1
 
     async def receive(self, alert: Alert) -> list[str]:
-        """File an alert transition; returns the group keys it joined. Durable on return."""
+        """File an alert transition; returns the group keys it joined. Durable on return
+        (unless the disk refused the write: then it is kept in memory and saved by the next
+        flush). InvalidAlertError for an alert the router cannot take."""
+        return (await self.receive_many([alert]))[0]
+
+    async def receive_many(self, alerts: Iterable[Alert]) -> list[list[str]]:
+        """File several transitions with one state write (an Alertmanager request). Routing
+        and the write run in a worker thread, like flushes: the event loop stays free."""
         async with self._lock:
-            keys = self.dispatcher.receive(alert, self.clock())
-            await asyncio.to_thread(self.outbox.save_state, STATE_KEY, self.dispatcher.snapshot())
+            return await asyncio.to_thread(self._receive_many, list(alerts), self.clock())
+
+    def _receive_many(self, alerts: list[Alert], now: datetime) -> list[list[str]]:
+        checked = [validate_alert(alert) for alert in alerts]  # all or nothing
+        keys = [self.dispatcher.receive(alert, now) for alert in checked]
+        self._save_state()
         return keys
+
+    def _save_state(self) -> None:
+        try:
+            self.outbox.save_state(STATE_KEY, self.dispatcher.snapshot())
+        except (sqlite3.Error, OSError):
+            # the alert stays in memory, so its page is not delayed; the flush saves it
+            self._state_unsaved = True
+            log.error("alert router state not saved; kept in memory and saved with the next flush")
+        else:
+            self._state_unsaved = False
 
     async def run_pending(self, now: datetime | None = None) -> int:
         """Flush due groups into the outbox, then attempt due deliveries; returns attempts."""
@@ -78,17 +110,32 @@ class AlertRouter:
 
     def _flush(self, now: datetime) -> None:
         if not self.dispatcher.groups.due(now):
+            if self._state_unsaved:
+                self._save_state()
             return
-        notifications = self.dispatcher.flush_due(now)
-        batch = [(n, channels_for(self.config, n.receiver)) for n in notifications]
-        if batch:
-            self.outbox.enqueue(batch, to_epoch(now), (STATE_KEY, self.dispatcher.snapshot()))
-            for notification in notifications:
-                log.info("notify %s %s %s (%d alert(s), occurrence %d)", notification.receiver,
-                         notification.status, notification.notification_id,
-                         len(notification.alerts), notification.occurrences)
-        else:
-            self.outbox.save_state(STATE_KEY, self.dispatcher.snapshot())
+        before = self.dispatcher.snapshot()
+        try:
+            notifications = self.dispatcher.flush_due(now)  # takes sequences from the outbox
+            batch = [(n, channels_for(self.config, n.receiver)) for n in notifications]
+            if batch:
+                self.outbox.enqueue(batch, to_epoch(now), (STATE_KEY, self.dispatcher.snapshot()))
+        except (sqlite3.Error, OSError):
+            # nothing was queued: forget the flush in memory too, so the next tick redoes it
+            # (and a restart finds the groups still due), instead of waiting for repeat_interval
+            self.dispatcher.groups.groups.clear()
+            self.dispatcher.restore(before)
+            self._state_unsaved = True
+            log.error("due alert groups not flushed (outbox write failed); retrying on the next "
+                      "tick")
+            return
+        if not batch:
+            self._save_state()
+            return
+        self._state_unsaved = False
+        for notification in notifications:
+            log.info("notify %s %s %s (%d alert(s), occurrence %d)", notification.receiver,
+                     notification.status, notification.notification_id,
+                     len(notification.alerts), notification.occurrences)
 
     def _clean_up(self, now: datetime) -> None:
         self.outbox.prune(to_epoch(now - FINISHED_RETENTION))

@@ -2,7 +2,8 @@
 
 Authenticated by the ``X-PagerDuty-Signature`` HMAC, not the bearer token
 (PagerDuty cannot send ours). 401 on a missing/bad signature, 400 on a body
-that is not a v3 event, 202 once recorded in the incident log.
+that is not a v3 event, 413 on a body over 1 MiB (counted while it streams in,
+whatever Content-Length says), 202 once recorded in the incident log.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from slaengine.errors import InvalidEventError
 from slaengine.http.auth import json_error
+from slaengine.http.body import read_limited_body
 from slaengine.pagerduty.env import WEBHOOK_SECRET_ENV
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.pagerduty.webhook import SIGNATURE_HEADER, parse_webhook, verify_signature
@@ -36,9 +38,9 @@ def add_routes(app: web.Application, incident_log: IncidentLog, *,
     async def receive_webhook(request: web.Request) -> web.Response:
         if not accepted:
             return json_error(401, f"webhook secret not configured (set {WEBHOOK_SECRET_ENV})")
-        if request.content_length and request.content_length > MAX_BODY_BYTES:
-            return json_error(413, "webhook body too large")
-        body = await request.read()
+        body = await read_limited_body(request, MAX_BODY_BYTES)
+        if body is None:
+            return json_error(413, f"webhook body over {MAX_BODY_BYTES} bytes")
         if not verify_signature(body, request.headers.get(SIGNATURE_HEADER), accepted):
             return json_error(401, f"missing or invalid {SIGNATURE_HEADER}")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from slaengine.errors import InvalidEventError
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 SIGNATURE_VERSION = "v1"
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_SIGNATURES = 16
 TRACKED_EVENT_TYPES = frozenset({
     "incident.triggered", "incident.acknowledged", "incident.unacknowledged",
     "incident.escalated", "incident.reassigned", "incident.reopened", "incident.resolved",
@@ -32,14 +35,16 @@ def sign_body(body: bytes, secret: str) -> str:
 
 
 def verify_signature(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
-    """True when any v1 signature in ``header`` matches the body under any secret."""
+    """True when any v1 signature in ``header`` matches the body under any secret; a malformed
+    header (not hex, non-ASCII, too many parts) is simply not a match."""
     if not header:
         return False
     offered = []
-    for part in header.split(","):
+    for part in header.split(",")[:MAX_SIGNATURES]:
         version, _, digest = part.strip().partition("=")
-        if version == SIGNATURE_VERSION and digest:
-            offered.append(digest.lower())
+        digest = digest.strip().lower()
+        if version == SIGNATURE_VERSION and _HEX_DIGEST.fullmatch(digest):
+            offered.append(digest)
     for secret in secrets:
         if not secret:
             continue
@@ -81,7 +86,9 @@ def parse_webhook(body: bytes) -> IncidentEvent | None:
     """The incident event in a v3 delivery; None for event types we do not track."""
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except RecursionError as err:
+        raise InvalidEventError("bad_json", "body is JSON nested too deeply") from err
+    except ValueError as err:  # not JSON, not UTF-8, an integer of thousands of digits
         raise InvalidEventError("bad_json", f"body is not JSON: {err}") from err
     event = document.get("event") if isinstance(document, dict) else None
     if not isinstance(event, dict):

@@ -13,7 +13,7 @@ Example (docs/report.md has the full reference)::
         sender: slaengine@acme.example
         smtp: {host: smtp.acme.example, port: 587, starttls: true,
                username: slaengine, password_env: SLAENGINE_SMTP_PASSWORD}
-        retry: {initial_seconds: 60, max_seconds: 3600}
+        retry: {initial_seconds: 60, max_seconds: 3600, max_age_seconds: 259200}
 """
 
 from __future__ import annotations
@@ -51,13 +51,16 @@ class SmtpConfig(_Strict):
 
 
 class RetryConfig(_Strict):
-    initial_seconds: float = Field(default=60.0, gt=0)
-    max_seconds: float = Field(default=3600.0, gt=0)
+    initial_seconds: float = Field(default=60.0, gt=0, le=86400)
+    max_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    # a report e-mail still failing this long after it was queued is moved to outbox/failed/
+    max_age_seconds: float = Field(default=3 * 86400.0, gt=0, le=90 * 86400)
 
     def delay_after(self, attempts: int, retry_after: float | None = None) -> float:
-        """Capped exponential backoff; a server's own retry-after wins when it is longer."""
-        delay = min(self.initial_seconds * 2 ** max(attempts - 1, 0), self.max_seconds)
-        return max(delay, retry_after or 0.0)
+        """Capped exponential backoff; a server's own retry-after wins when it is longer (up to
+        max_age_seconds). Any attempt number works: the exponent is capped before it overflows."""
+        delay = min(self.initial_seconds * 2.0 ** min(max(attempts - 1, 0), 60), self.max_seconds)
+        return min(max(delay, retry_after or 0.0), self.max_age_seconds)
 
 
 class EmailConfig(_Strict):

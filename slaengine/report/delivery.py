@@ -17,6 +17,7 @@ from pathlib import Path
 import aiosmtplib
 
 from slaengine.errors import ConfigError, FatalDeliveryError, RetryableDeliveryError
+from slaengine.mail_headers import header_value
 from slaengine.report.config import SmtpConfig
 from slaengine.report.formatting import STATUS_LABELS, format_headline, format_month
 from slaengine.report.model import MonthReport
@@ -88,7 +89,7 @@ def build_message(
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Subject"] = text.subject
+    message["Subject"] = header_value(text.subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     message.set_content(text.body)

@@ -15,16 +15,21 @@ from aiohttp import web
 
 from slaengine.errors import SlaEngineError
 from slaengine.http.auth import json_error, require_token
+from slaengine.http.limits import HeavyWork
 from slaengine.report.errors import ReportRequestError
 from slaengine.report.export import export_filename
 from slaengine.report.service import ReportService
 
 REPORT_SERVICE_KEY = web.AppKey("report_service", ReportService)
+REPORT_WORK_KEY = web.AppKey("report_work", HeavyWork)
+MAX_SLO_FILTERS = 50
 log = logging.getLogger(__name__)
 
 
 def add_routes(app: web.Application, report_service: ReportService) -> None:
     app[REPORT_SERVICE_KEY] = report_service
+    # rendering a PDF takes seconds of CPU: one at a time, one waiting, 429 beyond
+    app[REPORT_WORK_KEY] = HeavyWork("report rendering", concurrency=1, waiting=1, timeout=300)
     app.router.add_post("/api/v1/reports", create_report)
     app.router.add_get("/api/v1/reports", list_reports)
     # before "{month}", which would also match "2026-10.csv"
@@ -46,10 +51,13 @@ async def create_report(request: web.Request) -> web.StreamResponse:
     text = request.query.get("month")
     if not text:
         return json_error(400, "query parameter month=YYYY-MM is required")
+    slo_names = request.query.getall("slo", [])
+    if len(slo_names) > MAX_SLO_FILTERS:
+        return json_error(400, f"at most {MAX_SLO_FILTERS} slo= filters")
     try:
         month = service.parse_month(text)
         # building and rendering are CPU-bound: keep the event loop free
-        pdf = await asyncio.to_thread(service.generate, month, request.query.getall("slo", []))
+        pdf = await request.config_dict[REPORT_WORK_KEY].run(service.generate, month, slo_names)
     except ReportRequestError as err:
         return json_error(400, str(err))
     except SlaEngineError as err:

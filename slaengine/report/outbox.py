@@ -4,7 +4,11 @@
 ``outbox/sent/``, on a fatal error to ``outbox/failed/`` (logged as an error and
 listed by the HTTP API) — a report e-mail is never dropped silently. Workers
 sharing the folder take a short claim per attempt, so each e-mail goes out once
-(a worker dying mid-send leaves a claim that expires: at-least-once).
+(a worker dying mid-send leaves a claim that expires: at-least-once). A delivery
+still failing ``retry.max_age_seconds`` after it was queued fails for good. Files
+are written with fsync and an atomic rename; a damaged file (empty, half-written
+by a full disk, edited by hand) is moved to ``outbox/damaged/`` and logged as an
+error, never fatal to listing or to the other deliveries.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
 from slaengine.report.claim import FileMonthClaim
 from slaengine.report.config import RetryConfig
 from slaengine.report.delivery import EmailText, build_message
+from slaengine.report.store import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +76,12 @@ class PendingDelivery:
 class DeliveryOutbox:
     def __init__(self, folder: str | Path, clock: Callable[[], datetime]) -> None:
         self.folder = Path(folder) / "outbox"
-        for sub in (self.folder, self.folder / "sent", self.folder / "failed"):
+        for sub in (self.folder, self.folder / "sent", self.folder / "failed",
+                    self.folder / "damaged"):
             sub.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self.attempt_claim = FileMonthClaim(self.folder, clock, stale_after=timedelta(minutes=10))
+        self.damaged = 0  # files quarantined by this process
 
     def enqueue(
         self, month: date, pdf_path: Path, sender: str, recipients: list[str], text: EmailText
@@ -95,17 +102,54 @@ class DeliveryOutbox:
         return pending
 
     def pending(self) -> list[PendingDelivery]:
-        return [
-            PendingDelivery.from_json(json.loads(path.read_text(encoding="utf-8")))
-            for path in sorted(self.folder.glob("*.json"))
-        ]
+        found = []
+        for path in sorted(self.folder.glob("*.json")):
+            pending = self._load(path)
+            if pending is not None:
+                found.append(pending)
+        return found
 
     def finished(self, kind: str) -> list[dict[str, Any]]:
-        """Records in ``sent`` or ``failed``."""
-        return [
-            json.loads(path.read_text(encoding="utf-8"))
-            for path in sorted((self.folder / kind).glob("*.json"))
-        ]
+        """Records in ``sent`` or ``failed`` (damaged ones are quarantined and left out)."""
+        records = []
+        for path in sorted((self.folder / kind).glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(record, dict) or not isinstance(record.get("month"), str):
+                    raise TypeError("not a delivery record")
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, TypeError, RecursionError) as err:
+                self._quarantine(path, err)
+                continue
+            records.append(record)
+        return records
+
+    def _load(self, path: Path) -> PendingDelivery | None:
+        """The delivery in ``path``; None (and the file quarantined) when it is damaged."""
+        try:
+            pending = PendingDelivery.from_json(json.loads(path.read_text(encoding="utf-8")))
+            if pending.created_at.tzinfo is None or pending.next_attempt_at.tzinfo is None:
+                raise ValueError("times lack a UTC offset")
+            return pending
+        except FileNotFoundError:
+            return None  # delivered or moved by another worker meanwhile
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+            self._quarantine(path, err)
+            return None
+
+    def _quarantine(self, path: Path, err: BaseException) -> None:
+        target = self.folder / "damaged" / f"{path.name}.{self.clock():%Y%m%dT%H%M%S}"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return
+        except OSError as move_err:
+            log.error("damaged report outbox file %s could not be moved away: %s", path, move_err)
+            return
+        self.damaged += 1
+        log.error("damaged report outbox file %s (%s: %s) moved to %s; requeue the month's "
+                  "e-mail by hand if it was still pending", path, type(err).__name__, err, target)
 
     async def deliver_due(self, mailer: Mailer, retry: RetryConfig) -> list[PendingDelivery]:
         """Try every delivery whose time has come; returns the ones delivered."""
@@ -125,11 +169,7 @@ class DeliveryOutbox:
         return delivered
 
     def _reload(self, month: date) -> PendingDelivery | None:
-        try:
-            text = (self.folder / f"{month:%Y-%m}.json").read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        return PendingDelivery.from_json(json.loads(text))
+        return self._load(self.folder / f"{month:%Y-%m}.json")
 
     async def _attempt(self, pending: PendingDelivery, mailer: Mailer, retry: RetryConfig) -> bool:
         name = f"{pending.month:%Y-%m}.json"
@@ -148,6 +188,10 @@ class DeliveryOutbox:
             )
             await mailer.send(message)
         except RetryableDeliveryError as err:
+            age = (self.clock() - pending.created_at).total_seconds()
+            if age >= retry.max_age_seconds:
+                return self._fail(pending, attempts, f"still failing after {age:.0f} s "
+                                  f"(max_age_seconds {retry.max_age_seconds:.0f}): {err}")
             delay = retry.delay_after(attempts, err.retry_after)
             later = replace(
                 pending,
@@ -165,20 +209,7 @@ class DeliveryOutbox:
             )
             return False
         except FatalDeliveryError as err:
-            record = {
-                **pending.to_json(),
-                "attempts": attempts,
-                "last_error": str(err),
-                "failed_at": self.clock().isoformat(),
-            }
-            self._move(name, "failed", record)
-            log.error(
-                "report e-mail for %s failed permanently, kept in %s: %s",
-                f"{pending.month:%Y-%m}",
-                self.folder / "failed" / name,
-                err,
-            )
-            return False
+            return self._fail(pending, attempts, str(err))
         record = {**pending.to_json(), "attempts": attempts, "sent_at": self.clock().isoformat()}
         self._move(name, "sent", record)
         log.info(
@@ -188,12 +219,28 @@ class DeliveryOutbox:
         )
         return True
 
+    def _fail(self, pending: PendingDelivery, attempts: int, error: str) -> bool:
+        name = f"{pending.month:%Y-%m}.json"
+        record = {
+            **pending.to_json(),
+            "attempts": attempts,
+            "last_error": error,
+            "failed_at": self.clock().isoformat(),
+        }
+        self._move(name, "failed", record)
+        log.error(
+            "report e-mail for %s failed permanently, kept in %s: %s",
+            f"{pending.month:%Y-%m}",
+            self.folder / "failed" / name,
+            error,
+        )
+        return False
+
     def _move(self, name: str, kind: str, record: dict[str, Any]) -> None:
         self._write(self.folder / kind / name, record)
         (self.folder / name).unlink(missing_ok=True)
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        write_durably(path, json.dumps(data, indent=2).encode("utf-8"))
+

@@ -1,10 +1,10 @@
-"""The folder of generated reports: one PDF per month, written atomically."""
+"""The folder of generated reports: one PDF per month, written atomically and durably."""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,16 +39,10 @@ class ReportStore:
         return self.folder / f"sla-report-{month:%Y-%m}.pdf"
 
     def save(self, month: date, pdf: bytes) -> Path:
-        """Write via a temporary file and rename, so readers never see half a PDF."""
+        """Write via a temporary file, fsync and rename, so readers never see half a PDF and
+        a crash never leaves an empty one."""
         target = self.path_for(month)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pdf")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pdf)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_durably(target, pdf)
         return target
 
     def read(self, month: date) -> bytes | None:
@@ -74,3 +68,23 @@ class ReportStore:
                 )
             )
         return sorted(found, key=lambda report: report.month, reverse=True)
+
+
+def write_durably(path: Path, content: bytes) -> None:
+    """Write ``content`` to a temporary file, fsync it, rename it over ``path`` and fsync the
+    folder: after a crash or power loss ``path`` holds either the old or the new content."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
