@@ -37,10 +37,11 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         await admin.close()
 
 
-def key_of(topic_kind: str, obj: Any) -> bytes | None:
+def key_of(topic_kind: str, obj: Any, request_key: str = "service") -> bytes | None:
     element = obj[0] if isinstance(obj, list) and obj else obj
     if isinstance(element, dict):
-        value = element.get(KEY_FIELDS.get(topic_kind, ""))
+        field = request_key if topic_kind == REQUESTS_TOPIC else KEY_FIELDS.get(topic_kind, "")
+        value = element.get(field)
         if isinstance(value, str):
             return value.encode()
     return None
@@ -54,11 +55,13 @@ def envelope(lines: list[bytes]) -> bytes:
 MAX_PENDING_LINES = 2_000  # bounds how far batching may move an event from its file position
 
 
-def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int
-                  ) -> Iterator[tuple[str, bytes | None, bytes]]:
+def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
+                  request_key: str = "service") -> Iterator[tuple[str, bytes | None, bytes]]:
     """(topic, key, value) per message; events of one key are enveloped up to batch_size.
 
     Each key keeps its file order; across keys, events move at most MAX_PENDING_LINES lines.
+    Requests are keyed by ``request_key``: ``service`` keeps a service on one partition,
+    ``request_id`` spreads a busy service over all of them.
     """
     pending: dict[tuple[str, bytes | None], list[bytes]] = {}
     pending_lines = 0
@@ -69,7 +72,7 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int
             obj = None
         kind = kind_of_event(obj)
         target = topic or f"{prefix}{kind}"
-        key = key_of(kind, obj)
+        key = key_of(kind, obj, request_key)
         if batch_size <= 1 or obj is None or isinstance(obj, list):
             yield target, key, raw  # malformed lines pass through unchanged: the worker dead-letters them
             continue

@@ -4,7 +4,9 @@ Two families: the names operators already query (``sla_uptime_percentage``,
 ``sla_api_response_time_p95``, ``sla_order_fulfillment_rate``,
 ``sla_projection_lag_seconds``) and a ``slaengine_slo_*`` family following
 Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
-A worker only holds the partitions it owns, so it only exports those series.
+A worker exports the series of the SLOs it owns: with a global view (every
+worker holds every SLO, streams.global_view) ``owns`` picks them, so each
+series comes from exactly one worker.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ CACHE_SECONDS = 0.25  # scrapes within this share one evaluation (freshness p99 
 
 
 class SliCollector(Collector):
-    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time,
+                 owns: Callable[[str], bool] | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        # a worker's global view holds every SLO: it exports only the SLOs it owns (streams.global_view)
+        self.owns = owns if owns is not None else (lambda slo: True)
         self._cache: tuple[float, list[SloWindowResult]] | None = None
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
@@ -33,7 +38,7 @@ class SliCollector(Collector):
         now = self.clock()
         if self._cache and now - self._cache[0] < CACHE_SECONDS:
             return self._cache[1]
-        owned = set(self.engine.owned_slos())
+        owned = {name for name in self.engine.owned_slos() if self.owns(name)}
         now_ms = int(now * 1000)
         rows = []
         for slo in self.engine.config.slos:
@@ -80,7 +85,7 @@ class SliCollector(Collector):
                         quantiles.add_metric(values + [q], ms / 1000)
         for topic, seconds in sorted(self.engine.last_lag_s.items()):
             for slo in self.engine.lag:
-                if not slo.topic or slo.topic == topic:
+                if (not slo.topic or slo.topic == topic) and self.owns(slo.name):
                     lag.add_metric([slo.name, topic, "latest"], seconds)
         yield from (uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
                     window_total, objective)
@@ -100,6 +105,8 @@ class SliCollector(Collector):
         good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
         now_ms = int(self.clock() * 1000)
         for slo in self.engine.config.slos:
+            if not self.owns(slo.name):
+                continue
             lifetime = self.engine.lifetime_counts(slo, now_ms)
             if lifetime is None:
                 continue

@@ -51,10 +51,13 @@ from slaengine.sli.query import month_range
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
+from streams.global_view import OWNERS_TOPIC, GlobalView, Ownership, changelog_topics
 from streams.limits import SeriesLimitsCollector
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
+GLOBAL_READ_PATHS = ("/api/v1/slos", "/api/v1/reports", "/api/v1/alerts/replay")  # answered from the global view
+GLOBAL_READ_WAIT_S = 10.0
 
 
 def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], int]:
@@ -79,12 +82,22 @@ class Worker:
     def __init__(self, settings: Settings, config: SlaConfig) -> None:
         self.settings = settings
         self.app, self.runtime = build_app(settings, config)
+        # stage 2: every SLO's global state (all partitions) on every worker; its owner exports it
+        self.global_view = GlobalView(config, settings.kafka_bootstrap, changelog_topics(settings.app_id),
+                                      settings.partitions)
+        self.global_engine = self.global_view.engine
+        self.global_engine.last_lag_s = self.runtime.engine.last_lag_s  # the latest lag seen here
+        self.owners_topic = self.app.topic(settings.topic(OWNERS_TOPIC), key_serializer="raw",
+                                           value_serializer="raw", partitions=settings.partitions)
+        self.ownership = Ownership(settings.topic(OWNERS_TOPIC), settings.partitions,
+                                   lambda: self.app.consumer.assignment())
         self.registry = EncodableRegistry()  # a label that cannot encode must not break /metrics
         self.capacity_refresh_s = float(os.environ.get("SLAENGINE_CAPACITY_REFRESH_S", "60"))
         self.capacity = CapacityService(lambda: self.runtime.resources.history,
                                         load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
                                         min_refresh_seconds=self.capacity_refresh_s)
-        self.alerting = AlertingService(config, self.runtime.engine, self.registry, self.capacity)
+        self.alerting = AlertingService(config, self.global_engine, self.registry, self.capacity,
+                                        owns=self.ownership.owns)
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
@@ -96,7 +109,7 @@ class Worker:
         self.reports = ReportService(self.build_report, ReportStore(self.report_config.folder), utc_now,
                                      self.report_config.timezone,
                                      outbox=DeliveryOutbox(self.report_config.folder, utc_now))
-        self.registry.register(SliCollector(self.runtime.engine))
+        self.registry.register(SliCollector(self.global_engine, owns=self.ownership.owns))
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
         self.registry.register(SeriesLimitsCollector(self.runtime.limits))
@@ -110,7 +123,7 @@ class Worker:
         self._wire()
 
     def http_app(self) -> web.Application:
-        return create_app(self.registry, self.runtime.engine, self.settings.api_token,
+        return create_app(self.registry, self.global_engine, self.settings.api_token,
                           health_info={"worker": self.settings.worker_id},
                           route_setups=[
                               lambda app: add_alerting_routes(app, self.router),
@@ -118,14 +131,35 @@ class Worker:
                               lambda app: add_capacity_routes(app, self.capacity),
                               lambda app: add_report_routes(app, self.reports),
                               lambda app: add_alert_evaluation_routes(app, self.alerting),
+                              lambda app: app.middlewares.append(self.global_reads),
                           ])
 
+    async def read_barrier(self) -> None:
+        """Before a global read: flush what this worker has applied, then let the view catch up.
+
+        So a worker's answer includes every event it has processed itself and everything
+        any worker flushed before the request (the view is otherwise a flush interval behind).
+        """
+        try:
+            await self.runtime.flush_quiet(0)
+            await self.app.producer.flush()
+        except Exception:  # answer from what the view holds
+            log.warning("read barrier: flushing this worker's state failed", exc_info=True)
+        if not await self.global_view.wait_read_to_end(GLOBAL_READ_WAIT_S):
+            log.warning("read barrier: the global view is not caught up; answering from what it holds")
+
+    @web.middleware
+    async def global_reads(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(GLOBAL_READ_PATHS):
+            await self.read_barrier()
+        return await handler(request)
+
     def build_report(self, month: date) -> MonthReport:
-        """The month's report from this worker's state (the partitions it owns)."""
-        start_ms, end_ms = month_range(month.year, month.month, self.runtime.engine.zone)
+        """The month's report from the global state (every partition, whichever worker is asked)."""
+        start_ms, end_ms = month_range(month.year, month.month, self.global_engine.zone)
         timelines = self.incident_log.timelines(datetime.fromtimestamp(start_ms / 1000, UTC),
                                                 datetime.fromtimestamp(end_ms / 1000, UTC))
-        return month_report_from_engine(self.runtime.engine, self.config, month,
+        return month_report_from_engine(self.global_engine, self.config, month,
                                         int(utc_now().timestamp() * 1000),
                                         incidents=incident_rows(timelines))
 
@@ -146,6 +180,13 @@ class Worker:
 
         app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
 
+        async def hold_ownership(stream: Any) -> None:
+            """Nothing is written to sla.owners: its partitions' assignment is the SLOs' ownership."""
+            async for _ in stream:
+                pass
+
+        app.agent(self.owners_topic, name="slaengine.owners")(hold_ownership)
+
         @app.task
         async def serve() -> None:
             runner = web.AppRunner(self.http_app(), access_log=None)
@@ -153,6 +194,7 @@ class Worker:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
             self.router.start()
+            asyncio.ensure_future(self.global_view.run_forever(self.stop))
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
             scheduler = ReportScheduler(self.report_config, self.build_report, utc_now)
@@ -216,7 +258,7 @@ def config_path(variable: str) -> Path | None:
 
 
 def run_worker(settings: Settings, config: SlaConfig) -> int:
-    names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC)]
+    names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)]
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)

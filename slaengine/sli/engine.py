@@ -16,7 +16,7 @@ from typing import Any
 from slaengine.config import CALENDAR_MONTH, SlaConfig, SloSpec
 from slaengine.events import Event, OrderEvent, RequestEvent, ResourceEvent
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
-from slaengine.sli.fulfillment import Decision, FulfillmentTracker
+from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
@@ -344,6 +344,40 @@ class SliEngine:
                 self._tracker(self.slos[name], source).load(order_id, value)
         elif kind == "w":
             self.watermarks[rest] = max(int(value), self.watermarks.get(rest, int(value)))
+
+    def put(self, key: str, value: Any) -> None:
+        """Set one record as the newest snapshot of it (the global view; ``None`` deletes it).
+
+        The global engine of every worker is fed every partition's records in log order
+        (streams.global_view), so each key holds the latest snapshot of its source: never
+        added up, a replay after a crash or rebalance cannot count anything twice. A bucket
+        snapshot older (by its source offset) than the one held is ignored.
+        """
+        kind, _, rest = key.partition("|")
+        if kind == "b":
+            name, source, hour_text = rest.split("|")
+            hours = self.series.get((name, source))
+            if value is None:
+                if hours is not None:
+                    hours.pop(int(hour_text), None)
+                return
+            held = hours.get(int(hour_text)) if hours is not None else None
+            if held is not None and int(value["o"]) < held.offset:
+                return
+        elif kind == "o":
+            name, source, order_id = rest.split("|", 2)
+            if name not in self.slos:
+                return
+            tracker = self._tracker(self.slos[name], source)
+            if value is None:
+                tracker.orders.pop(order_id, None)
+            else:  # no expiry is scheduled: a global view only reads, its sources expire orders
+                tracker.orders[order_id] = OrderState.from_state(value)
+            return
+        elif kind not in ("a", "f", "w"):
+            return  # not SLI state (resources, applied marks)
+        if value is not None:
+            self.load(key, value)
 
     def drop_sources(self, sources: set[str]) -> None:
         """Forget partitions this worker no longer owns (after a rebalance).
