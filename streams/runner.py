@@ -97,7 +97,7 @@ class Worker:
                                         load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
                                         min_refresh_seconds=self.capacity_refresh_s)
         self.alerting = AlertingService(config, self.global_engine, self.registry, self.capacity,
-                                        owns=self.ownership.owns)
+                                        owns=self.owns)
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
@@ -109,7 +109,7 @@ class Worker:
         self.reports = ReportService(self.build_report, ReportStore(self.report_config.folder), utc_now,
                                      self.report_config.timezone,
                                      outbox=DeliveryOutbox(self.report_config.folder, utc_now))
-        self.registry.register(SliCollector(self.global_engine, owns=self.ownership.owns))
+        self.registry.register(SliCollector(self.global_engine, owns=self.owns))
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
         self.registry.register(SeriesLimitsCollector(self.runtime.limits))
@@ -133,6 +133,11 @@ class Worker:
                               lambda app: add_alert_evaluation_routes(app, self.alerting),
                               lambda app: app.middlewares.append(self.global_reads),
                           ])
+
+    def owns(self, slo: str) -> bool:
+        """Export and evaluate ``slo`` here: this worker owns it and its view holds the whole state
+        (a view still reading the changelogs after a start would export partial counters)."""
+        return self.global_view.caught_up.is_set() and self.ownership.owns(slo)
 
     async def read_barrier(self) -> None:
         """Before a global read: flush what this worker has applied, then let the view catch up.
