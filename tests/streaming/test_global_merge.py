@@ -116,3 +116,29 @@ def test_a_deleted_bucket_or_order_leaves_the_view() -> None:
     view.put(f"b|api-availability|requests:1|{hour}", None)
     assert view.trackers[("order-fulfillment", "orders:1")].orders == {}
     assert hour not in view.series[("api-availability", "requests:1")]
+
+
+def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
+    """Two workers with the same global view: each SLO's alerts come from its owner alone."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.alerting import AlertingService
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    view = SliEngine(CONFIG)
+    for second in range(0, 40 * 60, 2):  # 40 minutes of errors on both services
+        ts_ms = int((now - timedelta(minutes=40)).timestamp() * 1000) + second * 1000
+        for service in ("orders-api", "catalog-api"):
+            view.apply(decode_element(REQUESTS_TOPIC, {"ts": ts_ms, "service": service, "endpoint": "GET /",
+                                                       "status": 503, "latency_ms": 5}, ts_ms),
+                       f"requests:{second % PARTITIONS}", second)
+
+    def fired(owns) -> set[str]:
+        service = AlertingService(CONFIG, view, CollectorRegistry(), None, owns=owns)
+        return {a.labels["slo"] for a in service.evaluate(now) if a.status == "firing"}
+
+    everywhere = fired(lambda slo: True)
+    assert {"api-availability", "catalog-availability"} <= everywhere
+    one, two = fired(lambda slo: slo == "api-availability"), fired(lambda slo: slo != "api-availability")
+    assert one == {"api-availability"}
+    assert two == everywhere - one
