@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,9 @@ from streams.limits import SeriesLimitsCollector
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
-GLOBAL_READ_PATHS = ("/api/v1/slos", "/api/v1/reports", "/api/v1/alerts/replay")  # answered from the global view
-GLOBAL_READ_WAIT_S = 10.0
+# reads answered from the global view, and how long each waits for it to catch up (a scrape
+# must answer within Prometheus's timeout even when Kafka is unreachable)
+GLOBAL_READS = {"/api/v1/slos": 10.0, "/api/v1/reports": 10.0, "/api/v1/alerts/replay": 10.0, "/metrics": 1.0}
 
 
 def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], int]:
@@ -120,6 +122,7 @@ class Worker:
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
+        self.barrier_logged = -60.0
         self._wire()
 
     def http_app(self) -> web.Application:
@@ -139,7 +142,7 @@ class Worker:
         (a view still reading the changelogs after a start would export partial counters)."""
         return self.global_view.caught_up.is_set() and self.ownership.owns(slo)
 
-    async def read_barrier(self) -> None:
+    async def read_barrier(self, wait_s: float) -> None:
         """Before a global read: flush what this worker has applied, then let the view catch up.
 
         So a worker's answer includes every event it has processed itself and everything
@@ -150,13 +153,16 @@ class Worker:
             await self.app.producer.flush()
         except Exception:  # answer from what the view holds
             log.warning("read barrier: flushing this worker's state failed", exc_info=True)
-        if not await self.global_view.wait_read_to_end(GLOBAL_READ_WAIT_S):
+        if not await self.global_view.wait_read_to_end(wait_s) and time.monotonic() - self.barrier_logged > 60:
+            self.barrier_logged = time.monotonic()  # at most once a minute: every scrape would log it
             log.warning("read barrier: the global view is not caught up; answering from what it holds")
 
     @web.middleware
     async def global_reads(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(GLOBAL_READ_PATHS):
-            await self.read_barrier()
+        for path, wait_s in GLOBAL_READS.items():
+            if request.path.startswith(path):
+                await self.read_barrier(wait_s)
+                break
         return await handler(request)
 
     def build_report(self, month: date) -> MonthReport:
