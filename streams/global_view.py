@@ -32,12 +32,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from slaengine.config import SlaConfig
+from slaengine.events import SOURCE_NAMES
 from slaengine.sli.engine import SliEngine
 
 log = logging.getLogger(__name__)
 
 OWNERS_TOPIC = "sla.owners"
-SLI_TABLES = ("requests", "orders", "resources")  # streams.app: one table sli-<short> per input topic
+SLI_TABLES = tuple(SOURCE_NAMES.values())  # streams.app: one table sli-<short> per input topic
 
 
 def changelog_topics(app_id: str, tables: Iterable[str] = SLI_TABLES) -> list[str]:
