@@ -4,8 +4,10 @@ Two families: the names operators already query (``sla_uptime_percentage``,
 ``sla_api_response_time_p95``, ``sla_order_fulfillment_rate``,
 ``sla_projection_lag_seconds``) and a ``slaengine_slo_*`` family following
 Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
-``slaengine_pipeline_lag_seconds`` is slaengine's own processing delay (self-monitoring).
-A worker only holds the partitions it owns, so it only exports those series.
+``slaengine_pipeline_lag_seconds`` is slaengine's own processing delay (self-monitoring,
+per worker). A worker exports the series of the SLOs it owns: with a global view (every
+worker holds every SLO, streams.global_view) ``owns`` picks them, so each series comes
+from exactly one worker.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
 
 
 class SliCollector(Collector):
-    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time,
+                 owns: Callable[[str], bool] | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        # a worker's global view holds every SLO: it exports only the SLOs it owns (streams.global_view)
+        self.owns = owns if owns is not None else (lambda slo: True)
         self._cache: tuple[float, list[SloWindowResult]] | None = None
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
@@ -38,7 +43,7 @@ class SliCollector(Collector):
         now = self.clock()
         if self._cache and now - self._cache[0] < CACHE_SECONDS:
             return self._cache[1]
-        owned = set(self.engine.owned_slos())
+        owned = {name for name in self.engine.owned_slos() if self.owns(name)}
         now_ms = int(now * 1000)
         rows = []
         for slo in self.engine.config.slos:
@@ -121,7 +126,7 @@ class SliCollector(Collector):
             if projection not in newest or sample[0] > newest[projection][0]:
                 newest[projection] = sample
         return [(slo.name, projection, seconds)
-                for slo in self.engine.projection_lag
+                for slo in self.engine.projection_lag if self.owns(slo.name)
                 for projection, (_, seconds) in sorted(newest.items())
                 if slo.projection in (None, projection)]
 
@@ -139,6 +144,8 @@ class SliCollector(Collector):
         good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
         now_ms = int(self.clock() * 1000)
         for slo in self.engine.config.slos:
+            if not self.owns(slo.name):
+                continue
             lifetime = self.engine.lifetime_counts(slo, now_ms)
             if lifetime is None:
                 continue

@@ -1,7 +1,8 @@
 """Alert evaluation and routing inside a worker.
 
 Every ``evaluation_interval`` the evaluator runs over the SLOs this worker
-owns (plus capacity projections) and the transitions go to ``sla.alerts``,
+owns — judged on the global counts of all partitions (streams.global_view) —
+(plus capacity projections) and the transitions go to ``sla.alerts``,
 keyed by SLO/service so one SLO's alerts always reach the same router. The
 router consumes that topic and delivers through its durable outbox.
 """
@@ -12,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,8 +50,11 @@ def alert_key(alert: Alert) -> bytes:
 
 class AlertingService:
     def __init__(self, config: SlaConfig, engine: SliEngine, registry: CollectorRegistry,
-                 capacity: CapacityService | None, rules_dir: Path = ALERT_RULES_DIR) -> None:
+                 capacity: CapacityService | None, rules_dir: Path = ALERT_RULES_DIR,
+                 owns: Callable[[str], bool] | None = None) -> None:
         self.engine = engine
+        # the global view holds every SLO: only the SLO's owner evaluates and publishes its alerts
+        self.owns = owns if owns is not None else (lambda slo: True)
         self.capacity = capacity
         self.source = EngineSliSource(engine, registry)
         catalog = WindowsCatalog.builtin()
@@ -64,7 +69,8 @@ class AlertingService:
 
     def evaluate(self, now: datetime) -> list[Alert]:
         """Transitions at ``now`` for the SLOs this worker owns and its resources."""
-        self.evaluator.slos = [self.definitions[n] for n in self.engine.owned_slos() if n in self.definitions]
+        self.evaluator.slos = [self.definitions[n] for n in self.engine.owned_slos()
+                               if n in self.definitions and self.owns(n)]
         found = self.evaluator.evaluate(self.source, now)
         if self.capacity is not None:
             report = self.capacity.cached_report()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,14 @@ from slaengine.sli.query import month_range
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
+from streams.global_view import OWNERS_TOPIC, GlobalView, Ownership, changelog_topics
 from streams.limits import SeriesLimitsCollector
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
+# reads answered from the global view, and how long each waits for it to catch up (a scrape
+# must answer within Prometheus's timeout even when Kafka is unreachable)
+GLOBAL_READS = {"/api/v1/slos": 10.0, "/api/v1/reports": 10.0, "/api/v1/alerts/replay": 10.0, "/metrics": 1.0}
 
 
 def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], int]:
@@ -83,12 +88,23 @@ class Worker:
     def __init__(self, settings: Settings, config: SlaConfig) -> None:
         self.settings = settings
         self.app, self.runtime = build_app(settings, config)
+        # stage 2: every SLO's global state (all partitions) on every worker; its owner exports it
+        self.global_view = GlobalView(config, settings.kafka_bootstrap, changelog_topics(settings.app_id),
+                                      settings.partitions)
+        self.global_engine = self.global_view.engine
+        # self-monitoring is about this worker's own partitions: shared, not read from the view
+        self.global_engine.pipeline_lag_ms = self.runtime.engine.pipeline_lag_ms
+        self.owners_topic = self.app.topic(settings.topic(OWNERS_TOPIC), key_serializer="raw",
+                                           value_serializer="raw", partitions=settings.partitions)
+        self.ownership = Ownership(settings.topic(OWNERS_TOPIC), settings.partitions,
+                                   lambda: self.app.consumer.assignment())
         self.registry = EncodableRegistry()  # a label that cannot encode must not break /metrics
         self.capacity_refresh_s = float(os.environ.get("SLAENGINE_CAPACITY_REFRESH_S", "60"))
         self.capacity = CapacityService(lambda: self.runtime.resources.history,
                                         load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
                                         min_refresh_seconds=self.capacity_refresh_s)
-        self.alerting = AlertingService(config, self.runtime.engine, self.registry, self.capacity)
+        self.alerting = AlertingService(config, self.global_engine, self.registry, self.capacity,
+                                        owns=self.owns)
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
@@ -100,7 +116,7 @@ class Worker:
         self.reports = ReportService(self.build_report, ReportStore(self.report_config.folder), utc_now,
                                      self.report_config.timezone,
                                      outbox=DeliveryOutbox(self.report_config.folder, utc_now))
-        self.registry.register(SliCollector(self.runtime.engine))
+        self.registry.register(SliCollector(self.global_engine, owns=self.owns))
         self.registry.register(PipelineCollector(self.runtime.pipeline.valid, self.runtime.pipeline.invalid,
                                                  lambda: consumer_lag_of(self.app, self.runtime)))
         self.registry.register(SeriesLimitsCollector(self.runtime.limits))
@@ -114,22 +130,53 @@ class Worker:
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
+        self.barrier_logged = -60.0
         self._wire()
 
     def http_app(self) -> web.Application:
-        return create_app(self.registry, self.runtime.engine, self.settings.api_token,
+        return create_app(self.registry, self.global_engine, self.settings.api_token,
                           health_info={"worker": self.settings.worker_id},
-                          route_setups=api_route_setups(self.router, self.incident_log,
-                                                        self.capacity, self.reports,
-                                                        self.alerting),
+                          route_setups=[
+                              *api_route_setups(self.router, self.incident_log, self.capacity,
+                                                self.reports, self.alerting),
+                              lambda app: app.middlewares.append(self.global_reads),
+                          ],
                           loop_monitor=self.loop_lag)
 
+    def owns(self, slo: str) -> bool:
+        """Export and evaluate ``slo`` here: this worker owns it and its view holds the whole state
+        (a view still reading the changelogs after a start would export partial counters)."""
+        return self.global_view.caught_up.is_set() and self.ownership.owns(slo)
+
+    async def read_barrier(self, wait_s: float) -> None:
+        """Before a global read: flush what this worker has applied, then let the view catch up.
+
+        So a worker's answer includes every event it has processed itself and everything
+        any worker flushed before the request (the view is otherwise a flush interval behind).
+        """
+        try:
+            await self.runtime.flush_quiet(0)
+            await self.app.producer.flush()
+        except Exception:  # answer from what the view holds
+            log.warning("read barrier: flushing this worker's state failed", exc_info=True)
+        if not await self.global_view.wait_read_to_end(wait_s) and time.monotonic() - self.barrier_logged > 60:
+            self.barrier_logged = time.monotonic()  # at most once a minute: every scrape would log it
+            log.warning("read barrier: the global view is not caught up; answering from what it holds")
+
+    @web.middleware
+    async def global_reads(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        for path, wait_s in GLOBAL_READS.items():
+            if request.path.startswith(path):
+                await self.read_barrier(wait_s)
+                break
+        return await handler(request)
+
     def build_report(self, month: date) -> MonthReport:
-        """The month's report from this worker's state (the partitions it owns)."""
-        start_ms, end_ms = month_range(month.year, month.month, self.runtime.engine.zone)
+        """The month's report from the global state (every partition, whichever worker is asked)."""
+        start_ms, end_ms = month_range(month.year, month.month, self.global_engine.zone)
         timelines = self.incident_log.timelines(datetime.fromtimestamp(start_ms / 1000, UTC),
                                                 datetime.fromtimestamp(end_ms / 1000, UTC))
-        return month_report_from_engine(self.runtime.engine, self.config, month,
+        return month_report_from_engine(self.global_engine, self.config, month,
                                         int(utc_now().timestamp() * 1000),
                                         incidents=incident_rows(timelines))
 
@@ -145,6 +192,13 @@ class Worker:
 
         app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
 
+        async def hold_ownership(stream: Any) -> None:
+            """Nothing is written to sla.owners: its partitions' assignment is the SLOs' ownership."""
+            async for _ in stream:
+                pass
+
+        app.agent(self.owners_topic, name="slaengine.owners")(hold_ownership)
+
         @app.task
         async def serve() -> None:
             runner = web.AppRunner(self.http_app(), access_log=None)
@@ -152,6 +206,7 @@ class Worker:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
             self.router.start()
+            asyncio.ensure_future(self.global_view.run_forever(self.stop))
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
             scheduler = ReportScheduler(self.report_config, self.build_report, utc_now)
@@ -231,7 +286,7 @@ def config_path(variable: str) -> Path | None:
 
 
 def run_worker(settings: Settings, config: SlaConfig) -> int:
-    names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC)]
+    names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)]
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)

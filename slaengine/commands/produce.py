@@ -11,7 +11,7 @@ from slaengine.settings import env_default
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("produce", help="publish events from an NDJSON file to Kafka",
-                                   description="Each line is published keyed by service / order_id / resource; "
+                                   description="Each line is published keyed by service (or request_id) / order_id / resource; "
                                                "without --topic each event goes to the topic of its kind.")
     parser.add_argument("file", type=Path, help="NDJSON or NDJSON.gz file")
     parser.add_argument("--topic", help="publish every line to this topic (default: by event kind)")
@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="prefix of the default topics (env SLAENGINE_TOPIC_PREFIX)")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="envelope up to N consecutive events of one key into a JSON array message")
+    parser.add_argument("--request-key", choices=("service", "request_id"), default="service",
+                        help="key of request events: service (default; one partition per service) or "
+                             "request_id (a busy service spreads over every partition and worker)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise SlaEngineError(f"no such file: {args.file}")
     if args.batch_size < 1:
         raise SlaEngineError("--batch-size must be at least 1")
-    messages = plan_messages(args.file, args.topic, args.topic_prefix, args.batch_size)
+    messages = plan_messages(args.file, args.topic, args.topic_prefix, args.batch_size, args.request_key)
     with tqdm(unit="msg", desc="producing", disable=args.no_progress) as progress:
         sent = asyncio.run(publish(args.bootstrap, messages, on_sent=progress.update))
     print(f"published {sent} messages from {args.file}")

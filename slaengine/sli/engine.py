@@ -16,7 +16,7 @@ from typing import Any
 from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SlaConfig, SloSpec
 from slaengine.events import Event, OrderEvent, ProjectionEvent, RequestEvent, ResourceEvent
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
-from slaengine.sli.fulfillment import Decision, FulfillmentTracker
+from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
@@ -63,9 +63,10 @@ class SliEngine:
         self.late_dropped = 0  # events older than the retained buckets
         self.applied_events = 0
         self.pipeline_lag_ms: dict[str, int] = {}  # source → processing lag of its latest event
-        # (source, projection) → (event time, lag in seconds) of its newest sample; not persisted:
-        # the next sample (projections report every few seconds) restores it after a restart
+        # (source, projection) → (event time, lag in seconds) of its newest sample; written to the
+        # changelog ("l|source|projection") so every worker's global view has every projection
         self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
+        self.dirty_latest: set[tuple[str, str]] = set()
 
     # ---- applying events -------------------------------------------------
 
@@ -174,6 +175,7 @@ class SliEngine:
         latest = self.latest_projection_lag.get(key)
         if latest is None or event.ts_ms >= latest[0]:
             self.latest_projection_lag[key] = (event.ts_ms, event.lag_ms / 1000)
+            self.dirty_latest.add(key)
         if not self.projection_lag:
             return
         watermark = self._advance(f"{source}/{event.projection}", event.ts_ms)
@@ -335,6 +337,11 @@ class SliEngine:
             changes.append((f"f|{name}|{item_source}", item_source,
                             self.first_request[(name, item_source)]))
         self.dirty_first -= taken_first
+        taken_latest = {k for k in self.dirty_latest if wanted(k[0])}
+        for item_source, projection in sorted(taken_latest):
+            changes.append((f"l|{item_source}|{projection}", item_source,
+                            list(self.latest_projection_lag[(item_source, projection)])))
+        self.dirty_latest -= taken_latest
         for clock in sorted(taken_clocks):
             changes.append((f"w|{clock}", clock.split("/", 1)[0], self.watermarks[clock]))
         self.dirty_buckets -= taken_buckets
@@ -348,6 +355,8 @@ class SliEngine:
         kind, _, rest = key.partition("|")
         if kind == "w":
             return rest.split("/", 1)[0]
+        if kind == "l":
+            return rest.split("|", 1)[0]
         return rest.split("|")[1]
 
     def load(self, key: str, value: Any) -> None:
@@ -377,6 +386,45 @@ class SliEngine:
                 self._tracker(self.slos[name], source).load(order_id, value)
         elif kind == "w":
             self.watermarks[rest] = max(int(value), self.watermarks.get(rest, int(value)))
+        elif kind == "l":  # the newest sample of a projection (the "latest" lag gauge)
+            source, projection = rest.split("|", 1)
+            held = self.latest_projection_lag.get((source, projection))
+            if held is None or int(value[0]) >= held[0]:
+                self.latest_projection_lag[(source, projection)] = (int(value[0]), float(value[1]))
+
+    def put(self, key: str, value: Any) -> None:
+        """Set one record as the newest snapshot of it (the global view; ``None`` deletes it).
+
+        The global engine of every worker is fed every partition's records in log order
+        (streams.global_view), so each key holds the latest snapshot of its source: never
+        added up, a replay after a crash or rebalance cannot count anything twice. A bucket
+        snapshot older (by its source offset) than the one held is ignored.
+        """
+        kind, _, rest = key.partition("|")
+        if kind == "b":
+            name, source, hour_text = rest.split("|")
+            hours = self.series.get((name, source))
+            if value is None:
+                if hours is not None:
+                    hours.pop(int(hour_text), None)
+                return
+            held = hours.get(int(hour_text)) if hours is not None else None
+            if held is not None and int(value["o"]) < held.offset:
+                return
+        elif kind == "o":
+            name, source, order_id = rest.split("|", 2)
+            if name not in self.slos:
+                return
+            tracker = self._tracker(self.slos[name], source)
+            if value is None:
+                tracker.orders.pop(order_id, None)
+            else:  # no expiry is scheduled: a global view only reads, its sources expire orders
+                tracker.orders[order_id] = OrderState.from_state(value)
+            return
+        elif kind not in ("a", "f", "l", "w"):
+            return  # not SLI state (resources, applied marks)
+        if value is not None:
+            self.load(key, value)
 
     def drop_sources(self, sources: set[str]) -> None:
         """Forget partitions this worker no longer owns (after a rebalance).
@@ -388,6 +436,7 @@ class SliEngine:
         self.deleted_buckets = {k for k in self.deleted_buckets if k[1] not in sources}
         self.dirty_watermarks = {c for c in self.dirty_watermarks if c.split("/", 1)[0] not in sources}
         self.dirty_first = {k for k in self.dirty_first if k[1] not in sources}
+        self.dirty_latest = {k for k in self.dirty_latest if k[0] not in sources}
         for key in [k for k in self.first_request if k[1] in sources]:
             del self.first_request[key]
         for key in [k for k in self.series if k[1] in sources]:

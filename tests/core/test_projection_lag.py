@@ -241,6 +241,22 @@ def test_projection_lag_gauge_is_the_windows_p99_and_each_projections_newest_sam
     assert (("projection", "OrderList"), ("slo", "stock-lag"), ("window", "latest")) not in found
 
 
+def test_the_newest_samples_reach_a_global_view_that_consumed_none_of_them() -> None:
+    # projections are keyed by name, so each lands in one partition: the SLO's owner must still
+    # see every projection's newest sample, from the changelog records the consumers write
+    consumer = SliEngine(lag_config())
+    samples(consumer, [700.0, 40.0], projection="OrderList", first_offset=0)
+    view = SliEngine(lag_config())
+    for key, _, value in consumer.take_changes():
+        view.put(key, value)
+    view.put("l|projections:0|OrderList", [T0 - 60_000, 9.9])  # an older snapshot changes nothing
+    registry = CollectorRegistry()
+    registry.register(SliCollector(view, clock=lambda: (T0 + 120_000) / 1000))
+    found = gauge(registry, "sla_projection_lag_seconds")
+    assert found[(("projection", "OrderList"), ("slo", "projection-lag"), ("window", "latest"))] == 0.04
+    assert SliEngine.source_of_key("l|projections:3|A|B") == "projections:3"
+
+
 def test_pipeline_lag_is_self_monitoring_per_input_topic_without_any_lag_slo() -> None:
     engine = SliEngine(lag_config())
     engine.apply(RequestEvent(T0, "orders-api", "GET /", 200, 5.0), "requests:0", 0,

@@ -133,13 +133,3 @@ def batch_rows(events: Path, at: str, config: Path = CONFIG) -> list[dict]:
 def comparable(rows: list[dict]) -> dict[tuple[str, str], tuple[int, int]]:
     """(slo, window) → (good, total), leaving out the lag SLO: it measures the pipeline itself."""
     return {(r["name"], r["window"]): (r["good"], r["total"]) for r in rows if r["sli"] != "lag"}
-
-
-def summed(rows_per_worker: list[list[dict]]) -> dict[tuple[str, str], tuple[int, int]]:
-    """Each worker holds only its partitions: add up good/total per SLO and window."""
-    out: dict[tuple[str, str], tuple[int, int]] = {}
-    for rows in rows_per_worker:
-        for key, (good, total) in comparable(rows).items():
-            g, t = out.get(key, (0, 0))
-            out[key] = (g + good, t + total)
-    return out

@@ -1,0 +1,172 @@
+"""Stage 2: every worker's global view of all SLOs, and which worker owns which SLO.
+
+Stage 1 (streams.app) keeps, per input partition, one changelog record per (SLO,
+source partition, hour) — the bucket's full state with the highest source offset
+it holds — plus watermarks, first-request minutes and open orders, and writes
+them at every flush, before the partition's offsets are committed. Those
+compacted changelog topics *are* the rollups: snapshots, never deltas.
+
+``GlobalView`` reads all of them, on every worker, with a plain group-less
+consumer from the beginning, into a read-only ``SliEngine`` holding every
+(SLO, source) series: the query layer merges the sources (uptime: a minute's
+requests are summed over all partitions before the minute is judged), so any
+worker answers for every SLO exactly as batch mode does over all events.
+
+``Ownership``: each SLO has one owner — the worker the consumer group assigned
+partition ``owner_partition(slo)`` of the ``sla.owners`` topic (an empty topic
+that carries only the assignment). The owner exports the SLO's per-SLO metric
+families and evaluates and publishes its alerts; on a rebalance the SLO moves
+with the partition, and since every worker holds the global state already the
+new owner continues at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from slaengine.config import SlaConfig
+from slaengine.events import SOURCE_NAMES
+from slaengine.sli.engine import SliEngine
+
+log = logging.getLogger(__name__)
+
+OWNERS_TOPIC = "sla.owners"
+SLI_TABLES = tuple(SOURCE_NAMES.values())  # streams.app: one table sli-<short> per input topic
+
+
+def changelog_topics(app_id: str, tables: Iterable[str] = SLI_TABLES) -> list[str]:
+    """Faust's changelog topic of each stage-1 table (``<app id>-<table>-changelog``)."""
+    return [f"{app_id}-sli-{short}-changelog" for short in tables]
+
+
+def owner_partition(slo: str, partitions: int) -> int:
+    """The ``sla.owners`` partition whose owner answers for ``slo`` (stable across processes)."""
+    return zlib.crc32(slo.encode()) % partitions
+
+
+class Ownership:
+    """Which SLOs this worker owns, read from its current assignment of ``sla.owners``."""
+
+    def __init__(self, topic: str, partitions: int, assignment: Callable[[], Iterable[Any]]) -> None:
+        self.topic = topic
+        self.partitions = partitions
+        self.assignment = assignment
+
+    def owned_partitions(self) -> set[int]:
+        try:
+            return {tp.partition for tp in self.assignment() if tp.topic == self.topic}
+        except Exception:  # noqa: BLE001 - consumer not started yet, or mid-rebalance: owns nothing
+            return set()
+
+    def owns(self, slo: str) -> bool:
+        return owner_partition(slo, self.partitions) in self.owned_partitions()
+
+
+def decode(raw: bytes | None) -> Any:
+    return None if raw is None else json.loads(raw)
+
+
+class GlobalView:
+    """Reads every stage-1 changelog into a read-only engine, forever."""
+
+    def __init__(self, config: SlaConfig, bootstrap: str, topics: list[str], partitions: int) -> None:
+        self.engine = SliEngine(config)
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.partition_count = partitions
+        self.caught_up = asyncio.Event()  # set once everything written before the start is read
+        self.records = 0
+        self.errors = 0
+        self.positions: dict[TopicPartition, int] = {}  # next offset to read, kept across reconnects
+        self.partitions: list[TopicPartition] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """One changelog record; a record that does not decode is counted and skipped."""
+        try:
+            self.engine.put(decode(key), decode(value))
+            self.records += 1
+        except Exception:  # our own records; one bad record must not stop the view
+            self.errors += 1
+            log.exception("global view: skipped an unreadable record %r", key)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """``run`` until ``stop``; after a failure (Kafka unreachable) it resumes where it was."""
+        while not stop.is_set():
+            try:
+                await self.run(stop)
+            except Exception:  # the view must keep following the changelogs
+                self.errors += 1
+                log.exception("global view: reading the changelogs failed; retrying in 2 s")
+                await asyncio.sleep(2)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    max_partition_fetch_bytes=8 * 1024 * 1024)
+        await consumer.start()
+        try:
+            partitions = self.partitions = await self._partitions(consumer, stop)
+            self._consumer = consumer
+            consumer.assign(partitions)
+            for tp in partitions:
+                if tp in self.positions:
+                    consumer.seek(tp, self.positions[tp])
+                else:
+                    await consumer.seek_to_beginning(tp)
+            ends = await consumer.end_offsets(partitions)
+            behind = {tp for tp, end in ends.items() if end > self.positions.get(tp, 0)}
+            if not behind:
+                self.caught_up.set()
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=20_000)
+                for tp, records in batches.items():
+                    for record in records:
+                        self.apply(record.key, record.value)
+                    self.positions[tp] = records[-1].offset + 1
+                    if behind and tp in behind and records[-1].offset + 1 >= ends[tp]:
+                        behind.discard(tp)
+                        if not behind:
+                            self.caught_up.set()
+                            log.info("global view caught up: %d records", self.records)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def wait_read_to_end(self, timeout: float) -> bool:
+        """Wait until the view holds every record written before this call; False on timeout.
+
+        A read barrier: after it, the view is at least as new as every flush that preceded it.
+        """
+        consumer, partitions = self._consumer, self.partitions
+        if consumer is None or not partitions:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout)
+        except Exception:  # noqa: BLE001 - broker unreachable: answer from what is held
+            return False
+        while any(self.positions.get(tp, 0) < end for tp, end in ends.items()):
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> list[TopicPartition]:
+        """Every partition of the changelog topics, once Faust has created them all.
+
+        A changelog has as many partitions as its input topic (Faust requires it).
+        """
+        while not set(self.topics) <= await consumer.topics():
+            if stop.is_set():
+                raise asyncio.CancelledError
+            await asyncio.sleep(0.5)
+        return [TopicPartition(topic, p) for topic in self.topics for p in range(self.partition_count)]
