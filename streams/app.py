@@ -115,8 +115,10 @@ class Runtime:
                     self.pipeline.applied[source] = int(value)
             elif SliEngine.source_of_key(key) == source:
                 self.engine.load(key, value)
-                if key.startswith(f"w|{source}/"):  # a request clock: one per source and service
-                    self.limits.hold("service", key.split("/", 1)[1])
+                if key.startswith(f"l|{source}|"):  # the newest sample of a projection
+                    self.limits.hold("projection", key.split("|", 2)[2])
+                elif key.startswith(f"w|{source}/") and source.startswith("requests:"):
+                    self.limits.hold("service", key.split("/", 1)[1])  # one clock per service
                 restored += 1
         self.loaded_sources.add(source)
         log.info("restored %d records of %s from the changelog", restored, source)
