@@ -41,6 +41,7 @@ class HistoryResult:
     events_per_s: float
     events_per_cpu_s: float
     tenths_events_per_s: list[float]
+    tenths_cpu_share: list[float]  # worker CPU seconds per wall second in each tenth
     worst_tenth_vs_median: float  # the largest |tenth / median - 1|
     rss_after_replay_mb: float
     restart_kept_state_s: float
@@ -58,8 +59,8 @@ def slaengine(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def tenths(followed: Followed, total_events: int) -> list[float]:
-    """Events per second in each tenth of the replay, from the applied-events counter.
+def tenth_marks(followed: Followed, total_events: int) -> list[float]:
+    """When each tenth of the replay began and ended, from the applied-events counter.
 
     The counter is read every second or so; the moment each tenth was crossed
     is interpolated between two reads. The last tenth ends when the last read
@@ -77,8 +78,27 @@ def tenths(followed: Followed, total_events: int) -> list[float]:
                 return at_a + (events - count_a) / max(1, count_b - count_a) * (at_b - at_a)
         return reads[-1][0]
 
-    marks = [start_at] + [crossing(start_events + span * k / 10) for k in range(1, 11)]
-    return [span / 10 / (b - a) if b > a else float("inf") for a, b in itertools.pairwise(marks)]
+    return [start_at] + [crossing(start_events + span * k / 10) for k in range(1, 11)]
+
+
+def tenths(followed: Followed, total_events: int) -> list[float]:
+    """Events per second in each tenth of the replay."""
+    marks = tenth_marks(followed, total_events)
+    if not marks:
+        return []
+    first = next(s.processed for s in followed.samples if s.processed is not None)
+    tenth = (total_events - (first or 0)) / 10
+    return [tenth / (b - a) if b > a else float("inf") for a, b in itertools.pairwise(marks)]
+
+
+def cpu_shares(followed: Followed, total_events: int) -> list[float]:
+    """The worker's CPU seconds per wall second in each tenth: below ~1 it was waiting."""
+    def cpu_at(moment: float) -> float:
+        return min(followed.samples, key=lambda s: abs(s.at - moment)).cpu_s
+
+    marks = tenth_marks(followed, total_events)
+    return [(cpu_at(b) - cpu_at(a)) / (b - a) if b > a else float("nan")
+            for a, b in itertools.pairwise(marks)]
 
 
 def row_counts(answer: dict[str, Any]) -> list[tuple[str, str, int, int]]:
@@ -144,5 +164,6 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     median = statistics.median(per_tenth) if per_tenth else float("nan")
     worst = max((abs(r / median - 1) for r in per_tenth), default=float("nan"))
     return HistoryResult(months, request_events, messages, batch_size, rates["seconds"],
-                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth, worst,
+                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth,
+                         cpu_shares(followed, request_events), worst,
                          rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)

@@ -28,6 +28,7 @@ from slaengine.events import REQUESTS_TOPIC
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.1
 PROCESSED = "slaengine_events_processed_total"
+PROFILE_START, PROFILE_STOP = signal.SIGRTMIN + 1, signal.SIGRTMIN + 2  # see _profiled_worker.py
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -64,13 +65,16 @@ class Followed:
 
 class RealWorker:
     def __init__(self, bootstrap: str, prefix: str, port: int, data_dir: Path, log_path: Path,
-                 config: Path | None = None, python_args: tuple[str, ...] = ()) -> None:
+                 config: Path | None = None, profile: Path | None = None) -> None:
         self.bootstrap, self.prefix, self.port = bootstrap, prefix, port
         self.data_dir, self.log_path = data_dir, log_path
         self.url = f"http://127.0.0.1:{port}"
         env = {key: value for key, value in os.environ.items()
                if key not in ("SLAENGINE_API_TOKEN", "SLAENGINE_API_TOKEN_FILE", "SLAENGINE_STORE")}
-        command = [sys.executable, *python_args, "-m", "slaengine.cli", "worker",
+        self.profile = profile
+        launcher = (["-m", "slaengine.cli"] if profile is None
+                    else [str(Path(__file__).with_name("_profiled_worker.py")), str(profile)])
+        command = [sys.executable, *launcher, "worker",
                    "--bootstrap", bootstrap, "--topic-prefix", prefix,
                    "--http-port", str(port), "--data-dir", str(data_dir), "--worker-id", "bench"]
         if config is not None:
@@ -104,6 +108,11 @@ class RealWorker:
             if line.startswith(PROCESSED + "{") and f'{REQUESTS_TOPIC}"' in line:
                 return int(float(line.rsplit(" ", 1)[1]))
         return 0
+
+    def mark(self, profiling_signal: int) -> None:
+        """Start or stop the profiler of a worker started with ``profile`` (else nothing)."""
+        if self.profile is not None:
+            os.kill(self.process.pid, profiling_signal)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -174,10 +183,13 @@ async def follow_offsets(worker: RealWorker, total: int, timeout: float,
                 except OSError:
                     pass  # its HTTP API is not up yet
                 if sample.processed is not None:
+                    if last_read is None:
+                        worker.mark(PROFILE_START)
                     last_read = sample
             followed.samples.append(sample)
             if committed >= total:
                 followed.complete = True
+                worker.mark(PROFILE_STOP)
                 break
             await asyncio.sleep(POLL_S)
     finally:

@@ -13,7 +13,7 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))
 
 from _aggregate import differences, latency_good_counts, reference, worker_differences
-from _history import tenths
+from _history import cpu_shares, tenths
 from _pipeline_events import generate_requests
 from _real_worker import Followed, Sample
 from worker_vs_peers import QUICK, parse_args
@@ -95,3 +95,14 @@ def test_tenths_show_a_replay_that_slows_down_in_its_second_half() -> None:
     rates = tenths(followed, 10_000)
     assert rates[:5] == pytest.approx([1000.0] * 5)
     assert rates[5:] == pytest.approx([250.0] * 5)
+
+
+def test_cpu_share_per_tenth_tells_waiting_from_working() -> None:
+    # 1,000 events a second throughout; the worker is busy for the first half, idle 80 %
+    # of the time in the second
+    followed = Followed()
+    cpu = 0.0
+    for second in range(11):
+        followed.samples.append(Sample(float(second), cpu, 0, second * 1000))
+        cpu += 1.0 if second < 5 else 0.2
+    assert cpu_shares(followed, 10_000) == pytest.approx([1.0] * 5 + [0.2] * 5)
