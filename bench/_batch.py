@@ -7,6 +7,7 @@ the median quoted. The same figures come from ``/usr/bin/time -v``.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -34,26 +35,38 @@ class Timing:
         return asdict(self)
 
 
+def measure_child(command: list[str], stderr_path: str) -> dict[str, Any]:
+    """Run ``command`` and return its wall time, CPU time and peak RSS.
+
+    Runs inside a small launcher process (see ``__main__``): a child's peak RSS
+    includes the memory of the process it was forked from, and the bench itself
+    holds large data sets.
+    """
+    started = time.perf_counter()
+    with open(stderr_path, "ab") as err:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+    return {"wall_s": time.perf_counter() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "max_rss_mb": usage.ru_maxrss / 1024, "code": os.waitstatus_to_exitcode(status)}
+
+
 def time_command(label: str, args: list[str], runs: int, log: Path) -> Timing:
     walls: list[float] = []
     cpus: list[float] = []
     rss: list[float] = []
     codes: list[int] = []
     for index in range(runs + 1):  # the first is a warm-up (imports, page cache)
-        started = time.perf_counter()
-        with log.open("ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "slaengine.cli", *args],
-                                       cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=out)
-            _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - started
-        if process.returncode != 0:
-            raise RuntimeError(f"slaengine {' '.join(args)} exited {process.returncode}; see {log}")
+        launcher = subprocess.run(
+            [sys.executable, __file__, str(log), sys.executable, "-m", "slaengine.cli", *args],
+            check=True, capture_output=True, text=True, cwd=REPO_ROOT)
+        run = json.loads(launcher.stdout)
+        if run["code"] != 0:
+            raise RuntimeError(f"slaengine {' '.join(args)} exited {run['code']}; see {log}")
         if index:
-            walls.append(wall)
-            cpus.append(usage.ru_utime + usage.ru_stime)
-            rss.append(usage.ru_maxrss / 1024)
-            codes.append(process.returncode)
+            walls.append(run["wall_s"])
+            cpus.append(run["cpu_s"])
+            rss.append(run["max_rss_mb"])
+            codes.append(run["code"])
     return Timing(label, statistics.median(walls), statistics.median(cpus), max(rss), runs, codes)
 
 
@@ -76,3 +89,7 @@ def run_batch(workdir: Path, month: str | None, days: float | None, runs: int
         str(DEFAULT_CONFIG), "--out", str(workdir / "report.pdf")], runs,
         workdir / "report.log")
     return count, [compute, report]
+
+
+if __name__ == "__main__":  # the launcher: python _batch.py STDERR_LOG COMMAND...
+    print(json.dumps(measure_child(sys.argv[2:], sys.argv[1])))

@@ -3,9 +3,9 @@
 ``slaengine generate`` writes N months of events ending now, ``slaengine
 produce`` publishes them (in envelopes of ``batch_size``, as the demo does) to
 fresh topics before the worker starts, so the worker reads at its own full
-speed. The replay is cut into tenths by the worker's applied-events counter
-(read from /metrics every second, as an eager Prometheus would); each tenth's
-rate is compared with the median. Then the worker is stopped and
+speed. The replay is cut into tenths by the worker's applied-events counter of
+all three input topics (read from /metrics every second, as an eager Prometheus
+would); each tenth's rate is compared with the median. Then the worker is stopped and
 started again, once on its data dir (RocksDB state kept) and once on an empty
 one (state rebuilt from the changelog topics): the restore time is until its
 ``/api/v1/slos`` answer equals the one before the stop, RSS taken then.
@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from _real_worker import REPO_ROOT, Followed, RealWorker, topic_end_offsets
+from _real_worker import REPO_ROOT, Followed, RealWorker, Sample, topic_end_offsets
 
-from slaengine.events import REQUESTS_TOPIC
+from slaengine.events import ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+
+TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
 
 COUNTER_EVERY_S = 1.0  # /metrics reads during the replay, for the rate per tenth
 
@@ -34,14 +36,15 @@ COUNTER_EVERY_S = 1.0  # /metrics reads during the replay, for the rate per tent
 @dataclass
 class HistoryResult:
     months: float
-    request_events: int
-    messages: int
+    events: dict[str, int]  # per topic
+    messages: dict[str, int]  # per topic: orders are keyed by order id, so their envelopes are small
     batch_size: int
     seconds: float
     events_per_s: float
     events_per_cpu_s: float
     tenths_events_per_s: list[float]
     tenths_cpu_share: list[float]  # worker CPU seconds per wall second in each tenth
+    tenths_topic_share: list[dict[str, float]]  # which topics' events each tenth applied
     worst_tenth_vs_median: float  # the largest |tenth / median - 1|
     rss_after_replay_mb: float
     restart_kept_state_s: float
@@ -91,6 +94,23 @@ def tenths(followed: Followed, total_events: int) -> list[float]:
     return [tenth / (b - a) if b > a else float("inf") for a, b in itertools.pairwise(marks)]
 
 
+def topic_shares(followed: Followed, total_events: int) -> list[dict[str, float]]:
+    """Which topics' events each tenth of the replay applied (shares of the tenth)."""
+    marks = tenth_marks(followed, total_events)
+    reads = [s for s in followed.samples if s.by_topic is not None]
+
+    def counts_at(moment: float) -> dict[str, int]:
+        return min(reads, key=lambda s: abs(s.at - moment)).by_topic or {}
+
+    shares = []
+    for a, b in itertools.pairwise(marks):
+        before, after = counts_at(a), counts_at(b)
+        applied = {topic: after.get(topic, 0) - before.get(topic, 0) for topic in after}
+        total = sum(applied.values()) or 1
+        shares.append({topic: count / total for topic, count in applied.items()})
+    return shares
+
+
 def cpu_shares(followed: Followed, total_events: int) -> list[float]:
     """The worker's CPU seconds per wall second in each tenth: below ~1 it was waiting."""
     def cpu_at(moment: float) -> float:
@@ -99,6 +119,20 @@ def cpu_shares(followed: Followed, total_events: int) -> list[float]:
     marks = tenth_marks(followed, total_events)
     return [(cpu_at(b) - cpu_at(a)) / (b - a) if b > a else float("nan")
             for a, b in itertools.pairwise(marks)]
+
+
+def events_per_topic(events_file: Path) -> dict[str, int]:
+    """Events of the generated file by the topic ``slaengine produce`` sends them to."""
+    counts = dict.fromkeys(TOPICS, 0)
+    with events_file.open("rb") as lines:
+        for line in lines:
+            if b'"latency_ms"' in line:
+                counts[REQUESTS_TOPIC] += 1
+            elif b'"order_id"' in line:
+                counts[ORDERS_TOPIC] += 1
+            else:
+                counts[RESOURCES_TOPIC] += 1
+    return counts
 
 
 def row_counts(answer: dict[str, Any]) -> list[tuple[str, str, int, int]]:
@@ -127,26 +161,36 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     days = max(0.05, months * 30.4)
     print(f"  generating {days:.1f} days of history", flush=True)
     slaengine("generate", "--days", f"{days:g}", "--out", str(events_file), "--no-progress")
-    request_events = sum(1 for line in events_file.open("rb") if b'"latency_ms"' in line)
-    print(f"  producing {request_events:,} request events (and orders, resources) in envelopes "
-          f"of {batch_size}", flush=True)
+    events = events_per_topic(events_file)
+    print(f"  producing {sum(events.values()):,} events in envelopes of {batch_size}", flush=True)
     slaengine("produce", str(events_file), "--bootstrap", bootstrap, "--topic-prefix", prefix,
               "--batch-size", str(batch_size), "--no-progress")
-    messages = asyncio.run(topic_end_offsets(bootstrap, f"{prefix}{REQUESTS_TOPIC}"))
+    messages = {topic: asyncio.run(topic_end_offsets(bootstrap, f"{prefix}{topic}"))
+                for topic in TOPICS}
+    print("  " + ", ".join(f"{topic}: {events[topic]:,} events in {messages[topic]:,} messages"
+                           for topic in TOPICS), flush=True)
+    total_events = sum(events.values())
+    deadline = time.monotonic() + timeout
     data_dir = workdir / "history-data"
     worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log")
     try:
-        followed = worker.follow(messages, timeout, read_counter_every=COUNTER_EVERY_S)
+        # complete when sla.requests is committed and every event of every topic applied
+        followed = worker.follow(messages[REQUESTS_TOPIC], timeout, COUNTER_EVERY_S, TOPICS)
+        while worker.processed_events(TOPICS) < total_events and time.monotonic() < deadline:
+            time.sleep(0.1)
+        by_topic = worker.processed_by_topic(TOPICS)
+        followed.samples.append(Sample(time.perf_counter(), worker.cpu_seconds(),
+                                       messages[REQUESTS_TOPIC], sum(by_topic.values()), by_topic))
         at_ms = int(time.time() * 1000)
-        rates = followed.rates(request_events)
-        per_tenth = tenths(followed, request_events)
+        rates = followed.rates(total_events)
+        per_tenth = tenths(followed, total_events)
         rss_replay = worker.rss_mb()
         worker.wait_http()
         expected = row_counts(worker.slos(at_ms))
     finally:
         worker.stop()
-    print(f"  replayed at {rates['events_per_s']:,.0f} events/s; restarting on the same data dir",
-          flush=True)
+    print(f"  replayed at {rates['events_per_s']:,.0f} events/s (all topics); restarting on "
+          "the same data dir", flush=True)
     worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log")
     try:
         kept = wait_same_answer(worker, at_ms, expected, timeout)
@@ -163,7 +207,8 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         worker.stop()
     median = statistics.median(per_tenth) if per_tenth else float("nan")
     worst = max((abs(r / median - 1) for r in per_tenth), default=float("nan"))
-    return HistoryResult(months, request_events, messages, batch_size, rates["seconds"],
+    return HistoryResult(months, events, messages, batch_size, rates["seconds"],
                          rates["events_per_s"], rates["events_per_cpu_s"], per_tenth,
-                         cpu_shares(followed, request_events), worst,
+                         cpu_shares(followed, total_events),
+                         topic_shares(followed, total_events), worst,
                          rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)

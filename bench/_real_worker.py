@@ -38,6 +38,7 @@ class Sample:
     cpu_s: float  # the worker's CPU seconds so far
     committed: int  # messages of the input topic committed by the worker's group
     processed: int | None = None  # events the worker had applied, when read
+    by_topic: dict[str, int] | None = None  # the same per topic
 
 
 @dataclass
@@ -102,12 +103,18 @@ class RealWorker:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
-    def processed_events(self) -> int:
-        """Request events applied so far, from the worker's /metrics counter."""
+    def processed_by_topic(self, topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> dict[str, int]:
+        """Events of each of ``topics`` applied so far, from the worker's /metrics counter."""
+        counts = dict.fromkeys(topics, 0)
         for line in self.get("/metrics").decode().splitlines():
-            if line.startswith(PROCESSED + "{") and f'{REQUESTS_TOPIC}"' in line:
-                return int(float(line.rsplit(" ", 1)[1]))
-        return 0
+            if line.startswith(PROCESSED + "{"):
+                for topic in topics:
+                    if f'topic="{topic}"' in line:
+                        counts[topic] = int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
+    def processed_events(self, topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> int:
+        return sum(self.processed_by_topic(topics).values())
 
     def mark(self, profiling_signal: int) -> None:
         """Start or stop the profiler of a worker started with ``profile`` (else nothing)."""
@@ -137,10 +144,11 @@ class RealWorker:
                 time.sleep(0.2)
         raise RuntimeError(f"the worker's HTTP API did not answer in {timeout} s")
 
-    def follow(self, total_messages: int, timeout: float,
-               read_counter_every: float | None = None) -> Followed:
+    def follow(self, total_messages: int, timeout: float, read_counter_every: float | None = None,
+               counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> Followed:
         """Poll committed offsets until ``total_messages``; see ``follow_offsets``."""
-        return asyncio.run(follow_offsets(self, total_messages, timeout, read_counter_every))
+        return asyncio.run(follow_offsets(self, total_messages, timeout, read_counter_every,
+                                          counted_topics))
 
     def stop(self, timeout: float = 60) -> float:
         """SIGTERM (the worker flushes and commits), then wait; seconds it took to exit."""
@@ -161,10 +169,12 @@ async def committed_messages(admin: Any, group: str, topic: str) -> int:
 
 
 async def follow_offsets(worker: RealWorker, total: int, timeout: float,
-                         read_counter_every: float | None = None) -> Followed:
-    """Committed offsets and CPU every POLL_S; the applied-events counter until the first
-    event, and then every ``read_counter_every`` seconds if given (a scrape of /metrics:
-    it costs the worker CPU, as Prometheus's scrapes do)."""
+                         read_counter_every: float | None = None,
+                         counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> Followed:
+    """Committed offsets of sla.requests and CPU every POLL_S until ``total`` messages; the
+    applied-events counter of ``counted_topics`` until the first event, then every
+    ``read_counter_every`` seconds if given (a scrape of /metrics: it costs the worker
+    CPU, as Prometheus's scrapes do)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=worker.bootstrap)
@@ -179,7 +189,8 @@ async def follow_offsets(worker: RealWorker, total: int, timeout: float,
             if last_read is None or (read_counter_every is not None and (
                     sample.at - last_read.at >= read_counter_every or committed >= total)):
                 try:
-                    sample.processed = worker.processed_events() or None
+                    sample.by_topic = worker.processed_by_topic(counted_topics)
+                    sample.processed = sum(sample.by_topic.values()) or None
                 except OSError:
                     pass  # its HTTP API is not up yet
                 if sample.processed is not None:

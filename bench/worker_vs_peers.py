@@ -371,10 +371,16 @@ def print_report(figures: dict[str, Any]) -> None:
         verdict = "-" if met is None else ("yes" if met else "NO")
         print(f"| {name} | {value:,.2f} | {goal} | {verdict} |")
     if "history" in figures:
-        tenths = figures["history"]["tenths_events_per_s"]
+        history = figures["history"]
+        print("history replay: " + ", ".join(
+            f"{topic} {history['events'][topic]:,} events in {history['messages'][topic]:,} "
+            "messages" for topic in history["events"]))
+        tenths = history["tenths_events_per_s"]
         print("history replay, events/s per tenth: " + ", ".join(f"{x:,.0f}" for x in tenths))
         print("  the worker's CPU share in each tenth: " + ", ".join(
-            f"{x:.2f}" for x in figures["history"]["tenths_cpu_share"]))
+            f"{x:.2f}" for x in history["tenths_cpu_share"]))
+        print("  orders' share of the events each tenth applied: " + ", ".join(
+            f"{shares.get('sla.orders', 0):.0%}" for shares in history["tenths_topic_share"]))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))
 
 from _aggregate import differences, latency_good_counts, reference, worker_differences
-from _history import cpu_shares, tenths
+from _history import cpu_shares, tenths, topic_shares
 from _pipeline_events import generate_requests
 from _real_worker import Followed, Sample
 from worker_vs_peers import QUICK, parse_args
@@ -106,3 +106,16 @@ def test_cpu_share_per_tenth_tells_waiting_from_working() -> None:
         followed.samples.append(Sample(float(second), cpu, 0, second * 1000))
         cpu += 1.0 if second < 5 else 0.2
     assert cpu_shares(followed, 10_000) == pytest.approx([1.0] * 5 + [0.2] * 5)
+
+
+def test_topic_share_per_tenth_shows_which_topic_a_slow_stretch_was_spent_on() -> None:
+    # 5,000 request events in the first 5 s, then 5,000 order events in the next 50 s
+    followed = Followed()
+    for second in range(56):
+        requests = min(5000, second * 1000)
+        orders = 0 if second <= 5 else (second - 5) * 100
+        followed.samples.append(Sample(float(second), 0.0, 0, requests + orders,
+                                       {"sla.requests": requests, "sla.orders": orders}))
+    shares = topic_shares(followed, 10_000)
+    assert [s["sla.orders"] for s in shares] == pytest.approx([0.0] * 5 + [1.0] * 5)
+    assert tenths(followed, 10_000) == pytest.approx([1000.0] * 5 + [100.0] * 5)
