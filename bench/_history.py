@@ -31,6 +31,7 @@ from slaengine.events import ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
 TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
 
 COUNTER_EVERY_S = 1.0  # /metrics reads during the replay, for the rate per tenth
+MIN_COUNTER_READS = 20  # fewer reads than this: no rate per tenth (the replay was too short)
 
 
 @dataclass
@@ -205,10 +206,13 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         rss_empty = worker.rss_mb()
     finally:
         worker.stop()
+    reads = sum(1 for sample in followed.samples if sample.processed is not None)
+    if reads < MIN_COUNTER_READS:  # a replay of a few seconds cannot be cut into tenths
+        per_tenth = []
     median = statistics.median(per_tenth) if per_tenth else float("nan")
     worst = max((abs(r / median - 1) for r in per_tenth), default=float("nan"))
     return HistoryResult(months, events, messages, batch_size, rates["seconds"],
                          rates["events_per_s"], rates["events_per_cpu_s"], per_tenth,
-                         cpu_shares(followed, total_events),
-                         topic_shares(followed, total_events), worst,
+                         cpu_shares(followed, total_events) if per_tenth else [],
+                         topic_shares(followed, total_events) if per_tenth else [], worst,
                          rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)
