@@ -154,7 +154,7 @@ def run_worker(data: DataSet, prefix: str, bootstrap: str, workdir: Path,
         followed = worker.follow(len(data.messages), PEER_TIMEOUT_S)
         if not followed.complete:
             raise SystemExit(f"worker_vs_peers: the worker did not finish; see {worker.log_path}")
-        measured = followed.rates(data.events)
+        measured: dict[str, Any] = {**followed.rates(data.events)}
         measured["rss_mb"] = worker.rss_mb()
         worker.wait_http()
         problems = worker_differences(data.reference, data.latency_good,
