@@ -379,11 +379,12 @@ def print_report(figures: dict[str, Any]) -> None:
             f"{topic} {history['events'][topic]:,} events in {history['messages'][topic]:,} "
             "messages" for topic in history["events"]))
         tenths = history["tenths_events_per_s"]
-        print("history replay, events/s per tenth: " + ", ".join(f"{x:,.0f}" for x in tenths))
-        print("  the worker's CPU share in each tenth: " + ", ".join(
-            f"{x:.2f}" for x in history["tenths_cpu_share"]))
-        print("  orders' share of the events each tenth applied: " + ", ".join(
-            f"{shares.get('sla.orders', 0):.0%}" for shares in history["tenths_topic_share"]))
+        if tenths:
+            print("history replay, events/s per tenth: " + ", ".join(f"{x:,.0f}" for x in tenths))
+            print("  the worker's CPU share in each tenth: " + ", ".join(
+                f"{x:.2f}" for x in history["tenths_cpu_share"]))
+            print("  orders' share of the events each tenth applied: " + ", ".join(
+                f"{shares.get('sla.orders', 0):.0%}" for shares in history["tenths_topic_share"]))
 
 
 def build_parser() -> argparse.ArgumentParser:
