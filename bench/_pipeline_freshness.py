@@ -108,16 +108,17 @@ def summary(latencies: list[float | None]) -> tuple[float, float, float]:
 
 
 class WorkerUnderTest:
-    """``slaengine worker`` on a memory store, started through the real CLI."""
+    """``slaengine worker`` (on a memory store unless told), started through the real CLI."""
 
-    def __init__(self, bootstrap: str, prefix: str, port: int, log_path: Path) -> None:
+    def __init__(self, bootstrap: str, prefix: str, port: int, log_path: Path,
+                 store: str = "memory://") -> None:
         self.url = f"http://127.0.0.1:{port}/metrics"
         self.datadir = tempfile.mkdtemp(prefix="bench-worker-")
         self.log_path = log_path
         env = {**os.environ, "SLAENGINE_API_TOKEN": ""}
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "slaengine.cli", "worker", "--store", "memory://",
+                [sys.executable, "-m", "slaengine.cli", "worker", "--store", store,
                  "--bootstrap", bootstrap, "--topic-prefix", prefix, "--http-port", str(port),
                  "--data-dir", self.datadir, "--config", str(DEFAULT_CONFIG),
                  "--worker-id", "bench", "--flush-interval", "0.5"],
@@ -224,8 +225,8 @@ async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: fl
 
 
 def run_freshness(bootstrap: str, prefix: str, port: int, rate: float, seconds: float,
-                  log_path: Path) -> FreshnessResult:
-    worker = WorkerUnderTest(bootstrap, prefix, port, log_path)
+                  log_path: Path, store: str = "memory://") -> FreshnessResult:
+    worker = WorkerUnderTest(bootstrap, prefix, port, log_path, store)
     try:
         return asyncio.run(measure(bootstrap, prefix, worker, rate, seconds))
     finally:
