@@ -11,10 +11,11 @@ from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from slaengine.calendar import zone_of
 from slaengine.durations import Duration, DurationField, parse_duration
 from slaengine.errors import ConfigError
 from slaengine.rules.fromconfig import SloAlertingOverrides, period_of
@@ -194,10 +195,7 @@ class SlaConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like UTC or Europe/Berlin)") from None
+        zone_of(value)
         return value
 
     @model_validator(mode="after")
@@ -211,7 +209,7 @@ class SlaConfig(BaseModel):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return zone_of(self.timezone)
 
     @property
     def grace_ms(self) -> int:
