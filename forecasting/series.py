@@ -12,10 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from slaengine.calendar import zone_of
 from slaengine.errors import ConfigError, InvalidEventError
 
 DailyAggregate = Literal["max", "last"]
@@ -149,13 +149,6 @@ class ResourceDays:
                    newest_ts=state.get("ts"))
 
 
-def load_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ConfigError(f"unknown timezone {name!r}", field="timezone") from err
-
-
 class ResourceHistory:
     """Daily history of every resource; days are calendar days in ``timezone``."""
 
@@ -163,7 +156,10 @@ class ResourceHistory:
                  retention_days: int | None = DEFAULT_RETENTION_DAYS) -> None:
         self.timezone = timezone
         self.retention_days = retention_days
-        self._zone = load_zone(timezone)
+        try:
+            self._zone = zone_of(timezone)
+        except ValueError as err:
+            raise ConfigError(str(err), field="timezone") from None
         self._resources: dict[str, ResourceDays] = {}
 
     def observe(self, resource: str, ts: datetime, value: float, capacity: float | None = None,

@@ -23,10 +23,11 @@ from slaengine.events import (
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
     SOURCE_NAMES,
+    Event,
     ResourceEvent,
-    decode_message,
-    element_offset,
+    source_id,
 )
+from slaengine.ingest import apply_message
 from slaengine.sli.engine import SliEngine
 
 
@@ -83,6 +84,10 @@ class BatchResult:
     invalid: Counter[str] = field(default_factory=Counter)
     resources: list[ResourceEvent] = field(default_factory=list)
 
+    def keep_resource(self, event: Event, source: str, offset: int) -> None:
+        if type(event) is ResourceEvent:
+            self.resources.append(event)
+
     @property
     def invalid_total(self) -> int:
         return sum(self.invalid.values())
@@ -99,14 +104,12 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | Non
             kind = kind_of_event(json.loads(raw))
         except ValueError:
             kind = REQUESTS_TOPIC
-        events, invalid = decode_message(kind, raw, now_ms)
-        for bad in invalid:
+        outcome = apply_message(result.engine, kind, raw, source_id(SOURCE_NAMES[kind], 0), number, now_ms,
+                                on_applied=result.keep_resource)
+        for bad in outcome.invalid:
             result.invalid[bad.reason] += 1
-        source = f"{SOURCE_NAMES[kind]}:0"
-        for index, event in events:
-            result.engine.apply(event, source, element_offset(number, index))
-            if isinstance(event, ResourceEvent):
-                result.resources.append(event)
-        result.valid += len(events)
+        for rejected in outcome.rejected:
+            result.invalid[rejected.reason] += 1
+        result.valid += outcome.applied
     result.engine.maintain(at_ms)
     return result

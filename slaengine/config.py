@@ -11,11 +11,12 @@ from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from slaengine.durations import parse_duration
+from slaengine.calendar import zone_of
+from slaengine.durations import Duration, DurationField, parse_duration
 from slaengine.errors import ConfigError
 from slaengine.rules.fromconfig import SloAlertingOverrides, period_of
 from slaengine.rules.windows import AlertWindows, WindowsCatalog
@@ -86,7 +87,7 @@ class SloSpec(BaseModel):
     slice_good_ratio: float = Field(default=0.95, gt=0, le=1, strict=True)
     no_traffic: Literal["ignore", "good", "bad"] = "ignore"
     # fulfillment
-    within: str = "24h"
+    within: DurationField = Field(default_factory=lambda: Duration.parse("24h"))
     # lag / projection_lag
     threshold_s: float | None = Field(default=None, gt=0, strict=True)
     topic: str | None = None  # lag: only this topic's events
@@ -109,12 +110,6 @@ class SloSpec(BaseModel):
         window = info.data.get("window")
         if value is not None and window is not None:
             value.windows(alert_windows(window))  # ValueError naming the override and the reason
-        return value
-
-    @field_validator("within")
-    @classmethod
-    def _check_within(cls, value: str) -> str:
-        parse_duration(value)
         return value
 
     @field_validator("good_status", "bad_status", mode="before")
@@ -158,7 +153,7 @@ class SloSpec(BaseModel):
 
     @property
     def within_ms(self) -> int:
-        return int(parse_duration(self.within).total_seconds() * 1000)
+        return self.within.ms
 
     @property
     def window_delta(self) -> timedelta | None:
@@ -189,8 +184,9 @@ class SlaConfig(BaseModel):
 
     timezone: str = "UTC"
     organisation: str = "slaengine"
-    grace: str = Field(default="10m", description="slack for late events: an open order counts as missed "
-                                                  "once its deadline plus grace has passed")
+    grace: DurationField = Field(default_factory=lambda: Duration.parse("10m"),
+                                 description="slack for late events: an open order counts as missed "
+                                             "once its deadline plus grace has passed")
     slos: list[SloSpec] = Field(min_length=1)
     report: dict[str, Any] | None = None
     forecasting: dict[str, Any] | None = None
@@ -199,16 +195,7 @@ class SlaConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like UTC or Europe/Berlin)") from None
-        return value
-
-    @field_validator("grace")
-    @classmethod
-    def _check_grace(cls, value: str) -> str:
-        parse_duration(value)
+        zone_of(value)
         return value
 
     @model_validator(mode="after")
@@ -222,11 +209,11 @@ class SlaConfig(BaseModel):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return zone_of(self.timezone)
 
     @property
     def grace_ms(self) -> int:
-        return int(parse_duration(self.grace).total_seconds() * 1000)
+        return self.grace.ms
 
     def slo(self, name: str) -> SloSpec:
         for slo in self.slos:

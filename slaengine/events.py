@@ -27,6 +27,16 @@ ALERTS_TOPIC = "sla.alerts"
 SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources",
                 PROJECTIONS_TOPIC: "projections"}
 
+
+def source_id(short_name: str, partition: int) -> str:
+    """The id of an input partition in the engine's state and metrics: ``requests:3``."""
+    return f"{short_name}:{partition}"
+
+
+def source_name(source: str) -> str:
+    """The topic's short name of a source id: ``requests:3`` -> ``requests``."""
+    return source.split(":", 1)[0]
+
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken clock or seconds sent as ms

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from slaengine.events import SOURCE_NAMES
+from slaengine.events import SOURCE_NAMES, source_name
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import SloWindowResult, evaluate_windows
 
@@ -112,7 +112,7 @@ class SliCollector(Collector):
         """(input topic, seconds): the worst of its partitions' latest processing lags."""
         worst: dict[str, int] = {}
         for source, lag_ms in self.engine.pipeline_lag_ms.items():
-            topic = TOPIC_OF_SOURCE.get(source.split(":", 1)[0], source)
+            topic = TOPIC_OF_SOURCE.get(source_name(source), source)
             worst[topic] = max(worst.get(topic, 0), lag_ms)
         return [(topic, max(0, lag_ms) / 1000) for topic, lag_ms in sorted(worst.items())]
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from slaengine.calendar import next_month, parse_month
+
 MINUTE_MS = 60_000
 ENDPOINTS = ("GET /orders/{id}", "POST /orders", "GET /orders", "GET /health")
 # the read models of the shop; AvailableStock reports its lag, OrderList its source's time
@@ -62,16 +64,6 @@ class TrafficPlan:
     @property
     def end_ms(self) -> int:
         return int(self.end.timestamp() * 1000)
-
-
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """``2026-10`` → (2026-10-01T00:00Z, 2026-11-01T00:00Z); ValueError when malformed."""
-    try:
-        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"month must look like 2026-10, got {month!r}") from None
-    following = datetime(first.year + (first.month == 12), first.month % 12 + 1, 1, tzinfo=UTC)
-    return first, following
 
 
 def plan_incidents(plan: TrafficPlan) -> list[Incident]:
@@ -221,8 +213,11 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def plan_for_month(month: str, seed: int, **kwargs: Any) -> TrafficPlan:
-    start, end = month_bounds(month)
-    return TrafficPlan(start=start, end=end, seed=seed, **kwargs)
+    """A month of traffic in UTC; ValueError when ``month`` is not ``YYYY-MM``."""
+    first = parse_month(month)
+    following = next_month(first)
+    return TrafficPlan(start=datetime(first.year, first.month, 1, tzinfo=UTC),
+                       end=datetime(following.year, following.month, 1, tzinfo=UTC), seed=seed, **kwargs)
 
 
 def plan_for_days(end: datetime, days: float, seed: int, **kwargs: Any) -> TrafficPlan:

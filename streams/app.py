@@ -38,6 +38,7 @@ from slaengine.events import (
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
     SOURCE_NAMES,
+    source_id,
 )
 from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
@@ -97,7 +98,7 @@ class Runtime:
         self._last_error_log = -LOG_EVERY_S
 
     def source_of(self, topic: str, partition: int) -> str:
-        return f"{self.short_names.get(topic, topic)}:{partition}"
+        return source_id(self.short_names.get(topic, topic), partition)
 
     def ensure_loaded(self, table: Any, source: str) -> None:
         """Restore a partition's engine state from its (already recovered) table, once."""
@@ -135,7 +136,7 @@ class Runtime:
         for tp in self.app.consumer.assignment():
             short = self.short_names.get(tp.topic)
             if short is not None:
-                self.ensure_loaded(self.tables[short], f"{short}:{tp.partition}")
+                self.ensure_loaded(self.tables[short], source_id(short, tp.partition))
 
     def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's event)."""

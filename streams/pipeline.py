@@ -24,12 +24,13 @@ from typing import Any
 
 from slaengine.events import (
     SOURCE_NAMES,
+    Event,
     ResourceEvent,
-    decode_message,
-    element_offset,
     event_to_json,
     kind_of_topic,
+    source_id,
 )
+from slaengine.ingest import apply_message
 from slaengine.sli.engine import SliEngine
 from streams.limits import SeriesLimits
 
@@ -121,38 +122,36 @@ class Pipeline:
         self.applied: dict[str, int] = {}  # source partition → highest message offset handled
         self.replayed = 0  # messages skipped as replays of handled ones
         self._logged: dict[str, tuple[float, int]] = {}  # reason → (last log time, letters since)
+        self._on_applied = self._resource_applied if on_resource is not None else None
+
+    def _resource_applied(self, event: Event, source: str, position: int) -> None:
+        if self.on_resource is not None and type(event) is ResourceEvent:
+            self.on_resource(event, source, position)
 
     def on_message(self, topic: str, partition: int, offset: int, value: bytes | None,
                    processed_ms: int, appended_ms: int | None = None) -> list[DeadLetter]:
         """Apply a message's valid elements; return a dead letter for each of the others. Never raises."""
         kind = kind_of_topic(topic)
-        source = f"{SOURCE_NAMES.get(kind, kind)}:{partition}"
+        source = source_id(SOURCE_NAMES.get(kind, kind), partition)
         if offset <= self.applied.get(source, -1):
             self.replayed += 1
             return []
         try:
-            events, invalid = decode_message(kind, value, processed_ms)
+            outcome = apply_message(self.engine, kind, value, source, offset, processed_ms,
+                                    processed_ms=processed_ms, appended_ms=appended_ms,
+                                    admit=self.limits.admit, on_applied=self._on_applied)
             letters = [DeadLetter(topic, partition, offset, bad.index, bad.reason, bad.detail, value,
-                                  bad.element) for bad in invalid] if invalid else []
-            applied = 0
-            admit, apply, on_resource = self.limits.admit, self.engine.apply, self.on_resource
-            for index, event in events:
-                try:
-                    too_many = admit(event)
-                    if too_many is not None:
-                        letters.append(DeadLetter(topic, partition, offset, _index(value, index),
-                                                  "too_many_series", too_many, value, event_to_json(event)))
-                        continue
-                    position = element_offset(offset, index)
-                    apply(event, source, position, processed_ms, appended_ms)
-                    if on_resource is not None and type(event) is ResourceEvent:
-                        on_resource(event, source, position)
-                    applied += 1
-                except Exception as err:  # noqa: BLE001 - one element's failure must not lose the others
-                    letters.append(self._internal_error(topic, partition, offset, _index(value, index), value,
-                                                        _event_json(event), err))
-            if applied:
-                self.valid[kind] = self.valid.get(kind, 0) + applied
+                                  bad.element) for bad in outcome.invalid]
+            for rejected in outcome.rejected:
+                index = _index(value, rejected.index)
+                if rejected.error is None:
+                    letters.append(DeadLetter(topic, partition, offset, index, rejected.reason,
+                                              rejected.detail, value, event_to_json(rejected.event)))
+                else:
+                    letters.append(self._internal_error(topic, partition, offset, index, value,
+                                                        _event_json(rejected.event), rejected.error))
+            if outcome.applied:
+                self.valid[kind] = self.valid.get(kind, 0) + outcome.applied
         except Exception as err:  # noqa: BLE001 - a bug in decoding must not stop the partition
             letters = [self._internal_error(topic, partition, offset, None, value, None, err)]
         self.applied[source] = offset

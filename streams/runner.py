@@ -25,6 +25,7 @@ from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.alerting.service import AlertRouter
 from slaengine.alerts_model import Alert, Notification
+from slaengine.calendar import month_range
 from slaengine.config import SlaConfig
 from slaengine.errors import ConfigError, FatalDeliveryError
 from slaengine.events import (
@@ -52,7 +53,6 @@ from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
 from slaengine.rules.metrics import AlertStateCollector
 from slaengine.settings import Settings
-from slaengine.sli.query import month_range
 from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app

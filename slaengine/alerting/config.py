@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from slaengine.alerting.durations import Duration
 from slaengine.alerting.matchers import parse_matchers
+from slaengine.durations import TimedeltaField
 from slaengine.errors import ConfigError
 from slaengine.resources import data_path
 from slaengine.yamlconfig import field_path, line_of, read_yaml, validate_document
@@ -53,13 +53,13 @@ class EmailIntegration(_Strict):
     use_tls: bool = False  # implicit TLS (port 465)
     username: str | None = None
     password_file: Path | None = None  # or env SLAENGINE_SMTP_PASSWORD
-    timeout: Duration = timedelta(seconds=10)
+    timeout: TimedeltaField = timedelta(seconds=10)
 
 
 class ChatIntegration(_Strict):
     webhook_url: SecretStr | None = None  # or webhook_url_file, or env SLAENGINE_CHAT_WEBHOOK_URL
     webhook_url_file: Path | None = None
-    timeout: Duration = timedelta(seconds=10)
+    timeout: TimedeltaField = timedelta(seconds=10)
 
 
 class ReceiverConfig(_Strict):
@@ -87,9 +87,9 @@ class RouteConfig(_Strict):
     receiver: str | None = None
     matchers: MatcherList = Field(default_factory=list)
     group_by: list[str] | None = None  # ["..."] groups by all labels
-    group_wait: Duration | None = None
-    group_interval: Duration | None = None
-    repeat_interval: Duration | None = None
+    group_wait: TimedeltaField | None = None
+    group_interval: TimedeltaField | None = None
+    repeat_interval: TimedeltaField | None = None
     continue_: bool = Field(default=False, alias="continue")
     routes: list[RouteConfig] = Field(default_factory=list)
 
@@ -119,13 +119,13 @@ class SilenceConfig(_Strict):
 
 
 class DeliverySettings(_Strict):
-    initial_backoff: Duration = timedelta(seconds=1)
-    max_backoff: Duration = timedelta(minutes=2)
-    max_age: Duration = timedelta(hours=1)  # after this a delivery is declared dead
+    initial_backoff: TimedeltaField = timedelta(seconds=1)
+    max_backoff: TimedeltaField = timedelta(minutes=2)
+    max_age: TimedeltaField = timedelta(hours=1)  # after this a delivery is declared dead
 
 
 class GlobalSettings(_Strict):
-    refire_window: Duration = timedelta(minutes=5)  # re-fire within this of resolving = same incident
+    refire_window: TimedeltaField = timedelta(minutes=5)  # re-fire within this of resolving = same incident
 
 
 class RoutingConfig(_Strict):

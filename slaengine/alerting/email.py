@@ -1,8 +1,8 @@
 """E-mail receiver: one message per notification through SMTP (aiosmtplib).
 
 Message-IDs derive from the notification id and References from the group key, so mail clients
-thread an incident's trigger, repeats and resolve together. SMTP 4xx replies and network errors
-are retryable; 5xx replies (bad address, auth failure) are fatal.
+thread an incident's trigger, repeats and resolve together. Sending (and sorting failures into
+retryable and fatal) is slaengine.smtp's.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate
 
-import aiosmtplib
-
 from slaengine.alerting.config import EmailIntegration, read_secret
 from slaengine.alerting.messages import render_body, render_title
 from slaengine.alerts_model import Notification
-from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
 from slaengine.mail_headers import header_value
+from slaengine.smtp import SmtpSender
 
 
 class EmailSender:
@@ -58,24 +56,6 @@ class EmailSender:
         return message
 
     async def send(self, notification: Notification) -> None:
-        message = self.build_message(notification)
-        try:
-            await aiosmtplib.send(
-                message, hostname=self.host, port=self.port, start_tls=self.starttls,
-                use_tls=self.use_tls, username=self.username, password=self._password,
-                timeout=self.timeout)
-        except aiosmtplib.SMTPRecipientsRefused as err:
-            codes = [refusal.code for refusal in err.recipients]
-            text = f"SMTP {self.host} refused recipients (codes {codes})"
-            if all(400 <= code < 500 for code in codes):
-                raise RetryableDeliveryError(text) from err
-            raise FatalDeliveryError(text) from err
-        except aiosmtplib.SMTPResponseException as err:
-            text = f"SMTP {self.host} answered {err.code}: {err.message}"
-            if 400 <= err.code < 500:
-                raise RetryableDeliveryError(text) from err
-            raise FatalDeliveryError(text) from err
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
-            raise RetryableDeliveryError(f"SMTP {self.host}:{self.port} unreachable: {err}") from err
-
-
+        smtp = SmtpSender(host=self.host, port=self.port, timeout=self.timeout, username=self.username,
+                          password=self._password, use_tls=self.use_tls, start_tls=self.starttls)
+        await smtp.send(self.build_message(notification))

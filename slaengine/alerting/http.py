@@ -17,10 +17,10 @@ from slaengine.alerting.alertmanager import (
     InvalidAlertmanagerPayloadError,
     parse_alertmanager_payload,
 )
-from slaengine.alerting.durations import Duration
 from slaengine.alerting.intake import InvalidAlertError, check_time
 from slaengine.alerting.service import AlertRouter
 from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError
+from slaengine.durations import TimedeltaField
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.body import read_json_body
 from slaengine.http.limits import HeavyWork
@@ -37,7 +37,7 @@ class SilenceRequest(BaseModel):
     matchers: list[str] = Field(min_length=1, max_length=32)
     starts_at: datetime | None = None  # default: now
     ends_at: datetime | None = None
-    duration: Duration | None = None  # alternative to ends_at, e.g. "2h"
+    duration: TimedeltaField | None = None  # alternative to ends_at, e.g. "2h"
     created_by: str = Field(max_length=200)
     comment: str = Field(default="", max_length=4096)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from slaengine.rules.durations import parse_duration
+from slaengine.durations import parse_duration
 
 
 def _label(text: str) -> tuple[str, str]:

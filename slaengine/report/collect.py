@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slaengine.batch import run_batch
+from slaengine.calendar import month_range
 from slaengine.config import SlaConfig, load_sla_config
 from slaengine.errors import ConfigError
 from slaengine.report.collect_capacity import capacity_config_of, capacity_sections
@@ -148,7 +149,7 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
     config = load_sla_config(config_path)
     capacity_rules = _checked_sections(config, Path(config_path))
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
-    start_ms, end_ms = query.month_range(month.year, month.month, config.zone)
+    start_ms, end_ms = month_range(month.year, month.month, config.zone)
     ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
     batch = run_batch(events_path, config, now_ms)
     if batch.invalid_total:

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
+from slaengine.calendar import day_range, month_range, previous_month
 from slaengine.config import SloSpec
 from slaengine.report.model import DayPoint, MonthPoint, SliKind, SloMonth, SloStatus, WorstWindow
-from slaengine.report.months import previous_month
 from slaengine.sli import query
 from slaengine.sli.buckets import HOUR_MS
 from slaengine.sli.engine import SliEngine
@@ -41,7 +41,7 @@ class MonthContext:
 
 
 def month_context(engine: SliEngine, month: date, now_ms: int) -> MonthContext:
-    start_ms, end_ms = query.month_range(month.year, month.month, engine.zone)
+    start_ms, end_ms = month_range(month.year, month.month, engine.zone)
     return MonthContext(engine, month, engine.zone, start_ms, end_ms, min(end_ms, now_ms))
 
 
@@ -91,7 +91,7 @@ def collect_daily_points(ctx: MonthContext, slo: SloSpec) -> tuple[DayPoint, ...
     """Each local calendar day: counts (minutes for uptime) and, for latency, percentiles."""
     points = []
     for day in days_of(ctx.month):
-        start_ms, end_ms = query.day_range(day, ctx.zone)
+        start_ms, end_ms = day_range(day, ctx.zone)
         good, total = query.counts(ctx.engine, slo, start_ms, end_ms, include_late=True,
                                    now_ms=ctx.evaluated_ms)
         percentiles: dict[str, float | None] = {}
@@ -110,7 +110,7 @@ def collect_worst_windows(ctx: MonthContext, slo: SloSpec,
     Orders are few per hour and decided over a day, so fulfillment is ranked by day.
     """
     if slo.sli == "fulfillment":
-        days = sorted((p.value_percent, query.day_range(p.day, ctx.zone)) for p in daily
+        days = sorted((p.value_percent, day_range(p.day, ctx.zone)) for p in daily
                       if p.value_percent is not None and p.good < p.total)
         return tuple(WorstWindow(_instant(start_ms), _instant(end_ms), value)
                      for value, (start_ms, end_ms) in days[:WORST_WINDOWS])

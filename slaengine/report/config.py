@@ -24,8 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from slaengine.report.errors import ReportRequestError
-from slaengine.report.months import zone_of
+from slaengine.calendar import zone_of
 from slaengine.yamlconfig import load_model
 
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
@@ -98,10 +97,7 @@ class ReportConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            zone_of(value)
-        except ReportRequestError as err:
-            raise ValueError(str(err)) from err
+        zone_of(value)
         return value
 
 

@@ -1,7 +1,7 @@
 """E-mail of a monthly report: subject/body from ``templates/report_email.txt``, PDF attached.
 
-SMTP failures are sorted into retryable (connection trouble, 4xx replies) and
-fatal (5xx replies, refused credentials); the outbox retries the former.
+Sending (and sorting SMTP failures into retryable and fatal) is slaengine.smtp's; the outbox
+retries the retryable ones.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-import aiosmtplib
-
-from slaengine.errors import ConfigError, FatalDeliveryError, RetryableDeliveryError
+from slaengine.errors import ConfigError, FatalDeliveryError
 from slaengine.mail_headers import header_value
 from slaengine.report.config import SmtpConfig
 from slaengine.report.formatting import STATUS_LABELS, format_headline, format_month
 from slaengine.report.model import MonthReport
 from slaengine.report.styles import TEMPLATES_DIR
+from slaengine.smtp import SmtpSender
 
 DEFAULT_EMAIL_TEMPLATE = TEMPLATES_DIR / "report_email.txt"
 log = logging.getLogger(__name__)
@@ -97,23 +96,6 @@ def build_message(
     return message
 
 
-def _classify(err: Exception) -> Exception:
-    """The delivery error for an aiosmtplib/OS error: 4xx and network -> retry, 5xx -> fatal."""
-    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
-        codes = [refused.code for refused in err.recipients]
-        text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
-        if any(400 <= code < 500 for code in codes):
-            return RetryableDeliveryError(f"recipients deferred: {text}")
-        return FatalDeliveryError(f"all recipients refused: {text}")
-    if isinstance(err, aiosmtplib.SMTPResponseException):
-        if 400 <= err.code < 500:
-            return RetryableDeliveryError(f"SMTP server deferred: {err.code} {err.message}")
-        return FatalDeliveryError(f"SMTP server refused: {err.code} {err.message}")
-    if isinstance(err, aiosmtplib.SMTPNotSupported):
-        return FatalDeliveryError(f"SMTP server does not support what the config asks: {err}")
-    return RetryableDeliveryError(f"SMTP server unreachable: {err}")
-
-
 class SmtpMailer:
     """Sends one message per call; raises RetryableDeliveryError or FatalDeliveryError."""
 
@@ -131,19 +113,10 @@ class SmtpMailer:
 
     async def send(self, message: EmailMessage) -> None:
         settings = self.settings
-        try:
-            refused, _ = await aiosmtplib.send(
-                message,
-                hostname=settings.host,
-                port=settings.port,
-                username=settings.username,
-                password=self._password(),
-                use_tls=settings.use_tls,
-                start_tls=settings.starttls or None,
-                timeout=settings.timeout_seconds,
-            )
-        except (aiosmtplib.SMTPException, OSError) as err:
-            raise _classify(err) from err
+        smtp = SmtpSender(host=settings.host, port=settings.port, timeout=settings.timeout_seconds,
+                          username=settings.username, password=self._password(),
+                          use_tls=settings.use_tls, start_tls=settings.starttls or None)
+        refused = await smtp.send(message)
         if refused:
             # Some recipients took the mail; the refused ones are not retried but must be seen.
             log.error(

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from slaengine.durations import format_duration_words
 from slaengine.report.formatting import (
     STATUS_LABELS,
     format_attained,
@@ -29,7 +30,6 @@ from slaengine.report.formatting import (
     format_change,
     format_count,
     format_days,
-    format_duration,
     format_headline,
     format_model_name,
     format_ms,
@@ -167,7 +167,7 @@ def _incident_figures(report: MonthReport) -> list[Figure]:
                             ("time_to_acknowledge", incident.time_to_acknowledge),
                             ("time_to_resolve", incident.time_to_resolve)):
             figures.append(Figure("incident", incident.title, start, name, _seconds(value), "s",
-                                  format_duration(value)))
+                                  format_duration_words(value)))
     return figures
 
 

@@ -23,7 +23,7 @@ cannot look like it met a 99.95% target, and an imperfect month never shows
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -214,23 +214,6 @@ def format_change(current: float | None, previous: float | None, decimals: int =
     if delta == 0:
         return f"{abs(delta)} pp"
     return f"{'+' if delta > 0 else '-'}{abs(delta)} pp"
-
-
-def format_duration(value: timedelta | None) -> str:
-    """In words, two units at most: ``3 h 12 min``, ``14 min 30 s``, ``45 s``, ``2 d 5 h``.
-
-    ``-`` when unknown. The smaller unit is dropped when it is zero (``3 h``).
-    """
-    if value is None:
-        return "-"
-    seconds = int(value.total_seconds())
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (seconds, "s")]
-    first = next((i for i, (amount, _) in enumerate(parts) if amount), len(parts) - 1)
-    shown = [f"{amount} {unit}" for amount, unit in parts[first:first + 2] if amount]
-    return " ".join(shown) or "0 s"
 
 
 def format_number(value: float, decimals: int = 0) -> str:

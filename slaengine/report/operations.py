@@ -12,12 +12,12 @@ from xml.sax.saxutils import escape
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
 
+from slaengine.durations import format_duration_words
 from slaengine.report import charts
 from slaengine.report.formatting import (
     ROUNDING_NOTE,
     format_count,
     format_days,
-    format_duration,
     format_local_time,
     format_model_name,
     format_percent,
@@ -65,9 +65,9 @@ def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
                 incident.severity,
                 format_local_time(incident.start, report.timezone),
                 format_local_time(incident.end, report.timezone) if incident.end else "open",
-                format_duration(incident.duration),
-                format_duration(incident.time_to_acknowledge),
-                format_duration(incident.time_to_resolve),
+                format_duration_words(incident.duration),
+                format_duration_words(incident.time_to_acknowledge),
+                format_duration_words(incident.time_to_resolve),
             ]
         )
     widths = [w * theme.text_width for w in (0.26, 0.09, 0.18, 0.12, 0.1, 0.11, 0.14)]

@@ -19,10 +19,10 @@ from reportlab.platypus import (
     Paragraph,
 )
 
+from slaengine.calendar import zone_of
 from slaengine.report import operations, sections
 from slaengine.report.formatting import STATUS_LABELS, format_month, format_timestamp
 from slaengine.report.model import MonthReport, month_end
-from slaengine.report.months import zone_of
 from slaengine.report.styles import DEFAULT_STYLE_PATH, ReportStyle, load_report_style
 from slaengine.report.theme import Theme, build_theme
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from slaengine.calendar import current_month, next_month, previous_month, zone_of
 from slaengine.report.claim import FileMonthClaim, MonthClaim
 from slaengine.report.config import ReportConfig
 from slaengine.report.delivery import EmailTemplate, SmtpMailer
 from slaengine.report.export import save_exports
 from slaengine.report.model import MonthReport
-from slaengine.report.months import current_month, previous_month, zone_of
 from slaengine.report.outbox import DeliveryOutbox, Mailer
 from slaengine.report.pdf import render_report
 from slaengine.report.store import ReportStore
@@ -67,17 +67,17 @@ class ReportScheduler:
 
     def due_month(self, now: datetime) -> date:
         """The report month whose scheduled time is the latest one not after ``now``."""
-        this_month = current_month(now, self.config.timezone)
+        this_month = current_month(now, zone_of(self.config.timezone))
         if now >= self.scheduled_at(this_month):
             return previous_month(this_month)
         return previous_month(previous_month(this_month))
 
     def next_run_at(self, now: datetime) -> datetime:
-        this_month = current_month(now, self.config.timezone)
+        this_month = current_month(now, zone_of(self.config.timezone))
         candidate = self.scheduled_at(this_month)
         if candidate > now:
             return candidate
-        following = date(this_month.year + this_month.month // 12, this_month.month % 12 + 1, 1)
+        following = next_month(this_month)
         return self.scheduled_at(following)
 
     async def tick(self) -> TickOutcome:

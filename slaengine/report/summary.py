@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from slaengine.durations import format_duration_words
 from slaengine.report.formatting import (
     NO_DATA,
     format_attained,
@@ -15,7 +16,6 @@ from slaengine.report.formatting import (
     format_budget_left,
     format_day,
     format_days,
-    format_duration,
     format_percent,
     format_target,
     percent_decimals,
@@ -198,9 +198,9 @@ def incidents_text(totals: IncidentTotals | None) -> str:
     if not totals.count:
         return "none this month"
     noun = "incident" if totals.count == 1 else "incidents"
-    text = f"{totals.count} {noun}, {format_duration(totals.total)} in total"
+    text = f"{totals.count} {noun}, {format_duration_words(totals.total)} in total"
     if totals.longest is not None:
-        text += f", longest {format_duration(totals.longest.duration)} ({totals.longest.title})"
+        text += f", longest {format_duration_words(totals.longest.duration)} ({totals.longest.title})"
     if totals.still_open:
         text += f", {totals.still_open} still open"
     return text

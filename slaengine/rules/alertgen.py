@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slaengine.durations import format_duration
 from slaengine.rules.alertspec import AlertRuleSet, NoDataRule
-from slaengine.rules.durations import format_duration
 from slaengine.rules.fromconfig import EVENTS_TOTAL
 from slaengine.rules.model import AlertingRule, RuleGroup, SloDefinition
 from slaengine.rules.promql import format_number, label_filter

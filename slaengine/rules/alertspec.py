@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from slaengine.config import SliKind
+from slaengine.durations import parse_duration
 from slaengine.errors import ConfigError
-from slaengine.rules.durations import parse_duration
 from slaengine.rules.fromconfig import runbook_url
 from slaengine.rules.sloth import check_labels
 from slaengine.yamlconfig import read_yaml, validate_document

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from slaengine.alerts_model import Alert, fingerprint_of
+from slaengine.durations import format_duration
 from slaengine.rules.alertgen import no_data_targets
 from slaengine.rules.alertspec import AlertRuleSet
-from slaengine.rules.durations import format_duration
 from slaengine.rules.generate import burn_rate_annotations, windows_of
 from slaengine.rules.model import AlertMeta, SloDefinition
 from slaengine.rules.templating import expand_all

@@ -15,8 +15,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from slaengine.durations import parse_duration
 from slaengine.errors import ConfigError
-from slaengine.rules.durations import parse_duration
 from slaengine.rules.model import AlertMeta, EventsSli, SloDefinition, SloGroup
 from slaengine.rules.sloth import check_labels
 from slaengine.rules.windows import AlertWindows, BurnRateWindow, check_window

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from slaengine.rules.durations import format_duration
+from slaengine.durations import format_duration
 from slaengine.rules.model import (
     AlertingRule,
     AlertMeta,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slaengine.rules.durations import format_duration
+from slaengine.durations import format_duration
 from slaengine.rules.model import RawSli, SloDefinition, SloGroup
 from slaengine.rules.promql import check_query_template
 from slaengine.rules.sloth import check_name

@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from slaengine.rules.durations import format_duration
+from slaengine.durations import format_duration
 from slaengine.rules.fromconfig import EVENTS_TOTAL, GOOD_EVENTS_TOTAL
 from slaengine.rules.promql import label_filter
 from slaengine.rules.timeline import MinuteCounts

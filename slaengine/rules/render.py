@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from slaengine.rules.durations import format_duration
+from slaengine.durations import format_duration
 from slaengine.rules.model import AlertingRule, RecordingRule, RuleGroup
 
 

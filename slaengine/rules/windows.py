@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from slaengine.durations import format_duration, hours_of, parse_duration
 from slaengine.errors import ConfigError
-from slaengine.rules.durations import format_duration, hours_of, parse_duration
 from slaengine.yamlconfig import parse_yaml_text, validate_document
 
 DEFAULT_PERIOD = timedelta(days=30)

@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SlaConfig, SloSpec
-from slaengine.events import Event, OrderEvent, ProjectionEvent, RequestEvent, ResourceEvent
+from slaengine.events import (
+    Event,
+    OrderEvent,
+    ProjectionEvent,
+    RequestEvent,
+    ResourceEvent,
+    source_name,
+)
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
@@ -25,10 +32,6 @@ MINUTE_SKETCH_DAYS = 2  # latency percentiles are minute-exact for windows up to
 RETENTION_DAYS = 430  # 13+ past months and a 400-day daily history; older events are dropped
 
 SeriesKey = tuple[str, str]  # (slo name, source) — source = "<topic kind>:<partition>"
-
-
-def source_of(kind: str, partition: int) -> str:
-    return f"{kind}:{partition}"
 
 
 class SliEngine:
@@ -233,7 +236,7 @@ class SliEngine:
             self.dirty_buckets.add((slo.name, source, bucket.hour))
 
     def apply_lag(self, source: str, event_ms: int, processed_ms: int, offset: int) -> None:
-        topic = source.split(":", 1)[0]
+        topic = source_name(source)
         lag_s = max(0.0, (processed_ms - event_ms) / 1000)
         for slo in self.lag:
             if slo.topic and slo.topic != topic:

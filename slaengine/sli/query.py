@@ -10,7 +10,7 @@ minute. Calendar months and days follow the configured timezone, to the minute.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
@@ -36,25 +36,6 @@ def rolling_range(window: timedelta, now_ms: int, *, closed_minutes: bool = Fals
 def slo_rolling_range(slo: SloSpec, window: timedelta, now_ms: int) -> tuple[int, int]:
     """``rolling_range`` as ``slo``'s SLI kind answers it."""
     return rolling_range(window, now_ms, closed_minutes=slo.sli == "uptime")
-
-
-def _local_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def month_range(year: int, month: int, zone: ZoneInfo) -> tuple[int, int]:
-    """The month's bounds in the zone's local time (DST and :30/:45 offsets included)."""
-    start = datetime(year, month, 1, tzinfo=zone)
-    if (year, month) == (9999, 12):  # the last month datetime can name
-        return _local_ms(start), _local_ms(datetime(9999, 12, 31, 23, 59, tzinfo=UTC)) + MINUTE_MS
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
-    return _local_ms(start), _local_ms(end)
-
-
-def day_range(day: date, zone: ZoneInfo) -> tuple[int, int]:
-    start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    end = start + timedelta(days=1)  # wall-clock day; DST days are 23 or 25 h
-    return _local_ms(start), _local_ms(end)
 
 
 def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from slaengine.calendar import month_range
 from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SloSpec
 from slaengine.durations import parse_duration
 from slaengine.sli import query
@@ -86,7 +87,7 @@ def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
     """One named window: a rolling duration or the current calendar month."""
     if window == CALENDAR_MONTH:
         local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
-        start, end = query.month_range(local.year, local.month, engine.zone)
+        start, end = month_range(local.year, local.month, engine.zone)
         return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True,
                               recent_burn=recent_burn)
     start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
@@ -95,7 +96,7 @@ def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
 
 def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
                    now_ms: int) -> SloWindowResult:
-    start, end = query.month_range(year, month, engine.zone)
+    start, end = month_range(year, month, engine.zone)
     return evaluate_range(engine, slo, f"month:{year:04d}-{month:02d}", start, end, now_ms,
                           include_late=True, closed=end <= now_ms)
 

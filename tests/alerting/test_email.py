@@ -79,3 +79,24 @@ async def test_an_unreachable_smtp_server_is_retryable() -> None:
     with pytest.raises(RetryableDeliveryError) as caught:
         await sender.send(notification("checkout", 1))
     assert "hunter2" not in str(caught.value) and "hunter2" not in repr(sender)
+
+
+@pytest.mark.parametrize(("reply", "error", "verb"), [
+    ("451 4.3.0 mailbox busy, try later", RetryableDeliveryError, "deferred"),
+    ("554 5.7.1 message rejected", FatalDeliveryError, "refused"),
+], ids=["4xx", "5xx"])
+async def test_alert_and_report_mail_sort_smtp_failures_alike(
+        smtp_server, reply: str, error: type, verb: str) -> None:
+    from slaengine.report.config import SmtpConfig
+    from slaengine.report.delivery import SmtpMailer
+
+    handler, port = smtp_server
+    handler.reply = reply
+    alert_mail = EmailSender(host="127.0.0.1", port=port, sender="s@example.com", to=["o@example.com"])
+    report_mail = SmtpMailer(SmtpConfig(host="127.0.0.1", port=port))
+    expected = f"SMTP 127.0.0.1:{port} {verb}: {reply}"
+    with pytest.raises(error) as from_alerts:
+        await alert_mail.send(notification("checkout", 1))
+    with pytest.raises(error) as from_reports:
+        await report_mail.send(alert_mail.build_message(notification("checkout", 2)))
+    assert str(from_alerts.value) == str(from_reports.value) == expected

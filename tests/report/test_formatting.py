@@ -8,6 +8,7 @@ from typing import get_args
 
 import pytest
 
+from slaengine.durations import format_duration_words
 from slaengine.report.formatting import (
     HEADLINE_VALUES,
     SLI_KIND_LABELS,
@@ -17,7 +18,6 @@ from slaengine.report.formatting import (
     format_change,
     format_count,
     format_days,
-    format_duration,
     format_headline,
     format_model_name,
     format_ms,
@@ -175,7 +175,7 @@ def test_other_formats() -> None:
     ],
 )
 def test_durations_in_words(value: timedelta | None, expected: str) -> None:
-    assert format_duration(value) == expected
+    assert format_duration_words(value) == expected
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from slaengine.durations import format_duration
 from slaengine.errors import ConfigError
 from slaengine.rules.alertspec import load_alert_rules
-from slaengine.rules.durations import format_duration
 from slaengine.rules.fromconfig import runbook_anchor
 from slaengine.rules.templating import expand_template
 from slaengine.rules.windows import WindowsCatalog

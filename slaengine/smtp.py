@@ -1,0 +1,53 @@
+"""The one SMTP sender (aiosmtplib), used by alert e-mails and report e-mails.
+
+One connection per message. Failures are sorted for the outboxes: network trouble and 4xx
+replies are RetryableDeliveryError, 5xx replies and features the server lacks are
+FatalDeliveryError. Passwords never appear in errors or reprs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+
+
+@dataclass(frozen=True)
+class SmtpSender:
+    host: str
+    port: int
+    timeout: float
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False  # implicit TLS (port 465)
+    # True: require STARTTLS; False: never; None: when the server offers it
+    start_tls: bool | None = False
+
+    async def send(self, message: EmailMessage) -> dict[str, aiosmtplib.SMTPResponse]:
+        """Send; returns the recipients the server refused while it took the mail for others."""
+        try:
+            refused, _ = await aiosmtplib.send(
+                message, hostname=self.host, port=self.port, username=self.username,
+                password=self.password, use_tls=self.use_tls, start_tls=self.start_tls,
+                timeout=self.timeout)
+        except (aiosmtplib.SMTPException, OSError) as err:
+            raise self._classify(err) from err
+        return refused
+
+    def _classify(self, err: Exception) -> Exception:
+        server = f"SMTP {self.host}:{self.port}"
+        if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+            text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+            if any(400 <= r.code < 500 for r in err.recipients):
+                return RetryableDeliveryError(f"{server} deferred recipients: {text}")
+            return FatalDeliveryError(f"{server} refused all recipients: {text}")
+        if isinstance(err, aiosmtplib.SMTPResponseException):
+            if 400 <= err.code < 500:
+                return RetryableDeliveryError(f"{server} deferred: {err.code} {err.message}")
+            return FatalDeliveryError(f"{server} refused: {err.code} {err.message}")
+        if isinstance(err, aiosmtplib.SMTPNotSupported):
+            return FatalDeliveryError(f"{server} does not support what the config asks: {err}")
+        return RetryableDeliveryError(f"{server} unreachable: {err}")

@@ -1,0 +1,57 @@
+"""Batch mode and streaming decode and apply a message through the same function."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slaengine.batch import kind_of_event, run_batch
+from slaengine.config import SlaConfig
+from slaengine.events import source_id, source_name
+from slaengine.sli.engine import SliEngine
+from slaengine.sli.results import evaluate_window
+from slaengine.synthetic import generate_events, plan_for_days
+from streams.pipeline import Pipeline
+
+END = datetime(2026, 10, 3, tzinfo=UTC)
+NOW_MS = int(END.timestamp() * 1000)
+BAD_LINES = [b'{"service": "orders-api"', b'{"ts": "2026-10-02T10:00:00Z", "status": 200}', b'[]']
+
+
+def snapshot(engine: SliEngine, config: SlaConfig) -> list:
+    return [evaluate_window(engine, slo, window, NOW_MS)
+            for slo in config.slos if slo.sli != "lag" for window in ("1h", "1d", "calendar-month")]
+
+
+def test_batch_and_streaming_give_the_same_slis_and_the_same_invalid_counts(
+        sla_config: SlaConfig, tmp_path: Path) -> None:
+    lines = [json.dumps(event).encode() for event in generate_events(plan_for_days(END, 1, seed=3))]
+    lines[100:100] = BAD_LINES
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+
+    batch = run_batch(log, sla_config, NOW_MS)
+    pipeline = Pipeline(SliEngine(sla_config))
+    for number, line in enumerate(lines, start=1):  # offset = line number, as batch mode does
+        pipeline.on_message(kind_of_event(_json_or_none(line)), 0, number, line, NOW_MS)
+
+    assert batch.valid == sum(pipeline.valid.values()) > 1000
+    streamed_invalid: Counter[str] = Counter()
+    for (_, reason), count in pipeline.invalid.items():
+        streamed_invalid[reason] += count
+    assert batch.invalid == streamed_invalid and batch.invalid_total == len(BAD_LINES)
+    assert snapshot(batch.engine, sla_config) == snapshot(pipeline.engine, sla_config)
+
+
+def test_a_source_id_is_built_and_split_in_one_place() -> None:
+    assert source_id("requests", 3) == "requests:3"
+    assert source_name(source_id("projections", 12)) == "projections"
+
+
+def _json_or_none(line: bytes) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
