@@ -200,12 +200,18 @@ class SliEngine:
             self.dirty_buckets.add((slo.name, source, bucket.hour))
 
     def apply_order(self, event: OrderEvent, source: str, offset: int) -> None:
-        watermark = self._advance(source, event.ts_ms)
+        # Orders are aged out by the newest *creation* only: a shipment or cancellation read
+        # before its order's creation carries a later time and must not expire other orders
+        # early (their outcome would then depend on how the orders interleave).
+        if event.event == "created":
+            self._advance(source, event.ts_ms)
+        clock = self.watermarks.get(source)
         for slo in self.fulfillment:
             tracker = self._tracker(slo, source)
             decided = tracker.apply(event, offset)
-            expired = tracker.expire(max(watermark, event.ts_ms), offset)
-            self._record_decisions(slo, source, decided, expired, offset, watermark)
+            expired = tracker.expire(clock, offset) if clock is not None else []
+            self._record_decisions(slo, source, decided, expired, offset,
+                                   clock if clock is not None else event.ts_ms)
 
     def _tracker(self, slo: SloSpec, source: str) -> FulfillmentTracker:
         key = (slo.name, source)

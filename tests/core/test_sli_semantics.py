@@ -253,6 +253,25 @@ def test_6_outcomes_follow_event_time_whatever_the_arrival_order() -> None:
     assert results == {(0, 0)}  # cancelled (at 11:00) before it shipped (at 12:00): excluded
 
 
+def test_6_a_shipment_read_before_its_creation_does_not_age_other_orders_out() -> None:
+    # order "late" shipped 5 days after its creation, its shipment read first; order "b" is open
+    # and ships within 24 h: it must stay good, as it is when "late"'s events arrive in order
+    config = SlaConfig.model_validate({"slos": [
+        {"name": "ship", "sli": "fulfillment", "within": "24h", "target": 95}]})
+    t0 = ms(at("2026-10-05T10:00:00"))
+    b_created, late_shipped = OrderEvent(t0, "b", "created"), OrderEvent(t0 + 5 * 86_400_000, "late", "shipped")
+    late_created, b_shipped = OrderEvent(t0 + 60_000, "late", "created"), OrderEvent(t0 + 7_200_000, "b", "shipped")
+    results = set()
+    for arrival in ([b_created, late_created, b_shipped, late_shipped],
+                    [b_created, late_shipped, late_created, b_shipped]):
+        engine = SliEngine(config)
+        for offset, event in enumerate(arrival):
+            engine.apply(event, "orders:0", offset)
+        result = evaluate_window(engine, config.slo("ship"), "calendar-month", t0 + 6 * 86_400_000)
+        results.add((result.good, result.total))
+    assert results == {(1, 2)}  # b good, late missed — whatever the arrival order
+
+
 # ---- 7. every configured window answers after compaction ---------------------------------------
 
 def test_7_windows_with_edges_inside_compacted_hours_answer_exactly() -> None:
