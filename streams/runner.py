@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ from streams.alerting import AlertingService, alert_key, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
 from streams.limits import SeriesLimitsCollector
+from streams.shared_state import (
+    REPORT_CLAIMS_TOPIC,
+    SHARED_STATE_TOPICS,
+    KafkaMonthClaim,
+    ensure_compacted_topics,
+)
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
@@ -154,8 +161,15 @@ class Worker:
             self.router.start()
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
-            scheduler = ReportScheduler(self.report_config, self.build_report, utc_now)
+            scheduler = ReportScheduler(self.report_config, self.build_report, utc_now,
+                                        claim=self.report_claim())
             asyncio.ensure_future(scheduler.run_forever(self.stop))
+
+    def report_claim(self) -> KafkaMonthClaim:
+        """The monthly report's claim lives in Kafka: workers share no disk."""
+        owner = f"{self.settings.worker_id}-{uuid.uuid4().hex[:8]}"  # compose replicas share an id
+        return KafkaMonthClaim(self.settings.kafka_bootstrap, self.settings.topic(REPORT_CLAIMS_TOPIC),
+                               utc_now, owner=owner)
 
     async def _refresh_capacity(self) -> None:
         """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
@@ -233,6 +247,8 @@ def config_path(variable: str) -> Path | None:
 def run_worker(settings: Settings, config: SlaConfig) -> int:
     names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC)]
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
+    asyncio.run(ensure_compacted_topics(settings.kafka_bootstrap,
+                                        [settings.topic(n) for n in SHARED_STATE_TOPICS]))
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
     favour_event_loop()
