@@ -19,11 +19,10 @@ from forecasting.http import add_routes as add_capacity_routes
 from forecasting.metrics import CapacityCollector
 from forecasting.service import CapacityService
 from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.alerting.http import RouterApi
 from slaengine.alerting.http import add_routes as add_alerting_routes
-from slaengine.alerting.intake import route_alert_record
 from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
-from slaengine.alerting.service import AlertRouter
 from slaengine.alerts_model import Alert, Notification
 from slaengine.config import SlaConfig
 from slaengine.errors import ConfigError, FatalDeliveryError
@@ -53,14 +52,17 @@ from slaengine.report.store import ReportStore
 from slaengine.rules.metrics import AlertStateCollector
 from slaengine.settings import Settings
 from slaengine.sli.query import month_range
-from streams.alerting import AlertingService, alert_key, run_evaluation_loop
+from streams.alert_router import ROUTER_STATE_TOPIC, GroupKeys, PartitionedRouter, RouterFront
+from streams.alerting import AlertingService, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
 from streams.limits import SeriesLimitsCollector
 from streams.shared_state import (
     REPORT_CLAIMS_TOPIC,
     SHARED_STATE_TOPICS,
+    SILENCES_TOPIC,
     KafkaMonthClaim,
+    KafkaSilenceStore,
     ensure_compacted_topics,
 )
 
@@ -99,8 +101,16 @@ class Worker:
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
-        self.router = AlertRouter(routing, settings.data_dir / "router" / settings.worker_id,
-                                  build_senders(routing, factories))
+        # routing by alert group: the owner of a group's sla.alerts partition routes it, with
+        # the router state in sla.router-state; silences are shared through sla.silences
+        self.silences = KafkaSilenceStore(settings.kafka_bootstrap, settings.topic(SILENCES_TOPIC),
+                                          routing.silences)
+        self.routers = PartitionedRouter(settings.kafka_bootstrap, settings.topic(ALERTS_TOPIC),
+                                         settings.topic(ROUTER_STATE_TOPIC),
+                                         f"{settings.app_id}-alert-router", routing,
+                                         build_senders(routing, factories), self.silences)
+        self.group_keys = GroupKeys(routing)
+        self.router = RouterFront(self.silences, self.publish)
         self.incident_log = IncidentLog.in_data_dir(settings.data_dir)
         self.config = config
         self.report_config = report_config_of(config, settings)
@@ -116,8 +126,7 @@ class Worker:
         self.registry.register(CapacityCollector(self.capacity, cached_only=True))
         self.loop_lag = LoopLagMonitor()
         self.registry.register(self.loop_lag)
-        self.registry.register(RouterCollector(self.router.outbox, self.router.clock,
-                                               self.router.errors))
+        self.registry.register(RouterCollector(self.routers, self.router.clock, self.routers.errors))
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
@@ -141,16 +150,11 @@ class Worker:
                                         incidents=incident_rows(timelines))
 
     async def publish(self, alert: Alert) -> None:
-        await self.alerts_topic.send(key=alert_key(alert), value=json.dumps(alert.to_json()).encode())
+        await self.alerts_topic.send(key=self.group_keys(alert),
+                                     value=json.dumps(alert.to_json()).encode())
 
     def _wire(self) -> None:
         app, settings = self.app, self.settings
-
-        async def route_alerts(stream: Any) -> None:
-            async for value in stream:
-                await route_alert_record(self.router, value)  # never raises
-
-        app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
 
         @app.task
         async def serve() -> None:
@@ -158,7 +162,8 @@ class Worker:
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
-            self.router.start()
+            await self.silences.start()  # every silence known before the first alert is routed
+            await self.routers.start()
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
             scheduler = ReportScheduler(self.report_config, self.build_report, utc_now,
@@ -188,7 +193,7 @@ class Worker:
                 pass
 
 
-def api_route_setups(router: AlertRouter, incident_log: IncidentLog, capacity: CapacityService,
+def api_route_setups(router: RouterApi, incident_log: IncidentLog, capacity: CapacityService,
                      reports: ReportService, alerting: AlertingService) -> list[RouteSetup]:
     """Every feature's routes, in one list (tests build the same API from it)."""
     return [
@@ -249,6 +254,8 @@ def run_worker(settings: Settings, config: SlaConfig) -> int:
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
     asyncio.run(ensure_compacted_topics(settings.kafka_bootstrap,
                                         [settings.topic(n) for n in SHARED_STATE_TOPICS]))
+    asyncio.run(ensure_compacted_topics(settings.kafka_bootstrap, [settings.topic(ROUTER_STATE_TOPIC)],
+                                        settings.partitions))  # co-partitioned with sla.alerts
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
     favour_event_loop()

@@ -43,6 +43,7 @@ SILENCES_TOPIC = "sla.silences"
 REPORT_CLAIMS_TOPIC = "sla.report-claims"
 SHARED_STATE_TOPICS = (SILENCES_TOPIC, REPORT_CLAIMS_TOPIC)  # one partition each
 PUBLISH_TIMEOUT_S = 15.0
+MAX_RECORD_BYTES = 8 << 20  # a router state record holds a partition's whole outbox
 
 
 async def ensure_compacted_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
@@ -51,7 +52,8 @@ async def ensure_compacted_topics(bootstrap: str, names: Iterable[str], partitio
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, partitions, 1, topic_configs={"cleanup.policy": "compact"})
+        configs = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_RECORD_BYTES)}
+        missing = [NewTopic(n, partitions, 1, topic_configs=configs)
                    for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
