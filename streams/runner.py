@@ -156,6 +156,12 @@ class Worker:
     def _wire(self) -> None:
         app, settings = self.app, self.settings
 
+        @app.on_before_shutdown.connect
+        async def hand_over_alert_groups(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            # write each partition's router state, so the next owner continues without a resend
+            await self.routers.close()
+            await self.silences.close()
+
         @app.task
         async def serve() -> None:
             runner = web.AppRunner(self.http_app(), access_log=None)
