@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -140,7 +141,9 @@ def took_partitions(log: Path) -> int:
 @pytest.mark.parametrize("kill_when", ["sending fails", "page accepted"])
 async def test_killing_the_owner_mid_delivery_the_new_owner_delivers_the_page(
         kafka_bootstrap: str, topics: str, pagerduty: Any, tmp_path: Path,
-        spawn_router: Callable[[str], subprocess.Popen[bytes]], kill_when: str) -> None:
+        spawn_router: Callable[[str], subprocess.Popen[bytes]], kill_when: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="streams.alert_router")
     if kill_when == "sending fails":  # every attempt of worker A fails (retried with backoff)
         pagerduty.fault = Fault(status=503, remaining=10**6, until=None, retry_after=None,
                                 scope="events")
@@ -148,7 +151,7 @@ async def test_killing_the_owner_mid_delivery_the_new_owner_delivers_the_page(
     await wait_for(lambda: took_partitions(tmp_path / "router-0.log") == PARTITIONS, 60,
                    "worker A to own every partition")
     alert = page("api-availability")
-    await publish(kafka_bootstrap, topics, [alert])
+    [(partition, _)] = await publish(kafka_bootstrap, topics, [alert])
     if kill_when == "sending fails":
         await wait_for(lambda: pagerduty.fault.remaining < 10**6, 30, "worker A's first attempt")
     else:
@@ -170,6 +173,8 @@ async def test_killing_the_owner_mid_delivery_the_new_owner_delivers_the_page(
     finally:
         await worker_b.close()
         await silences_b.close()
+    # B carried on from A's state record (it did not just read the alert again)
+    assert f"alert router took partition {partition} (restored)" in caplog.text
     events = [r["event"] for r in pagerduty.events_log]
     assert all(r["status"] == 202 for r in pagerduty.events_log)
     assert [e["event_action"] for e in events] in (["trigger"], ["trigger", "trigger"])
