@@ -207,8 +207,10 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
                         if owned is None:
                             continue  # revoked meanwhile: the new owner reads these again
                         for record in records:
+                            if owned.offset is not None and record.offset <= owned.offset:
+                                continue  # fetched before the restored state was seeked past
                             await route_alert_record(owned.router, record.value)  # never raises
-                        owned.offset = records[-1].offset
+                            owned.offset = record.offset
                     for partition, owned in self.owned.items():
                         await owned.router.run_pending()
                         await self._save(partition, owned)
