@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,10 @@ from forecasting.http import add_routes as add_capacity_routes
 from forecasting.metrics import CapacityCollector
 from forecasting.service import CapacityService
 from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.alerting.http import RouterApi
 from slaengine.alerting.http import add_routes as add_alerting_routes
-from slaengine.alerting.intake import route_alert_record
 from slaengine.alerting.metrics import RouterCollector
 from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
-from slaengine.alerting.service import AlertRouter
 from slaengine.alerts_model import Alert, Notification
 from slaengine.calendar import month_range
 from slaengine.config import SlaConfig
@@ -53,11 +53,20 @@ from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
 from slaengine.rules.metrics import AlertStateCollector
 from slaengine.settings import Settings
-from streams.alerting import AlertingService, alert_key, run_evaluation_loop
+from streams.alert_router import ROUTER_STATE_TOPIC, GroupKeys, PartitionedRouter, RouterFront
+from streams.alerting import AlertingService, run_evaluation_loop
 from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
 from streams.global_view import OWNERS_TOPIC, GlobalView, Ownership, changelog_topics
 from streams.limits import SeriesLimitsCollector
+from streams.shared_state import (
+    REPORT_CLAIMS_TOPIC,
+    SHARED_STATE_TOPICS,
+    SILENCES_TOPIC,
+    KafkaMonthClaim,
+    KafkaSilenceStore,
+    ensure_compacted_topics,
+)
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
@@ -108,8 +117,16 @@ class Worker:
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
-        self.router = AlertRouter(routing, settings.data_dir / "router" / settings.worker_id,
-                                  build_senders(routing, factories))
+        # routing by alert group: the owner of a group's sla.alerts partition routes it, with
+        # the router state in sla.router-state; silences are shared through sla.silences
+        self.silences = KafkaSilenceStore(settings.kafka_bootstrap, settings.topic(SILENCES_TOPIC),
+                                          routing.silences)
+        self.routers = PartitionedRouter(settings.kafka_bootstrap, settings.topic(ALERTS_TOPIC),
+                                         settings.topic(ROUTER_STATE_TOPIC),
+                                         f"{settings.app_id}-alert-router", routing,
+                                         build_senders(routing, factories), self.silences)
+        self.group_keys = GroupKeys(routing)
+        self.router = RouterFront(self.silences, self.publish)
         self.incident_log = IncidentLog.in_data_dir(settings.data_dir)
         self.config = config
         self.report_config = report_config_of(config, settings)
@@ -125,8 +142,7 @@ class Worker:
         self.registry.register(CapacityCollector(self.capacity, cached_only=True))
         self.loop_lag = LoopLagMonitor()
         self.registry.register(self.loop_lag)
-        self.registry.register(RouterCollector(self.router.outbox, self.router.clock,
-                                               self.router.errors))
+        self.registry.register(RouterCollector(self.routers, self.router.clock, self.routers.errors))
         self.alerts_topic = self.app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
                                            value_serializer="raw", partitions=settings.partitions)
         self.stop = asyncio.Event()
@@ -181,16 +197,17 @@ class Worker:
                                         incidents=incident_rows(timelines))
 
     async def publish(self, alert: Alert) -> None:
-        await self.alerts_topic.send(key=alert_key(alert), value=json.dumps(alert.to_json()).encode())
+        await self.alerts_topic.send(key=self.group_keys(alert),
+                                     value=json.dumps(alert.to_json()).encode())
 
     def _wire(self) -> None:
         app, settings = self.app, self.settings
 
-        async def route_alerts(stream: Any) -> None:
-            async for value in stream:
-                await route_alert_record(self.router, value)  # never raises
-
-        app.agent(self.alerts_topic, name="slaengine.alerts")(route_alerts)
+        @app.on_before_shutdown.connect
+        async def hand_over_alert_groups(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            # write each partition's router state, so the next owner continues without a resend
+            await self.routers.close()
+            await self.silences.close()
 
         async def hold_ownership(stream: Any) -> None:
             """Nothing is written to sla.owners: its partitions' assignment is the SLOs' ownership."""
@@ -205,12 +222,20 @@ class Worker:
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
-            self.router.start()
+            await self.silences.start()  # every silence known before the first alert is routed
+            await self.routers.start()
             asyncio.ensure_future(self.global_view.run_forever(self.stop))
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
-            scheduler = ReportScheduler(self.report_config, self.build_report, utc_now)
+            scheduler = ReportScheduler(self.report_config, self.build_report, utc_now,
+                                        claim=self.report_claim())
             asyncio.ensure_future(scheduler.run_forever(self.stop))
+
+    def report_claim(self) -> KafkaMonthClaim:
+        """The monthly report's claim lives in Kafka: workers share no disk."""
+        owner = f"{self.settings.worker_id}-{uuid.uuid4().hex[:8]}"  # compose replicas share an id
+        return KafkaMonthClaim(self.settings.kafka_bootstrap, self.settings.topic(REPORT_CLAIMS_TOPIC),
+                               utc_now, owner=owner)
 
     async def _refresh_capacity(self) -> None:
         """Forecasts are CPU-heavy: compute them off the event loop so scrapes hit the cache."""
@@ -229,7 +254,7 @@ class Worker:
                 pass
 
 
-def api_route_setups(router: AlertRouter, incident_log: IncidentLog, capacity: CapacityService,
+def api_route_setups(router: RouterApi, incident_log: IncidentLog, capacity: CapacityService,
                      reports: ReportService, alerting: AlertingService) -> list[RouteSetup]:
     """Every feature's routes, in one list (tests build the same API from it)."""
     return [
@@ -288,6 +313,10 @@ def config_path(variable: str) -> Path | None:
 def run_worker(settings: Settings, config: SlaConfig) -> int:
     names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)]
     asyncio.run(ensure_topics(settings.kafka_bootstrap, names, settings.partitions))
+    asyncio.run(ensure_compacted_topics(settings.kafka_bootstrap,
+                                        [settings.topic(n) for n in SHARED_STATE_TOPICS]))
+    asyncio.run(ensure_compacted_topics(settings.kafka_bootstrap, [settings.topic(ROUTER_STATE_TOPIC)],
+                                        settings.partitions))  # co-partitioned with sla.alerts
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
     favour_event_loop()

@@ -8,7 +8,9 @@ with a 4xx status, never a traceback. An intake request is bounded (``MAX_INTAKE
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,14 +20,25 @@ from slaengine.alerting.alertmanager import (
     parse_alertmanager_payload,
 )
 from slaengine.alerting.intake import InvalidAlertError, check_time
-from slaengine.alerting.service import AlertRouter
-from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError
+from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError, SilenceStore
+from slaengine.alerts_model import Alert
 from slaengine.durations import TimedeltaField
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.body import read_json_body
 from slaengine.http.limits import HeavyWork
 
-ROUTER_KEY = web.AppKey("alert_router", AlertRouter)
+
+class RouterApi(Protocol):
+    """What these routes need: an ``AlertRouter``, or a worker's ``streams.alert_router.RouterFront``."""
+
+    silences: SilenceStore
+
+    def clock(self) -> datetime: ...
+
+    async def receive_many(self, alerts: Iterable[Alert]) -> list[list[str]]: ...
+
+
+ROUTER_KEY = web.AppKey("alert_router", RouterApi)
 INTAKE_WORK_KEY = web.AppKey("alert_intake_work", HeavyWork)
 MAX_INTAKE_ALERTS = 1000  # deploy/alertmanager/alertmanager.yml sends at most 500 per request
 MAX_INTAKE_BYTES = 4 * 1024 * 1024
@@ -42,7 +55,7 @@ class SilenceRequest(BaseModel):
     comment: str = Field(default="", max_length=4096)
 
 
-def add_routes(app: web.Application, router: AlertRouter) -> None:
+def add_routes(app: web.Application, router: RouterApi) -> None:
     app[ROUTER_KEY] = router
     # validating 1,000-alert payloads is CPU work: one at a time, off the loop; Alertmanager
     # retries a 429

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slaengine.alerting.outbox import Outbox, to_epoch
+from slaengine.alerting.outbox import ChannelStats, to_epoch
 
 LABELS = ["receiver", "integration"]
 
 
+class OutboxStats(Protocol):
+    """An ``Outbox``, or the outboxes of all partitions a worker routes (streams.alert_router)."""
+
+    @property
+    def write_failures(self) -> int: ...
+
+    def stats(self) -> dict[str, ChannelStats]: ...
+
+
 class RouterCollector(Collector):
-    def __init__(self, outbox: Outbox, clock: Callable[[], datetime],
+    def __init__(self, outbox: OutboxStats, clock: Callable[[], datetime],
                  errors: Mapping[str, int] | None = None) -> None:
         self.outbox = outbox
         self.clock = clock

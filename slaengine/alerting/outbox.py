@@ -239,6 +239,36 @@ class Outbox:
                                 (older_than,))
         return cursor.rowcount
 
+    PORTABLE_COLUMNS = ("channel", "group_key", "sequence", "notification_id", "payload",
+                        "attempts", "enqueued_at", "next_attempt_at", "last_error")
+
+    def export_portable(self) -> dict[str, Any]:
+        """What another process needs to carry on: pending deliveries, group sequences and
+        router state (finished deliveries and counters stay behind)."""
+        columns = ", ".join(self.PORTABLE_COLUMNS)
+        with self._lock:
+            pending = self._db.execute(f"SELECT {columns} FROM deliveries WHERE state = 'pending'"
+                                       " ORDER BY id").fetchall()
+            sequences = self._db.execute("SELECT group_key, last FROM sequences").fetchall()
+            state = self._db.execute("SELECT key, value FROM router_state").fetchall()
+        return {"pending": [dict(zip(self.PORTABLE_COLUMNS, row, strict=True)) for row in pending],
+                "sequences": dict(sequences), "state": {k: json.loads(v) for k, v in state}}
+
+    def import_portable(self, data: dict[str, Any]) -> None:
+        """Load what ``export_portable`` wrote (into an empty outbox), in one transaction."""
+        columns = ", ".join(self.PORTABLE_COLUMNS)
+        marks = ", ".join("?" for _ in self.PORTABLE_COLUMNS)
+        with self._transaction() as db:
+            for row in data["pending"]:
+                db.execute(f"INSERT OR IGNORE INTO deliveries ({columns}) VALUES ({marks})",
+                           [row[c] for c in self.PORTABLE_COLUMNS])
+            for group_key, last in data["sequences"].items():
+                db.execute("INSERT INTO sequences (group_key, last) VALUES (?, ?) ON CONFLICT"
+                           " (group_key) DO UPDATE SET last = MAX(last, excluded.last)",
+                           (group_key, int(last)))
+            for key, value in data["state"].items():
+                self._store_state(db, key, value)
+
     def load_state(self, key: str) -> Any:
         with self._lock:
             row = self._db.execute("SELECT value FROM router_state WHERE key = ?", (key,)).fetchone()

@@ -46,12 +46,14 @@ def utc_now() -> datetime:
 
 class AlertRouter:
     def __init__(self, config: RoutingConfig, data_dir: Path, senders: Mapping[str, Sender],
-                 clock: Clock = utc_now, rng: random.Random | None = None) -> None:
+                 clock: Clock = utc_now, rng: random.Random | None = None,
+                 silences: SilenceStore | None = None) -> None:
         self.config = config
         self.clock = clock
         self.senders = dict(senders)
         self.outbox = Outbox(data_dir / OUTBOX_FILE, config.delivery.max_age.total_seconds())
-        self.silences = SilenceStore(data_dir / SILENCES_FILE, config.silences)
+        # a worker passes its sla.silences store, shared by the routers of all its partitions
+        self.silences = silences or SilenceStore(data_dir / SILENCES_FILE, config.silences)
         self.dispatcher = AlertDispatcher(config, self.silences, self.outbox.next_sequence)
         dropped = self.dispatcher.restore(self.outbox.load_state(STATE_KEY) or [])
         if dropped:
@@ -155,13 +157,14 @@ class AlertRouter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), tick)
 
-    async def close(self) -> None:
-        """Stop after in-flight deliveries finish (so none is sent twice), then release files."""
+    async def close(self, release_senders: bool = True) -> None:
+        """Stop after in-flight deliveries finish (so none is sent twice), then release files
+        (and the senders, unless other routers share them)."""
         self._stopping.set()
         if self._task is not None:
             await self._task
             self._task = None
         async with self._lock:
-            for sender in self.senders.values():
+            for sender in self.senders.values() if release_senders else ():
                 await close_sender(sender)
             self.outbox.close()

@@ -27,6 +27,16 @@ class MonthClaim(Protocol):
         """Generation failed: let the next tick (of any worker) try again."""
 
 
+class AsyncMonthClaim(Protocol):
+    """``MonthClaim`` whose answers come from the network (streams.shared_state.KafkaMonthClaim)."""
+
+    async def try_claim(self, month: date) -> bool: ...
+
+    async def mark_done(self, month: date) -> None: ...
+
+    async def release(self, month: date) -> None: ...
+
+
 class FileMonthClaim:
     """Marker files in the reports folder. A claim left by a crashed worker (not done and
     older than ``stale_after``) is taken over by renaming it away, which only one worker wins."""

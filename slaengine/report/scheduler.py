@@ -10,13 +10,15 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from slaengine.calendar import current_month, next_month, previous_month, zone_of
-from slaengine.report.claim import FileMonthClaim, MonthClaim
+from slaengine.report.claim import AsyncMonthClaim, FileMonthClaim, MonthClaim
 from slaengine.report.config import ReportConfig
 from slaengine.report.delivery import EmailTemplate, SmtpMailer
 from slaengine.report.export import save_exports
@@ -36,6 +38,11 @@ class TickOutcome:
     delivered: list[date] = field(default_factory=list)
 
 
+async def settled(result: Any) -> Any:
+    """A claim's answer, whether the claim is synchronous (a file) or a coroutine (Kafka)."""
+    return await result if inspect.isawaitable(result) else result
+
+
 class ReportScheduler:
     def __init__(
         self,
@@ -43,14 +50,14 @@ class ReportScheduler:
         build: BuildReport,
         clock: Callable[[], datetime],
         *,
-        claim: MonthClaim | None = None,
+        claim: MonthClaim | AsyncMonthClaim | None = None,
         mailer: Mailer | None = None,
     ) -> None:
         self.config = config
         self.build = build
         self.clock = clock
         self.store = ReportStore(config.folder)
-        self.claim = claim or FileMonthClaim(config.folder, clock)
+        self.claim: MonthClaim | AsyncMonthClaim = claim or FileMonthClaim(config.folder, clock)
         self.outbox = DeliveryOutbox(config.folder, clock)
         email = config.email
         self.mailer = mailer or (SmtpMailer(email.smtp) if email else None)
@@ -83,14 +90,14 @@ class ReportScheduler:
     async def tick(self) -> TickOutcome:
         outcome = TickOutcome()
         month = self.due_month(self.clock())
-        if self.claim.try_claim(month):
+        if await settled(self.claim.try_claim(month)):
             try:
                 await self.generate(month)
             except Exception:
-                self.claim.release(month)  # the next tick, on any worker, tries again
+                await settled(self.claim.release(month))  # the next tick, on any worker, tries again
                 log.exception("monthly report for %s could not be generated", f"{month:%Y-%m}")
             else:
-                self.claim.mark_done(month)
+                await settled(self.claim.mark_done(month))
                 outcome.generated = month
         if self.mailer and self.config.email:
             delivered = await self.outbox.deliver_due(self.mailer, self.config.email.retry)
