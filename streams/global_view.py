@@ -145,11 +145,13 @@ class GlobalView:
 
         A read barrier: after it, the view is at least as new as every flush that preceded it.
         """
-        consumer, partitions = self._consumer, self.partitions
-        if consumer is None or not partitions:
-            return False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        while self._consumer is None or not self.partitions:  # the view is still starting
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        consumer, partitions = self._consumer, self.partitions
         try:
             ends = await asyncio.wait_for(consumer.end_offsets(partitions), timeout)
         except Exception:  # noqa: BLE001 - broker unreachable: answer from what is held

@@ -222,9 +222,9 @@ class Worker:
             await runner.setup()
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
             log.info("HTTP API on http://%s:%d", settings.http_host, settings.http_port)
+            asyncio.ensure_future(self.global_view.run_forever(self.stop))  # reads wait for it
             await self.silences.start()  # every silence known before the first alert is routed
             await self.routers.start()
-            asyncio.ensure_future(self.global_view.run_forever(self.stop))
             asyncio.ensure_future(run_evaluation_loop(self.alerting, self.publish, self.stop))
             asyncio.ensure_future(self._refresh_capacity())
             scheduler = ReportScheduler(self.report_config, self.build_report, utc_now,
