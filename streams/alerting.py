@@ -3,8 +3,8 @@
 Every ``evaluation_interval`` the evaluator runs over the SLOs this worker
 owns — judged on the global counts of all partitions (streams.global_view) —
 (plus capacity projections) and the transitions go to ``sla.alerts``,
-keyed by SLO/service so one SLO's alerts always reach the same router. The
-router consumes that topic and delivers through its durable outbox.
+keyed by alert-group key (streams.alert_router.GroupKeys) so one group's alerts
+always reach the same router, on the owner of that partition.
 """
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ log = logging.getLogger(__name__)
 
 ALERT_RULES_DIR = data_path("alert_rules")
 PROJECTION_ALERTS = {"CapacityProjectedExhaustion"}  # 80/90 % utilisation come from the threshold rules
-
-
-def alert_key(alert: Alert) -> bytes:
-    labels = alert.labels
-    return (labels.get("slo") or labels.get("service") or labels.get("resource") or alert.name).encode()
 
 
 class AlertingService:
