@@ -31,6 +31,7 @@ from _aggregate import Aggregate, is_good_status, ts_ms
 from ddsketch.mapping import LogarithmicMapping
 
 from slaengine.sli.sketch import RELATIVE_ACCURACY, LatencySketch
+import contextlib
 
 IDLE_TIMEOUT_S = 120.0
 
@@ -173,10 +174,8 @@ def run_faust(args: argparse.Namespace, datadir: str, aggregating: bool) -> dict
         os.kill(os.getpid(), signal.SIGTERM)
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=True)
-    try:
+    with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
-    except SystemExit:
-        pass
     return outcome
 
 

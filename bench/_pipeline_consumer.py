@@ -30,6 +30,7 @@ import faust
 from slaengine.config import load_sla_config
 from slaengine.settings import DEFAULT_CONFIG, Settings
 from streams.app import build_app
+import contextlib
 
 POLL_S = 0.005
 IDLE_TIMEOUT_S = 120.0  # give up when nothing arrives for this long
@@ -152,10 +153,8 @@ def main() -> None:
         import cProfile
 
         profiler = cProfile.Profile()
-        try:
+        with contextlib.suppress(SystemExit):
             profiler.runcall(worker.execute_from_commandline)
-        except SystemExit:
-            pass
         profiler.dump_stats(args.profile)
 
 

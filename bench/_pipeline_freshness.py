@@ -29,6 +29,7 @@ import aiohttp
 from _pipeline_events import request_event, requests_topic
 
 from slaengine.settings import DEFAULT_CONFIG
+import contextlib
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APPLIED = ("slaengine_events_processed_total", {"topic": "sla.requests"})
@@ -210,10 +211,8 @@ async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: fl
             worker_cpu = (worker.cpu_seconds() - worker_cpu) / wall
             client_cpu = (time.process_time() - client_cpu) / wall
             producing = False
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(scraping, timeout=30)
-            except TimeoutError:
-                pass
         finally:
             await producer.stop()
     applied = latencies_ms(send_times, scrapes, WARMUP_EVENTS, "applied")

@@ -47,10 +47,10 @@ class Demo:
         self.processes.append((name, process))
 
     def stop_all(self) -> None:
-        for name, process in reversed(self.processes):
+        for _name, process in reversed(self.processes):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for name, process in self.processes:
+        for _name, process in self.processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -66,7 +66,7 @@ class Demo:
 
     def start_services(self) -> None:
         cli = [sys.executable, "-m", "slaengine.cli"]
-        self.spawn("pagerduty", cli + ["dev", "pagerduty", "--port", str(PD_PORT)])
+        self.spawn("pagerduty", [*cli, "dev", "pagerduty", "--port", str(PD_PORT)])
         self.spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{SMTP_PORT}"])
         routing = data_path("alert_rules/routing.yaml").read_text()
         routing = routing.replace("host: localhost\n      port: 25", f"host: 127.0.0.1\n      port: {SMTP_PORT}")
@@ -77,9 +77,7 @@ class Demo:
                "SLAENGINE_ROUTING_CONFIG": str(self.run_dir / "routing.yaml"),
                "SLAENGINE_API_TOKEN": "demo-token"}
         for index, port in enumerate(WORKER_PORTS, start=1):
-            self.spawn(f"worker-{index}", cli + ["worker", "--config", str(CONFIG), "--http-port", str(port),
-                                                 "--data-dir", str(self.run_dir / "data"),
-                                                 "--worker-id", f"worker-{index}"], env)
+            self.spawn(f"worker-{index}", [*cli, "worker", "--config", str(CONFIG), "--http-port", str(port), "--data-dir", str(self.run_dir / "data"), "--worker-id", f"worker-{index}"], env)
         self.start_prometheus()
         for port in WORKER_PORTS:
             wait_http(f"http://127.0.0.1:{port}/health", 120, self.check_alive)

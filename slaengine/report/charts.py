@@ -87,7 +87,7 @@ def draw_budget_burndown(slo: SloMonth, days: int, style: ReportStyle) -> Drawin
         _no_data(axes)
         return axes.drawing
     xs = [0.5] + [x for x, _ in remaining]
-    ys = [100.0] + lows
+    ys = [100.0, *lows]
     axes.band(xs, [max(lo, 0.0)] * len(xs), [max(y, 0.0) for y in ys], style.colours.accent, 0.15)
     if lo < 0:
         axes.band(xs, [min(y, 0.0) for y in ys], [0.0] * len(xs), style.status.breached, 0.25)

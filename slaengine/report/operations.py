@@ -38,15 +38,9 @@ TREND_CHART_MAX_SLOS = 6
 def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(40 * mm), Paragraph("Incidents", theme.h1)]
     if report.incidents is None:
-        return story + [
-            Paragraph(
-                "No incident data source is configured (PagerDuty or the alert "
-                "log): incidents are not reported.",
-                theme.body,
-            )
-        ]
+        return [*story, Paragraph("No incident data source is configured (PagerDuty or the alert log): incidents are not reported.", theme.body)]
     if not report.incidents:
-        return story + [Paragraph("No incidents this month.", theme.body)]
+        return [*story, Paragraph("No incidents this month.", theme.body)]
     rows: list[list[Any]] = [
         [
             "Incident",
@@ -71,13 +65,13 @@ def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
             ]
         )
     widths = [w * theme.text_width for w in (0.26, 0.09, 0.18, 0.12, 0.1, 0.11, 0.14)]
-    return story + [theme.table(rows, widths)]
+    return [*story, theme.table(rows, widths)]
 
 
 def fulfillment_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(70 * mm), Paragraph("Order fulfillment", theme.h1)]
     if report.fulfillment_by_day is None:
-        return story + [Paragraph("No order events: fulfillment is not measured.", theme.body)]
+        return [*story, Paragraph("No order events: fulfillment is not measured.", theme.body)]
     good = sum(day.good for day in report.fulfillment_by_day)
     total = sum(day.total for day in report.fulfillment_by_day)
     summary = (
@@ -87,14 +81,14 @@ def fulfillment_section(report: MonthReport, theme: Theme) -> list[Flowable]:
         else "No orders this month."
     )
     chart = charts.draw_fulfillment(report.fulfillment_by_day, days_in(report), theme.style)
-    return story + [Paragraph(summary, theme.body), chart]
+    return [*story, Paragraph(summary, theme.body), chart]
 
 
 def lag_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(40 * mm), Paragraph("Projection lag", theme.h1)]
     lag = report.lag_summary
     if lag is None:
-        return story + [Paragraph("No projection lag data for this month.", theme.body)]
+        return [*story, Paragraph("No projection lag data for this month.", theme.body)]
     story.append(
         Paragraph(
             f"Share of the month each projection stayed within "
@@ -114,20 +108,15 @@ def lag_section(report: MonthReport, theme: Theme) -> list[Flowable]:
         for p in lag.projections
     ]
     widths = [w * theme.text_width for w in (0.36, 0.14, 0.14, 0.14, 0.22)]
-    return story + [theme.table(rows, widths)]
+    return [*story, theme.table(rows, widths)]
 
 
 def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(80 * mm), Paragraph("Capacity", theme.h1)]
     if report.capacity is None:
-        return story + [
-            Paragraph(
-                "The capacity forecaster is not configured: no capacity forecast for this month.",
-                theme.body,
-            )
-        ]
+        return [*story, Paragraph("The capacity forecaster is not configured: no capacity forecast for this month.", theme.body)]
     if not report.capacity:
-        return story + [Paragraph("No resources are forecast.", theme.body)]
+        return [*story, Paragraph("No resources are forecast.", theme.body)]
     for section in report.capacity:
         facts = [
             ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%",
@@ -168,7 +157,7 @@ def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
 def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(70 * mm), Paragraph("Trend", theme.h1)]
     if not report.trend:
-        return story + [Paragraph("No earlier months recorded yet.", theme.body)]
+        return [*story, Paragraph("No earlier months recorded yet.", theme.body)]
     months = sorted({p.month for p in report.trend})[-12:]
     names = list(dict.fromkeys(p.slo_name for p in report.trend))
     by_key = {(p.slo_name, p.month): p for p in report.trend}

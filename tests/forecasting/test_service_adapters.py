@@ -62,7 +62,7 @@ def test_collector_exposes_forecasts_and_days_to_threshold(service) -> None:
     key = ("slaengine_capacity_forecast",
            (("bound", "yhat"), ("horizon_days", "180"), ("resource", "database_size")))
     assert samples[key] == pytest.approx(80, abs=1.5)
-    upper = samples[(key[0], (("bound", "upper95"),) + key[1][1:])]
+    upper = samples[(key[0], (("bound", "upper95"), *key[1][1:]))]
     assert upper > samples[key]
     days = samples[("slaengine_capacity_days_to_threshold",
                     (("resource", "storage_locations"), ("threshold", "90")))]

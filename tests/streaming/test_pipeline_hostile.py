@@ -143,7 +143,7 @@ def test_five_thousand_bad_elements_do_not_copy_the_batch_into_every_letter() ->
 def test_one_bad_element_in_a_963_kb_batch_gives_a_small_letter() -> None:
     pipeline, _ = new_pipeline()
     good = [request(request_id=f"r{i}", endpoint="GET /" + "x" * 150) for i in range(4000)]
-    batch = encode(good[:2000] + [request(status=700)] + good[2000:])
+    batch = encode([*good[:2000], request(status=700), *good[2000:]])
     assert len(batch) > 900_000
     [letter] = pipeline.on_message(REQUESTS, 0, 1, batch, NOW_MS)
     assert letter.reason == "out_of_range" and letter.index == 2000

@@ -68,7 +68,7 @@ def mixed_messages(rng: random.Random, valid) -> list[bytes]:
             messages.append(json.dumps(rng.choice(bad_objects())).encode())
         elif kind == "batch":
             good = [next(valid) for _ in range(3)]
-            messages.append(json.dumps(good[:1] + [rng.choice(bad_objects())] + good[1:]).encode())
+            messages.append(json.dumps([*good[:1], rng.choice(bad_objects()), *good[1:]]).encode())
         else:
             messages.append(json.dumps(next(valid)).encode())
     return messages
@@ -172,7 +172,7 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
     assert total >= 200_000
     produce(kafka_bootstrap, topic_prefix, events, batch_size=10)
     rng = random.Random(3)
-    for crash in range(5):
+    for _crash in range(5):
         worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
         target = rng.randrange(2_000, 15_000)
         wait_for(lambda w=worker, t=target: w.metric("slaengine_events_processed_total") >= t,
