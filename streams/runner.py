@@ -45,9 +45,9 @@ from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import incident_rows, month_report_from_engine
 from slaengine.report.config import ReportConfig, load_report_config
+from slaengine.report.delivery import DeliveryOutbox
 from slaengine.report.http import add_routes as add_report_routes
 from slaengine.report.model import MonthReport
-from slaengine.report.outbox import DeliveryOutbox
 from slaengine.report.scheduler import ReportScheduler
 from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore

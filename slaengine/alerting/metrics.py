@@ -13,7 +13,7 @@ from typing import Protocol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slaengine.alerting.outbox import ChannelStats, to_epoch
+from slaengine.outbox import ChannelStats, to_epoch
 
 LABELS = ["receiver", "integration"]
 

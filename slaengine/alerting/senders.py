@@ -16,10 +16,9 @@ from slaengine.alerting.config import (
     EmailIntegration,
     PagerDutyIntegration,
     RoutingConfig,
-    read_secret,
 )
-from slaengine.alerting.outbox import channel_of
 from slaengine.alerts_model import Notification
+from slaengine.credentials import read_secret
 
 
 @runtime_checkable
@@ -30,6 +29,11 @@ class Sender(Protocol):
 
 
 SenderFactory = Callable[[Any], Sender]
+
+
+def channel_of(receiver: str, integration: str) -> str:
+    """The outbox channel of one receiver integration, e.g. "team-chat/chat"."""
+    return f"{receiver}/{integration}"
 
 
 def build_pagerduty_sender(integration: PagerDutyIntegration) -> Sender:

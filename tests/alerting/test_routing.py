@@ -152,7 +152,7 @@ def test_secrets_stay_out_of_repr_and_errors(write_config, monkeypatch, tmp_path
     text = repr(config) + str(config.model_dump())
     assert "R0UT1NGKEY-secret" not in text and "very-secret" not in text
     from slaengine.alerting.chat import ChatSender
-    from slaengine.alerting.config import read_secret
+    from slaengine.credentials import read_secret
 
     sender = ChatSender.from_config(config.receiver("chat").chat)  # type: ignore[arg-type]
     assert "very-secret" not in repr(sender)

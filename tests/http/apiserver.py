@@ -35,8 +35,8 @@ from slaengine.http.looplag import LoopLagMonitor
 from slaengine.metrics import SliCollector
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import month_report_from_engine
+from slaengine.report.delivery import DeliveryOutbox
 from slaengine.report.model import MonthReport
-from slaengine.report.outbox import DeliveryOutbox
 from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
 from slaengine.sli.engine import SliEngine
