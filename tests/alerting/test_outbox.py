@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting.service import NOTIFICATIONS, OUTBOX_FILE, AlertRouter
 from slaengine.outbox import BackoffPolicy, Outbox
+from slaengine.router.service import NOTIFICATIONS, OUTBOX_FILE, AlertRouter
 
 from .conftest import CHAT_ROUTING, FakeClock, make_alert
 from .conftest import make_notification as notification

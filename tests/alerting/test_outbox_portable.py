@@ -1,12 +1,12 @@
-"""An outbox carried to another process (streams.alert_router writes it to sla.router-state)."""
+"""An outbox carried to another process (streams.router writes it to sla.router-state)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from slaengine.alerting.service import NOTIFICATIONS
 from slaengine.outbox import Outbox
+from slaengine.router.service import NOTIFICATIONS
 
 from .conftest import make_notification as notification
 

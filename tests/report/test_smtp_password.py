@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting.config import EmailIntegration
-from slaengine.alerting.email import EmailSender
 from slaengine.errors import ConfigError, FatalDeliveryError
 from slaengine.report.config import SmtpConfig
 from slaengine.report.delivery import SmtpMailer
+from slaengine.router.config import EmailIntegration
+from slaengine.router.email import EmailSender
 
 
 def both_passwords(password_file: Path | None) -> tuple[str | None, str | None]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from slaengine.alerting.config import EmailIntegration
-from slaengine.alerting.messages import render_body, render_title
-from slaengine.alerts_model import Notification
+from slaengine.alerts import Notification
 from slaengine.mail_headers import header_value
+from slaengine.router.config import EmailIntegration
+from slaengine.router.messages import render_body, render_title
 from slaengine.smtp import SmtpSender, smtp_password
 
 

@@ -32,14 +32,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
-from slaengine.alerting.config import RoutingConfig
-from slaengine.alerting.intake import route_alert_record, validate_alert
-from slaengine.alerting.routing import build_route_tree
-from slaengine.alerting.senders import Sender, close_sender
-from slaengine.alerting.service import OUTBOX_FILE, AlertRouter, open_outbox, utc_now
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.outbox import ChannelStats
+from slaengine.router.config import RoutingConfig
+from slaengine.router.intake import route_alert_record, validate_alert
+from slaengine.router.routing import build_route_tree
+from slaengine.router.senders import Sender, close_sender
+from slaengine.router.service import OUTBOX_FILE, AlertRouter, open_outbox, utc_now
+from slaengine.router.silences import SilenceStore
 from streams.shared_state import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ LABELS = ["receiver", "integration"]
 
 
 class OutboxStats(Protocol):
-    """An ``Outbox``, or the outboxes of all partitions a worker routes (streams.alert_router)."""
+    """An ``Outbox``, or the outboxes of all partitions a worker routes (streams.router)."""
 
     @property
     def write_failures(self) -> int: ...

@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from slaengine.alerting.config import RoutingConfig
-from slaengine.alerting.dispatcher import AlertDispatcher
-from slaengine.alerting.intake import validate_alert
-from slaengine.alerting.senders import Sender, channels_for, close_sender
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
 from slaengine.errors import FatalDeliveryError
 from slaengine.outbox import BackoffPolicy, Codec, Delivery, Outbox, OutboxWorker, to_epoch
+from slaengine.router.config import RoutingConfig
+from slaengine.router.dispatcher import AlertDispatcher
+from slaengine.router.intake import validate_alert
+from slaengine.router.senders import Sender, channels_for, close_sender
+from slaengine.router.silences import SilenceStore
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from slaengine.alerting.matchers import parse_matchers
 from slaengine.durations import TimedeltaField
 from slaengine.errors import ConfigError
 from slaengine.resources import data_path
+from slaengine.router.matchers import parse_matchers
 from slaengine.yamlconfig import field_path, line_of, read_yaml, validate_document
 
 DEFAULT_ROUTING_FILE = data_path("alert_rules/routing.yaml")
