@@ -47,6 +47,9 @@ class RouterCollector(Collector):
             "retried": CounterMetricFamily(
                 "slaengine_alert_deliveries_retried", "Delivery attempts that will be retried.",
                 labels=LABELS),
+            "damaged": CounterMetricFamily(
+                "slaengine_alert_deliveries_damaged",
+                "Stored notifications quarantined because they no longer decode.", labels=LABELS),
         }
         depth = GaugeMetricFamily("slaengine_alert_outbox_depth",
                                   "Notifications waiting in the outbox.", labels=LABELS)

@@ -8,8 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from slaengine.outbox import BackoffPolicy, Outbox
+from slaengine.router.metrics import RouterCollector
 from slaengine.router.service import NOTIFICATIONS, OUTBOX_FILE, AlertRouter
 
 from .conftest import CHAT_ROUTING, FakeClock, make_alert
@@ -86,6 +88,10 @@ def test_a_damaged_entry_is_quarantined_and_the_queues_move_on(
         ("a:1", "damaged"), ("a:2", "pending"), ("b:1", "pending")]
     assert outbox.damaged == 1 and outbox.stats()["chat/chat"].counters == {"damaged": 1}
     assert "damaged notification outbox entry" in caplog.text
+    registry = CollectorRegistry()
+    registry.register(RouterCollector(outbox, FakeClock()))
+    assert registry.get_sample_value("slaengine_alert_deliveries_damaged_total",
+                                     {"receiver": "chat", "integration": "chat"}) == 1
     assert [d.item.notification_id for d in outbox.pending(now=0)] == ["a:2", "b:1"]
 
 
