@@ -88,8 +88,8 @@ class Delivery(Generic[T]):
     item: T
     attempts: int
     enqueued_at: float
-    next_attempt_at: float = 0.0
-    last_error: str | None = None
+    next_attempt_at: float
+    last_error: str | None
 
     @property
     def receiver(self) -> str:
