@@ -44,8 +44,8 @@ ENV PATH=/opt/slaengine/bin:$PATH \
     SLAENGINE_CAPACITY_CONFIG=/etc/slaengine/capacity.yaml
 # Fail the build, not the first deploy, when the installed code cannot find its data files.
 RUN python -c "from slaengine.report.styles import TEMPLATES_DIR as t; \
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE as r; \
-from streams.alerting import ALERT_RULES_DIR as a; \
+from slaengine.router.config import DEFAULT_ROUTING_FILE as r; \
+from streams.evaluator import ALERT_RULES_DIR as a; \
 assert (t / 'report_style.yaml').is_file() and r.is_file() and a.is_dir(), (t, r, a)" \
     && slaengine --help > /dev/null
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from forecasting.alerts import capacity_alerts
+from forecasting.capacity_alerts import capacity_alerts
 from forecasting.config import CapacityConfig
 from forecasting.forecast import CapacityForecast, forecast_series
 from forecasting.recommend import Recommendation, recommend
 from forecasting.series import ResourceHistory
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 
 Clock = Callable[[], datetime]
 

@@ -26,7 +26,7 @@ COMMAND_MODULES = [
     "slaengine.commands.report",
     "slaengine.commands.forecast",
     "slaengine.commands.rules",
-    "slaengine.alerting.cli",
+    "slaengine.router.cli",
     "slaengine.commands.pagerduty",
 ]
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 
+from slaengine.credentials import read_secret
 from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+
+PASSWORD_ENV = "SLAENGINE_SMTP_PASSWORD"
+
+
+def smtp_password(username: str | None, password_file: Path | None,
+                  password_env: str | None = None) -> str | None:
+    """The SMTP password, looked up the same way for alert and report e-mails: none without a
+    username; else from ``password_file``, else the variable ``password_env`` (default
+    SLAENGINE_SMTP_PASSWORD). ConfigError when there is none."""
+    if not username:
+        return None
+    return read_secret(None, password_file, password_env or PASSWORD_ENV, "SMTP password")
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,11 @@ from forecasting.config import load_capacity_config
 from forecasting.http import add_routes as add_capacity_routes
 from forecasting.metrics import CapacityCollector
 from forecasting.service import CapacityService
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.http import RouterApi
-from slaengine.alerting.http import add_routes as add_alerting_routes
-from slaengine.alerting.metrics import RouterCollector
-from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
 from slaengine.calendar import month_range
 from slaengine.config import SlaConfig
 from slaengine.errors import ConfigError, FatalDeliveryError
+from slaengine.evaluator.metrics import AlertStateCollector
 from slaengine.events import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
@@ -45,20 +41,24 @@ from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import incident_rows, month_report_from_engine
 from slaengine.report.config import ReportConfig, load_report_config
+from slaengine.report.delivery import DeliveryOutbox
 from slaengine.report.http import add_routes as add_report_routes
 from slaengine.report.model import MonthReport
-from slaengine.report.outbox import DeliveryOutbox
 from slaengine.report.scheduler import ReportScheduler
 from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
-from slaengine.rules.metrics import AlertStateCollector
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.http import RouterApi
+from slaengine.router.http import add_routes as add_alerting_routes
+from slaengine.router.metrics import RouterCollector
+from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.settings import Settings
-from streams.alert_router import ROUTER_STATE_TOPIC, GroupKeys, PartitionedRouter, RouterFront
-from streams.alerting import AlertingService, run_evaluation_loop
-from streams.alerting import add_routes as add_alert_evaluation_routes
 from streams.app import Runtime, RuntimeCollector, build_app
+from streams.evaluator import AlertingService, run_evaluation_loop
+from streams.evaluator import add_routes as add_alert_evaluation_routes
 from streams.global_view import OWNERS_TOPIC, GlobalView, Ownership, changelog_topics
 from streams.limits import SeriesLimitsCollector
+from streams.router import ROUTER_STATE_TOPIC, GroupKeys, PartitionedRouter, RouterFront
 from streams.shared_state import (
     REPORT_CLAIMS_TOPIC,
     SHARED_STATE_TOPICS,

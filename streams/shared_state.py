@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from slaengine.alerting.config import SilenceConfig
-from slaengine.alerting.silences import (
+from slaengine.router.config import SilenceConfig
+from slaengine.router.silences import (
     EXPIRED_RETENTION,
     InvalidSilenceError,
     Silence,

@@ -1,7 +1,7 @@
 """Building blocks of slaengine's Grafana dashboards (JSON model, schemaVersion 39).
 
-Every query reads series a slaengine worker exports (slaengine/metrics.py, rules/metrics.py,
-alerting/metrics.py, forecasting/metrics.py). SLIs are summed good/valid counts by SLO, so a
+Every query reads series a slaengine worker exports (slaengine/metrics.py, evaluator/metrics.py,
+router/metrics.py, forecasting/metrics.py). SLIs are summed good/valid counts by SLO, so a
 dashboard stays right when an SLO's partitions are spread over several workers;
 tests/deploy/test_dashboards.py runs every expression against a real Prometheus.
 """

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
 
 SUMMARY_LIMIT = 1024  # PagerDuty rejects longer payload.summary values
 DEDUP_KEY_LIMIT = 255

@@ -15,7 +15,7 @@ from typing import Any
 
 import pagerduty
 
-from slaengine.alerts_model import Notification
+from slaengine.alerts import Notification
 from slaengine.errors import ConfigError
 from slaengine.pagerduty.clients import (
     EventsClient,
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class PagerDutySender:
-    """Implements slaengine.alerting.senders.Sender for PagerDuty."""
+    """Implements slaengine.router.senders.Sender for PagerDuty."""
 
     name = "pagerduty"
 

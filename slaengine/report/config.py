@@ -18,6 +18,7 @@ Example (docs/report.md has the full reference)::
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from slaengine.calendar import zone_of
+from slaengine.outbox import BackoffPolicy
 from slaengine.yamlconfig import load_model
 
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
@@ -45,7 +47,10 @@ class SmtpConfig(_Strict):
     starttls: bool = False
     use_tls: bool = False  # implicit TLS (port 465)
     username: str | None = None
-    password_env: str | None = None  # name of the environment variable holding the password
+    # the password (with a username): from this file, else the environment variable named by
+    # password_env (default SLAENGINE_SMTP_PASSWORD) — looked up as alert e-mails do
+    password_file: Path | None = None
+    password_env: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
@@ -55,11 +60,15 @@ class RetryConfig(_Strict):
     # a report e-mail still failing this long after it was queued is moved to outbox/failed/
     max_age_seconds: float = Field(default=3 * 86400.0, gt=0, le=90 * 86400)
 
+    def backoff(self) -> BackoffPolicy:
+        # no jitter: one e-mail a month makes no retry storm, and the delays stay predictable
+        return BackoffPolicy(self.initial_seconds, self.max_seconds, jitter=False)
+
     def delay_after(self, attempts: int, retry_after: float | None = None) -> float:
-        """Capped exponential backoff; a server's own retry-after wins when it is longer (up to
-        max_age_seconds). Any attempt number works: the exponent is capped before it overflows."""
-        delay = min(self.initial_seconds * 2.0 ** min(max(attempts - 1, 0), 60), self.max_seconds)
-        return min(max(delay, retry_after or 0.0), self.max_age_seconds)
+        """The wait after failed attempt ``attempts``; never beyond max_age_seconds (the outbox
+        makes its last try then)."""
+        delay = self.backoff().delay(attempts, retry_after, random.Random())
+        return min(delay, self.max_age_seconds)
 
 
 class EmailConfig(_Strict):

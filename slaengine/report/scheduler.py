@@ -20,10 +20,9 @@ from typing import Any
 from slaengine.calendar import current_month, next_month, previous_month, zone_of
 from slaengine.report.claim import AsyncMonthClaim, FileMonthClaim, MonthClaim
 from slaengine.report.config import ReportConfig
-from slaengine.report.delivery import EmailTemplate, SmtpMailer
+from slaengine.report.delivery import DeliveryOutbox, EmailTemplate, Mailer, SmtpMailer
 from slaengine.report.export import save_exports
 from slaengine.report.model import MonthReport
-from slaengine.report.outbox import DeliveryOutbox, Mailer
 from slaengine.report.pdf import render_report
 from slaengine.report.store import ReportStore
 from slaengine.report.styles import DEFAULT_STYLE_PATH, load_report_style
@@ -58,8 +57,8 @@ class ReportScheduler:
         self.clock = clock
         self.store = ReportStore(config.folder)
         self.claim: MonthClaim | AsyncMonthClaim = claim or FileMonthClaim(config.folder, clock)
-        self.outbox = DeliveryOutbox(config.folder, clock)
         email = config.email
+        self.outbox = DeliveryOutbox(config.folder, clock, email.retry if email else None)
         self.mailer = mailer or (SmtpMailer(email.smtp) if email else None)
         self.template = (
             EmailTemplate(email.template) if email and email.template else EmailTemplate()
@@ -100,7 +99,7 @@ class ReportScheduler:
                 await settled(self.claim.mark_done(month))
                 outcome.generated = month
         if self.mailer and self.config.email:
-            delivered = await self.outbox.deliver_due(self.mailer, self.config.email.retry)
+            delivered = await self.outbox.deliver_due(self.mailer)
             outcome.delivered = [pending.month for pending in delivered]
         return outcome
 

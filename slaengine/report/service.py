@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from slaengine.report.delivery import DeliveryOutbox
 from slaengine.report.errors import ReportRequestError
 from slaengine.report.export import save_exports
 from slaengine.report.model import MonthReport
 from slaengine.report.months import parse_report_month
-from slaengine.report.outbox import DeliveryOutbox
 from slaengine.report.pdf import render_report
 from slaengine.report.store import ReportStore
 from slaengine.report.styles import ReportStyle

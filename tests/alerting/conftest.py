@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from slaengine.alerting.config import RoutingConfig, load_routing_config
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
+from slaengine.router.config import RoutingConfig, load_routing_config
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

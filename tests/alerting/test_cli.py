@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting import cli
 from slaengine.cli import OneLineErrorParser
 from slaengine.errors import SlaEngineError
+from slaengine.router import cli
 
 
 def run(argv: list[str]) -> int:

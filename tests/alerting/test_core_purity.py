@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from slaengine.alerting.senders import LowUrgencySender, cap_severity
+from slaengine.router.senders import LowUrgencySender, cap_severity
 
 from .conftest import make_notification
 
@@ -17,7 +17,7 @@ PURE_MODULES = ["matchers", "routing", "grouping", "inhibition", "silences", "di
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_core_module_imports_no_io_framework(module: str) -> None:
-    code = (f"import sys, slaengine.alerting.{module}; "
+    code = (f"import sys, slaengine.router.{module}; "
             "print(sorted(m for m in ('aiohttp', 'faust', 'aiokafka', 'aiosmtplib', 'sqlite3') "
             "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

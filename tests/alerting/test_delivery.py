@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from slaengine.alerting.metrics import RouterCollector
-from slaengine.alerting.senders import build_senders
-from slaengine.alerting.service import AlertRouter
+from slaengine.router.metrics import RouterCollector
+from slaengine.router.senders import build_senders
+from slaengine.router.service import AlertRouter
 
 from .conftest import CHAT_ROUTING, ChatWebhook, FakeClock, make_alert
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting.email import EmailSender
-from slaengine.alerting.senders import build_senders
-from slaengine.alerting.service import AlertRouter
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+from slaengine.router.email import EmailSender
+from slaengine.router.senders import build_senders
+from slaengine.router.service import AlertRouter
 
 from .conftest import T0, FakeClock, free_port, make_alert
 from .conftest import make_notification as notification

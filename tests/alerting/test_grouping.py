@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from slaengine.alerting.dispatcher import AlertDispatcher
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
+from slaengine.router.dispatcher import AlertDispatcher
+from slaengine.router.silences import SilenceStore
 
 from .conftest import T0, make_alert
 

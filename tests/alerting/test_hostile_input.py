@@ -21,17 +21,16 @@ from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry, generate_latest
 from ruamel.yaml import YAML
 
-from slaengine.alerting.chat import ChatSender
-from slaengine.alerting.delivery import BackoffPolicy
-from slaengine.alerting.email import EmailSender
-from slaengine.alerting.http import MAX_INTAKE_ALERTS, add_routes
-from slaengine.alerting.intake import InvalidAlertError, route_alert_record
-from slaengine.alerting.metrics import RouterCollector
-from slaengine.alerting.outbox import Outbox
-from slaengine.alerting.senders import build_senders
-from slaengine.alerting.service import AlertRouter
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.http.app import create_app
+from slaengine.outbox import BackoffPolicy, Outbox
+from slaengine.router.chat import ChatSender
+from slaengine.router.email import EmailSender
+from slaengine.router.http import MAX_INTAKE_ALERTS, add_routes
+from slaengine.router.intake import InvalidAlertError, route_alert_record
+from slaengine.router.metrics import RouterCollector
+from slaengine.router.senders import build_senders
+from slaengine.router.service import AlertRouter
 
 from .conftest import (
     T0,

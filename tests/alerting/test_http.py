@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from slaengine.alerting.http import add_routes
-from slaengine.alerting.senders import build_senders
-from slaengine.alerting.service import AlertRouter
 from slaengine.http.auth import API_TOKEN_KEY
+from slaengine.router.http import add_routes
+from slaengine.router.senders import build_senders
+from slaengine.router.service import AlertRouter
 
 from .conftest import CHAT_ROUTING, ChatWebhook, FakeClock
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.dispatcher import AlertDispatcher
-from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError, SilenceStore
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.dispatcher import AlertDispatcher
+from slaengine.router.silences import InvalidSilenceError, SilenceNotFoundError, SilenceStore
 
 from .conftest import T0, make_alert
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.matchers import InvalidMatcherError, Matcher
-from slaengine.alerting.routing import build_route_tree
 from slaengine.errors import ConfigError
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.matchers import InvalidMatcherError, Matcher
+from slaengine.router.routing import build_route_tree
 
 
 @pytest.mark.parametrize(("text", "labels", "expected"), [
@@ -151,8 +151,8 @@ def test_secrets_stay_out_of_repr_and_errors(write_config, monkeypatch, tmp_path
     """)
     text = repr(config) + str(config.model_dump())
     assert "R0UT1NGKEY-secret" not in text and "very-secret" not in text
-    from slaengine.alerting.chat import ChatSender
-    from slaengine.alerting.config import read_secret
+    from slaengine.credentials import read_secret
+    from slaengine.router.chat import ChatSender
 
     sender = ChatSender.from_config(config.receiver("chat").chat)  # type: ignore[arg-type]
     assert "very-secret" not in repr(sender)

@@ -9,7 +9,8 @@ import pytest
 
 CORE = ["slaengine.events", "slaengine.config", "slaengine.slo", "slaengine.sli.engine",
         "slaengine.sli.query", "slaengine.sli.results", "slaengine.sli.fulfillment", "slaengine.batch",
-        "slaengine.synthetic", "slaengine.yamlconfig", "slaengine.alerts_model"]
+        "slaengine.synthetic", "slaengine.yamlconfig", "slaengine.alerts",
+        "slaengine.evaluator.rules", "slaengine.evaluator.transitions"]
 FORBIDDEN = ("faust", "aiokafka", "aiohttp", "mode")
 
 

@@ -17,9 +17,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from slaengine.config import SlaConfig
+from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.events import OrderEvent, RequestEvent
 from slaengine.metrics import SliCollector
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import period_of, slo_definition
 from slaengine.rules.windows import WindowsCatalog
 from slaengine.sli.engine import SliEngine

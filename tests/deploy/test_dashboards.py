@@ -24,8 +24,8 @@ RATE_INTERVAL = "20s"  # what Grafana's $__rate_interval becomes with 1 s scrape
 # The worker needs up to a minute to refresh its capacity report and to evaluate and deliver
 # alerts; panels whose series appear later wait up to this long after the stack started.
 SERIES_DEADLINE_S = 120
-COLLECTOR_SOURCES = ["slaengine/metrics.py", "slaengine/rules/metrics.py",
-                     "slaengine/alerting/metrics.py", "forecasting/metrics.py",
+COLLECTOR_SOURCES = ["slaengine/metrics.py", "slaengine/evaluator/metrics.py",
+                     "slaengine/router/metrics.py", "forecasting/metrics.py",
                      "forecasting/data/capacity.yaml"]
 METRIC_NAME = re.compile(r"\b((?:sla|slaengine|capacity)_[a-z0-9_]+)\b")
 

@@ -135,8 +135,8 @@ def test_the_wheel_carries_the_data_files_the_installed_code_looks_for(tmp_path:
                    capture_output=True, text=True, timeout=300, check=True)
     probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
              "from slaengine.report.styles import TEMPLATES_DIR;"
-             "from slaengine.alerting.config import DEFAULT_ROUTING_FILE;"
-             "from streams.alerting import ALERT_RULES_DIR;"
+             "from slaengine.router.config import DEFAULT_ROUTING_FILE;"
+             "from streams.evaluator import ALERT_RULES_DIR;"
              "print(TEMPLATES_DIR); print(DEFAULT_ROUTING_FILE.parent); print(ALERT_RULES_DIR)")
     done = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True,
                           text=True, timeout=120, check=True, cwd=tmp_path)

@@ -7,11 +7,12 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from forecasting.alerts import capacity_alerts, runbook_anchor, transitions
+from forecasting.capacity_alerts import capacity_alerts, runbook_anchor
 from forecasting.config import AlertThresholds
 from forecasting.forecast import forecast_series
 from forecasting.series import DailySeries
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
+from slaengine.evaluator.transitions import transitions
 
 THRESHOLDS = AlertThresholds()
 

@@ -7,7 +7,7 @@ import sys
 
 CORE = ["forecasting.series", "forecasting.models", "forecasting.regression", "forecasting.ets",
         "forecasting.backtest", "forecasting.select", "forecasting.forecast",
-        "forecasting.recommend", "forecasting.alerts", "forecasting.service",
+        "forecasting.recommend", "forecasting.capacity_alerts", "forecasting.service",
         "forecasting.csvinput", "forecasting.calibrate", "forecasting.metrics",
         "forecasting.seasonal", "forecasting.changes"]
 

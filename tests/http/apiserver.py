@@ -23,10 +23,6 @@ from forecasting.http import CAPACITY_SERVICE_KEY
 from forecasting.metrics import CapacityCollector
 from forecasting.series import ResourceHistory
 from forecasting.service import CapacityService
-from slaengine.alerting.config import load_routing_config
-from slaengine.alerting.metrics import RouterCollector
-from slaengine.alerting.senders import build_senders
-from slaengine.alerting.service import AlertRouter
 from slaengine.config import SlaConfig
 from slaengine.events import RequestEvent
 from slaengine.http.app import create_app
@@ -35,12 +31,16 @@ from slaengine.http.looplag import LoopLagMonitor
 from slaengine.metrics import SliCollector
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import month_report_from_engine
+from slaengine.report.delivery import DeliveryOutbox
 from slaengine.report.model import MonthReport
-from slaengine.report.outbox import DeliveryOutbox
 from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
+from slaengine.router.config import load_routing_config
+from slaengine.router.metrics import RouterCollector
+from slaengine.router.senders import build_senders
+from slaengine.router.service import AlertRouter
 from slaengine.sli.engine import SliEngine
-from streams.alerting import AlertingService
+from streams.evaluator import AlertingService
 from streams.runner import api_route_setups
 
 TOKEN = "fuzz-token"

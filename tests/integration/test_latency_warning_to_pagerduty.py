@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
-from slaengine.alerting.service import AlertRouter
 from slaengine.config import load_sla_config
+from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.pagerduty.devserver import DEV_STATE, create_devserver_app
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
+from slaengine.router.service import AlertRouter
 from slaengine.rules.alertspec import load_alert_rules
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.timeline import TimelineSliSource
 from streams.runner import tolerate_missing_secrets
 

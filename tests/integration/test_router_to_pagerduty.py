@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
-from slaengine.alerting.service import AlertRouter
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.pagerduty.devserver import DEV_STATE, create_devserver_app
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
+from slaengine.router.service import AlertRouter
 from streams.runner import tolerate_missing_secrets
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
@@ -118,8 +118,8 @@ async def test_an_alertmanager_webhook_twice_then_resolved_is_one_trigger_and_on
         pagerduty: Any, tmp_path: Path, aiohttp_client: Callable[..., Any]) -> None:
     from prometheus_client import CollectorRegistry
 
-    from slaengine.alerting.http import add_routes
     from slaengine.http.app import create_app
+    from slaengine.router.http import add_routes
 
     clock = Clock()
     router = make_router(tmp_path, clock)

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
 from slaengine.pagerduty.devserver import DEV_STATE, create_devserver_app
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"  # Events v2 keys are 32 characters

@@ -210,7 +210,7 @@ async def test_a_failed_delivery_is_retried_after_the_server_comes_up(
     builder = Builder(october_report)
     config = report_config(tmp_path, smtp_port)
     scheduler = ReportScheduler(config, builder, clock)
-    with caplog.at_level(logging.WARNING, logger="slaengine.report.outbox"):
+    with caplog.at_level(logging.WARNING, logger="slaengine.outbox"):
         outcome = await scheduler.tick()  # nobody listens on the port yet
     assert outcome.generated == date(2026, 10, 1) and outcome.delivered == []
     [pending] = scheduler.outbox.pending()
@@ -297,7 +297,7 @@ async def test_a_refused_email_is_kept_and_logged_not_retried(
     assert scheduler.outbox.pending() == []
     [failed] = scheduler.outbox.finished("failed")
     assert "550" in failed["last_error"] and failed["month"] == "2026-10"
-    assert "failed permanently" in caplog.text
+    assert "DEAD REPORT E-MAIL 2026-10" in caplog.text
     assert inbox.messages == []
 
 

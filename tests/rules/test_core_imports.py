@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-MODULES = ["alertgen", "alertspec", "evaluate", "fromconfig", "generate", "metrics", "openslo",
+MODULES = ["alertgen", "alertspec", "fromconfig", "generate", "openslo",
            "pipeline", "promtest", "render", "sloth", "specfile", "templating", "timeline", "windows"]
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
+from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.rules.alertspec import AlertRuleSet
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import slo_definition
 from slaengine.rules.timeline import TimelineSliSource, build_timeline
 from slaengine.rules.windows import WindowsCatalog

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
+from slaengine.evaluator.metrics import AlertStateCollector
+from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.rules.alertspec import AlertRuleSet
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import slo_definition
-from slaengine.rules.metrics import AlertStateCollector
 from slaengine.rules.timeline import TimelineSliSource, build_timeline
 from slaengine.rules.windows import WindowsCatalog
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from slaengine import __version__
-from slaengine.alerts_model import Alert
-from slaengine.rules.evaluate import AlertEvaluator
+from slaengine.alerts import Alert
+from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.rules.fromconfig import slo_definition
 from slaengine.rules.generate import GenerateOptions, generate_slo_rules
 from slaengine.rules.promtest import ExpectedAlert, write_promtool_test

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.routing import build_route_tree
 from slaengine.config import load_sla_config
 from slaengine.errors import ConfigError
+from slaengine.evaluator.rules import AlertEvaluator
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.routing import build_route_tree
 from slaengine.rules.alertspec import AlertRuleSet, load_alert_rules
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.timeline import TimelineSliSource
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import asyncio
 import logging
 import sys
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.events import ALERTS_TOPIC
-from streams.alert_router import ROUTER_STATE_TOPIC, PartitionedRouter
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
+from streams.router import ROUTER_STATE_TOPIC, PartitionedRouter
 from streams.runner import tolerate_missing_secrets
 from streams.shared_state import SILENCES_TOPIC, KafkaSilenceStore
 

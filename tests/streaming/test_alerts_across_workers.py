@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerts_model import Alert
-from streams.alert_router import GroupKeys
+from slaengine.alerts import Alert
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from streams.router import GroupKeys
 from tests.streaming.conftest import REPO_ROOT, WorkerProcess, free_port
 from tests.streaming.test_worker_on_kafka import wait_for
 

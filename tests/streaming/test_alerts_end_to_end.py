@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.rules.promtest import ExpectedAlert, write_promtool_test
 from slaengine.rules.timeline import MinuteCounts, build_timeline
 

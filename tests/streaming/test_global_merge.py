@@ -122,7 +122,7 @@ def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
     """Two workers with the same global view: each SLO's alerts come from its owner alone."""
     from prometheus_client import CollectorRegistry
 
-    from streams.alerting import AlertingService
+    from streams.evaluator import AlertingService
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     view = SliEngine(CONFIG)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.routing import build_route_tree
-from slaengine.alerts_model import Alert
-from streams.alert_router import GroupKeys
+from slaengine.alerts import Alert
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.routing import build_route_tree
+from streams.router import GroupKeys
 
 
 def alert(**labels: str) -> Alert:

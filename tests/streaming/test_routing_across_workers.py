@@ -20,13 +20,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
-from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
-from slaengine.alerting.http import add_routes
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.events import ALERTS_TOPIC
 from slaengine.http.app import create_app
 from slaengine.pagerduty.devserver import DEV_STATE, Fault, create_devserver_app
-from streams.alert_router import ROUTER_STATE_TOPIC, GroupKeys, RouterFront
+from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
+from slaengine.router.http import add_routes
+from streams.router import ROUTER_STATE_TOPIC, GroupKeys, RouterFront
 from streams.shared_state import SHARED_STATE_TOPICS, ensure_compacted_topics
 from tests.conftest import CreateTopics
 from tests.streaming.router_process import build
@@ -143,7 +143,7 @@ async def test_killing_the_owner_mid_delivery_the_new_owner_delivers_the_page(
         kafka_bootstrap: str, topics: str, pagerduty: Any, tmp_path: Path,
         spawn_router: Callable[[str], subprocess.Popen[bytes]], kill_when: str,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="streams.alert_router")
+    caplog.set_level(logging.INFO, logger="streams.router")
     if kill_when == "sending fails":  # every attempt of worker A fails (retried with backoff)
         pagerduty.fault = Fault(status=503, remaining=10**6, until=None, retry_after=None,
                                 scope="events")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
 
 
 def render_title(notification: Notification) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.errors import SlaEngineError
 
 ZERO_TIME_YEAR = 1  # Go's zero time, 0001-01-01T00:00:00Z

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from slaengine.rules.evaluate import AlertEvaluator
+from slaengine.evaluator.rules import AlertEvaluator
 
 
 class AlertStateCollector(Collector):

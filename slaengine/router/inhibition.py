@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from slaengine.alerting.config import InhibitRuleConfig
-from slaengine.alerting.matchers import Matcher, match_all, parse_matchers
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
+from slaengine.router.config import InhibitRuleConfig
+from slaengine.router.matchers import Matcher, match_all, parse_matchers
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from slaengine.alerting.routing import Route
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
+from slaengine.router.routing import Route
 
 IsMuted = Callable[[Alert], bool]
 NextSequence = Callable[[str], int]

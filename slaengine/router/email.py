@@ -10,11 +10,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from slaengine.alerting.config import EmailIntegration, read_secret
-from slaengine.alerting.messages import render_body, render_title
-from slaengine.alerts_model import Notification
+from slaengine.alerts import Notification
 from slaengine.mail_headers import header_value
-from slaengine.smtp import SmtpSender
+from slaengine.router.config import EmailIntegration
+from slaengine.router.messages import render_body, render_title
+from slaengine.smtp import SmtpSender, smtp_password
 
 
 class EmailSender:
@@ -30,10 +30,7 @@ class EmailSender:
 
     @classmethod
     def from_config(cls, config: EmailIntegration) -> EmailSender:
-        password = None
-        if config.username:
-            password = read_secret(None, config.password_file, "SLAENGINE_SMTP_PASSWORD",
-                                   "SMTP password")
+        password = smtp_password(config.username, config.password_file)
         return cls(host=config.host, port=config.port, sender=config.sender, to=config.to,
                    starttls=config.starttls, use_tls=config.use_tls, username=config.username,
                    password=password, timeout=config.timeout.total_seconds())

@@ -11,15 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
-from slaengine.alerting.config import (
+from slaengine.alerts import Notification
+from slaengine.credentials import read_secret
+from slaengine.router.config import (
     ChatIntegration,
     EmailIntegration,
     PagerDutyIntegration,
     RoutingConfig,
-    read_secret,
 )
-from slaengine.alerting.outbox import channel_of
-from slaengine.alerts_model import Notification
 
 
 @runtime_checkable
@@ -30,6 +29,11 @@ class Sender(Protocol):
 
 
 SenderFactory = Callable[[Any], Sender]
+
+
+def channel_of(receiver: str, integration: str) -> str:
+    """The outbox channel of one receiver integration, e.g. "team-chat/chat"."""
+    return f"{receiver}/{integration}"
 
 
 def build_pagerduty_sender(integration: PagerDutyIntegration) -> Sender:
@@ -84,13 +88,13 @@ async def close_sender(sender: object) -> None:
 
 
 def build_email_sender(integration: EmailIntegration) -> Sender:
-    from slaengine.alerting.email import EmailSender
+    from slaengine.router.email import EmailSender
 
     return EmailSender.from_config(integration)
 
 
 def build_chat_sender(integration: ChatIntegration) -> Sender:
-    from slaengine.alerting.chat import ChatSender
+    from slaengine.router.chat import ChatSender
 
     return ChatSender.from_config(integration)
 

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from slaengine.alerting.config import SilenceConfig
-from slaengine.alerting.matchers import InvalidMatcherError, Matcher, match_all, parse_matchers
 from slaengine.errors import SlaEngineError
+from slaengine.router.config import SilenceConfig
+from slaengine.router.matchers import InvalidMatcherError, Matcher, match_all, parse_matchers
 
 SilenceState = Literal["pending", "active", "expired"]
 EXPIRED_RETENTION = timedelta(days=5)

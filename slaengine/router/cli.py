@@ -24,13 +24,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from slaengine.alerting.config import DEFAULT_ROUTING_FILE, load_routing_config
+    from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
 
     return load_routing_config(args.config or DEFAULT_ROUTING_FILE)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from slaengine.alerting.routing import build_route_tree
+    from slaengine.router.routing import build_route_tree
 
     config = _load(args)
     root = build_route_tree(config.route)
@@ -50,8 +50,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from slaengine.alerting.routing import build_route_tree
     from slaengine.errors import ConfigError
+    from slaengine.router.routing import build_route_tree
 
     labels: dict[str, str] = {}
     for item in args.labels:

@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from slaengine.alerting.config import ChatIntegration, read_secret
-from slaengine.alerting.messages import render_alert, render_title
-from slaengine.alerts_model import Notification
+from slaengine.alerts import Notification
+from slaengine.credentials import read_secret
 from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
+from slaengine.router.config import ChatIntegration
+from slaengine.router.messages import render_alert, render_title
 
 COLORS = {"critical": "#d00000", "error": "#e85d04", "warning": "#ffba08", "info": "#3a86ff"}
 RESOLVED_COLOR = "#2b9348"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.errors import SlaEngineError
 
 log = logging.getLogger(__name__)

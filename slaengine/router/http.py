@@ -15,21 +15,21 @@ from typing import Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from slaengine.alerting.alertmanager import (
-    InvalidAlertmanagerPayloadError,
-    parse_alertmanager_payload,
-)
-from slaengine.alerting.intake import InvalidAlertError, check_time
-from slaengine.alerting.silences import InvalidSilenceError, SilenceNotFoundError, SilenceStore
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.durations import TimedeltaField
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.body import read_json_body
 from slaengine.http.limits import HeavyWork
+from slaengine.router.alertmanager import (
+    InvalidAlertmanagerPayloadError,
+    parse_alertmanager_payload,
+)
+from slaengine.router.intake import InvalidAlertError, check_time
+from slaengine.router.silences import InvalidSilenceError, SilenceNotFoundError, SilenceStore
 
 
 class RouterApi(Protocol):
-    """What these routes need: an ``AlertRouter``, or a worker's ``streams.alert_router.RouterFront``."""
+    """What these routes need: an ``AlertRouter``, or a worker's ``streams.router.RouterFront``."""
 
     silences: SilenceStore
 

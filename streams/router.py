@@ -32,14 +32,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
-from slaengine.alerting.config import RoutingConfig
-from slaengine.alerting.intake import route_alert_record, validate_alert
-from slaengine.alerting.outbox import ChannelStats, Outbox
-from slaengine.alerting.routing import build_route_tree
-from slaengine.alerting.senders import Sender, close_sender
-from slaengine.alerting.service import OUTBOX_FILE, AlertRouter, utc_now
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
+from slaengine.outbox import ChannelStats
+from slaengine.router.config import RoutingConfig
+from slaengine.router.intake import route_alert_record, validate_alert
+from slaengine.router.routing import build_route_tree
+from slaengine.router.senders import Sender, close_sender
+from slaengine.router.service import OUTBOX_FILE, AlertRouter, open_outbox, utc_now
+from slaengine.router.silences import SilenceStore
 from streams.shared_state import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
         state = await self._read_state(tp.partition)
         folder = Path(tempfile.mkdtemp(prefix=f"alert-router-{tp.partition}-"))
         if state is not None:
-            outbox = Outbox(folder / OUTBOX_FILE, self.config.delivery.max_age.total_seconds())
+            outbox = open_outbox(folder / OUTBOX_FILE, self.config)
             try:
                 outbox.import_portable(state["outbox"])
             finally:

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from slaengine.alerting.config import RoutingConfig
-from slaengine.alerting.grouping import GroupManager, NextSequence
-from slaengine.alerting.inhibition import Inhibitor, InhibitRule
-from slaengine.alerting.routing import Route, build_route_tree
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert, Notification
+from slaengine.alerts import Alert, Notification
+from slaengine.router.config import RoutingConfig
+from slaengine.router.grouping import GroupManager, NextSequence
+from slaengine.router.inhibition import Inhibitor, InhibitRule
+from slaengine.router.routing import Route, build_route_tree
+from slaengine.router.silences import SilenceStore
 
 
 class AlertDispatcher:

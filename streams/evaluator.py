@@ -3,7 +3,7 @@
 Every ``evaluation_interval`` the evaluator runs over the SLOs this worker
 owns — judged on the global counts of all partitions (streams.global_view) —
 (plus capacity projections) and the transitions go to ``sla.alerts``,
-keyed by alert-group key (streams.alert_router.GroupKeys) so one group's alerts
+keyed by alert-group key (streams.router.GroupKeys) so one group's alerts
 always reach the same router, on the owner of that partition.
 """
 
@@ -21,17 +21,17 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from forecasting.alerts import transitions
 from forecasting.service import CapacityService
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 from slaengine.config import SlaConfig
 from slaengine.durations import parse_duration
+from slaengine.evaluator.rules import AlertEvaluator
+from slaengine.evaluator.transitions import transitions
 from slaengine.http.app import parse_at
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.limits import HeavyWork
 from slaengine.resources import data_path
 from slaengine.rules.alertspec import load_alert_rules
-from slaengine.rules.evaluate import AlertEvaluator
 from slaengine.rules.fromconfig import period_of, slo_definition
 from slaengine.rules.windows import WindowsCatalog
 from slaengine.sli.engine import SliEngine

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from slaengine.alerts_model import Alert, fingerprint_of
+from slaengine.alerts import Alert, fingerprint_of
 from slaengine.durations import format_duration
 from slaengine.rules.alertgen import no_data_targets
 from slaengine.rules.alertspec import AlertRuleSet

@@ -13,13 +13,13 @@ from typing import Protocol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slaengine.alerting.outbox import ChannelStats, to_epoch
+from slaengine.outbox import ChannelStats, to_epoch
 
 LABELS = ["receiver", "integration"]
 
 
 class OutboxStats(Protocol):
-    """An ``Outbox``, or the outboxes of all partitions a worker routes (streams.alert_router)."""
+    """An ``Outbox``, or the outboxes of all partitions a worker routes (streams.router)."""
 
     @property
     def write_failures(self) -> int: ...
@@ -47,6 +47,9 @@ class RouterCollector(Collector):
             "retried": CounterMetricFamily(
                 "slaengine_alert_deliveries_retried", "Delivery attempts that will be retried.",
                 labels=LABELS),
+            "damaged": CounterMetricFamily(
+                "slaengine_alert_deliveries_damaged",
+                "Stored notifications quarantined because they no longer decode.", labels=LABELS),
         }
         depth = GaugeMetricFamily("slaengine_alert_outbox_depth",
                                   "Notifications waiting in the outbox.", labels=LABELS)

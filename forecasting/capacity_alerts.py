@@ -1,20 +1,19 @@
-"""Capacity alerts for the alert pipeline, as slaengine.alerts_model.Alert objects.
+"""Capacity alert rules: a forecast in, the alerts that hold now out (slaengine.alerts.Alert).
 
 Current utilization above the warning / critical threshold fires one alert (the most severe);
 a forecast that reaches the projected threshold within N days fires a warning unless the
-resource is already above it. ``transitions`` turns two evaluations into firing/resolved events.
+resource is already above it. The evaluator (slaengine.evaluator.transitions) turns two
+evaluations into firing/resolved transitions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime
 
 from forecasting.config import AlertThresholds
 from forecasting.forecast import CapacityForecast, first_day_at_or_above
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert
 
 CRITICAL = "CapacityUtilizationCritical"
 WARNING = "CapacityUtilizationWarning"
@@ -68,24 +67,3 @@ def capacity_alerts(forecast: CapacityForecast, thresholds: AlertThresholds,
                 f"{used} used now; the {forecast.model} forecast reaches "
                 f"{thresholds.projected_percent:g} % in {days} days.", now, thresholds))
     return alerts
-
-
-def transitions(active: Mapping[str, Alert], current: Iterable[Alert],
-                now: datetime) -> tuple[dict[str, Alert], list[Alert]]:
-    """New active set by fingerprint, and the alerts to publish (new firing, and resolved).
-
-    A continuing alert keeps its original ``starts_at`` and is not published again.
-    """
-    still: dict[str, Alert] = {}
-    publish: list[Alert] = []
-    for alert in current:
-        previous = active.get(alert.fingerprint)
-        if previous is not None:
-            still[alert.fingerprint] = replace(alert, starts_at=previous.starts_at)
-        else:
-            still[alert.fingerprint] = alert
-            publish.append(alert)
-    for fingerprint, alert in active.items():
-        if fingerprint not in still:
-            publish.append(replace(alert, status="resolved", ends_at=now))
-    return still, publish

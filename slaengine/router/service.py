@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from slaengine.alerting.config import RoutingConfig
-from slaengine.alerting.delivery import BackoffPolicy, DeliveryWorker
-from slaengine.alerting.dispatcher import AlertDispatcher
-from slaengine.alerting.intake import validate_alert
-from slaengine.alerting.outbox import Outbox, to_epoch
-from slaengine.alerting.senders import Sender, channels_for, close_sender
-from slaengine.alerting.silences import SilenceStore
-from slaengine.alerts_model import Alert
+from slaengine.alerts import Alert, Notification
+from slaengine.errors import FatalDeliveryError
+from slaengine.outbox import BackoffPolicy, Codec, Delivery, Outbox, OutboxWorker, to_epoch
+from slaengine.router.config import RoutingConfig
+from slaengine.router.dispatcher import AlertDispatcher
+from slaengine.router.intake import validate_alert
+from slaengine.router.senders import Sender, channels_for, close_sender
+from slaengine.router.silences import SilenceStore
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,18 @@ SILENCES_FILE = "silences.json"
 FINISHED_RETENTION = timedelta(days=7)  # delivered ids kept this long to drop replays
 
 
+NOTIFICATIONS: Codec[Notification] = Codec(
+    "notification", identify=lambda n: (n.group_key, n.sequence, n.notification_id),
+    encode=Notification.to_json, decode=Notification.from_json)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def open_outbox(path: Path, config: RoutingConfig) -> Outbox[Notification]:
+    """The notification outbox of one router (one process owns it: no leases)."""
+    return Outbox(path, config.delivery.max_age.total_seconds(), NOTIFICATIONS)
 
 
 class AlertRouter:
@@ -51,7 +61,7 @@ class AlertRouter:
         self.config = config
         self.clock = clock
         self.senders = dict(senders)
-        self.outbox = Outbox(data_dir / OUTBOX_FILE, config.delivery.max_age.total_seconds())
+        self.outbox = open_outbox(data_dir / OUTBOX_FILE, config)
         # a worker passes its sla.silences store, shared by the routers of all its partitions
         self.silences = silences or SilenceStore(data_dir / SILENCES_FILE, config.silences)
         self.dispatcher = AlertDispatcher(config, self.silences, self.outbox.next_sequence)
@@ -60,13 +70,19 @@ class AlertRouter:
             log.warning("dropped %d alert group(s) whose route is no longer configured", dropped)
         policy = BackoffPolicy(config.delivery.initial_backoff.total_seconds(),
                                config.delivery.max_backoff.total_seconds())
-        self.worker = DeliveryWorker(self.outbox, self.senders, policy, clock, rng)
+        self.worker = OutboxWorker(self.outbox, self._send, policy, clock, rng)
         self._lock = asyncio.Lock()  # one mutation of dispatcher state at a time
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_cleanup: datetime | None = None
         self._state_unsaved = False  # memory is ahead of the disk: save with the next flush
         self.errors: Counter[str] = Counter()  # exported as slaengine_alert_router_errors_total
+
+    async def _send(self, delivery: Delivery[Notification]) -> None:
+        sender = self.senders.get(delivery.channel)
+        if sender is None:
+            raise FatalDeliveryError(f"no receiver integration {delivery.channel!r} configured")
+        await sender.send(delivery.item)
 
     def count_error(self, kind: str) -> None:
         self.errors[kind] += 1
@@ -104,7 +120,7 @@ class AlertRouter:
         now = now or self.clock()
         async with self._lock:
             await asyncio.to_thread(self._flush, now)
-        attempts = await self.worker.deliver_due(now)
+        attempts = len(await self.worker.deliver_due(now))
         if self._last_cleanup is None or now - self._last_cleanup >= timedelta(hours=1):
             self._last_cleanup = now
             await asyncio.to_thread(self._clean_up, now)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from slaengine.alerting.config import RouteConfig
-from slaengine.alerting.matchers import Matcher, match_all, parse_matchers
+from slaengine.router.config import RouteConfig
+from slaengine.router.matchers import Matcher, match_all, parse_matchers
 
 GROUP_BY_ALL = "..."
 DEFAULT_GROUP_WAIT = timedelta(seconds=30)

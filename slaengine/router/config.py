@@ -7,17 +7,16 @@ variables or files; pydantic's SecretStr keeps them out of repr() and error mess
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from slaengine.alerting.matchers import parse_matchers
 from slaengine.durations import TimedeltaField
 from slaengine.errors import ConfigError
 from slaengine.resources import data_path
+from slaengine.router.matchers import parse_matchers
 from slaengine.yamlconfig import field_path, line_of, read_yaml, validate_document
 
 DEFAULT_ROUTING_FILE = data_path("alert_rules/routing.yaml")
@@ -172,21 +171,3 @@ def check_references(config: RoutingConfig, document: Any, source: str) -> None:
             walk(child, (*loc, "routes", index))
 
     walk(config.route, ("route",))
-
-
-def read_secret(value: SecretStr | None, file: Path | None, env: str, what: str) -> str:
-    """The secret from the config value, its file, or ``env`` — never echoed in errors."""
-    if value is not None and value.get_secret_value():
-        return value.get_secret_value()
-    if file is not None:
-        try:
-            secret = file.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"cannot read {what} file {file}: {err.strerror}") from err
-        if not secret:
-            raise ConfigError(f"{what} file {file} is empty")
-        return secret
-    secret = os.environ.get(env, "").strip()
-    if not secret:
-        raise ConfigError(f"no {what}: set it in the config, a *_file, or the environment variable {env}")
-    return secret
