@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -31,7 +32,6 @@ from _aggregate import Aggregate, is_good_status, ts_ms
 from ddsketch.mapping import LogarithmicMapping
 
 from slaengine.sli.sketch import RELATIVE_ACCURACY, LatencySketch
-import contextlib
 
 IDLE_TIMEOUT_S = 120.0
 

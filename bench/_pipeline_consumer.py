@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -30,7 +31,6 @@ import faust
 from slaengine.config import load_sla_config
 from slaengine.settings import DEFAULT_CONFIG, Settings
 from streams.app import build_app
-import contextlib
 
 POLL_S = 0.005
 IDLE_TIMEOUT_S = 120.0  # give up when nothing arrives for this long

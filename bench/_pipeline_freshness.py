@@ -13,6 +13,7 @@ the moment it was sent (its ``ts``). Two readings per scrape:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -29,7 +30,6 @@ import aiohttp
 from _pipeline_events import request_event, requests_topic
 
 from slaengine.settings import DEFAULT_CONFIG
-import contextlib
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APPLIED = ("slaengine_events_processed_total", {"topic": "sla.requests"})

@@ -12,11 +12,11 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))
 
-from _aggregate import differences, latency_good_counts, reference, worker_differences  # noqa: E402 - bench/ is put on sys.path first
-from _history import cpu_shares, tenths, topic_shares  # noqa: E402 - bench/ is put on sys.path first
-from _pipeline_events import generate_requests  # noqa: E402 - bench/ is put on sys.path first
-from _real_worker import Followed, Sample  # noqa: E402 - bench/ is put on sys.path first
-from worker_vs_peers import QUICK, parse_args  # noqa: E402 - bench/ is put on sys.path first
+from _aggregate import differences, latency_good_counts, reference, worker_differences
+from _history import cpu_shares, tenths, topic_shares
+from _pipeline_events import generate_requests
+from _real_worker import Followed, Sample
+from worker_vs_peers import QUICK, parse_args
 
 END_MS = 1_764_460_800_000  # 2025-11-30T00:00Z
 
