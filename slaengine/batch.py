@@ -8,7 +8,6 @@ same way the agents apply a partition's messages.
 from __future__ import annotations
 
 import gzip
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +24,11 @@ from slaengine.events import (
     SOURCE_NAMES,
     Event,
     ResourceEvent,
+    decode_read,
+    read_message,
     source_id,
 )
-from slaengine.ingest import apply_message
+from slaengine.ingest import apply_decoded
 from slaengine.sli.engine import SliEngine
 
 
@@ -99,12 +100,11 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | Non
     Compaction then keeps the detail that windows evaluated at ``at_ms`` need.
     """
     result = BatchResult(SliEngine(config))
+    sources = {kind: source_id(short_name, 0) for kind, short_name in SOURCE_NAMES.items()}
     for number, raw in iter_lines(path):
-        try:
-            kind = kind_of_event(json.loads(raw))
-        except ValueError:
-            kind = REQUESTS_TOPIC
-        outcome = apply_message(result.engine, kind, raw, source_id(SOURCE_NAMES[kind], 0), number, now_ms,
+        message = read_message(raw)  # read once: its fields tell its kind
+        kind = kind_of_event(message.document)
+        outcome = apply_decoded(result.engine, decode_read(kind, message, now_ms), sources[kind], number,
                                 on_applied=result.keep_resource)
         for bad in outcome.invalid:
             result.invalid[bad.reason] += 1

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 REQUESTS_TOPIC = "sla.requests"
 ORDERS_TOPIC = "sla.orders"
 RESOURCES_TOPIC = "sla.resources"
@@ -319,18 +321,57 @@ def decode_element(kind: str, element: Any, now_ms: int) -> Event:
 Decoded = tuple[list[tuple[int, Event]], list[InvalidElement]]
 
 
-def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
-    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+@dataclass(frozen=True, slots=True)
+class ReadMessage:
+    """A message's JSON document, or the problem that left it without one (``problem``)."""
+
+    raw: bytes | None
+    document: Any = None
+    by_orjson: bool = False
+    problem: InvalidElement | None = None
+
+
+def read_message(raw: bytes | None) -> ReadMessage:
+    """Parse a message's JSON: orjson (fast), else the json module, which then explains why it is
+    not JSON or reads what orjson refuses and json accepts (NaN, Infinity, lone surrogates)."""
     if raw is None:
-        return [], [InvalidElement("not_json", "the message has no value (tombstone)")]
+        return ReadMessage(raw, problem=InvalidElement("not_json", "the message has no value (tombstone)"))
+    try:
+        return ReadMessage(raw, orjson.loads(raw), by_orjson=True)
+    except orjson.JSONDecodeError:
+        return _read_exactly(raw)
+
+
+def _read_exactly(raw: bytes) -> ReadMessage:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return [], [InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})")]
+        return ReadMessage(raw, problem=InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})"))
     try:
-        document = json.loads(text)
+        return ReadMessage(raw, json.loads(text))
     except (ValueError, RecursionError) as err:
-        return [], [InvalidElement("not_json", f"the message is not JSON: {err}"[:300])]
+        return ReadMessage(raw, problem=InvalidElement("not_json", f"the message is not JSON: {err}"[:300]))
+
+
+def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
+    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+    return decode_read(kind, read_message(raw), now_ms)
+
+
+def decode_read(kind: str, message: ReadMessage, now_ms: int) -> Decoded:
+    """``decode_message`` of a message already read (batch mode tells the kind from the document)."""
+    if message.problem is not None:
+        return [], [message.problem]
+    events, invalid = _decode_document(kind, message.document, now_ms)
+    if invalid and message.by_orjson and message.raw is not None:
+        # orjson reads integers beyond 64 bits as floats: no such number is a valid value, but
+        # it changes what an invalid event is told (reason, detail, the dead-lettered element).
+        # The json module's reading keeps that exactly as it always was.
+        return decode_read(kind, _read_exactly(message.raw), now_ms)
+    return events, invalid
+
+
+def _decode_document(kind: str, document: Any, now_ms: int) -> Decoded:
     if isinstance(document, list):
         if not document:
             return [], [InvalidElement("empty_batch", "the batch array is empty")]

@@ -55,3 +55,15 @@ def _json_or_none(line: bytes) -> object:
         return json.loads(line)
     except ValueError:
         return None
+
+
+def test_batch_mode_tells_the_kind_of_a_line_orjson_refuses_from_the_json_module_reading(
+        sla_config: SlaConfig, tmp_path: Path) -> None:
+    # NaN is not JSON to orjson, but the json module reads it: the line is a resource event whose
+    # value is not finite, as before, not a request missing its service
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": NaN}\n'
+                    b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o1", "event": "created", "x": 1e999}\n'
+                    b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 18446744073709551616}\n')
+    batch = run_batch(log, sla_config, NOW_MS)
+    assert batch.invalid == Counter({"out_of_range": 2}) and batch.valid == 1
