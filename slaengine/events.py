@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -127,15 +127,7 @@ def parse_timestamp_ms(value: Any) -> int:
 
     Raises _Invalid for anything else, including times before 2000-01-01 (``MIN_TS_MS``).
     """
-    if isinstance(value, bool):
-        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
-    if isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
-        ts_ms = value
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
-        ts_ms = int(value)  # exact for any finite float, however large
-    elif isinstance(value, str):
+    if isinstance(value, str):  # the usual form first
         try:
             parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
             if parsed.tzinfo is None:
@@ -143,6 +135,14 @@ def parse_timestamp_ms(value: Any) -> int:
             ts_ms = int(parsed.timestamp() * 1000)
         except (ValueError, OverflowError):
             raise _Invalid("bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp") from None
+    elif isinstance(value, bool):
+        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
+    elif isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
+        ts_ms = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
+        ts_ms = int(value)  # exact for any finite float, however large
     else:
         raise _Invalid("bad_timestamp",
                        f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
@@ -321,8 +321,7 @@ def decode_element(kind: str, element: Any, now_ms: int) -> Event:
 Decoded = tuple[list[tuple[int, Event]], list[InvalidElement]]
 
 
-@dataclass(frozen=True, slots=True)
-class ReadMessage:
+class ReadMessage(NamedTuple):  # a tuple: built once per message, 3x cheaper than a frozen dataclass
     """A message's JSON document, or the problem that left it without one (``problem``)."""
 
     raw: bytes | None
