@@ -116,3 +116,20 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | Non
         result.valid += outcome.applied
     result.engine.maintain(at_ms)
     return result
+
+
+def resource_events(path: str | Path, now_ms: int) -> list[ResourceEvent]:
+    """The resource events ``run_batch`` keeps (valid ones, in file order), without the SLIs.
+
+    Only lines that could hold a ``resource`` key are parsed: the word itself, or a ``\\u``
+    escape that could spell it.
+    """
+    resources: list[ResourceEvent] = []
+    for _, raw in iter_lines(path):
+        if b"resource" not in raw and b"\\u" not in raw:
+            continue
+        message = read_message(raw)
+        if kind_of_event(message.document) == RESOURCES_TOPIC:
+            events, _ = decode_read(RESOURCES_TOPIC, message, now_ms)
+            resources.extend(event for _, event in events if type(event) is ResourceEvent)
+    return resources

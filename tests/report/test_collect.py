@@ -27,10 +27,10 @@ from slaengine.events import OrderEvent, RequestEvent, ResourceEvent
 from slaengine.pagerduty.incidents import IncidentTimeline
 from slaengine.report.collect import (
     build_month_report,
-    capacity_sections,
     incident_rows,
     month_report_from_engine,
 )
+from slaengine.report.collect_capacity import capacity_sections
 from slaengine.report.errors import ReportRequestError
 from slaengine.report.formatting import format_headline, format_lag
 from slaengine.report.model import MonthReport, SloMonth
