@@ -8,7 +8,6 @@ same way the agents apply a partition's messages.
 from __future__ import annotations
 
 import gzip
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +24,11 @@ from slaengine.events import (
     SOURCE_NAMES,
     Event,
     ResourceEvent,
+    decode_read,
+    read_message,
     source_id,
 )
-from slaengine.ingest import apply_message
+from slaengine.ingest import apply_decoded
 from slaengine.sli.engine import SliEngine
 
 
@@ -93,19 +94,21 @@ class BatchResult:
         return sum(self.invalid.values())
 
 
-def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | None = None) -> BatchResult:
+def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | None = None, *,
+              keep_resources: bool = True) -> BatchResult:
     """Apply every event of the log to a fresh engine (``now_ms`` bounds future timestamps).
 
-    Compaction then keeps the detail that windows evaluated at ``at_ms`` need.
+    Compaction then keeps the detail that windows evaluated at ``at_ms`` need. The resource events
+    are kept in ``BatchResult.resources`` for capacity forecasts, unless ``keep_resources`` is False.
     """
     result = BatchResult(SliEngine(config))
+    on_applied = result.keep_resource if keep_resources else None
+    sources = {kind: source_id(short_name, 0) for kind, short_name in SOURCE_NAMES.items()}
     for number, raw in iter_lines(path):
-        try:
-            kind = kind_of_event(json.loads(raw))
-        except ValueError:
-            kind = REQUESTS_TOPIC
-        outcome = apply_message(result.engine, kind, raw, source_id(SOURCE_NAMES[kind], 0), number, now_ms,
-                                on_applied=result.keep_resource)
+        message = read_message(raw)  # read once: its fields tell its kind
+        kind = kind_of_event(message.document)
+        outcome = apply_decoded(result.engine, decode_read(kind, message, now_ms), sources[kind], number,
+                                on_applied=on_applied)
         for bad in outcome.invalid:
             result.invalid[bad.reason] += 1
         for rejected in outcome.rejected:
@@ -113,3 +116,20 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | Non
         result.valid += outcome.applied
     result.engine.maintain(at_ms)
     return result
+
+
+def resource_events(path: str | Path, now_ms: int) -> list[ResourceEvent]:
+    """The resource events ``run_batch`` keeps (valid ones, in file order), without the SLIs.
+
+    Only lines that could hold a ``resource`` key are parsed: the word itself, or a ``\\u``
+    escape that could spell it.
+    """
+    resources: list[ResourceEvent] = []
+    for _, raw in iter_lines(path):
+        if b"resource" not in raw and b"\\u" not in raw:
+            continue
+        message = read_message(raw)
+        if kind_of_event(message.document) == RESOURCES_TOPIC:
+            events, _ = decode_read(RESOURCES_TOPIC, message, now_ms)
+            resources.extend(event for _, event in events if type(event) is ResourceEvent)
+    return resources

@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 REQUESTS_TOPIC = "sla.requests"
 ORDERS_TOPIC = "sla.orders"
@@ -125,15 +127,7 @@ def parse_timestamp_ms(value: Any) -> int:
 
     Raises _Invalid for anything else, including times before 2000-01-01 (``MIN_TS_MS``).
     """
-    if isinstance(value, bool):
-        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
-    if isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
-        ts_ms = value
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
-        ts_ms = int(value)  # exact for any finite float, however large
-    elif isinstance(value, str):
+    if isinstance(value, str):  # the usual form first
         try:
             parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
             if parsed.tzinfo is None:
@@ -141,6 +135,14 @@ def parse_timestamp_ms(value: Any) -> int:
             ts_ms = int(parsed.timestamp() * 1000)
         except (ValueError, OverflowError):
             raise _Invalid("bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp") from None
+    elif isinstance(value, bool):
+        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
+    elif isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
+        ts_ms = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
+        ts_ms = int(value)  # exact for any finite float, however large
     else:
         raise _Invalid("bad_timestamp",
                        f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
@@ -319,18 +321,56 @@ def decode_element(kind: str, element: Any, now_ms: int) -> Event:
 Decoded = tuple[list[tuple[int, Event]], list[InvalidElement]]
 
 
-def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
-    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+class ReadMessage(NamedTuple):  # a tuple: built once per message, 3x cheaper than a frozen dataclass
+    """A message's JSON document, or the problem that left it without one (``problem``)."""
+
+    raw: bytes | None
+    document: Any = None
+    by_orjson: bool = False
+    problem: InvalidElement | None = None
+
+
+def read_message(raw: bytes | None) -> ReadMessage:
+    """Parse a message's JSON: orjson (fast), else the json module, which then explains why it is
+    not JSON or reads what orjson refuses and json accepts (NaN, Infinity, lone surrogates)."""
     if raw is None:
-        return [], [InvalidElement("not_json", "the message has no value (tombstone)")]
+        return ReadMessage(raw, problem=InvalidElement("not_json", "the message has no value (tombstone)"))
+    try:
+        return ReadMessage(raw, orjson.loads(raw), by_orjson=True)
+    except orjson.JSONDecodeError:
+        return _read_exactly(raw)
+
+
+def _read_exactly(raw: bytes) -> ReadMessage:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return [], [InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})")]
+        return ReadMessage(raw, problem=InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})"))
     try:
-        document = json.loads(text)
+        return ReadMessage(raw, json.loads(text))
     except (ValueError, RecursionError) as err:
-        return [], [InvalidElement("not_json", f"the message is not JSON: {err}"[:300])]
+        return ReadMessage(raw, problem=InvalidElement("not_json", f"the message is not JSON: {err}"[:300]))
+
+
+def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
+    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+    return decode_read(kind, read_message(raw), now_ms)
+
+
+def decode_read(kind: str, message: ReadMessage, now_ms: int) -> Decoded:
+    """``decode_message`` of a message already read (batch mode tells the kind from the document)."""
+    if message.problem is not None:
+        return [], [message.problem]
+    events, invalid = _decode_document(kind, message.document, now_ms)
+    if invalid and message.by_orjson and message.raw is not None:
+        # orjson reads integers beyond 64 bits as floats: no such number is a valid value, but
+        # it changes what an invalid event is told (reason, detail, the dead-lettered element).
+        # The json module's reading keeps that exactly as it always was.
+        return decode_read(kind, _read_exactly(message.raw), now_ms)
+    return events, invalid
+
+
+def _decode_document(kind: str, document: Any, now_ms: int) -> Decoded:
     if isinstance(document, list):
         if not document:
             return [], [InvalidElement("empty_batch", "the batch array is empty")]

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_sla_config(args.config)
     at_ms = parse_iso_ms(args.at) if args.at else None
-    result = run_batch(args.events, config, now_ms=int(time.time() * 1000), at_ms=at_ms)
+    result = run_batch(args.events, config, now_ms=int(time.time() * 1000), at_ms=at_ms,
+                       keep_resources=False)  # no forecast here
     if at_ms is None:  # the end of the newest event's minute: every event is inside the windows
         newest = max(result.engine.watermarks.values(), default=None)
         at_ms = (newest // 60_000 + 1) * 60_000 if newest is not None else int(time.time() * 1000)

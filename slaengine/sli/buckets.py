@@ -21,7 +21,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from slaengine.sli.sketch import LatencySketch
+from slaengine.sli.sketch import LatencySketch, bin_key
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -73,12 +73,13 @@ class HourBucket:
 
     def add_latency(self, minute: int, latency_ms: float) -> None:
         assert self.sketch is not None
-        self.sketch.add(latency_ms)
+        key = bin_key(latency_ms)
+        self.sketch.add_key(key)
         if self.minute_sketches is not None:
             sketch = self.minute_sketches.get(minute)
             if sketch is None:
                 sketch = self.minute_sketches[minute] = LatencySketch()
-            sketch.add(latency_ms)
+            sketch.add_key(key)
 
     def counts_between(self, first_minute: int, end_minute: int) -> tuple[int, int]:
         """(good, total) of minutes [first_minute, end_minute) of this hour.

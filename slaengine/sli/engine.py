@@ -49,7 +49,8 @@ class SliEngine:
             if slo.service and slo.sli in ("availability", "latency", "uptime"):
                 table = [slo.is_good_status(code) if code >= 100 else False for code in range(600)]
                 self._request_slos[slo.service].append((slo, table))
-        self._clocks: dict[tuple[str, str], str] = {}
+        # per (source, service): its watermark clock and the series (SLO, key, table) it feeds
+        self._request_routes: dict[tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
         self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
         self._indexed_series = -1
@@ -143,20 +144,23 @@ class SliEngine:
         self.applied_events += 1
 
     def apply_request(self, event: RequestEvent, source: str, offset: int) -> None:
-        clock_key = (source, event.service)
-        clock = self._clocks.get(clock_key)
-        if clock is None:
-            clock = self._clocks[clock_key] = f"{source}/{event.service}"
-        watermark = self._advance(clock, event.ts_ms)
+        route = self._request_routes.get((source, event.service))
+        if route is None:
+            route = self._request_routes[(source, event.service)] = (
+                f"{source}/{event.service}",
+                [(slo, (slo.name, source), table) for slo, table in self._request_slos.get(event.service, ())])
+        clock, targets = route
         ts_ms = event.ts_ms
+        watermark = self._advance(clock, ts_ms)
         # a late event counts in its own minute, in every window, while its hour is retained
         if self._expired(ts_ms, watermark):
             self.late_dropped += 1
             return
         hour = ts_ms // HOUR_MS
         minute = (ts_ms // MINUTE_MS) % 60
-        for slo, good_status in self._request_slos.get(event.service, ()):
-            hours = self.series[(slo.name, source)]
+        series = self.series
+        for slo, key, good_status in targets:
+            hours = series[key]
             bucket = hours.get(hour)
             if bucket is None:
                 bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli == "latency")

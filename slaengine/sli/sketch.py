@@ -8,6 +8,7 @@ and workers, and it serialises compactly into the changelog.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ddsketch.mapping import LogarithmicMapping
@@ -18,6 +19,17 @@ _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 # 10 µs count as 0, those over 10⁶ ms (16.7 min) as 10⁶ ms. Good/bad is decided on the exact value.
 _MIN_VALUE = 0.01
 MAX_VALUE = 1_000_000.0
+# LogarithmicMapping.key, inlined with the same float operations (the hot path's largest cost)
+_MULTIPLIER = _MAPPING._multiplier
+_OFFSET = _MAPPING._offset
+_log, _ceil = math.log, math.ceil
+
+
+def bin_key(value: float) -> int | None:
+    """The sketch bin of a value; None for the zero bin (below the tracked range)."""
+    if value < _MIN_VALUE:
+        return None
+    return int(_ceil(_log(min(value, MAX_VALUE), 2) * _MULTIPLIER) + _OFFSET)
 
 
 class LatencySketch:
@@ -29,12 +41,15 @@ class LatencySketch:
         self.count = zero_count + sum(self.bins.values())
 
     def add(self, value: float) -> None:
+        self.add_key(bin_key(value))
+
+    def add_key(self, key: int | None) -> None:
+        """Count one value of bin ``key`` (``bin_key``: computed once for several sketches)."""
         self.count += 1
-        if value < _MIN_VALUE:
+        if key is None:
             self.zero_count += 1
-            return
-        key = _MAPPING.key(min(value, MAX_VALUE))
-        self.bins[key] = self.bins.get(key, 0) + 1
+        else:
+            self.bins[key] = self.bins.get(key, 0) + 1
 
     def merge(self, other: LatencySketch) -> None:
         bins = self.bins

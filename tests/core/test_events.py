@@ -9,13 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slaengine.events import (
+    MIN_TS_MS,
     ORDERS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
+    Decoded,
     OrderEvent,
     RequestEvent,
     ResourceEvent,
+    _read_exactly,
     decode_message,
+    decode_read,
     event_to_json,
 )
 
@@ -174,3 +178,107 @@ def test_timestamps_from_2000_on_are_valid() -> None:
     [(_, event)], invalid = decode_message(REQUESTS_TOPIC, encode(dict(GOOD_REQUEST, ts="2000-01-01T00:00:00Z")),
                                            NOW_MS)
     assert invalid == [] and event.ts_ms == 946_684_800_000
+
+
+# ---- one decoder, two JSON parsers (issue 14) ----
+# Messages are read with orjson; the json module reads what orjson refuses or reads differently,
+# so every reason, detail and dead-lettered element stays exactly what the json module gave.
+
+def _by_json_module(topic: str, raw: bytes) -> Decoded:
+    """The reference: the message read by the json module only (the decoder before orjson)."""
+    return decode_read(topic, _read_exactly(raw), NOW_MS)
+
+
+def _same(decoded: Decoded, reference: Decoded) -> bool:
+    return repr(decoded) == repr(reference)  # repr: NaN != NaN, but its repr is the same
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("status", 2**64, "out_of_range"),  # orjson: 1.8446744073709552e+19, a float -> "wrong_type"
+    ("status", -(2**63) - 1, "out_of_range"),
+    ("ts", 2**64, "future_timestamp"),
+    ("latency_ms", 10**30, "out_of_range"),
+    ("request_id", 2**70, "wrong_type"),
+])
+def test_integers_beyond_64_bits_are_told_as_the_integers_they_are(field: str, value: int, reason: str) -> None:
+    raw = encode(dict(GOOD_REQUEST, **{field: value}))
+    events, [bad] = decode_message(REQUESTS_TOPIC, raw, NOW_MS)
+    assert events == [] and bad.reason == reason
+    assert bad.element[field] == value and type(bad.element[field]) is int  # dead-lettered as sent
+    assert "got float" not in bad.detail and (field == "request_id" or str(value) in bad.detail)
+    assert _same(([], [bad]), _by_json_module(REQUESTS_TOPIC, raw))
+
+
+def test_a_huge_integer_in_one_element_of_a_batch_keeps_the_valid_elements() -> None:
+    raw = encode([GOOD_REQUEST, dict(GOOD_REQUEST, status=2**64), dict(GOOD_REQUEST, request_id="r3")])
+    events, invalid = decode_message(REQUESTS_TOPIC, raw, NOW_MS)
+    assert [index for index, _ in events] == [0, 2]
+    assert [(bad.index, bad.reason) for bad in invalid] == [(1, "out_of_range")]
+
+
+@pytest.mark.parametrize("raw, reason, detail", [
+    (b'{"ts": "2026-10-01T12:00:00Z", "service": "s", "endpoint": "e", "status": 200, "latency_ms": NaN}',
+     "out_of_range", "field 'latency_ms' must be finite, got nan"),
+    (b'{"ts": NaN, "service": "s", "endpoint": "e", "status": 200, "latency_ms": 1}',
+     "bad_timestamp", "ts nan is not a valid epoch-milliseconds value"),
+    (b'{"ts": "2026-10-01T12:00:00Z", "service": "s", "endpoint": "e", "status": 200, "latency_ms": -Infinity}',
+     "out_of_range", "field 'latency_ms' must be finite, got -inf"),
+    (b'{"ts": "2026-10-01T12:00:00Z", "service": "s", "endpoint": "e", "status": 200, "latency_ms": 1e400}',
+     "out_of_range", "field 'latency_ms' must be finite, got inf"),
+    (b'{"ts": "2026-10-01T12:00:00Z", "service": "a\\ud800", "endpoint": "e", "status": 200, "latency_ms": 1}',
+     "bad_text", "field 'service' contains the character U+D800 at position 1"),
+    (b"{not json", "not_json",
+     "the message is not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    (b"\xef\xbb\xbf{}", "not_json",
+     "the message is not JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)"),
+    (b'{"a": 1} x', "not_json", "the message is not JSON: Extra data: line 1 column 10 (char 9)"),
+    (b"[1,]", "not_json", "the message is not JSON: Expecting value: line 1 column 4 (char 3)"),
+    (b"", "not_json", "the message is not JSON: Expecting value: line 1 column 1 (char 0)"),
+    (b'"a\x01b"', "not_json", "the message is not JSON: Invalid control character at: line 1 column 3 (char 2)"),
+    (b'{"service": "\xed\xa0\x80"}', "not_utf8", "the message is not UTF-8 (byte 13)"),
+    (b"[" * 5000 + b"]" * 5000, "not_json", "the message is not JSON: maximum recursion depth exceeded"),
+], ids=["NaN latency", "NaN ts", "-Infinity", "1e400", "an escaped lone surrogate", "not JSON", "a BOM",
+        "extra data", "a trailing comma", "empty", "a raw control character", "an encoded surrogate",
+        "nested 5,000 deep"])
+def test_what_orjson_refuses_is_read_and_explained_as_the_json_module_does(raw: bytes, reason: str,
+                                                                           detail: str) -> None:
+    events, [bad] = decode_message(REQUESTS_TOPIC, raw, NOW_MS)
+    assert events == [] and bad.reason == reason
+    assert bad.detail.startswith(detail)
+    assert _same(([], [bad]), _by_json_module(REQUESTS_TOPIC, raw))
+
+
+def test_a_duplicate_key_counts_its_last_value_as_before() -> None:
+    raw = b'{"ts": "2026-10-01T12:00:00Z", "service": "s", "endpoint": "e", "status": 700, "status": 200, ' \
+          b'"latency_ms": 1.5}'
+    [(_, event)], invalid = decode_message(REQUESTS_TOPIC, raw, NOW_MS)
+    assert invalid == [] and event.status == 200
+
+
+big_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**62, max_value=2**200)
+    | st.integers(max_value=-(2**62), min_value=-(2**200)) | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=20)
+request_fields = st.fixed_dictionaries({}, optional={
+    "ts": big_json_values | st.sampled_from(["2026-10-01T12:00:00.123Z", "2026-10-01T12:00:00+02:00"])
+    | st.integers(min_value=MIN_TS_MS, max_value=NOW_MS),
+    "service": big_json_values | st.just("orders-api"), "endpoint": big_json_values | st.just("GET /"),
+    "status": big_json_values | st.integers(min_value=100, max_value=599),
+    "latency_ms": big_json_values | st.floats(min_value=0, max_value=1e9),
+    "request_id": big_json_values, "extra": big_json_values})
+
+
+@settings(max_examples=500, deadline=None)
+@given(document=request_fields | st.lists(request_fields, max_size=3) | big_json_values)
+def test_any_document_decodes_exactly_as_the_json_module_reads_it(document: object) -> None:
+    raw = json.dumps(document).encode()
+    assert _same(decode_message(REQUESTS_TOPIC, raw, NOW_MS), _by_json_module(REQUESTS_TOPIC, raw))
+
+
+@settings(max_examples=500, deadline=None)
+@given(digits=st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][-+]?[0-9]{1,3})?", fullmatch=True))
+def test_numbers_written_with_many_digits_read_as_the_json_module_reads_them(digits: str) -> None:
+    raw = (b'{"ts": "2026-10-01T12:00:00Z", "resource": "r", "value": %s, "capacity": %s}'
+           % (digits.encode(), digits.lstrip("-").encode()))
+    assert _same(decode_message(RESOURCES_TOPIC, raw, NOW_MS), _by_json_module(RESOURCES_TOPIC, raw))

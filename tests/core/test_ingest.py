@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from slaengine.batch import kind_of_event, run_batch
+from slaengine.batch import kind_of_event, resource_events, run_batch
 from slaengine.config import SlaConfig
 from slaengine.events import source_id, source_name
 from slaengine.sli.engine import SliEngine
@@ -55,3 +55,29 @@ def _json_or_none(line: bytes) -> object:
         return json.loads(line)
     except ValueError:
         return None
+
+
+def test_batch_mode_tells_the_kind_of_a_line_orjson_refuses_from_the_json_module_reading(
+        sla_config: SlaConfig, tmp_path: Path) -> None:
+    # NaN is not JSON to orjson, but the json module reads it: the line is a resource event whose
+    # value is not finite, as before, not a request missing its service
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": NaN}\n'
+                    b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o1", "event": "created", "x": 1e999}\n'
+                    b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 18446744073709551616}\n')
+    batch = run_batch(log, sla_config, NOW_MS)
+    assert batch.invalid == Counter({"out_of_range": 2}) and batch.valid == 1
+
+
+def test_the_resource_events_of_a_log_are_those_batch_mode_keeps(sla_config: SlaConfig, tmp_path: Path) -> None:
+    # the report forecasts from resource_events (in a second process) what run_batch would keep
+    lines = [json.dumps(event).encode() for event in generate_events(plan_for_days(END, 2, seed=5))]
+    lines += [b'{"ts": "2026-10-02T10:00:00Z", "reso\\u0075rce": "disk", "value": 1, "capacity": 2}',  # escaped key
+              b'[{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 3}, {"resource": "disk"}]',
+              b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": -1e999}',
+              b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o9", "event": "created", "resource": "disk"}']
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    kept = run_batch(log, sla_config, NOW_MS).resources
+    assert len(kept) > 20 and [e.value for e in kept[-2:]] == [1.0, 3.0]
+    assert resource_events(log, NOW_MS) == kept

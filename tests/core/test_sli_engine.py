@@ -6,6 +6,9 @@ import random
 
 import numpy as np
 import pytest
+from ddsketch.mapping import LogarithmicMapping
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slaengine.config import SlaConfig
 from slaengine.events import OrderEvent, RequestEvent
@@ -241,3 +244,16 @@ def test_evaluating_all_windows_at_once_equals_one_window_at_a_time(sla_config: 
         together = evaluate_windows(engine, slo, at)
         one_by_one = [evaluate_window(engine, slo, window, at) for window in windows_for(slo)]
         assert together == one_by_one
+
+
+@settings(max_examples=2000, deadline=None)
+@given(value=st.floats(min_value=0, max_value=1e12) | st.floats(min_value=0.005, max_value=0.02)
+       | st.sampled_from([0.01, 1e6, 1e6 + 1e-9, 1.0, 2.0, 1.02]))
+def test_a_latency_falls_in_the_bin_of_ddsketchs_logarithmic_mapping(value: float) -> None:
+    # bin_key inlines LogarithmicMapping.key: the bins must stay the ones DDSketch would choose
+    sketch = LatencySketch()
+    sketch.add(value)
+    if value < 0.01:
+        assert sketch.zero_count == 1 and sketch.bins == {}
+    else:
+        assert sketch.bins == {LogarithmicMapping(0.01).key(min(value, 1e6)): 1}

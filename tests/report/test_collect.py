@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,10 @@ from slaengine.events import OrderEvent, RequestEvent, ResourceEvent
 from slaengine.pagerduty.incidents import IncidentTimeline
 from slaengine.report.collect import (
     build_month_report,
-    capacity_sections,
     incident_rows,
     month_report_from_engine,
 )
+from slaengine.report.collect_capacity import capacity_sections
 from slaengine.report.errors import ReportRequestError
 from slaengine.report.formatting import format_headline, format_lag
 from slaengine.report.model import MonthReport, SloMonth
@@ -430,3 +430,16 @@ def test_the_collector_imports_no_kafka_web_or_pdf_code() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_cli_report_forecasts_in_its_second_process_what_the_batch_engine_would(
+        month: Month, synthetic_events: Path) -> None:
+    # build_month_report computes capacity in a forked process from the file's resource events;
+    # it must be the report of the in-process path: run_batch's resources -> capacity_sections
+    month_end_ms = ms("2026-11-01T00:00:00Z")
+    in_process = month_report_from_engine(
+        month.batch.engine, month.config, OCTOBER, NOW_MS,
+        capacity=capacity_sections(month.batch.resources, month.config, month_end_ms))
+    built = build_month_report(synthetic_events, CONFIG, OCTOBER, now=NOW)
+    assert built.capacity and len(built.capacity) >= 2
+    assert built == replace(in_process, generated_at=built.generated_at)
