@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 from slaengine.batch import run_batch
 from slaengine.calendar import month_range
 from slaengine.config import SlaConfig, load_sla_config
-from slaengine.errors import ConfigError
-from slaengine.report.collect_capacity import capacity_config_of, capacity_sections
+from slaengine.report.collect_capacity import capacity_sections
 from slaengine.report.collect_definitions import describe_all
 from slaengine.report.collect_slo import (
     MonthContext,
@@ -39,10 +38,8 @@ from slaengine.report.model import (
 )
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
-from slaengine.yamlconfig import line_of, read_yaml, validate_document
 
 if TYPE_CHECKING:
-    from forecasting.config import CapacityConfig
     from slaengine.pagerduty.incidents import IncidentTimeline
 
 __all__ = ["build_month_report", "capacity_sections", "incident_rows",
@@ -88,10 +85,10 @@ def ensure_started(month: date, start_ms: int, now_ms: int, timezone: str) -> No
 
 def report_identity(config: SlaConfig) -> tuple[str, str]:
     """(organisation, service name): the ``report:`` section's, else the SLO config's."""
-    section = config.report or {}
-    organisation = str(section.get("organisation") or config.organisation)
+    section = config.report
+    organisation = (section.organisation if section else "") or config.organisation
     services = ", ".join(dict.fromkeys(slo.service for slo in config.slos if slo.service))
-    return organisation, str(section.get("service_name") or services or organisation)
+    return organisation, (section.service_name if section else "") or services or organisation
 
 
 def _fulfillment_by_day(slos: tuple[SloMonth, ...]) -> tuple[DayRatio, ...] | None:
@@ -146,8 +143,7 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
     the trend and the previous-month comparison); incidents are None (no PagerDuty
     source in batch mode); capacity comes from the file's resource events.
     """
-    config = load_sla_config(config_path)
-    capacity_rules = _checked_sections(config, Path(config_path))
+    config = load_sla_config(config_path)  # every section, the report's and forecasting's too
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     start_ms, end_ms = month_range(month.year, month.month, config.zone)
     ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
@@ -155,29 +151,5 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
     if batch.invalid_total:
         log.warning("%s: %d invalid events skipped (%s)", events_path, batch.invalid_total,
                     ", ".join(f"{reason}: {n}" for reason, n in sorted(batch.invalid.items())))
-    capacity = capacity_sections(batch.resources, config, end_ms, capacity_rules)
+    capacity = capacity_sections(batch.resources, config, end_ms)
     return month_report_from_engine(batch.engine, config, month, now_ms, capacity=capacity)
-
-
-def _checked_sections(config: SlaConfig, path: Path) -> CapacityConfig:
-    """Validate the ``report:`` and ``forecasting:`` sections with file and line numbers."""
-    document = read_yaml(path)
-    if config.report is not None:
-        from slaengine.report.config import load_report_config
-
-        report = load_report_config(path)
-        if "timezone" in report.model_fields_set and report.timezone != config.timezone:
-            raise ConfigError(
-                f"{report.timezone!r} differs from timezone {config.timezone!r}: the report's "
-                f"months and days are the SLIs' calendar months, so set one timezone",
-                file=str(path), line=line_of(document, ("report", "timezone")),
-                field="report.timezone")
-    if config.forecasting is None:
-        return capacity_config_of(None)
-    from forecasting.config import CapacityConfig
-
-    try:
-        return validate_document(document["forecasting"], CapacityConfig, str(path))
-    except ConfigError as err:
-        field = f"forecasting.{err.field}" if err.field else "forecasting"
-        raise ConfigError(err.reason, file=err.file, line=err.line, field=field) from err
