@@ -41,7 +41,7 @@ from slaengine.report.service import ReportService
 from slaengine.report.store import ReportStore
 from slaengine.sli.engine import SliEngine
 from streams.alerting import AlertingService
-from streams.runner import api_route_setups
+from streams.features import api_route_setups
 
 TOKEN = "fuzz-token"
 LAG_WINDOW_S = 2.0
@@ -119,7 +119,7 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
 async def serve(port: int, data_dir: Path) -> None:
     app, router, incident_log = build_api(data_dir)
     # as a worker does at startup: a first forecast (loading the forecast libraries), then
-    # favour_event_loop() (streams.runner, after its first capacity refresh)
+    # favour_event_loop() (streams.features, after its first capacity refresh)
     app[CAPACITY_SERVICE_KEY].report()
     favour_event_loop()
     runner = web.AppRunner(app, access_log=None)

@@ -16,7 +16,7 @@ from slaengine.alerting.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.alerting.service import AlertRouter
 from slaengine.alerts_model import Alert
 from slaengine.pagerduty.devserver import DEV_STATE, create_devserver_app
-from streams.runner import tolerate_missing_secrets
+from streams.features import tolerate_missing_secrets
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 
