@@ -244,12 +244,13 @@ class SlaConfig(BaseModel):
 
 
 def load_sla_config(path: str | Path) -> SlaConfig:
-    """Load and validate an SLO config file, every section (raises ConfigError with file/line/field)."""
+    """Load and validate an SLO config file, every section; ConfigError with file/line/field."""
     document = read_yaml(path)
     config = validate_document(document, SlaConfig, str(path))
     if config.report is not None and config.report.timezone != config.timezone:
-        raise ConfigError(f"{config.report.timezone!r} differs from timezone {config.timezone!r}: the "
-                          f"report's months and days are the SLIs' calendar months, so set one timezone",
+        raise ConfigError(f"{config.report.timezone!r} differs from timezone {config.timezone!r}: "
+                          "the report's months and days are the SLIs' calendar months, so set one "
+                          "timezone",
                           file=str(path), line=line_of(document, ("report", "timezone")),
                           field="report.timezone")
     return config

@@ -8,6 +8,7 @@ is a ``BackgroundLoop``, which owns its task, so ``stop()`` ends every task a fe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -80,8 +81,12 @@ class BackgroundLoop:
     """``run(stop)`` as a task this object owns: ``start()`` creates it, ``stop()`` sets ``stop``
     and waits for the loop to end (cancelling it after ``grace_s``)."""
 
-    def __init__(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]],
-                 grace_s: float = STOP_GRACE_S) -> None:
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[asyncio.Event], Awaitable[None]],
+        grace_s: float = STOP_GRACE_S,
+    ) -> None:
         self.name = name
         self.run = run
         self.grace_s = grace_s
@@ -137,11 +142,16 @@ class SliFeature:
 
     def collectors(self) -> list[Collector]:
         runtime = self.runtime
-        return [SliCollector(self.engine, owns=self.owns),
-                PipelineCollector(runtime.pipeline.valid, runtime.pipeline.invalid,
-                                  lambda: consumer_lag_of(self.app, runtime)),
-                SeriesLimitsCollector(runtime.limits),
-                RuntimeCollector(runtime)]
+        return [
+            SliCollector(self.engine, owns=self.owns),
+            PipelineCollector(
+                runtime.pipeline.valid,
+                runtime.pipeline.invalid,
+                lambda: consumer_lag_of(self.app, runtime),
+            ),
+            SeriesLimitsCollector(runtime.limits),
+            RuntimeCollector(runtime),
+        ]
 
     async def start(self) -> None:
         await self.view_loop.start()  # global reads wait for it to catch up
@@ -152,12 +162,17 @@ class SliFeature:
 
 def sli_feature(settings: Settings, config: SlaConfig) -> SliFeature:
     app, runtime = build_app(settings, config)
-    view = GlobalView(config, settings.kafka_bootstrap, changelog_topics(settings.app_id),
-                      settings.partitions)
+    view = GlobalView(
+        config, settings.kafka_bootstrap, changelog_topics(settings.app_id), settings.partitions
+    )
     # self-monitoring is about this worker's own partitions: shared, not read from the view
     view.engine.pipeline_lag_ms = runtime.engine.pipeline_lag_ms
-    owners_topic = app.topic(settings.topic(OWNERS_TOPIC), key_serializer="raw",
-                             value_serializer="raw", partitions=settings.partitions)
+    owners_topic = app.topic(
+        settings.topic(OWNERS_TOPIC),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
 
     async def hold_ownership(stream: Any) -> None:
         """Nothing is written to sla.owners: its partitions' assignment is the SLOs' ownership."""
@@ -165,8 +180,9 @@ def sli_feature(settings: Settings, config: SlaConfig) -> SliFeature:
             pass
 
     app.agent(owners_topic, name="slaengine.owners")(hold_ownership)
-    ownership = Ownership(settings.topic(OWNERS_TOPIC), settings.partitions,
-                          lambda: app.consumer.assignment())
+    ownership = Ownership(
+        settings.topic(OWNERS_TOPIC), settings.partitions, lambda: app.consumer.assignment()
+    )
     return SliFeature(app, runtime, view, ownership)
 
 
@@ -180,7 +196,9 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
             highwater = consumer.highwater(tp)
             position = runtime.pipeline_positions.get((tp.topic, tp.partition))
             if highwater is not None:
-                lag[(tp.topic, tp.partition)] = max(0, highwater - (position + 1 if position is not None else 0))
+                lag[(tp.topic, tp.partition)] = max(
+                    0, highwater - (position + 1 if position is not None else 0)
+                )
     except Exception:  # noqa: BLE001 - consumer not started yet, or mid-rebalance
         return lag
     return lag
@@ -216,13 +234,24 @@ class RouterFeature:
 def router_feature(settings: Settings, app: faust.App) -> RouterFeature:
     routing = load_routing_config(settings.routing_config or DEFAULT_ROUTING_FILE)
     factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
-    silences = KafkaSilenceStore(settings.kafka_bootstrap, settings.topic(SILENCES_TOPIC),
-                                 routing.silences)
-    routers = PartitionedRouter(settings.kafka_bootstrap, settings.topic(ALERTS_TOPIC),
-                                settings.topic(ROUTER_STATE_TOPIC), f"{settings.app_id}-alert-router",
-                                routing, build_senders(routing, factories), silences)
-    alerts_topic = app.topic(settings.topic(ALERTS_TOPIC), key_serializer="raw",
-                             value_serializer="raw", partitions=settings.partitions)
+    silences = KafkaSilenceStore(
+        settings.kafka_bootstrap, settings.topic(SILENCES_TOPIC), routing.silences
+    )
+    routers = PartitionedRouter(
+        settings.kafka_bootstrap,
+        settings.topic(ALERTS_TOPIC),
+        settings.topic(ROUTER_STATE_TOPIC),
+        f"{settings.app_id}-alert-router",
+        routing,
+        build_senders(routing, factories),
+        silences,
+    )
+    alerts_topic = app.topic(
+        settings.topic(ALERTS_TOPIC),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
     group_keys = GroupKeys(routing)
 
     async def publish(alert: Alert) -> None:
@@ -248,9 +277,14 @@ def tolerate_missing_secrets(factory: Any) -> Any:
             return factory(integration)
         except ConfigError as err:
             name = type(integration).__name__.replace("Integration", "").lower()
-            log.warning("%s receiver not configured (%s); its notifications will be recorded as "
-                        "undeliverable", name, err)
+            log.warning(
+                "%s receiver not configured (%s); its notifications will be recorded as "
+                "undeliverable",
+                name,
+                err,
+            )
             return UnconfiguredSender(name, str(err))
+
     return build
 
 
@@ -273,14 +307,22 @@ class EvaluatorFeature:
         await self.loop.stop()
 
 
-def evaluator_feature(config: SlaConfig, sli: SliFeature, registry: CollectorRegistry,
-                      capacity: CapacityService, publish: Callable[[Alert], Awaitable[None]]
-                      ) -> EvaluatorFeature:
+def evaluator_feature(
+    config: SlaConfig,
+    sli: SliFeature,
+    registry: CollectorRegistry,
+    capacity: CapacityService,
+    publish: Callable[[Alert], Awaitable[None]],
+) -> EvaluatorFeature:
     """Every evaluation interval, the SLOs this worker owns (on the global counts) and the capacity
     projections; the transitions are published to sla.alerts (``publish``)."""
     service = AlertingService(config, sli.engine, registry, capacity, owns=sli.owns)
-    return EvaluatorFeature(service, BackgroundLoop(
-        "alert-evaluation", lambda stop: run_evaluation_loop(service, publish, stop)))
+    return EvaluatorFeature(
+        service,
+        BackgroundLoop(
+            "alert-evaluation", lambda stop: run_evaluation_loop(service, publish, stop)
+        ),
+    )
 
 
 # ---- forecasting: capacity forecasts of this worker's resources ---------------------------
@@ -316,16 +358,16 @@ class ForecastingFeature:
             if first:  # the forecast libraries are loaded now: freeze them too
                 favour_event_loop()
                 first = False
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.refresh_s)
-            except TimeoutError:
-                pass
 
 
 def forecasting_feature(settings: Settings, runtime: Runtime) -> ForecastingFeature:
-    capacity = CapacityService(lambda: runtime.resources.history,
-                               load_capacity_config(settings.capacity_config),
-                               min_refresh_seconds=settings.capacity_refresh_s)
+    capacity = CapacityService(
+        lambda: runtime.resources.history,
+        load_capacity_config(settings.capacity_config),
+        min_refresh_seconds=settings.capacity_refresh_s,
+    )
     return ForecastingFeature(capacity, settings.capacity_refresh_s)
 
 
@@ -345,28 +387,42 @@ class ReportsFeature:
 
     def __post_init__(self) -> None:
         folder = self.report_config.folder
-        self.service = ReportService(self.build_report, ReportStore(folder), utc_now,
-                                     self.report_config.timezone,
-                                     outbox=DeliveryOutbox(folder, utc_now))
+        self.service = ReportService(
+            self.build_report,
+            ReportStore(folder),
+            utc_now,
+            self.report_config.timezone,
+            outbox=DeliveryOutbox(folder, utc_now),
+        )
 
     def build_report(self, month: date) -> MonthReport:
         """The month's report from the global state (every partition, whichever worker is asked)."""
         start_ms, end_ms = month_range(month.year, month.month, self.engine.zone)
-        timelines = self.incident_log.timelines(datetime.fromtimestamp(start_ms / 1000, UTC),
-                                                datetime.fromtimestamp(end_ms / 1000, UTC))
-        return month_report_from_engine(self.engine, self.config, month,
-                                        int(utc_now().timestamp() * 1000),
-                                        incidents=incident_rows(timelines))
+        timelines = self.incident_log.timelines(
+            datetime.fromtimestamp(start_ms / 1000, UTC), datetime.fromtimestamp(end_ms / 1000, UTC)
+        )
+        return month_report_from_engine(
+            self.engine,
+            self.config,
+            month,
+            int(utc_now().timestamp() * 1000),
+            incidents=incident_rows(timelines),
+        )
 
     def month_claim(self) -> KafkaMonthClaim:
         """The monthly report's claim lives in Kafka: workers share no disk."""
         owner = f"{self.settings.worker_id}-{uuid.uuid4().hex[:8]}"  # compose replicas share an id
-        return KafkaMonthClaim(self.settings.kafka_bootstrap, self.settings.topic(REPORT_CLAIMS_TOPIC),
-                               utc_now, owner=owner)
+        return KafkaMonthClaim(
+            self.settings.kafka_bootstrap,
+            self.settings.topic(REPORT_CLAIMS_TOPIC),
+            utc_now,
+            owner=owner,
+        )
 
     async def start(self) -> None:
-        scheduler = ReportScheduler(self.report_config, self.build_report, utc_now,
-                                    claim=self.month_claim())
+        scheduler = ReportScheduler(
+            self.report_config, self.build_report, utc_now, claim=self.month_claim()
+        )
         self.scheduler = BackgroundLoop("report-scheduler", scheduler.run_forever)
         await self.scheduler.start()
 
@@ -376,15 +432,20 @@ class ReportsFeature:
 
 
 def reports_feature(settings: Settings, config: SlaConfig, engine: SliEngine) -> ReportsFeature:
-    return ReportsFeature(settings, config, report_config_of(config, settings), engine,
-                          IncidentLog.in_data_dir(settings.data_dir))
+    return ReportsFeature(
+        settings,
+        config,
+        report_config_of(config, settings),
+        engine,
+        IncidentLog.in_data_dir(settings.data_dir),
+    )
 
 
 def report_config_of(config: SlaConfig, settings: Settings) -> ReportConfig:
     """The ``report:`` section (defaults without one); a relative folder lives in the data dir."""
-    report = config.report or ReportConfig(organisation=config.organisation,
-                                           service_name=config.organisation,
-                                           timezone=config.timezone)
+    report = config.report or ReportConfig(
+        organisation=config.organisation, service_name=config.organisation, timezone=config.timezone
+    )
     if not report.folder.is_absolute():
         report = report.model_copy(update={"folder": settings.data_dir / report.folder})
     return report
@@ -421,8 +482,13 @@ def http_feature(settings: Settings, build: Callable[[], web.Application]) -> Ht
     return HttpFeature(settings, build)
 
 
-def api_route_setups(router: RouterApi, incident_log: IncidentLog, capacity: CapacityService,
-                     reports: ReportService, alerting: AlertingService) -> list[RouteSetup]:
+def api_route_setups(
+    router: RouterApi,
+    incident_log: IncidentLog,
+    capacity: CapacityService,
+    reports: ReportService,
+    alerting: AlertingService,
+) -> list[RouteSetup]:
     """Every feature's routes, in one list (tests build the same API from it)."""
     return [
         lambda app: add_alerting_routes(app, router),

@@ -139,7 +139,8 @@ async def create_worker_topics(settings: Settings) -> None:
     """The topics a worker reads and writes besides Faust's own (its changelogs, created by Faust)."""
     names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)]
     await ensure_topics(settings.kafka_bootstrap, names, settings.partitions)
-    await ensure_compacted_topics(settings.kafka_bootstrap, [settings.topic(n) for n in SHARED_STATE_TOPICS])
+    await ensure_compacted_topics(settings.kafka_bootstrap,
+                                  [settings.topic(n) for n in SHARED_STATE_TOPICS])
     await ensure_compacted_topics(settings.kafka_bootstrap, [settings.topic(ROUTER_STATE_TOPIC)],
                                   settings.partitions)  # co-partitioned with sla.alerts
 

@@ -8,9 +8,12 @@ from slaengine.settings import add_settings_arguments, add_worker_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("worker", help="run a stream-processing worker and the HTTP API",
-                                   description="Consumes sla.requests, sla.orders and sla.resources, keeps SLIs in "
-                                               "changelog-backed tables and serves /health, /metrics and /api.")
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream-processing worker and the HTTP API",
+        description="Consumes sla.requests, sla.orders and sla.resources, keeps SLIs in "
+        "changelog-backed tables and serves /health, /metrics and /api.",
+    )
     add_settings_arguments(parser)
     add_worker_arguments(parser)
     parser.set_defaults(func=run)

@@ -71,28 +71,43 @@ def test_a_report_without_a_timezone_uses_the_slo_timezone(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        pytest.param(REPORT.replace("sla@acme.example", "nobody"),
-                     r"slo\.yaml:18: report\.email\.recipients: Value error, not an e-mail "
-                     r"address: 'nobody'", id="a bad recipient"),
-        pytest.param("report:\n  organisation: Acme\n",
-                     r"slo\.yaml:14: report\.service_name: Field required",
-                     id="a report without its service name"),
-        pytest.param(REPORT + "  schedule: {at: '25:00'}\n",
-                     r"slo\.yaml:21: report\.schedule\.at: Input should be in a valid time format",
-                     id="a bad schedule time"),
-        pytest.param(REPORT + "  timezone: UTC\n",
-                     r"slo\.yaml:21: report\.timezone: 'UTC' differs from timezone 'Europe/Berlin'",
-                     id="a report timezone other than the SLOs'"),
-        pytest.param("forecasting:\n  kinds:\n    database: {tiers_gb: [50, 10]}\n",
-                     r"slo\.yaml:16: forecasting\.kinds\.database\.tiers_gb: Value error, tiers "
-                     r"must be positive and strictly ascending", id="descending tiers"),
-        pytest.param("forecasting:\n  horizon: 30\n",
-                     r"slo\.yaml:15: forecasting\.horizon: Extra inputs are not permitted",
-                     id="an unknown forecasting field"),
+        pytest.param(
+            REPORT.replace("sla@acme.example", "nobody"),
+            r"slo\.yaml:18: report\.email\.recipients: Value error, not an e-mail "
+            r"address: 'nobody'",
+            id="a bad recipient",
+        ),
+        pytest.param(
+            "report:\n  organisation: Acme\n",
+            r"slo\.yaml:14: report\.service_name: Field required",
+            id="a report without its service name",
+        ),
+        pytest.param(
+            REPORT + "  schedule: {at: '25:00'}\n",
+            r"slo\.yaml:21: report\.schedule\.at: Input should be in a valid time format",
+            id="a bad schedule time",
+        ),
+        pytest.param(
+            REPORT + "  timezone: UTC\n",
+            r"slo\.yaml:21: report\.timezone: 'UTC' differs from timezone 'Europe/Berlin'",
+            id="a report timezone other than the SLOs'",
+        ),
+        pytest.param(
+            "forecasting:\n  kinds:\n    database: {tiers_gb: [50, 10]}\n",
+            r"slo\.yaml:16: forecasting\.kinds\.database\.tiers_gb: Value error, tiers "
+            r"must be positive and strictly ascending",
+            id="descending tiers",
+        ),
+        pytest.param(
+            "forecasting:\n  horizon: 30\n",
+            r"slo\.yaml:15: forecasting\.horizon: Extra inputs are not permitted",
+            id="an unknown forecasting field",
+        ),
     ],
 )
-def test_a_bad_section_names_file_line_and_field(tmp_path: Path, section: str,
-                                                 expected: str) -> None:
+def test_a_bad_section_names_file_line_and_field(
+    tmp_path: Path, section: str, expected: str
+) -> None:
     path = write(tmp_path, SLOS + section)
     with pytest.raises(ConfigError, match=expected):
         load_sla_config(path)
@@ -101,17 +116,35 @@ def test_a_bad_section_names_file_line_and_field(tmp_path: Path, section: str,
 def test_the_worker_refuses_a_bad_section_before_it_connects(tmp_path: Path) -> None:
     path = write(tmp_path, SLOS + "forecasting:\n  horizon_days: 3\n")
     result = subprocess.run(
-        [sys.executable, "-m", "slaengine.cli", "worker", "--config", str(path),
-         "--bootstrap", "127.0.0.1:1", "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "worker",
+            "--config",
+            str(path),
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1
-    assert f"{path}:15: forecasting.horizon_days: Input should be greater than or equal to 7" \
+    assert (
+        f"{path}:15: forecasting.horizon_days: Input should be greater than or equal to 7"
         in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
-def test_slo_windows_are_parsed_once_at_load(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slo_windows_are_parsed_once_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = load_sla_config(write(tmp_path, SLOS))
 
     def refuse(text: str) -> timedelta:

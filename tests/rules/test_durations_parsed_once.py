@@ -30,7 +30,8 @@ slos:
 
 
 def test_the_evaluators_durations_are_read_without_parsing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "slo.yaml"
     path.write_text(CONFIG)
@@ -55,6 +56,8 @@ def test_the_evaluators_durations_are_read_without_parsing(
     windows = overrides.windows(base)
     assert windows is not None
     assert (windows.page_quick.short_window, windows.page_quick.long_window) == (
-        timedelta(minutes=5), timedelta(hours=1))
+        timedelta(minutes=5),
+        timedelta(hours=1),
+    )
     monkeypatch.undo()  # building a definition reads the period from the window text once
     assert slo_definition(spec, catalog).no_data_after == timedelta(minutes=45)

@@ -32,22 +32,45 @@ async def settled(before: set[asyncio.Task], timeout: float = 5.0) -> set[str]:
 
 
 async def test_stopping_a_worker_ends_every_task_its_features_started(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
 ) -> None:
-    settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
-                        data_dir=tmp_path, store="memory://", http_port=free_port(), partitions=2)
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        data_dir=tmp_path,
+        store="memory://",
+        http_port=free_port(),
+        partitions=2,
+    )
     await create_worker_topics(settings)
     before = asyncio.all_tasks()
     worker = Worker(settings, load_sla_config(DEFAULT_CONFIG))
-    assert [f.name for f in worker.features] == ["http", "sli", "router", "evaluator",
-                                                  "forecasting", "reports"]
+    assert [f.name for f in worker.features] == [
+        "http",
+        "sli",
+        "router",
+        "evaluator",
+        "forecasting",
+        "reports",
+    ]
     await worker.start()
     try:
         running = {t.get_name() for t in asyncio.all_tasks() - before}
-        assert {"global-view", "alert-evaluation", "capacity-refresh", "report-scheduler",
-                "alert-routers", "silences", "event-loop-lag"} <= running
-        async with aiohttp.ClientSession() as session, \
-                session.get(f"http://127.0.0.1:{settings.http_port}/health") as response:
+        assert {
+            "global-view",
+            "alert-evaluation",
+            "capacity-refresh",
+            "report-scheduler",
+            "alert-routers",
+            "silences",
+            "event-loop-lag",
+        } <= running
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{settings.http_port}/health") as response,
+        ):
             assert response.status == 200
     finally:
         started = time.monotonic()
