@@ -129,7 +129,9 @@ class SliFeature:
     view_loop: BackgroundLoop = field(init=False)
 
     def __post_init__(self) -> None:
-        self.view_loop = BackgroundLoop("global-view", self.view.run_forever)
+        # the view only reads: cancelling it while it still starts (it checks ``stop`` once it
+        # follows the changelogs) loses nothing, so a shutdown does not wait long for it
+        self.view_loop = BackgroundLoop("global-view", self.view.run_forever, grace_s=2.0)
 
     @property
     def engine(self) -> SliEngine:

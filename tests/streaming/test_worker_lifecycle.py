@@ -16,7 +16,7 @@ from slaengine.settings import DEFAULT_CONFIG, Settings
 from streams.features import BackgroundLoop
 from streams.runner import Worker, create_worker_topics
 
-from .conftest import free_port
+from .conftest import WorkerProcess, free_port
 
 pytestmark = pytest.mark.slow  # a worker's features on the broker: not in scripts/test --quick
 
@@ -95,3 +95,18 @@ async def test_a_loop_that_ignores_its_stop_signal_is_cancelled_after_the_grace_
     assert task.cancelled() and time.monotonic() - started < 2
     assert loop.task is None
     await loop.stop()  # stopping twice is harmless
+
+
+def test_sigterm_stops_every_feature_before_faust_stops(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+) -> None:
+    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, store="memory://").start()
+    worker.stop()  # SIGTERM
+    assert worker.process is not None and worker.process.returncode == 0
+    log = worker.log_text()
+    stopped = [line.split("streams.runner: ")[1].split(" stopped in")[0]
+               for line in log.splitlines() if " stopped in " in line and "streams.runner" in line]
+    assert stopped == ["reports", "forecasting", "evaluator", "router", "sli", "http"], log[-3000:]
+    # the features stop while Faust still runs: before it flushes its producer for the last time
+    assert log.index("http stopped in") < log.index("Flush producer buffer")
+    assert "Traceback" not in log and "was destroyed but it is pending" not in log
