@@ -13,14 +13,24 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from forecasting.config import CapacityConfig
 from slaengine.calendar import zone_of
 from slaengine.durations import Duration, DurationField, parse_duration
 from slaengine.errors import ConfigError
+from slaengine.report.config import ReportConfig
 from slaengine.rules.fromconfig import SloAlertingOverrides, period_of
 from slaengine.rules.windows import AlertWindows, WindowsCatalog
-from slaengine.yamlconfig import load_model
+from slaengine.yamlconfig import line_of, read_yaml, validate_document
 
 SliKind = Literal["availability", "latency", "uptime", "fulfillment", "lag", "projection_lag"]
 CALENDAR_MONTH = "calendar-month"
@@ -94,6 +104,7 @@ class SloSpec(BaseModel):
     projection: str | None = Field(default=None, min_length=1)  # projection_lag: only this projection
     # burn-rate alert overrides (slaengine.rules.fromconfig), checked against the period below
     alerting: SloAlertingOverrides | None = None
+    _window_delta: timedelta | None = PrivateAttr(default=None)  # parsed once, at load
 
     @field_validator("window")
     @classmethod
@@ -135,6 +146,7 @@ class SloSpec(BaseModel):
             raise ValueError("'projection' applies to projection_lag SLOs only")
         if self.no_traffic != "ignore" and self.sli != "uptime":
             raise ValueError("'no_traffic' applies to uptime SLOs only (minutes without requests)")
+        self._window_delta = None if self.window == CALENDAR_MONTH else parse_duration(self.window)
         return self
 
     @property
@@ -158,7 +170,7 @@ class SloSpec(BaseModel):
     @property
     def window_delta(self) -> timedelta | None:
         """The rolling window, or None for a calendar month."""
-        return None if self.window == CALENDAR_MONTH else parse_duration(self.window)
+        return self._window_delta
 
     def is_good_status(self, status: int) -> bool:
         good = any(lo <= status <= hi for lo, hi in parse_status_ranges(self.good_status))
@@ -188,14 +200,23 @@ class SlaConfig(BaseModel):
                                  description="slack for late events: an open order counts as missed "
                                              "once its deadline plus grace has passed")
     slos: list[SloSpec] = Field(min_length=1)
-    report: dict[str, Any] | None = None
-    forecasting: dict[str, Any] | None = None
+    # None: no section (reports without e-mail, the packaged capacity rules)
+    report: ReportConfig | None = None
+    forecasting: CapacityConfig | None = None
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         zone_of(value)
+        return value
+
+    @field_validator("report", mode="before")
+    @classmethod
+    def _report_in_slo_timezone(cls, value: Any, info: ValidationInfo) -> Any:
+        # the report's months and days are the SLIs' calendar months: one timezone for both
+        if isinstance(value, dict) and "timezone" not in value and "timezone" in info.data:
+            return {**value, "timezone": info.data["timezone"]}
         return value
 
     @model_validator(mode="after")
@@ -223,5 +244,13 @@ class SlaConfig(BaseModel):
 
 
 def load_sla_config(path: str | Path) -> SlaConfig:
-    """Load and validate an SLO config file (raises ConfigError with file/line/field)."""
-    return load_model(path, SlaConfig)
+    """Load and validate an SLO config file, every section; ConfigError with file/line/field."""
+    document = read_yaml(path)
+    config = validate_document(document, SlaConfig, str(path))
+    if config.report is not None and config.report.timezone != config.timezone:
+        raise ConfigError(f"{config.report.timezone!r} differs from timezone {config.timezone!r}: "
+                          "the report's months and days are the SLIs' calendar months, so set one "
+                          "timezone",
+                          file=str(path), line=line_of(document, ("report", "timezone")),
+                          field="report.timezone")
+    return config

@@ -43,7 +43,7 @@ ALERT_RULES_DIR = data_path("alert_rules")
 PROJECTION_ALERTS = {"CapacityProjectedExhaustion"}  # 80/90 % utilisation come from the threshold rules
 
 
-class AlertingService:
+class EvaluatorService:
     def __init__(self, config: SlaConfig, engine: SliEngine, registry: CollectorRegistry,
                  capacity: CapacityService | None, rules_dir: Path = ALERT_RULES_DIR,
                  owns: Callable[[str], bool] | None = None) -> None:
@@ -94,7 +94,7 @@ class ReplaySource:
         return self._gauges[metric]
 
 
-def replay_alerts(service: AlertingService, start: datetime, end: datetime,
+def replay_alerts(service: EvaluatorService, start: datetime, end: datetime,
                   step: timedelta, deadline: float | None = None) -> list[Alert]:
     """Evaluate the rules at every step of a past period on the current state (a backtest).
 
@@ -115,7 +115,7 @@ def replay_alerts(service: AlertingService, start: datetime, end: datetime,
     return transitions
 
 
-async def run_evaluation_loop(service: AlertingService, publish: Any, stop: asyncio.Event) -> None:
+async def run_evaluation_loop(service: EvaluatorService, publish: Any, stop: asyncio.Event) -> None:
     """Evaluate every interval and publish transitions; a failing round is logged and retried."""
     interval = service.interval.total_seconds()
     while not stop.is_set():
@@ -130,7 +130,7 @@ async def run_evaluation_loop(service: AlertingService, publish: Any, stop: asyn
             pass
 
 
-ALERTING_KEY = web.AppKey("alerting", AlertingService)
+ALERTING_KEY = web.AppKey("alerting", EvaluatorService)
 REPLAY_WORK_KEY = web.AppKey("replay_work", HeavyWork)
 MAX_REPLAY_STEPS = 20_000
 MAX_REPLAY_STEP = timedelta(days=7)
@@ -172,7 +172,7 @@ async def get_active_alerts(request: web.Request) -> web.Response:
     return web.json_response({"alerts": [a.to_json() for a in service.evaluator.active_alerts()]})
 
 
-def add_routes(app: web.Application, service: AlertingService) -> None:
+def add_routes(app: web.Application, service: EvaluatorService) -> None:
     app[ALERTING_KEY] = service
     app[REPLAY_WORK_KEY] = HeavyWork("alert replay", concurrency=1, waiting=2, timeout=60)
     app.router.add_get("/api/v1/alerts", get_active_alerts)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from slaengine.settings import add_settings_arguments, env_default
+from slaengine.settings import add_settings_arguments, add_worker_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("worker", help="run a stream-processing worker and the HTTP API",
-                                   description="Consumes sla.requests, sla.orders and sla.resources, keeps SLIs in "
-                                               "changelog-backed tables and serves /health, /metrics and /api.")
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream-processing worker and the HTTP API",
+        description="Consumes sla.requests, sla.orders and sla.resources, keeps SLIs in "
+        "changelog-backed tables and serves /health, /metrics and /api.",
+    )
     add_settings_arguments(parser)
-    parser.add_argument("--worker-id", default=env_default("SLAENGINE_WORKER_ID", "worker-1"),
-                        help="name of this worker; separates its local state directory")
-    parser.add_argument("--flush-interval", type=float, default=0.5,
-                        help="seconds between state flushes per partition (default 0.5)")
+    add_worker_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     from streams.runner import run_worker
 
     config = load_sla_config(args.config)
-    settings = settings_from_args(args, worker_id=args.worker_id, flush_interval_s=args.flush_interval)
+    settings = settings_from_args(args)
     return run_worker(settings, config)

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from slaengine.batch import resource_events, run_batch
 from slaengine.calendar import month_range
 from slaengine.config import SlaConfig, load_sla_config
-from slaengine.errors import ConfigError
 from slaengine.report.collect_definitions import describe_all
 from slaengine.report.collect_slo import (
     MonthContext,
@@ -40,10 +39,8 @@ from slaengine.report.model import (
 )
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
-from slaengine.yamlconfig import line_of, read_yaml, validate_document
 
 if TYPE_CHECKING:
-    from forecasting.config import CapacityConfig
     from slaengine.pagerduty.incidents import IncidentTimeline
 
 __all__ = ["build_month_report", "incident_rows", "month_report_from_engine"]
@@ -88,10 +85,10 @@ def ensure_started(month: date, start_ms: int, now_ms: int, timezone: str) -> No
 
 def report_identity(config: SlaConfig) -> tuple[str, str]:
     """(organisation, service name): the ``report:`` section's, else the SLO config's."""
-    section = config.report or {}
-    organisation = str(section.get("organisation") or config.organisation)
+    section = config.report
+    organisation = (section.organisation if section else "") or config.organisation
     services = ", ".join(dict.fromkeys(slo.service for slo in config.slos if slo.service))
-    return organisation, str(section.get("service_name") or services or organisation)
+    return organisation, (section.service_name if section else "") or services or organisation
 
 
 def _fulfillment_by_day(slos: tuple[SloMonth, ...]) -> tuple[DayRatio, ...] | None:
@@ -150,13 +147,12 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
     share no state, and the forecasting libraries' imports (~1.3 s of CPU) and fits then
     cost no wall time on a machine with two cores.
     """
-    config = load_sla_config(config_path)
-    capacity_rules = _checked_sections(config, Path(config_path))
+    config = load_sla_config(config_path)  # every section, the report's and forecasting's too
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     start_ms, end_ms = month_range(month.year, month.month, config.zone)
     ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        capacity = pool.submit(capacity_of_log, events_path, config, now_ms, end_ms, capacity_rules)
+        capacity = pool.submit(capacity_of_log, events_path, config, now_ms, end_ms)
         batch = run_batch(events_path, config, now_ms, keep_resources=False)
         if batch.invalid_total:
             log.warning("%s: %d invalid events skipped (%s)", events_path, batch.invalid_total,
@@ -164,34 +160,11 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
         return month_report_from_engine(batch.engine, config, month, now_ms, capacity=capacity.result())
 
 
-def capacity_of_log(events_path: str | Path, config: SlaConfig, now_ms: int, month_end_ms: int,
-                    rules: CapacityConfig | None) -> list[CapacitySection] | None:
-    """The capacity sections of an events file's resource events (rules None: the packaged ones)."""
+def capacity_of_log(events_path: str | Path, config: SlaConfig, now_ms: int,
+                    month_end_ms: int) -> list[CapacitySection] | None:
+    """The capacity sections of an events file's resource events (the config's ``forecasting:``
+    rules, else the packaged ones)."""
     from slaengine.report.collect_capacity import capacity_sections  # the forecasting libraries
 
-    return capacity_sections(resource_events(events_path, now_ms), config, month_end_ms, rules)
+    return capacity_sections(resource_events(events_path, now_ms), config, month_end_ms)
 
-
-def _checked_sections(config: SlaConfig, path: Path) -> CapacityConfig | None:
-    """Validate the ``report:`` and ``forecasting:`` sections with file and line numbers; the
-    capacity rules, None without a ``forecasting:`` section (the packaged rules apply)."""
-    document = read_yaml(path)
-    if config.report is not None:
-        from slaengine.report.config import load_report_config
-
-        report = load_report_config(path)
-        if "timezone" in report.model_fields_set and report.timezone != config.timezone:
-            raise ConfigError(
-                f"{report.timezone!r} differs from timezone {config.timezone!r}: the report's "
-                f"months and days are the SLIs' calendar months, so set one timezone",
-                file=str(path), line=line_of(document, ("report", "timezone")),
-                field="report.timezone")
-    if config.forecasting is None:
-        return None
-    from forecasting.config import CapacityConfig
-
-    try:
-        return validate_document(document["forecasting"], CapacityConfig, str(path))
-    except ConfigError as err:
-        field = f"forecasting.{err.field}" if err.field else "forecasting"
-        raise ConfigError(err.reason, file=err.file, line=err.line, field=field) from err

@@ -7,33 +7,18 @@ report of a past month shows what could have been known then.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from forecasting.config import CapacityConfig, load_capacity_config
 from forecasting.forecast import THRESHOLDS_PERCENT
 from forecasting.series import ResourceHistory
 from forecasting.service import ResourceReport, report_resource
 from slaengine.config import SlaConfig
-from slaengine.errors import ConfigError
 from slaengine.events import ResourceEvent
 from slaengine.report.model import CapacitySection, ForecastRow
-from slaengine.yamlconfig import field_path
-
-
-def capacity_config_of(section: Mapping[str, Any] | None) -> CapacityConfig:
-    """The ``forecasting:`` section of slo.yaml (CapacityConfig fields), or the packaged rules."""
-    if section is None:
-        return load_capacity_config()
-    try:
-        return CapacityConfig.model_validate(dict(section))
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise ConfigError(first["msg"], field=field_path(("forecasting", *first["loc"]))) from err
 
 
 def capacity_sections(resources: Iterable[ResourceEvent], config: SlaConfig, month_end_ms: int,
@@ -47,7 +32,7 @@ def capacity_sections(resources: Iterable[ResourceEvent], config: SlaConfig, mon
     events = [event for event in resources if event.ts_ms < month_end_ms]
     if not events:
         return None
-    rules = capacity_config or capacity_config_of(config.forecasting)
+    rules = capacity_config or config.forecasting or load_capacity_config()
     history = ResourceHistory(config.timezone)
     for event in sorted(events, key=lambda e: e.ts_ms):
         history.observe(event.resource, datetime.fromtimestamp(event.ts_ms / 1000, UTC),

@@ -16,10 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from slaengine.config import SliKind
-from slaengine.durations import parse_duration
+from slaengine.durations import Duration, DurationField, parse_duration
 from slaengine.errors import ConfigError
 from slaengine.rules.fromconfig import runbook_url
 from slaengine.rules.sloth import check_labels
@@ -48,6 +48,7 @@ class _Rule(BaseModel):
     description: str = ""
     runbook_url: str | None = None  # default: docs/operations.md#<alert-name-with-dashes>
     dashboard_url: str | None = None
+    _hold: timedelta = PrivateAttr(default_factory=timedelta)  # ``for``, parsed once
 
     _labels = field_validator("labels")(check_labels)
 
@@ -56,9 +57,14 @@ class _Rule(BaseModel):
     def _for(cls, value: str) -> str:
         return value if value in ("0", "0s") else _duration(value)
 
+    @model_validator(mode="after")
+    def _parse_for(self) -> _Rule:
+        self._hold = timedelta(0) if self.for_ in ("0", "0s") else parse_duration(self.for_)
+        return self
+
     @property
     def hold(self) -> timedelta:
-        return timedelta(0) if self.for_ in ("0", "0s") else parse_duration(self.for_)
+        return self._hold
 
     def rule_labels(self) -> dict[str, str]:
         return {**self.labels, "severity": self.severity}
@@ -163,28 +169,25 @@ class NoDataRule(_Rule):
     """An SLO whose counters saw no event for ``after`` (a stopped producer, a broken agent)."""
 
     alert: str = Field(default="SloNoData", pattern=_ALERT_NAME)
-    after: str = "30m"
+    after: DurationField = Field(default_factory=lambda: Duration.parse("30m"))
     slos: list[str] = Field(default_factory=list)  # empty: every SLO
-
-    _after = field_validator("after")(_duration)
 
     @property
     def after_delta(self) -> timedelta:
-        return parse_duration(self.after)
+        return self.after.delta
 
 
 class AlertRuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    evaluation_interval: str = "30s"  # how often the in-service evaluator runs
+    # how often the in-service evaluator runs
+    evaluation_interval: DurationField = Field(default_factory=lambda: Duration.parse("30s"))
     threshold_rules: list[ThresholdRule] = Field(default_factory=list)
     slo_threshold_rules: list[SloThresholdRule] = Field(default_factory=list)
     no_data_rules: list[NoDataRule] = Field(default_factory=list)
 
-    _interval = field_validator("evaluation_interval")(_duration)
-
     @property
     def interval(self) -> timedelta:
-        return parse_duration(self.evaluation_interval)
+        return self.evaluation_interval.delta
 
     def merged(self, other: AlertRuleSet) -> AlertRuleSet:
         return AlertRuleSet(evaluation_interval=self.evaluation_interval,

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slaengine.durations import parse_duration
+from slaengine.durations import DurationField, parse_duration
 from slaengine.errors import ConfigError
 from slaengine.rules.model import AlertMeta, EventsSli, SloDefinition, SloGroup
 from slaengine.rules.sloth import check_labels
@@ -62,25 +62,19 @@ class SloSpecLike(Protocol):
 class WindowOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
     error_budget_percent: float = Field(gt=0, le=100)
-    short_window: str
-    long_window: str
-
-    @field_validator("short_window", "long_window")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    short_window: DurationField
+    long_window: DurationField
 
     @model_validator(mode="after")
     def _short_before_long(self) -> WindowOverride:
-        if parse_duration(self.short_window) >= parse_duration(self.long_window):
+        if self.short_window.delta >= self.long_window.delta:
             raise ValueError(f"short_window {self.short_window} must be shorter than "
                              f"long_window {self.long_window}")
         return self
 
     def to_window(self) -> BurnRateWindow:
-        return BurnRateWindow(self.error_budget_percent, parse_duration(self.short_window),
-                              parse_duration(self.long_window))
+        return BurnRateWindow(self.error_budget_percent, self.short_window.delta,
+                              self.long_window.delta)
 
 
 class SeverityOverride(BaseModel):
@@ -104,16 +98,9 @@ class SloAlertingOverrides(BaseModel):
     page_slow: WindowOverride | None = None
     ticket_quick: WindowOverride | None = None
     ticket_slow: WindowOverride | None = None
-    no_data_after: str | None = None  # overrides the no-data rule's time for this SLO
+    no_data_after: DurationField | None = None  # overrides the no-data rule's time for this SLO
 
     _labels = field_validator("labels")(check_labels)
-
-    @field_validator("no_data_after")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
     def windows(self, base: AlertWindows) -> AlertWindows | None:
         chosen = {key: getattr(self, key) for key in
@@ -177,7 +164,7 @@ def slo_definition(spec: SloSpecLike, base_windows: AlertWindows) -> SloDefiniti
         page_alert=meta(overrides.page, "critical"), ticket_alert=meta(overrides.ticket, "warning"),
         windows=overrides.windows(base_windows.for_period(period)),
         description=spec.description or "",
-        no_data_after=parse_duration(overrides.no_data_after) if overrides.no_data_after else None,
+        no_data_after=overrides.no_data_after.delta if overrides.no_data_after else None,
     )
 
 

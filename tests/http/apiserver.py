@@ -40,8 +40,8 @@ from slaengine.router.metrics import RouterCollector
 from slaengine.router.senders import build_senders
 from slaengine.router.service import AlertRouter
 from slaengine.sli.engine import SliEngine
-from streams.evaluator import AlertingService
-from streams.runner import api_route_setups
+from streams.evaluator import EvaluatorService
+from streams.features import api_route_setups
 
 TOKEN = "fuzz-token"
 LAG_WINDOW_S = 2.0
@@ -92,7 +92,7 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
     engine = engine_with_traffic(config)
     registry = CollectorRegistry()
     capacity = CapacityService(resource_history(), load_capacity_config())
-    alerting = AlertingService(config, engine, registry, capacity)
+    alerting = EvaluatorService(config, engine, registry, capacity)
     (data_dir / "routing.yaml").write_text(ROUTING)
     routing = load_routing_config(data_dir / "routing.yaml")
     router = AlertRouter(routing, data_dir / "router", build_senders(routing))
@@ -119,7 +119,7 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
 async def serve(port: int, data_dir: Path) -> None:
     app, router, incident_log = build_api(data_dir)
     # as a worker does at startup: a first forecast (loading the forecast libraries), then
-    # favour_event_loop() (streams.runner, after its first capacity refresh)
+    # favour_event_loop() (streams.features, after its first capacity refresh)
     app[CAPACITY_SERVICE_KEY].report()
     favour_event_loop()
     runner = web.AppRunner(app, access_log=None)

@@ -21,7 +21,7 @@ from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.router.service import AlertRouter
 from slaengine.rules.alertspec import load_alert_rules
 from slaengine.rules.timeline import TimelineSliSource
-from streams.runner import tolerate_missing_secrets
+from streams.features import tolerate_missing_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"

@@ -16,7 +16,7 @@ from slaengine.pagerduty.devserver import DEV_STATE, create_devserver_app
 from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
 from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
 from slaengine.router.service import AlertRouter
-from streams.runner import tolerate_missing_secrets
+from streams.features import tolerate_missing_secrets
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 

@@ -11,13 +11,13 @@ import sys
 from slaengine.events import ALERTS_TOPIC
 from slaengine.router.config import DEFAULT_ROUTING_FILE, load_routing_config
 from slaengine.router.senders import DEFAULT_FACTORIES, build_senders
+from streams.features import tolerate_missing_secrets
 from streams.router import ROUTER_STATE_TOPIC, PartitionedRouter
-from streams.runner import tolerate_missing_secrets
 from streams.shared_state import SILENCES_TOPIC, KafkaSilenceStore
 
 
 def build(bootstrap: str, prefix: str) -> tuple[KafkaSilenceStore, PartitionedRouter]:
-    """The routing half of a worker, wired as streams.runner wires it."""
+    """The routing half of a worker, wired as streams.features wires it."""
     config = load_routing_config(DEFAULT_ROUTING_FILE)
     factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
     silences = KafkaSilenceStore(bootstrap, prefix + SILENCES_TOPIC, config.silences)

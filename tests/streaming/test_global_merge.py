@@ -122,7 +122,7 @@ def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
     """Two workers with the same global view: each SLO's alerts come from its owner alone."""
     from prometheus_client import CollectorRegistry
 
-    from streams.evaluator import AlertingService
+    from streams.evaluator import EvaluatorService
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     view = SliEngine(CONFIG)
@@ -134,7 +134,7 @@ def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
                        f"requests:{second % PARTITIONS}", second)
 
     def fired(owns) -> set[str]:
-        service = AlertingService(CONFIG, view, CollectorRegistry(), None, owns=owns)
+        service = EvaluatorService(CONFIG, view, CollectorRegistry(), None, owns=owns)
         return {a.labels["slo"] for a in service.evaluate(now) if a.status == "firing"}
 
     everywhere = fired(lambda slo: True)

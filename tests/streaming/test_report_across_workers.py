@@ -23,7 +23,6 @@ def config_with_report(tmp_path: Path, smtp_port: int) -> Path:
 report:
   organisation: Acme Retail
   service_name: Shop platform
-  timezone: Europe/Berlin
   folder: reports                  # in each worker's own data dir: no shared disk
   schedule: {{at: "06:00", check_interval_seconds: 1}}
   email:
