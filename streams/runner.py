@@ -8,6 +8,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,19 @@ def consumer_lag_of(app: faust.App, runtime: Runtime) -> dict[tuple[str, int], i
     return lag
 
 
+class SettledAlertingService(AlertingService):
+    """Evaluates the global view's engine, settled first: the evaluation loop passes no read
+    barrier, and the view puts its pending bucket snapshots only when asked."""
+
+    def __init__(self, *args: Any, settle: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settle = settle
+
+    def evaluate(self, now: datetime) -> list[Alert]:
+        self.settle()
+        return super().evaluate(now)
+
+
 class Worker:
     """Everything a worker process runs besides the agents: alerting, capacity, HTTP."""
 
@@ -112,8 +126,8 @@ class Worker:
         self.capacity = CapacityService(lambda: self.runtime.resources.history,
                                         load_capacity_config(config_path("SLAENGINE_CAPACITY_CONFIG")),
                                         min_refresh_seconds=self.capacity_refresh_s)
-        self.alerting = AlertingService(config, self.global_engine, self.registry, self.capacity,
-                                        owns=self.owns)
+        self.alerting = SettledAlertingService(config, self.global_engine, self.registry, self.capacity,
+                                               owns=self.owns, settle=self.global_view.settle)
         routing_path = config_path("SLAENGINE_ROUTING_CONFIG") or DEFAULT_ROUTING_FILE
         routing = load_routing_config(routing_path)
         factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
@@ -189,6 +203,7 @@ class Worker:
 
     def build_report(self, month: date) -> MonthReport:
         """The month's report from the global state (every partition, whichever worker is asked)."""
+        self.global_view.settle()  # the scheduler's builds pass no read barrier
         start_ms, end_ms = month_range(month.year, month.month, self.global_engine.zone)
         timelines = self.incident_log.timelines(datetime.fromtimestamp(start_ms / 1000, UTC),
                                                 datetime.fromtimestamp(end_ms / 1000, UTC))
