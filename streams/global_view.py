@@ -194,6 +194,7 @@ class GlobalView:
                     if behind and tp in behind and records[-1].offset + 1 >= ends[tp]:
                         behind.discard(tp)
                         if not behind:
+                            self.settle()  # the start-up backlog at once, not in the first read
                             self.caught_up.set()
                             log.info("global view caught up: %d records", self.records)
         finally:

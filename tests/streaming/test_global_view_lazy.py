@@ -149,10 +149,10 @@ async def test_a_reader_after_the_barrier_sees_every_flush_before_it(kafka_boots
     (topic,) = await create_topics("app-sli-req-changelog", partitions=PARTITIONS)
     view = GlobalView(CONFIG, kafka_bootstrap, [topic], PARTITIONS)
     stop = asyncio.Event()
-    running = asyncio.ensure_future(view.run_forever(stop))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     stage1 = SliEngine(CONFIG)
+    running: asyncio.Future[None] | None = None
 
     async def flush(offset: int) -> None:
         stage1.apply(request(offset, 40 + offset), "requests:3", offset)
@@ -165,8 +165,12 @@ async def test_a_reader_after_the_barrier_sees_every_flush_before_it(kafka_boots
         return None if bucket is None else bucket.offset
 
     try:
+        for offset in range(5):  # written before the worker starts: its backlog
+            await flush(offset)
+        running = asyncio.ensure_future(view.run_forever(stop))
         assert await asyncio.wait_for(view.caught_up.wait(), 30) is True
-        for offset in range(30):
+        assert held_offset() == 4, "caught up, yet the backlog is not in the engine"
+        for offset in range(5, 30):
             await flush(offset)
         assert await view.wait_read_to_end(10)
         assert held_offset() == 29
@@ -179,4 +183,5 @@ async def test_a_reader_after_the_barrier_sees_every_flush_before_it(kafka_boots
     finally:
         stop.set()
         await producer.stop()
-        await asyncio.wait_for(running, 10)
+        if running is not None:
+            await asyncio.wait_for(running, 10)
