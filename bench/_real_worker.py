@@ -168,6 +168,16 @@ async def committed_messages(admin: Any, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
+def restamp_window_start(worker: Any, sample: Sample) -> None:
+    """The window starts where its counter was read: at the end of the /metrics request.
+
+    A scrape passes the worker's read barrier (it flushes and waits up to a second for the
+    global view while the worker is busy); stamped before the request, the events applied
+    meanwhile were left out of the window while their time and CPU stayed in it.
+    """
+    sample.at, sample.cpu_s = time.perf_counter(), worker.cpu_seconds()
+
+
 async def follow_offsets(worker: RealWorker, total: int, timeout: float,
                          read_counter_every: float | None = None,
                          counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> Followed:
@@ -195,6 +205,7 @@ async def follow_offsets(worker: RealWorker, total: int, timeout: float,
                     pass  # its HTTP API is not up yet
                 if sample.processed is not None:
                     if last_read is None:
+                        restamp_window_start(worker, sample)
                         worker.mark(PROFILE_START)
                     last_read = sample
             followed.samples.append(sample)

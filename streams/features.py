@@ -318,7 +318,9 @@ def evaluator_feature(
 ) -> EvaluatorFeature:
     """Every evaluation interval, the SLOs this worker owns (on the global counts) and the capacity
     projections; the transitions are published to sla.alerts (``publish``)."""
-    service = EvaluatorService(config, sli.engine, registry, capacity, owns=sli.owns)
+    service = EvaluatorService(
+        config, sli.engine, registry, capacity, owns=sli.owns, settle=sli.view.settle
+    )
     return EvaluatorFeature(
         service,
         BackgroundLoop(
@@ -383,6 +385,7 @@ class ReportsFeature:
     report_config: ReportConfig
     engine: SliEngine
     incident_log: IncidentLog
+    settle: Callable[[], None]  # the global view's: the scheduler's builds pass no read barrier
     name: str = "reports"
     service: ReportService = field(init=False)
     scheduler: BackgroundLoop | None = None
@@ -399,6 +402,7 @@ class ReportsFeature:
 
     def build_report(self, month: date) -> MonthReport:
         """The month's report from the global state (every partition, whichever worker is asked)."""
+        self.settle()
         start_ms, end_ms = month_range(month.year, month.month, self.engine.zone)
         timelines = self.incident_log.timelines(
             datetime.fromtimestamp(start_ms / 1000, UTC), datetime.fromtimestamp(end_ms / 1000, UTC)
@@ -433,13 +437,14 @@ class ReportsFeature:
             await self.scheduler.stop()
 
 
-def reports_feature(settings: Settings, config: SlaConfig, engine: SliEngine) -> ReportsFeature:
+def reports_feature(settings: Settings, config: SlaConfig, sli: SliFeature) -> ReportsFeature:
     return ReportsFeature(
         settings,
         config,
         report_config_of(config, settings),
-        engine,
+        sli.engine,
         IncidentLog.in_data_dir(settings.data_dir),
+        sli.view.settle,
     )
 
 

@@ -12,6 +12,14 @@ consumer from the beginning, into a read-only ``SliEngine`` holding every
 requests are summed over all partitions before the minute is judged), so any
 worker answers for every SLO exactly as batch mode does over all events.
 
+Bucket snapshots are read lazily: a changelog is a compacted log of snapshots, so
+only the newest record of a key matters, and a latency hour (minute sketches,
+tens of kB) is rewritten at every flush of its hour. The view keeps the raw bytes
+of the newest snapshot per bucket key and decodes them only when a reader
+*settles* it: the read barrier (``wait_read_to_end``), the report builder and each
+alert evaluation — one decode per key per read instead of one per flush.
+Records that are not SLI state (resources, applied marks) are skipped unread.
+
 ``Ownership``: each SLO has one owner — the worker the consumer group assigned
 partition ``owner_partition(slo)`` of the ``sla.owners`` topic (an empty topic
 that carries only the assignment). The owner exports the SLO's per-SLO metric
@@ -25,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -73,6 +82,34 @@ def decode(raw: bytes | None) -> Any:
     return None if raw is None else json.loads(raw)
 
 
+# Table keys are JSON strings "<kind>|...": the kind is readable without decoding the record.
+BUCKET_KIND = b"b"  # an hour bucket's snapshot (SliEngine.take_changes): big, kept raw until settled
+SLI_KINDS = (b"a", b"f", b"l", b"o", b"w")  # small records, put at once (some merge by max/min)
+BUCKET_OFFSET = re.compile(rb'\{"h":-?\d+,"o":(-?\d+)[,}]')  # HourBucket.to_state, compact JSON
+
+
+def record_kind(key: bytes | None) -> bytes | None:
+    """``b"b"`` for a key ``"b|..."``; None when the key is not a plain "<kind>|" string."""
+    if key is None or key[:1] != b'"' or key[2:3] != b"|":
+        return None
+    return key[1:2]
+
+
+def bucket_offset(raw: bytes) -> int:
+    """The source offset a bucket snapshot holds, without decoding its minute detail."""
+    match = BUCKET_OFFSET.match(raw)
+    return int(match.group(1)) if match else int(json.loads(raw)["o"])
+
+
+def newest_snapshot(held: bytes | None, new: bytes | None) -> bytes | None:
+    """Which of two records of one bucket key the engine would end with (SliEngine.put):
+    a deletion or a record after a deletion wins; otherwise a snapshot older by its
+    source offset than the one held is ignored (a late write of a former owner)."""
+    if held is None or new is None:
+        return new
+    return new if bucket_offset(new) >= bucket_offset(held) else held
+
+
 class GlobalView:
     """Reads every stage-1 changelog into a read-only engine, forever."""
 
@@ -84,15 +121,38 @@ class GlobalView:
         self.caught_up = asyncio.Event()  # set once everything written before the start is read
         self.records = 0
         self.errors = 0
+        # raw bucket snapshots read but not yet put into the engine: the newest per key
+        self.pending: dict[bytes, bytes | None] = {}
         self.positions: dict[TopicPartition, int] = {}  # next offset to read, kept across reconnects
         self.partitions: list[TopicPartition] = []
         self._consumer: AIOKafkaConsumer | None = None
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """One changelog record; a record that does not decode is counted and skipped."""
+        """One changelog record: a bucket snapshot waits for ``settle`` (replacing the one held
+        for its key), other SLI state is put at once, the rest is skipped."""
+        self.records += 1
+        kind = record_kind(key)
+        if kind == BUCKET_KIND:
+            assert key is not None
+            try:
+                self.pending[key] = (newest_snapshot(self.pending[key], value) if key in self.pending
+                                     else value)
+            except Exception:  # noqa: BLE001 - an unreadable offset: let the engine judge both
+                self._put(key, self.pending.pop(key))
+                self.pending[key] = value
+        elif kind is None or kind in SLI_KINDS:
+            self._put(key, value)
+
+    def settle(self) -> None:
+        """Put every pending bucket snapshot into the engine: before anything reads it."""
+        pending, self.pending = self.pending, {}
+        for key, value in pending.items():
+            self._put(key, value)
+
+    def _put(self, key: bytes | None, value: bytes | None) -> None:
+        """One record into the engine; a record that does not decode is counted and skipped."""
         try:
             self.engine.put(decode(key), decode(value))
-            self.records += 1
         except Exception:  # our own records; one bad record must not stop the view
             self.errors += 1
             log.exception("global view: skipped an unreadable record %r", key)
@@ -134,6 +194,7 @@ class GlobalView:
                     if behind and tp in behind and records[-1].offset + 1 >= ends[tp]:
                         behind.discard(tp)
                         if not behind:
+                            self.settle()  # the start-up backlog at once, not in the first read
                             self.caught_up.set()
                             log.info("global view caught up: %d records", self.records)
         finally:
@@ -143,8 +204,15 @@ class GlobalView:
     async def wait_read_to_end(self, timeout: float) -> bool:
         """Wait until the view holds every record written before this call; False on timeout.
 
-        A read barrier: after it, the view is at least as new as every flush that preceded it.
+        A read barrier: after it, the engine is at least as new as every flush that preceded
+        it (on a timeout: as new as what was read), the pending snapshots settled.
         """
+        try:
+            return await self._read_to_end(timeout)
+        finally:
+            self.settle()
+
+    async def _read_to_end(self, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self._consumer is None or not self.partitions:  # the view is still starting

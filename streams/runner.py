@@ -63,7 +63,7 @@ class Worker:
         self.router = router_feature(settings, self.sli.app)
         self.evaluator = evaluator_feature(config, self.sli, self.registry,
                                            self.forecasting.capacity, self.router.publish)
-        self.reports = reports_feature(settings, config, self.sli.engine)
+        self.reports = reports_feature(settings, config, self.sli)
         self.loop_lag = LoopLagMonitor()  # started and stopped with the HTTP app
         self.http = http_feature(settings, self.http_app)
         # started in this order (the view before the routers: replays read it), stopped in reverse

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from _aggregate import differences, latency_good_counts, reference, worker_differences
 from _history import cpu_shares, tenths, topic_shares
 from _pipeline_events import generate_requests
-from _real_worker import Followed, Sample
+from _real_worker import Followed, Sample, restamp_window_start
 from worker_vs_peers import QUICK, parse_args
 
 END_MS = 1_764_460_800_000  # 2025-11-30T00:00Z
@@ -119,3 +120,33 @@ def test_topic_share_per_tenth_shows_which_topic_a_slow_stretch_was_spent_on() -
     shares = topic_shares(followed, 10_000)
     assert [s["sla.orders"] for s in shares] == pytest.approx([0.0] * 5 + [1.0] * 5)
     assert tenths(followed, 10_000) == pytest.approx([1000.0] * 5 + [100.0] * 5)
+
+
+class SlowCounterWorker:
+    """The bench's view of a worker whose /metrics read passes a read barrier: the read takes
+    time, during which the worker applies events and spends CPU."""
+
+    def __init__(self) -> None:
+        self.cpu, self.applied = 1.0, 0
+
+    def cpu_seconds(self) -> float:
+        return self.cpu
+
+    def processed_by_topic(self) -> dict[str, int]:
+        time.sleep(0.05)  # the scrape waits at the barrier while the worker works
+        self.cpu += 0.5
+        self.applied += 40_000
+        return {"sla.requests": self.applied}
+
+
+def test_the_window_starts_where_the_counter_was_read_not_before_the_scrape() -> None:
+    worker = SlowCounterWorker()
+    before = time.perf_counter()
+    sample = Sample(before, worker.cpu_seconds(), 0)
+    sample.by_topic = worker.processed_by_topic()
+    sample.processed = sum(sample.by_topic.values())
+    restamp_window_start(worker, sample)
+    assert sample.at >= before + 0.05 and sample.cpu_s == 1.5
+    # then 60,000 more events on 0.5 CPU-s: 120,000 per CPU-s, not 100,000 / 1.0
+    followed = Followed([sample, Sample(sample.at + 1.0, 2.0, 0)], complete=True)
+    assert followed.rates(100_000)["events_per_cpu_s"] == pytest.approx(120_000)
