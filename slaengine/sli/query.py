@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
+from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, MINUTES_PER_HOUR, HourBucket, merged_slices
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
@@ -93,22 +93,32 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
 
 
 def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-                  now_ms: int | None = None) -> tuple[int, int]:
+                  now_ms: int | None = None,
+                  whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
     """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to ``now_ms``).
 
     Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
+    ``whole_hours`` (hour → slices, for one SLO and one state) lets several windows
+    evaluated together judge each whole hour once.
     """
     end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
     if end_ms <= start_ms:
         return 0, 0
+    ratio = slo.slice_ratio
     for buckets in engine.hours_between(slo.name, start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS):
         span = _overlap(buckets[0], start_ms, end_ms)
         if span is None:
             continue
-        g, b, t = merged_slices(buckets, slo.slice_ratio, *span)
+        if whole_hours is not None and span == (0, MINUTES_PER_HOUR):
+            slices = whole_hours.get(buckets[0].hour)
+            if slices is None:
+                slices = whole_hours[buckets[0].hour] = merged_slices(buckets, ratio)
+        else:
+            slices = merged_slices(buckets, ratio, *span)
+        g, b, t = slices
         good, bad, traffic = good + g, bad + b, traffic + t
     first = engine.first_request_ms(slo.name)
     if slo.no_traffic != "ignore" and first is not None:
@@ -122,9 +132,10 @@ def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
 
 
 def counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-           include_late: bool = False, now_ms: int | None = None) -> tuple[int, int]:
+           include_late: bool = False, now_ms: int | None = None,
+           whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
     if slo.sli == "uptime":
-        return uptime_counts(engine, slo, start_ms, end_ms, now_ms)
+        return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
 
 
