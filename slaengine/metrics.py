@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from slaengine.config import SloSpec
 from slaengine.durations import format_duration, parse_duration
@@ -140,8 +141,8 @@ class SliCollector(Collector):
         """This collector's part of the text exposition (the cached text unless it changed)."""
         rendered = self._current()
         if rendered.text is None:
-            rendered.text = generate_latest(_Families(rendered.families))
-        return rendered.text + generate_latest(_Families([self._pipeline_lag_family()]))
+            rendered.text = render_text(rendered.families)
+        return rendered.text + render_text([self._pipeline_lag_family()])
 
     def _current(self) -> _Rendered:
         every = _EVERY_WINDOW.get()
@@ -360,13 +361,26 @@ class _Encodable:
             yield encodable(metric)
 
 
-class _Families:
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
+def render_text(families: Iterable[Metric]) -> bytes:
+    """``generate_latest``'s text of plain gauge and counter families, label values made
+    encodable: the same bytes at a fraction of the cost (it validates every label name of
+    every sample; these names are fixed and valid)."""
+    out = []
+    for family in families:
+        family = encodable(family)
+        name = family.name + "_total" if family.type == "counter" else family.name
+        help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{_escaped_value(value)}"'
+                              for key, value in sorted(sample.labels.items()))
+            out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels
+                       else f"{sample.name} {floatToGoString(sample.value)}\n")
+    return "".join(out).encode("utf-8")
 
-    def collect(self) -> Iterator[Metric]:
-        for metric in self.families:
-            yield encodable(metric)
+
+def _escaped_value(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
 
 
 def encodable(metric: Metric) -> Metric:

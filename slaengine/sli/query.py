@@ -213,19 +213,21 @@ def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tupl
             if piece is not None:
                 target.merge(piece)
 
-    merged = LatencySketch()
+    # only hours that hold data are visited: a 30-day window is 720 hours, most of them empty
+    first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
+    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+                  reverse=True)
+    merged = LatencySketch()  # the hours after the current window's first hour
     found: dict[str, list[float | None]] = {}
-    hour = (end - 1) // HOUR_MS
-    while pending:
-        hour_start = hour * HOUR_MS
-        while pending and pending[0][0] >= hour_start:
-            start, name = pending.pop(0)
-            window = LatencySketch()
-            window.merge(merged)
-            if start < end:
-                add_part_of_hour(window, hour, start)
-            found[name] = [window.quantile(q) for q in quantiles]
-        if pending:
-            add_part_of_hour(merged, hour, hour_start)
-        hour -= 1
+    next_held = 0
+    for start, name in pending:  # the shortest window first
+        start_hour = start // HOUR_MS
+        while next_held < len(held) and held[next_held] > start_hour:
+            add_part_of_hour(merged, held[next_held], held[next_held] * HOUR_MS)
+            next_held += 1
+        window = LatencySketch()
+        window.merge(merged)
+        if start < end:
+            add_part_of_hour(window, start_hour, start)
+        found[name] = [window.quantile(q) for q in quantiles]
     return found

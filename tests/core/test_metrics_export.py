@@ -8,11 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from slaengine.config import SlaConfig, load_sla_config
 from slaengine.events import OrderEvent, ProjectionEvent, RequestEvent
 from slaengine.http.app import create_app
-from slaengine.metrics import EncodableRegistry, PipelineCollector, SliCollector, exposition
+from slaengine.metrics import (
+    EncodableRegistry,
+    PipelineCollector,
+    SliCollector,
+    encodable,
+    every_window,
+    exposition,
+    render_text,
+)
 from slaengine.settings import DEFAULT_CONFIG
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_window, evaluate_windows, windows_for
@@ -60,6 +69,14 @@ def fed_engine(config: SlaConfig, days: int = 3) -> SliEngine:
             engine.apply(ProjectionEvent(ts, "AvailableStock", 300.0 + minute % 1500), "projections:0",
                          offset)
     return engine
+
+
+class _Families:
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self) -> list:
+        return [encodable(family) for family in self.families]
 
 
 def samples(body: bytes) -> list[tuple[str, dict[str, str]]]:
@@ -195,3 +212,18 @@ def test_uptime_windows_evaluated_together_equal_each_window_alone(no_traffic: s
         alone = [evaluate_window(engine, slo, row.window, at) for row in together]
         assert together == alone
         assert {row.window for row in together} >= {"5m", "3d", "30d"}
+
+
+def test_the_fast_text_is_byte_for_byte_what_prometheus_client_writes(tmp_path: Path) -> None:
+    config = sixteen_slos(tmp_path)
+    engine = fed_engine(config, days=1)
+    collector = SliCollector(engine, clock=lambda: NOW_MS / 1000)
+    families = list(collector.collect())
+    families[0].add_metric(['a "quoted\\ \n', "svc", "5m"], 0.1)  # label values to escape
+    families[0].add_metric(["lone \udc80 surrogate", "svc", "5m"], 1e21)  # Go's exponent form
+    with every_window():
+        families += list(collector.collect())
+    expected = generate_latest(_Families(families))
+    assert render_text(families) == expected
+    assert b'slo="a \\"quoted\\\\ \\n"' in expected
+    assert b'slo="lone \\\\udc80 surrogate",window="5m"} 1e+21' in expected  # escaped twice
