@@ -49,31 +49,48 @@ LATEST = "latest"  # window label of the newest sample of each projection
 TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
 DEFAULT_ALERT_RULES = data_path("alert_rules")
 MINUTE_MS = 60_000
+BURN_RATE = "slaengine_slo_burn_rate"
 # set while one exposition is rendered: export every window instead of the default ones
 _EVERY_WINDOW: ContextVar[bool] = ContextVar("slaengine_metrics_every_window", default=False)
 
 
 @dataclass(frozen=True)
 class ExportedWindows:
-    """The windows one SLO is exported over by default."""
+    """What a default scrape exports of one SLO besides its counters."""
 
-    gauges: tuple[str, ...]  # every gauge: the SLO's own window and the windows alert rules read
-    burn_rates: tuple[str, ...]  # the burn rate only: the multi-window multi-burn-rate windows
+    own: str  # every gauge over the SLO's own window
+    alerting: tuple[str, ...]  # slaengine_slo_burn_rate over the multi-window alerting windows
+    read: tuple[tuple[str, str], ...] = ()  # (family, window) the alert rules read besides
+
+    def families_over(self, window: str) -> set[str] | None:
+        """The families exported over ``window`` (None: every one)."""
+        if window == self.own:
+            return None
+        names = {family for family, read in self.read if read == window}
+        return names | {BURN_RATE} if window in self.alerting else names
+
+    def evaluated(self) -> list[str]:
+        """The windows evaluated whole (counts and percentiles)."""
+        return _unique([self.own, *(window for _, window in self.read)], leave_out=set())
+
+    def burn_rate_only(self) -> list[str]:
+        return _unique(self.alerting, leave_out=set(self.evaluated()))
 
 
 def exported_windows(slos: Sequence[SloSpec], rules: AlertRuleSet,
                      catalog: WindowsCatalog) -> dict[str, ExportedWindows]:
-    """Per SLO: the windows a default scrape exports (what the worker's alert rules and the
-    rules ``slaengine rules generate`` writes for Prometheus read)."""
+    """Per SLO: what a default scrape exports (what the worker's alert rules, and the rules
+    ``slaengine rules generate`` writes for Prometheus, read)."""
     expanded = rules.for_slos(slos)  # an already expanded set is returned unchanged
     out = {}
     for slo in slos:
-        read = [rule.matchers["window"] for rule in expanded.threshold_rules
-                if rule.matchers.get("slo") == slo.name and "window" in rule.matchers]
-        gauges = _unique([slo.window, *read], leave_out={LATEST})
+        read = tuple((rule.metric, rule.matchers["window"]) for rule in expanded.threshold_rules
+                     if rule.matchers.get("slo") == slo.name
+                     and rule.matchers.get("window") not in (None, LATEST, slo.window))
         definition = slo_definition(slo, catalog.for_period(period_of(slo.window)))
         alerting = [format_duration(w) for w in windows_of(definition, catalog).distinct_windows()]
-        out[slo.name] = ExportedWindows(tuple(gauges), tuple(_unique(alerting, leave_out=set(gauges))))
+        out[slo.name] = ExportedWindows(slo.window, tuple(_unique([*alerting, slo.window], set())),
+                                        read)
     return out
 
 
@@ -158,8 +175,8 @@ class SliCollector(Collector):
 
     def results(self, owned: set[str], now_ms: int, every: bool
                 ) -> tuple[list[SloWindowResult], list[tuple[SloSpec, str, float]]]:
-        """The owned SLOs' gauge windows, and (slo, window, burn rate) of their other alerting
-        windows (none with ``every``: then every window is a gauge window)."""
+        """The owned SLOs' evaluated windows, and (slo, window, burn rate) of their alerting
+        windows exported as a burn rate only (none with ``every``: every window is whole)."""
         rows: list[SloWindowResult] = []
         burn_rates: list[tuple[SloSpec, str, float]] = []
         for slo in self.engine.config.slos:
@@ -168,12 +185,12 @@ class SliCollector(Collector):
             exported = self._exported_windows(slo)
             whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
             if every:
-                windows = _unique([*windows_for(slo), *exported.gauges, *exported.burn_rates],
+                windows = _unique([*windows_for(slo), *exported.evaluated(), *exported.alerting],
                                   leave_out=set())
                 rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
                 continue
-            rows += evaluate_windows(self.engine, slo, now_ms, exported.gauges, whole_hours)
-            for window in exported.burn_rates:
+            rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
+            for window in exported.burn_rate_only():
                 start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
                 good, total = query.counts(self.engine, slo, start, end, now_ms=now_ms,
                                            whole_hours=whole_hours)
@@ -181,7 +198,7 @@ class SliCollector(Collector):
         return rows, burn_rates
 
     def _exported_windows(self, slo: SloSpec) -> ExportedWindows:
-        return self.windows.get(slo.name) or ExportedWindows((slo.window,), ())
+        return self.windows.get(slo.name) or ExportedWindows(slo.window, (slo.window,))
 
     def _families(self, owned: set[str], now_ms: int, every: bool) -> list[Metric]:
         labels = ["slo", "service", "window"]
@@ -195,39 +212,44 @@ class SliCollector(Collector):
             labels=["slo", "projection", "window"])
         ratio = GaugeMetricFamily("slaengine_slo_sli_ratio", "SLI as a ratio of good to valid (0-1)", labels=labels + ["sli"])
         budget = GaugeMetricFamily("slaengine_slo_error_budget_remaining", "Fraction of the error budget left in the window", labels=labels)
-        burn = GaugeMetricFamily("slaengine_slo_burn_rate", "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
+        burn = GaugeMetricFamily(BURN_RATE, "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
         quantiles = GaugeMetricFamily("slaengine_slo_latency_seconds", "Latency quantiles over the window", labels=labels + ["quantile"])
         window_good = GaugeMetricFamily("slaengine_slo_window_good_events", "Good events in the window", labels=labels)
         window_total = GaugeMetricFamily("slaengine_slo_window_events", "Valid events in the window", labels=labels)
         objective = GaugeMetricFamily("slaengine_slo_objective_ratio", "SLO objective (0-1)", labels=["slo", "service", "sli"])
-        seen_objective: set[str] = set()
+        for slo in self.engine.config.slos:
+            if slo.name in owned:
+                objective.add_metric([slo.name, slo.service or "", slo.sli], slo.target / 100)
         rows, burn_rates = self.results(owned, now_ms, every)
         for row in rows:
+            wanted = None if every else self._exported_windows(self.engine.slos[row.name]).families_over(row.window)
+
+            def add(family: GaugeMetricFamily, labels: list[str], value: float,
+                    wanted: set[str] | None = wanted) -> None:
+                if wanted is None or family.name in wanted:
+                    family.add_metric(labels, value)
+
             values = [row.name, row.service or "", row.window]
-            window_good.add_metric(values, row.good)
-            window_total.add_metric(values, row.total)
-            budget.add_metric(values, row.error_budget_remaining)
-            burn.add_metric(values, row.burn_rate)
-            if row.name not in seen_objective:
-                objective.add_metric([row.name, row.service or "", row.sli], row.target / 100)
-                seen_objective.add(row.name)
+            add(window_good, values, row.good)
+            add(window_total, values, row.total)
+            add(budget, values, row.error_budget_remaining)
+            add(burn, values, row.burn_rate)
             if row.value is None:
                 continue
-            ratio.add_metric(values + [row.sli], row.value / 100)
+            add(ratio, values + [row.sli], row.value / 100)
             if row.sli in ("uptime", "availability"):
-                uptime.add_metric(values, row.value)
+                add(uptime, values, row.value)
             elif row.sli == "fulfillment":
-                fulfillment.add_metric(values, row.value / 100)
+                add(fulfillment, values, row.value / 100)
             elif row.sli == "projection_lag":
                 if row.p99_ms is not None:
-                    lag.add_metric([row.name, self._projection_label(row.name), row.window],
-                                   row.p99_ms / 1000)
+                    add(lag, [row.name, self._projection_label(row.name), row.window], row.p99_ms / 1000)
             elif row.sli == "latency":
                 if row.p95_ms is not None:
-                    p95.add_metric(values, row.p95_ms)
+                    add(p95, values, row.p95_ms)
                 for q, ms in (("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)):
                     if ms is not None:
-                        quantiles.add_metric(values + [q], ms / 1000)
+                        add(quantiles, values + [q], ms / 1000)
         for slo, window, rate in burn_rates:
             burn.add_metric([slo.name, slo.service or "", window], rate)
         for slo_name, projection, seconds in self.latest_projection_lags(owned):

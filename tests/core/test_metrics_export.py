@@ -121,6 +121,10 @@ async def test_a_default_scrape_at_16_slos_holds_the_named_families_within_40_kb
     assert windows_of(body, "slaengine_slo_window_events", "api-availability") == {"30d"}
     assert windows_of(body, "sla_api_response_time_p95", "api-latency") == {"5m", "30d"}
     assert windows_of(body, "sla_order_fulfillment_rate", "order-fulfillment") == {"7d", "30d"}
+    # over a window a rule reads, only the family it reads (and the burn rate, if alerting)
+    assert windows_of(body, "slaengine_slo_latency_seconds", "api-latency") == {"30d"}
+    assert windows_of(body, "slaengine_slo_window_events", "order-fulfillment") == {"30d"}
+    assert windows_of(body, "slaengine_slo_burn_rate", "order-fulfillment") == ALERTING_WINDOWS | {"30d"}
     assert windows_of(body, "sla_uptime_percentage", "catalog-availability") == {"calendar-month"}
     assert windows_of(body, "sla_projection_lag_seconds", "projection-lag") == {"30d", "latest"}
 
