@@ -190,11 +190,13 @@ class SliCollector(Collector):
                 rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
                 continue
             rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
-            for window in exported.burn_rate_only():
-                start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
-                good, total = query.counts(self.engine, slo, start, end, now_ms=now_ms,
-                                           whole_hours=whole_hours)
-                burn_rates.append((slo, window, ErrorBudget(slo.exact_objective, good, total).burn_rate))
+            ranges = {window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
+                      for window in exported.burn_rate_only()}
+            objective = slo.exact_objective
+            counted = query.rolling_counts(self.engine, slo, ranges, now_ms, whole_hours)
+            for window in ranges:
+                good, total = counted[window]
+                burn_rates.append((slo, window, ErrorBudget(objective, good, total).burn_rate))
         return rows, burn_rates
 
     def _exported_windows(self, slo: SloSpec) -> ExportedWindows:

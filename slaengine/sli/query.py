@@ -139,6 +139,52 @@ def counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
 
 
+def rolling_counts(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
+                   now_ms: int, whole_hours: dict[int, tuple[int, int, int]] | None = None
+                   ) -> dict[str, tuple[int, int]]:
+    """``counts`` of several windows that share their end, reading each hour once.
+
+    Same result as ``counts`` per window: hours are summed from the newest backwards and
+    each window is read off at the hour it starts in, adding the part of that hour inside
+    it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
+    """
+    if slo.sli in ("uptime", "fulfillment") or not windows:
+        return {name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
+                for name, (start, end) in windows.items()}
+    end = _until_now(max(end for _, end in windows.values()), now_ms)
+    pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
+    series = [hours for _, hours in engine.buckets_of(slo.name)]
+    first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
+    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+                  reverse=True)
+
+    def part_of_hour(hour: int, start_ms: int) -> tuple[int, int]:
+        good = total = 0
+        for hours in series:
+            bucket = hours.get(hour)
+            span = _overlap(bucket, start_ms, end) if bucket is not None else None
+            if bucket is not None and span is not None:
+                g, t = bucket.counts_between(*span)
+                good, total = good + g, total + t
+        return good, total
+
+    later_good = later_total = 0  # the hours after the current window's first hour
+    found: dict[str, tuple[int, int]] = {}
+    next_held = 0
+    for start, name in pending:  # the shortest window first
+        start_hour = start // HOUR_MS
+        while next_held < len(held) and held[next_held] > start_hour:
+            g, t = part_of_hour(held[next_held], held[next_held] * HOUR_MS)
+            later_good, later_total = later_good + g, later_total + t
+            next_held += 1
+        if start >= end:
+            found[name] = (0, 0)
+            continue
+        g, t = part_of_hour(start_hour, start)
+        found[name] = (later_good + g, later_total + t)
+    return found
+
+
 def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
                   now_ms: int | None = None) -> LatencySketch:
     """Latency sketch of exactly the minutes in [start_ms, end_ms) (up to ``now_ms``).

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from slaengine.config import SlaConfig, load_sla_config
+from slaengine.durations import parse_duration
 from slaengine.events import OrderEvent, ProjectionEvent, RequestEvent
 from slaengine.http.app import create_app
 from slaengine.metrics import (
@@ -23,6 +24,7 @@ from slaengine.metrics import (
     render_text,
 )
 from slaengine.settings import DEFAULT_CONFIG
+from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_window, evaluate_windows, windows_for
 
@@ -231,3 +233,26 @@ def test_the_fast_text_is_byte_for_byte_what_prometheus_client_writes(tmp_path: 
     assert render_text(families) == expected
     assert b'slo="a \\"quoted\\\\ \\n"' in expected
     assert b'slo="lone \\\\udc80 surrogate",window="5m"} 1e+21' in expected  # escaped twice
+
+
+def test_windows_counted_together_equal_each_window_counted_alone(tmp_path: Path) -> None:
+    """query.rolling_counts (the burn-rate windows of a scrape) reads each hour once: same counts
+    as query.counts per window, with several sources, compacted hours and partial hours."""
+    config = sixteen_slos(tmp_path)
+    engine = fed_engine(config, days=2)
+    # a second source: hours 36-40 days old (compacted: minute detail is kept 35 days), and
+    # some of the last two days' hours
+    for minute in [*range(0, 4 * 1440, 7), *range(38 * 1440, 40 * 1440, 13)]:
+        engine.apply(RequestEvent(NOW_MS - 40 * DAY_MS + minute * 60_000, "orders-api", "GET /",
+                                  500 if minute % 11 == 0 else 200, 900.0), "requests:1", minute)
+    engine.maintain()
+    assert any(not bucket.has_minutes for _, hours in engine.buckets_of("api-availability")
+               for bucket in hours.values()), "no compacted hour: the test would miss that case"
+    for at in (NOW_MS, NOW_MS + 17 * 60_000 + 5_000):
+        for slo in config.slos:
+            ranges = {window: query.slo_rolling_range(slo, parse_duration(window), at)
+                      for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d", "37d", "40d")}
+            ranges["empty"] = (at + 3_600_000, at + 7_200_000)  # starts after the end
+            alone = {name: query.counts(engine, slo, start, end, now_ms=at)
+                     for name, (start, end) in ranges.items()}
+            assert query.rolling_counts(engine, slo, ranges, at) == alone, slo.name
