@@ -8,51 +8,201 @@ Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
 per worker). A worker exports the series of the SLOs it owns: with a global view (every
 worker holds every SLO, streams.global_view) ``owns`` picks them, so each series comes
 from exactly one worker.
+
+A default scrape exports what Prometheus users query (``ExportedWindows``): the good/valid
+counters (any window through ``rate()``), every gauge over the SLO's own window and the
+windows the alert rules read, and burn rates over the alerting windows. ``/metrics?windows=all``
+(``exposition(registry, every_window=True)``) adds every standard window (5m … 30d and the
+calendar month). The rendered text is kept until the state changes (``version``) or the
+minute rolls over (rolling windows move with time), so a scrape of unchanged state costs
+little more than copying the bytes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
+from slaengine.config import SloSpec
+from slaengine.durations import format_duration, parse_duration
 from slaengine.events import SOURCE_NAMES, source_name
+from slaengine.resources import data_path
+from slaengine.rules.alertspec import AlertRuleSet, load_alert_rules
+from slaengine.rules.fromconfig import period_of, slo_definition
+from slaengine.rules.generate import windows_of
+from slaengine.rules.windows import WindowsCatalog
+from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import SloWindowResult, evaluate_windows
+from slaengine.sli.results import SloWindowResult, WholeHours, evaluate_windows, windows_for
+from slaengine.slo import ErrorBudget
 
-CACHE_SECONDS = 0.25  # scrapes within this share one evaluation (freshness p99 < 1 s)
 ALL_PROJECTIONS = "*"  # projection label of a projection_lag SLO that covers every projection
 LATEST = "latest"  # window label of the newest sample of each projection
 TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
+DEFAULT_ALERT_RULES = data_path("alert_rules")
+MINUTE_MS = 60_000
+BURN_RATE = "slaengine_slo_burn_rate"
+# set while one exposition is rendered: export every window instead of the default ones
+_EVERY_WINDOW: ContextVar[bool] = ContextVar("slaengine_metrics_every_window", default=False)
+
+
+@dataclass(frozen=True)
+class ExportedWindows:
+    """What a default scrape exports of one SLO besides its counters."""
+
+    own: str  # every gauge over the SLO's own window
+    alerting: tuple[str, ...]  # slaengine_slo_burn_rate over the multi-window alerting windows
+    read: tuple[tuple[str, str], ...] = ()  # (family, window) the alert rules read besides
+
+    def families_over(self, window: str) -> set[str] | None:
+        """The families exported over ``window`` (None: every one)."""
+        if window == self.own:
+            return None
+        names = {family for family, read in self.read if read == window}
+        return names | {BURN_RATE} if window in self.alerting else names
+
+    def evaluated(self) -> list[str]:
+        """The windows evaluated whole (counts and percentiles)."""
+        return _unique([self.own, *(window for _, window in self.read)], leave_out=set())
+
+    def burn_rate_only(self) -> list[str]:
+        return _unique(self.alerting, leave_out=set(self.evaluated()))
+
+
+def exported_windows(slos: Sequence[SloSpec], rules: AlertRuleSet,
+                     catalog: WindowsCatalog) -> dict[str, ExportedWindows]:
+    """Per SLO: what a default scrape exports (what the worker's alert rules, and the rules
+    ``slaengine rules generate`` writes for Prometheus, read)."""
+    expanded = rules.for_slos(slos)  # an already expanded set is returned unchanged
+    out = {}
+    for slo in slos:
+        read = tuple((rule.metric, rule.matchers["window"]) for rule in expanded.threshold_rules
+                     if rule.matchers.get("slo") == slo.name
+                     and rule.matchers.get("window") not in (None, LATEST, slo.window))
+        definition = slo_definition(slo, catalog.for_period(period_of(slo.window)))
+        alerting = [format_duration(w) for w in windows_of(definition, catalog).distinct_windows()]
+        out[slo.name] = ExportedWindows(slo.window, tuple(_unique([*alerting, slo.window], set())),
+                                        read)
+    return out
+
+
+def _unique(windows: Iterable[str], leave_out: set[str]) -> list[str]:
+    return list(dict.fromkeys(w for w in windows if w not in leave_out))
+
+
+@contextmanager
+def every_window() -> Iterator[None]:
+    """Within the block, the SLI collector exports every standard window of every SLO."""
+    token = _EVERY_WINDOW.set(True)
+    try:
+        yield
+    finally:
+        _EVERY_WINDOW.reset(token)
+
+
+def exposition(registry: CollectorRegistry, every_window: bool = False) -> bytes:
+    """The text exposition of ``registry``: the SLI collector's part from its cache."""
+    token = _EVERY_WINDOW.set(every_window)
+    try:
+        if not isinstance(registry, EncodableRegistry):
+            return generate_latest(registry)
+        return b"".join(collector.exposition() if isinstance(collector, SliCollector)
+                        else generate_latest(_Encodable(collector))
+                        for collector in registry.collectors)
+    finally:
+        _EVERY_WINDOW.reset(token)
+
+
+@dataclass
+class _Rendered:
+    key: tuple[object, ...]
+    families: list[Metric]
+    text: bytes | None = None
 
 
 class SliCollector(Collector):
     def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time,
-                 owns: Callable[[str], bool] | None = None) -> None:
+                 owns: Callable[[str], bool] | None = None,
+                 version: Callable[[], object] | None = None,
+                 windows: Mapping[str, ExportedWindows] | None = None) -> None:
+        """``version`` changes whenever the engine's state does (default: its applied-event
+        count; a global view fed by ``put`` passes its record count); ``windows`` the default
+        export per SLO (default: the built-in alert rules and burn-rate windows)."""
         self.engine = engine
         self.clock = clock
         # a worker's global view holds every SLO: it exports only the SLOs it owns (streams.global_view)
         self.owns = owns if owns is not None else (lambda slo: True)
-        self._cache: tuple[float, list[SloWindowResult]] | None = None
+        self.version = version if version is not None else (lambda: engine.applied_events)
+        if windows is None:
+            windows = exported_windows(engine.config.slos, load_alert_rules(DEFAULT_ALERT_RULES),
+                                       WindowsCatalog.builtin())
+        self.windows = windows
+        self.renders = 0  # evaluations of the state (a scrape of unchanged state makes none)
+        self._rendered: dict[bool, _Rendered] = {}  # per every_window
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
 
-    def results(self) -> list[SloWindowResult]:
-        now = self.clock()
-        if self._cache and now - self._cache[0] < CACHE_SECONDS:
-            return self._cache[1]
-        owned = {name for name in self.engine.owned_slos() if self.owns(name)}
-        now_ms = int(now * 1000)
-        rows = []
-        for slo in self.engine.config.slos:
-            if slo.name in owned:
-                rows += evaluate_windows(self.engine, slo, now_ms)
-        self._cache = (now, rows)
-        return rows
-
     def collect(self) -> Iterator[Metric]:
+        yield from self._current().families
+        yield self._pipeline_lag_family()
+
+    def exposition(self) -> bytes:
+        """This collector's part of the text exposition (the cached text unless it changed)."""
+        rendered = self._current()
+        if rendered.text is None:
+            rendered.text = render_text(rendered.families)
+        return rendered.text + render_text([self._pipeline_lag_family()])
+
+    def _current(self) -> _Rendered:
+        every = _EVERY_WINDOW.get()
+        now_ms = int(self.clock() * 1000)
+        owned = tuple(name for name in self.engine.owned_slos() if self.owns(name))
+        # windows end at a minute edge (rounded up for counts, down for uptime): both move
+        key = (self.version(), now_ms // MINUTE_MS, -(-now_ms // MINUTE_MS), owned)
+        held = self._rendered.get(every)
+        if held is None or held.key != key:
+            held = self._rendered[every] = _Rendered(key, self._families(set(owned), now_ms, every))
+            self.renders += 1
+        return held
+
+    def results(self, owned: set[str], now_ms: int, every: bool
+                ) -> tuple[list[SloWindowResult], list[tuple[SloSpec, str, float]]]:
+        """The owned SLOs' evaluated windows, and (slo, window, burn rate) of their alerting
+        windows exported as a burn rate only (none with ``every``: every window is whole)."""
+        rows: list[SloWindowResult] = []
+        burn_rates: list[tuple[SloSpec, str, float]] = []
+        for slo in self.engine.config.slos:
+            if slo.name not in owned:
+                continue
+            exported = self._exported_windows(slo)
+            whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
+            if every:
+                windows = _unique([*windows_for(slo), *exported.evaluated(), *exported.alerting],
+                                  leave_out=set())
+                rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
+                continue
+            rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
+            ranges = {window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
+                      for window in exported.burn_rate_only()}
+            objective = slo.exact_objective
+            counted = query.rolling_counts(self.engine, slo, ranges, now_ms, whole_hours)
+            for window in ranges:
+                good, total = counted[window]
+                burn_rates.append((slo, window, ErrorBudget(objective, good, total).burn_rate))
+        return rows, burn_rates
+
+    def _exported_windows(self, slo: SloSpec) -> ExportedWindows:
+        return self.windows.get(slo.name) or ExportedWindows(slo.window, (slo.window,))
+
+    def _families(self, owned: set[str], now_ms: int, every: bool) -> list[Metric]:
         labels = ["slo", "service", "window"]
         uptime = GaugeMetricFamily("sla_uptime_percentage", "Uptime/availability SLI in percent", labels=labels)
         p95 = GaugeMetricFamily("sla_api_response_time_p95", "API latency p95 in milliseconds", labels=labels)
@@ -62,51 +212,62 @@ class SliCollector(Collector):
             "Read-model projection lag behind its event store: p99 of the samples in the window, "
             "or the newest sample of each projection (window=\"latest\")",
             labels=["slo", "projection", "window"])
-        pipeline_lag = GaugeMetricFamily(
-            "slaengine_pipeline_lag_seconds",
-            "slaengine's own delay: processing time minus Kafka append time of the newest event, per input topic",
-            labels=["topic"])
         ratio = GaugeMetricFamily("slaengine_slo_sli_ratio", "SLI as a ratio of good to valid (0-1)", labels=labels + ["sli"])
         budget = GaugeMetricFamily("slaengine_slo_error_budget_remaining", "Fraction of the error budget left in the window", labels=labels)
-        burn = GaugeMetricFamily("slaengine_slo_burn_rate", "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
+        burn = GaugeMetricFamily(BURN_RATE, "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
         quantiles = GaugeMetricFamily("slaengine_slo_latency_seconds", "Latency quantiles over the window", labels=labels + ["quantile"])
         window_good = GaugeMetricFamily("slaengine_slo_window_good_events", "Good events in the window", labels=labels)
         window_total = GaugeMetricFamily("slaengine_slo_window_events", "Valid events in the window", labels=labels)
         objective = GaugeMetricFamily("slaengine_slo_objective_ratio", "SLO objective (0-1)", labels=["slo", "service", "sli"])
-        seen_objective: set[str] = set()
-        for row in self.results():
+        for slo in self.engine.config.slos:
+            if slo.name in owned:
+                objective.add_metric([slo.name, slo.service or "", slo.sli], slo.target / 100)
+        rows, burn_rates = self.results(owned, now_ms, every)
+        for row in rows:
+            wanted = None if every else self._exported_windows(self.engine.slos[row.name]).families_over(row.window)
+
+            def add(family: GaugeMetricFamily, labels: list[str], value: float,
+                    wanted: set[str] | None = wanted) -> None:
+                if wanted is None or family.name in wanted:
+                    family.add_metric(labels, value)
+
             values = [row.name, row.service or "", row.window]
-            window_good.add_metric(values, row.good)
-            window_total.add_metric(values, row.total)
-            budget.add_metric(values, row.error_budget_remaining)
-            burn.add_metric(values, row.burn_rate)
-            if row.name not in seen_objective:
-                objective.add_metric([row.name, row.service or "", row.sli], row.target / 100)
-                seen_objective.add(row.name)
+            add(window_good, values, row.good)
+            add(window_total, values, row.total)
+            add(budget, values, row.error_budget_remaining)
+            add(burn, values, row.burn_rate)
             if row.value is None:
                 continue
-            ratio.add_metric(values + [row.sli], row.value / 100)
+            add(ratio, values + [row.sli], row.value / 100)
             if row.sli in ("uptime", "availability"):
-                uptime.add_metric(values, row.value)
+                add(uptime, values, row.value)
             elif row.sli == "fulfillment":
-                fulfillment.add_metric(values, row.value / 100)
+                add(fulfillment, values, row.value / 100)
             elif row.sli == "projection_lag":
                 if row.p99_ms is not None:
-                    lag.add_metric([row.name, self._projection_label(row.name), row.window],
-                                   row.p99_ms / 1000)
+                    add(lag, [row.name, self._projection_label(row.name), row.window], row.p99_ms / 1000)
             elif row.sli == "latency":
                 if row.p95_ms is not None:
-                    p95.add_metric(values, row.p95_ms)
+                    add(p95, values, row.p95_ms)
                 for q, ms in (("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)):
                     if ms is not None:
-                        quantiles.add_metric(values + [q], ms / 1000)
-        for slo_name, projection, seconds in self.latest_projection_lags():
+                        add(quantiles, values + [q], ms / 1000)
+        for slo, window, rate in burn_rates:
+            burn.add_metric([slo.name, slo.service or "", window], rate)
+        for slo_name, projection, seconds in self.latest_projection_lags(owned):
             lag.add_metric([slo_name, projection, LATEST], seconds)
+        return [uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
+                window_total, objective, *self._lifetime_counters(owned, now_ms)]
+
+    def _pipeline_lag_family(self) -> Metric:
+        """Per worker and changing with every event: read fresh, never cached."""
+        family = GaugeMetricFamily(
+            "slaengine_pipeline_lag_seconds",
+            "slaengine's own delay: processing time minus Kafka append time of the newest event, per input topic",
+            labels=["topic"])
         for topic, seconds in self.pipeline_lags():
-            pipeline_lag.add_metric([topic], seconds)
-        yield from (uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
-                    window_total, objective, pipeline_lag)
-        yield from self._lifetime_counters()
+            family.add_metric([topic], seconds)
+        return family
 
     def pipeline_lags(self) -> list[tuple[str, float]]:
         """(input topic, seconds): the worst of its partitions' latest processing lags."""
@@ -119,18 +280,18 @@ class SliCollector(Collector):
     def _projection_label(self, slo_name: str) -> str:
         return self.engine.slos[slo_name].projection or ALL_PROJECTIONS
 
-    def latest_projection_lags(self) -> list[tuple[str, str, float]]:
-        """(slo, projection, seconds): the newest sample of each projection an SLO covers."""
+    def latest_projection_lags(self, owned: set[str]) -> list[tuple[str, str, float]]:
+        """(slo, projection, seconds): the newest sample of each projection an owned SLO covers."""
         newest: dict[str, tuple[int, float]] = {}
         for (_, projection), sample in self.engine.latest_projection_lag.items():
             if projection not in newest or sample[0] > newest[projection][0]:
                 newest[projection] = sample
         return [(slo.name, projection, seconds)
-                for slo in self.engine.projection_lag if self.owns(slo.name)
+                for slo in self.engine.projection_lag if slo.name in owned
                 for projection, (_, seconds) in sorted(newest.items())
                 if slo.projection in (None, projection)]
 
-    def _lifetime_counters(self) -> Iterator[Metric]:
+    def _lifetime_counters(self, owned: set[str], now_ms: int) -> list[Metric]:
         """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules.
 
         Uptime counts minutes up to the current one, quiet minutes included
@@ -142,9 +303,8 @@ class SliCollector(Collector):
         labels = ["slo", "service", "sli"]
         total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: minutes) per SLO", labels=labels)
         good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
-        now_ms = int(self.clock() * 1000)
         for slo in self.engine.config.slos:
-            if not self.owns(slo.name):
+            if slo.name not in owned:
                 continue
             lifetime = self.engine.lifetime_counts(slo, now_ms)
             if lifetime is None:
@@ -158,8 +318,7 @@ class SliCollector(Collector):
             values = [slo.name, slo.service or "", slo.sli]
             good.add_metric(values, good_count)
             total.add_metric(values, total_count)
-        yield total
-        yield good
+        return [total, good]
 
 
 class PipelineCollector(Collector):
@@ -195,11 +354,57 @@ class EncodableRegistry(CollectorRegistry):
     Events are validated before their names reach the state, but one name that cannot
     encode (a lone surrogate) would make every scrape fail, so /metrics is protected on
     its own: such a value is exported with the offending code points backslash-escaped.
+    It lists its collectors, so ``exposition`` can take the SLI collector's cached text.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collectors: list[Collector] = []
+
+    def register(self, collector: Collector) -> None:
+        super().register(collector)
+        self.collectors.append(collector)
+
+    def unregister(self, collector: Collector) -> None:
+        super().unregister(collector)
+        self.collectors.remove(collector)
 
     def collect(self) -> Iterator[Metric]:
         for metric in super().collect():
             yield encodable(metric)
+
+
+class _Encodable:
+    """One collector, its label values made encodable (``generate_latest`` takes any collector)."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.collector.collect():
+            yield encodable(metric)
+
+
+def render_text(families: Iterable[Metric]) -> bytes:
+    """``generate_latest``'s text of plain gauge and counter families, label values made
+    encodable: the same bytes at a fraction of the cost (it validates every label name of
+    every sample; these names are fixed and valid)."""
+    out = []
+    for family in families:
+        family = encodable(family)
+        name = family.name + "_total" if family.type == "counter" else family.name
+        help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{_escaped_value(value)}"'
+                              for key, value in sorted(sample.labels.items()))
+            out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels
+                       else f"{sample.name} {floatToGoString(sample.value)}\n")
+    return "".join(out).encode("utf-8")
+
+
+def _escaped_value(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
 
 
 def encodable(metric: Metric) -> Metric:

@@ -34,7 +34,7 @@ from slaengine.evaluator.metrics import AlertStateCollector
 from slaengine.events import ALERTS_TOPIC
 from slaengine.http.app import RouteSetup
 from slaengine.http.limits import favour_event_loop
-from slaengine.metrics import PipelineCollector, SliCollector
+from slaengine.metrics import ExportedWindows, PipelineCollector, SliCollector
 from slaengine.pagerduty.http import add_routes as add_pagerduty_routes
 from slaengine.pagerduty.incidents import IncidentLog
 from slaengine.report.collect import incident_rows, month_report_from_engine
@@ -142,10 +142,17 @@ class SliFeature:
         (a view still reading the changelogs after a start would export partial counters)."""
         return self.view.caught_up.is_set() and self.ownership.owns(slo)
 
-    def collectors(self) -> list[Collector]:
+    def version(self) -> int:
+        """Changes whenever the view took a record; settles it, so the exposition (re-rendered
+        when this changes) reads every record taken."""
+        self.view.settle()
+        return self.view.records
+
+    def collectors(self, windows: dict[str, ExportedWindows] | None = None) -> list[Collector]:
+        """``windows``: what a default scrape exports per SLO (``metrics.exported_windows``)."""
         runtime = self.runtime
         return [
-            SliCollector(self.engine, owns=self.owns),
+            SliCollector(self.engine, owns=self.owns, version=self.version, windows=windows),
             PipelineCollector(
                 runtime.pipeline.valid,
                 runtime.pipeline.invalid,

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from slaengine.http.auth import API_TOKEN_KEY, json_error
 from slaengine.http.looplag import LoopLagMonitor
 from slaengine.http.openapi import openapi_document
+from slaengine.metrics import exposition
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_all
 
@@ -66,7 +67,11 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY_KEY])
+    """``?windows=all``: every SLO window, not only the default ones (slaengine.metrics)."""
+    windows = request.query.get("windows", "default")
+    if windows not in ("default", "all"):
+        return json_error(400, f"'windows': {windows[:60]!r} is not 'all' or 'default'")
+    body = exposition(request.app[REGISTRY_KEY], every_window=windows == "all")
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

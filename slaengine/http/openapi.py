@@ -106,7 +106,11 @@ def openapi_document() -> dict[str, Any]:
             "200": _json({"type": "object"}, "Alive.")}, secured=False)},
         "/metrics": {"get": _operation("Prometheus metrics (text format).", {
             "200": {"description": "Metrics.", "content": {"text/plain": {
-                "schema": {"type": "string"}}}}}, secured=False)},
+                "schema": {"type": "string"}}}}, **_errors(400)}, secured=False, parameters=[
+            _query("windows", {"enum": ["default", "all"]},
+                   "all: every SLO window (5m ... 30d, calendar month); default: the SLO's own "
+                   "window, the windows alert rules read and burn rates over the alerting "
+                   "windows.")])},
         "/api/openapi.json": {"get": _operation("This document.", {
             "200": _json({"type": "object"}, "OpenAPI 3 document.")}, secured=False)},
         "/api/v1/slos": {"get": _operation("SLO results at a time.", {

@@ -104,6 +104,8 @@ class HourBucket:
             return self.sketch
         if self.minute_sketches is None:
             return self.sketch if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR else None
+        if all(first_minute <= minute < end_minute for minute in self.minute_sketches):
+            return self.sketch  # the part holds every latency of the hour (e.g. the current hour)
         merged = LatencySketch()
         for minute, sketch in self.minute_sketches.items():
             if first_minute <= minute < end_minute:

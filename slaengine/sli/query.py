@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
+from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, MINUTES_PER_HOUR, HourBucket, merged_slices
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
@@ -93,22 +93,32 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
 
 
 def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-                  now_ms: int | None = None) -> tuple[int, int]:
+                  now_ms: int | None = None,
+                  whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
     """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to ``now_ms``).
 
     Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
+    ``whole_hours`` (hour → slices, for one SLO and one state) lets several windows
+    evaluated together judge each whole hour once.
     """
     end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
     if end_ms <= start_ms:
         return 0, 0
+    ratio = slo.slice_ratio
     for buckets in engine.hours_between(slo.name, start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS):
         span = _overlap(buckets[0], start_ms, end_ms)
         if span is None:
             continue
-        g, b, t = merged_slices(buckets, slo.slice_ratio, *span)
+        if whole_hours is not None and span == (0, MINUTES_PER_HOUR):
+            slices = whole_hours.get(buckets[0].hour)
+            if slices is None:
+                slices = whole_hours[buckets[0].hour] = merged_slices(buckets, ratio)
+        else:
+            slices = merged_slices(buckets, ratio, *span)
+        g, b, t = slices
         good, bad, traffic = good + g, bad + b, traffic + t
     first = engine.first_request_ms(slo.name)
     if slo.no_traffic != "ignore" and first is not None:
@@ -122,10 +132,57 @@ def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
 
 
 def counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-           include_late: bool = False, now_ms: int | None = None) -> tuple[int, int]:
+           include_late: bool = False, now_ms: int | None = None,
+           whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
     if slo.sli == "uptime":
-        return uptime_counts(engine, slo, start_ms, end_ms, now_ms)
+        return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
+
+
+def rolling_counts(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
+                   now_ms: int, whole_hours: dict[int, tuple[int, int, int]] | None = None
+                   ) -> dict[str, tuple[int, int]]:
+    """``counts`` of several windows that share their end, reading each hour once.
+
+    Same result as ``counts`` per window: hours are summed from the newest backwards and
+    each window is read off at the hour it starts in, adding the part of that hour inside
+    it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
+    """
+    if slo.sli in ("uptime", "fulfillment") or not windows:
+        return {name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
+                for name, (start, end) in windows.items()}
+    end = _until_now(max(end for _, end in windows.values()), now_ms)
+    pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
+    series = [hours for _, hours in engine.buckets_of(slo.name)]
+    first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
+    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+                  reverse=True)
+
+    def part_of_hour(hour: int, start_ms: int) -> tuple[int, int]:
+        good = total = 0
+        for hours in series:
+            bucket = hours.get(hour)
+            span = _overlap(bucket, start_ms, end) if bucket is not None else None
+            if bucket is not None and span is not None:
+                g, t = bucket.counts_between(*span)
+                good, total = good + g, total + t
+        return good, total
+
+    later_good = later_total = 0  # the hours after the current window's first hour
+    found: dict[str, tuple[int, int]] = {}
+    next_held = 0
+    for start, name in pending:  # the shortest window first
+        start_hour = start // HOUR_MS
+        while next_held < len(held) and held[next_held] > start_hour:
+            g, t = part_of_hour(held[next_held], held[next_held] * HOUR_MS)
+            later_good, later_total = later_good + g, later_total + t
+            next_held += 1
+        if start >= end:
+            found[name] = (0, 0)
+            continue
+        g, t = part_of_hour(start_hour, start)
+        found[name] = (later_good + g, later_total + t)
+    return found
 
 
 def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
@@ -202,19 +259,21 @@ def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tupl
             if piece is not None:
                 target.merge(piece)
 
-    merged = LatencySketch()
+    # only hours that hold data are visited: a 30-day window is 720 hours, most of them empty
+    first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
+    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+                  reverse=True)
+    merged = LatencySketch()  # the hours after the current window's first hour
     found: dict[str, list[float | None]] = {}
-    hour = (end - 1) // HOUR_MS
-    while pending:
-        hour_start = hour * HOUR_MS
-        while pending and pending[0][0] >= hour_start:
-            start, name = pending.pop(0)
-            window = LatencySketch()
-            window.merge(merged)
-            if start < end:
-                add_part_of_hour(window, hour, start)
-            found[name] = [window.quantile(q) for q in quantiles]
-        if pending:
-            add_part_of_hour(merged, hour, hour_start)
-        hour -= 1
+    next_held = 0
+    for start, name in pending:  # the shortest window first
+        start_hour = start // HOUR_MS
+        while next_held < len(held) and held[next_held] > start_hour:
+            add_part_of_hour(merged, held[next_held], held[next_held] * HOUR_MS)
+            next_held += 1
+        window = LatencySketch()
+        window.merge(merged)
+        if start < end:
+            add_part_of_hour(window, start_hour, start)
+        found[name] = [window.quantile(q) for q in quantiles]
     return found

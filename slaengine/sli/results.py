@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,24 +49,29 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int) -> float:
+WholeHours = dict[int, tuple[int, int, int]]  # query.uptime_counts' shared whole-hour slices
+
+
+def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int,
+                     whole_hours: WholeHours | None = None) -> float:
     """The last day's burn rate, which decides whether a met SLO is at risk."""
     return ErrorBudget(slo.exact_objective, *query.counts(
-        engine, slo, *query.slo_rolling_range(slo, RECENT_WINDOW, now_ms), now_ms=now_ms)).burn_rate
+        engine, slo, *query.slo_rolling_range(slo, RECENT_WINDOW, now_ms), now_ms=now_ms,
+        whole_hours=whole_hours)).burn_rate
 
 
 def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
                    now_ms: int, include_late: bool = False, recent_burn: float | None = None,
                    percentiles_ms: list[float | None] | None = None,
-                   closed: bool = False) -> SloWindowResult:
+                   closed: bool = False, whole_hours: WholeHours | None = None) -> SloWindowResult:
     """One window's numbers; a ``closed`` period (a past month) is only met or breached."""
-    good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms)
+    good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
     budget = ErrorBudget(slo.exact_objective, good, total)
     if closed and budget.has_data:
         status = budget.final_status()
     else:
         if recent_burn is None:
-            recent_burn = recent_burn_rate(engine, slo, now_ms)
+            recent_burn = recent_burn_rate(engine, slo, now_ms, whole_hours)
         status = budget.status(recent_burn)
     percentiles: dict[str, float | None] = {}
     if slo.sli in SKETCH_SLIS:
@@ -83,15 +89,17 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
 
 
 def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
-                    recent_burn: float | None = None) -> SloWindowResult:
+                    recent_burn: float | None = None,
+                    whole_hours: WholeHours | None = None) -> SloWindowResult:
     """One named window: a rolling duration or the current calendar month."""
     if window == CALENDAR_MONTH:
         local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
         start, end = month_range(local.year, local.month, engine.zone)
         return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True,
-                              recent_burn=recent_burn)
+                              recent_burn=recent_burn, whole_hours=whole_hours)
     start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
-    return evaluate_range(engine, slo, window, start, end, now_ms, recent_burn=recent_burn)
+    return evaluate_range(engine, slo, window, start, end, now_ms, recent_burn=recent_burn,
+                          whole_hours=whole_hours)
 
 
 def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
@@ -101,19 +109,26 @@ def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
                           include_late=True, closed=end <= now_ms)
 
 
-def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int) -> list[SloWindowResult]:
-    """Every standard window of one SLO, sharing the work the windows have in common."""
-    recent = recent_burn_rate(engine, slo, now_ms)
-    windows = windows_for(slo)
+def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int,
+                     windows: Sequence[str] | None = None,
+                     whole_hours: WholeHours | None = None) -> list[SloWindowResult]:
+    """Every standard window of one SLO (or the ``windows`` named), sharing the work the
+    windows have in common (``whole_hours``: pass one to share it with more queries)."""
+    if whole_hours is None:
+        whole_hours = {}
+    recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
+    if windows is None:
+        windows = windows_for(slo)
     rolling = {w: query.slo_rolling_range(slo, parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
     shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
     rows = []
     for window in windows:
         if window == CALENDAR_MONTH:
-            rows.append(evaluate_window(engine, slo, window, now_ms, recent))
+            rows.append(evaluate_window(engine, slo, window, now_ms, recent, whole_hours))
         else:
             rows.append(evaluate_range(engine, slo, window, *rolling[window], now_ms,
-                                       recent_burn=recent, percentiles_ms=shared.get(window)))
+                                       recent_burn=recent, percentiles_ms=shared.get(window),
+                                       whole_hours=whole_hours))
     return rows
 
 

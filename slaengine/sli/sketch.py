@@ -53,8 +53,11 @@ class LatencySketch:
 
     def merge(self, other: LatencySketch) -> None:
         bins = self.bins
-        for key, count in other.bins.items():
-            bins[key] = bins.get(key, 0) + count
+        if not bins:  # into an empty sketch (a window's first part): a copy, at C speed
+            self.bins = dict(other.bins)
+        else:
+            for key, count in other.bins.items():
+                bins[key] = bins.get(key, 0) + count
         self.zero_count += other.zero_count
         self.count += other.count
 

@@ -21,7 +21,7 @@ from slaengine.events import (
     decode_message,
     event_to_json,
 )
-from slaengine.metrics import SliCollector
+from slaengine.metrics import SliCollector, every_window
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.results import evaluate_window
 from slaengine.sli.source import EngineSliSource
@@ -232,7 +232,8 @@ def test_projection_lag_gauge_is_the_windows_p99_and_each_projections_newest_sam
     samples(engine, [700.0, 40.0], projection="OrderList", start_ms=T0 + 30_000, first_offset=100)
     registry = CollectorRegistry()
     registry.register(SliCollector(engine, clock=lambda: (T0 + 120_000) / 1000))
-    found = gauge(registry, "sla_projection_lag_seconds")
+    with every_window():  # 1h is not a default window of a 30d projection-lag SLO
+        found = gauge(registry, "sla_projection_lag_seconds")
     assert found[(("projection", "*"), ("slo", "projection-lag"), ("window", "1h"))] == pytest.approx(3.0, rel=0.01)
     assert found[(("projection", "AvailableStock"), ("slo", "stock-lag"), ("window", "1h"))] == pytest.approx(3.0, rel=0.01)
     # the newest sample by event time, per projection the SLO covers

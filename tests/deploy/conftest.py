@@ -177,7 +177,8 @@ class DeployStack:
         return http_json(self.worker_url + path)
 
     def worker_metrics(self) -> str:
-        with urllib.request.urlopen(self.worker_url + "/metrics", timeout=10) as response:
+        """What the stack's Prometheus scrapes (deploy/prometheus/prometheus.yml: every window)."""
+        with urllib.request.urlopen(self.worker_url + "/metrics?windows=all", timeout=10) as response:
             return response.read().decode()
 
 

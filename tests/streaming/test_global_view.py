@@ -64,9 +64,9 @@ def processed(workers: list[WorkerProcess]) -> float:
 
 
 def per_slo_series(worker: WorkerProcess) -> set[tuple[str, str]]:
-    """(family, labels) of every per-SLO sample this worker exports."""
+    """(family, labels) of every per-SLO sample this worker exports (over every window)."""
     found = set()
-    for line in worker.get("/metrics").decode().splitlines():
+    for line in worker.get("/metrics?windows=all").decode().splitlines():
         match = SAMPLE.match(line)
         if match and match.group(1) in PER_SLO_FAMILIES:
             found.add((match.group(1), match.group(2)))
