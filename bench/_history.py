@@ -50,6 +50,10 @@ class HistoryResult:
     tenths_cpu_share: list[float]  # worker CPU seconds per wall second in each tenth
     tenths_topic_share: list[dict[str, float]]  # which topics' events each tenth applied
     worst_tenth_vs_median: float  # the largest |tenth / median - 1|
+    # the same per CPU-second of the worker: on a shared machine the wall rate follows the
+    # other processes' load; this one follows only the worker's own cost per event
+    tenths_events_per_cpu_s: list[float]
+    worst_tenth_per_cpu_vs_median: float
     rss_after_replay_mb: float
     restart_kept_state_s: float
     rss_after_restart_mb: float
@@ -123,6 +127,14 @@ def cpu_shares(followed: Followed, total_events: int) -> list[float]:
     marks = tenth_marks(followed, total_events)
     return [(cpu_at(b) - cpu_at(a)) / (b - a) if b > a else float("nan")
             for a, b in itertools.pairwise(marks)]
+
+
+def worst_vs_median(rates: list[float]) -> float:
+    """The largest |rate / median - 1| (NaN without rates)."""
+    if not rates:
+        return float("nan")
+    median = statistics.median(rates)
+    return max(abs(rate / median - 1) for rate in rates)
 
 
 def events_per_topic(events_file: Path) -> dict[str, int]:
@@ -237,10 +249,10 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     reads = sum(1 for sample in followed.samples if sample.processed is not None)
     if reads < MIN_COUNTER_READS:  # a replay of a few seconds cannot be cut into tenths
         per_tenth = []
-    median = statistics.median(per_tenth) if per_tenth else float("nan")
-    worst = max((abs(r / median - 1) for r in per_tenth), default=float("nan"))
+    shares = cpu_shares(followed, total_events) if per_tenth else []
+    per_cpu_s = [rate / share if share > 0 else float("nan") for rate, share in zip(per_tenth, shares)]
     return HistoryResult(months, slos, events, messages, batch_size, rates["seconds"],
-                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth,
-                         cpu_shares(followed, total_events) if per_tenth else [],
-                         topic_shares(followed, total_events) if per_tenth else [], worst,
+                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth, shares,
+                         topic_shares(followed, total_events) if per_tenth else [],
+                         worst_vs_median(per_tenth), per_cpu_s, worst_vs_median(per_cpu_s),
                          rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)

@@ -377,6 +377,10 @@ def history_targets(history: dict[str, Any]) -> list[tuple[str, float, str, bool
          + (" (replay too short to cut into tenths)" if math.isnan(flat) else ""),
          flat, f"<= {TARGETS['history_flat']}",
          None if math.isnan(flat) else flat <= TARGETS["history_flat"]),
+        (f"history ({scale}): worst tenth vs median, per worker CPU-second",
+         history["worst_tenth_per_cpu_vs_median"], f"<= {TARGETS['history_flat']}",
+         None if math.isnan(history["worst_tenth_per_cpu_vs_median"])
+         else history["worst_tenth_per_cpu_vs_median"] <= TARGETS["history_flat"]),
         (f"restart ({scale}), state kept, s", history["restart_kept_state_s"],
          f"< {TARGETS['restore_s']}", history["restart_kept_state_s"] < TARGETS["restore_s"]),
         (f"restart ({scale}), state from changelog, s", history["restart_empty_dir_s"],
@@ -399,6 +403,8 @@ def print_history(history: dict[str, Any]) -> None:
     tenths = history["tenths_events_per_s"]
     if tenths:
         print("history replay, events/s per tenth: " + ", ".join(f"{x:,.0f}" for x in tenths))
+        print("  events per worker CPU-second in each tenth: " + ", ".join(
+            f"{x:,.0f}" for x in history["tenths_events_per_cpu_s"]))
         print("  the worker's CPU share in each tenth: " + ", ".join(
             f"{x:.2f}" for x in history["tenths_cpu_share"]))
         print("  orders' share of the events each tenth applied: " + ", ".join(
