@@ -4,7 +4,7 @@
 produce`` publishes them (in envelopes of ``batch_size``, as the demo does) to
 fresh topics before the worker starts, so the worker reads at its own full
 speed. The replay is cut into tenths by the worker's applied-events counter of
-all three input topics (read from /metrics every second, as an eager Prometheus
+all four input topics (read from /metrics every second, as an eager Prometheus
 would); each tenth's rate is compared with the median. Then the worker is stopped and
 started again, once on its data dir (RocksDB state kept) and once on an empty
 one (state rebuilt from the changelog topics): the restore time is until its
@@ -26,9 +26,11 @@ from typing import Any
 
 from _real_worker import REPO_ROOT, Followed, RealWorker, Sample, topic_end_offsets
 
-from slaengine.events import ORDERS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+from slaengine.events import ORDERS_TOPIC, PROJECTIONS_TOPIC, REQUESTS_TOPIC, RESOURCES_TOPIC
+from slaengine.settings import DEFAULT_CONFIG
 
-TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC)
+TOPICS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
+DEMO_SLOS = 6  # in slaengine/data/slo.yaml
 
 COUNTER_EVERY_S = 1.0  # /metrics reads during the replay, for the rate per tenth
 MIN_COUNTER_READS = 20  # fewer reads than this: no rate per tenth (the replay was too short)
@@ -37,6 +39,7 @@ MIN_COUNTER_READS = 20  # fewer reads than this: no rate per tenth (the replay w
 @dataclass
 class HistoryResult:
     months: float
+    slos: int
     events: dict[str, int]  # per topic
     messages: dict[str, int]  # per topic: orders are keyed by order id, so their envelopes are small
     batch_size: int
@@ -47,6 +50,10 @@ class HistoryResult:
     tenths_cpu_share: list[float]  # worker CPU seconds per wall second in each tenth
     tenths_topic_share: list[dict[str, float]]  # which topics' events each tenth applied
     worst_tenth_vs_median: float  # the largest |tenth / median - 1|
+    # the same per CPU-second of the worker: on a shared machine the wall rate follows the
+    # other processes' load; this one follows only the worker's own cost per event
+    tenths_events_per_cpu_s: list[float]
+    worst_tenth_per_cpu_vs_median: float
     rss_after_replay_mb: float
     restart_kept_state_s: float
     rss_after_restart_mb: float
@@ -122,6 +129,14 @@ def cpu_shares(followed: Followed, total_events: int) -> list[float]:
             for a, b in itertools.pairwise(marks)]
 
 
+def worst_vs_median(rates: list[float]) -> float:
+    """The largest |rate / median - 1| (NaN without rates)."""
+    if not rates:
+        return float("nan")
+    median = statistics.median(rates)
+    return max(abs(rate / median - 1) for rate in rates)
+
+
 def events_per_topic(events_file: Path) -> dict[str, int]:
     """Events of the generated file by the topic ``slaengine produce`` sends them to."""
     counts = dict.fromkeys(TOPICS, 0)
@@ -131,9 +146,32 @@ def events_per_topic(events_file: Path) -> dict[str, int]:
                 counts[REQUESTS_TOPIC] += 1
             elif b'"order_id"' in line:
                 counts[ORDERS_TOPIC] += 1
+            elif b'"projection"' in line:
+                counts[PROJECTIONS_TOPIC] += 1
             else:
                 counts[RESOURCES_TOPIC] += 1
     return counts
+
+
+def config_with_slos(count: int, path: Path) -> Path:
+    """The demo's SLOs plus variants of them (other thresholds, targets, deadlines) up to ``count``."""
+    variants = []
+    for index in range(count - DEMO_SLOS):
+        service = ("orders-api", "catalog-api")[index % 2]
+        kind = index // 2 % 5
+        name = f"bench-{index}"
+        variants.append(
+            f"{{name: {name}, service: {service}, sli: latency, threshold_ms: {100 + 50 * index}, target: 95}}"
+            if kind == 0 else
+            f"{{name: {name}, service: {service}, sli: availability, target: {99 + index % 10 / 10:.1f}}}"
+            if kind == 1 else
+            f"{{name: {name}, service: {service}, sli: uptime, slice_good_ratio: 0.9{index % 10}, target: 99}}"
+            if kind == 2 else
+            f"{{name: {name}, sli: fulfillment, within: {12 + index}h, target: 95}}"
+            if kind == 3 else
+            f"{{name: {name}, sli: projection_lag, threshold_s: {1 + index % 5}, target: 99}}")
+    path.write_text(DEFAULT_CONFIG.read_text() + "".join(f"\n  - {v}" for v in variants) + "\n")
+    return path
 
 
 def row_counts(answer: dict[str, Any]) -> list[tuple[str, str, int, int]]:
@@ -157,8 +195,10 @@ def wait_same_answer(worker: RealWorker, at_ms: int, expected: list[tuple[str, s
 
 
 def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_size: int,
-                workdir: Path, timeout: float) -> HistoryResult:
+                workdir: Path, timeout: float, slos: int = DEMO_SLOS) -> HistoryResult:
+    """``slos`` above the demo's six: its config plus variants (``config_with_slos``)."""
     events_file = workdir / "history.ndjson"
+    config = config_with_slos(slos, workdir / f"slo-{slos}.yaml") if slos > DEMO_SLOS else None
     days = max(0.05, months * 30.4)
     print(f"  generating {days:.1f} days of history", flush=True)
     slaengine("generate", "--days", f"{days:g}", "--out", str(events_file), "--no-progress")
@@ -173,7 +213,7 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     total_events = sum(events.values())
     deadline = time.monotonic() + timeout
     data_dir = workdir / "history-data"
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log")
+    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
     try:
         # complete when sla.requests is committed and every event of every topic applied
         followed = worker.follow(messages[REQUESTS_TOPIC], timeout, COUNTER_EVERY_S, TOPICS)
@@ -192,7 +232,7 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         worker.stop()
     print(f"  replayed at {rates['events_per_s']:,.0f} events/s (all topics); restarting on "
           "the same data dir", flush=True)
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log")
+    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
     try:
         kept = wait_same_answer(worker, at_ms, expected, timeout)
         rss_kept = worker.rss_mb()
@@ -200,7 +240,7 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         worker.stop()
     print("  restarting on an empty data dir (state from the changelog)", flush=True)
     shutil.rmtree(data_dir)
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log")
+    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
     try:
         empty = wait_same_answer(worker, at_ms, expected, timeout)
         rss_empty = worker.rss_mb()
@@ -209,10 +249,10 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     reads = sum(1 for sample in followed.samples if sample.processed is not None)
     if reads < MIN_COUNTER_READS:  # a replay of a few seconds cannot be cut into tenths
         per_tenth = []
-    median = statistics.median(per_tenth) if per_tenth else float("nan")
-    worst = max((abs(r / median - 1) for r in per_tenth), default=float("nan"))
-    return HistoryResult(months, events, messages, batch_size, rates["seconds"],
-                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth,
-                         cpu_shares(followed, total_events) if per_tenth else [],
-                         topic_shares(followed, total_events) if per_tenth else [], worst,
+    shares = cpu_shares(followed, total_events) if per_tenth else []
+    per_cpu_s = [rate / share if share > 0 else float("nan") for rate, share in zip(per_tenth, shares)]
+    return HistoryResult(months, slos, events, messages, batch_size, rates["seconds"],
+                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth, shares,
+                         topic_shares(followed, total_events) if per_tenth else [],
+                         worst_vs_median(per_tenth), per_cpu_s, worst_vs_median(per_cpu_s),
                          rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)

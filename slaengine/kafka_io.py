@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from slaengine.events import (
     PROJECTIONS_TOPIC,
     REQUESTS_TOPIC,
     RESOURCES_TOPIC,
-    parse_timestamp_ms,
 )
 
 KEY_FIELDS = {REQUESTS_TOPIC: "service", ORDERS_TOPIC: "order_id", RESOURCES_TOPIC: "resource",
@@ -59,31 +59,45 @@ def envelope(lines: list[bytes]) -> bytes:
     return b"[" + b",".join(lines) + b"]"
 
 
-MAX_PENDING_LINES = 2_000  # bounds how far batching may move an event from its file position
-# ... and how far in event time: in sparse traffic 2,000 lines span a day, and an order event
-# held that long reaches the worker after its partition's watermark expired the order
-MAX_PENDING_MS = 60_000
+@functools.lru_cache(maxsize=1 << 16)
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition the producer's default partitioner (Kafka's murmur2) sends ``key`` to."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    return int(DefaultPartitioner()(key, list(range(partitions)), []))
 
 
-def _event_ms(obj: Any) -> int | None:
+async def partition_counts(bootstrap: str, topics: Iterable[str], partitions_if_missing: int
+                           ) -> dict[str, int]:
+    """Partitions of each topic; a missing topic is created with ``partitions_if_missing``."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    topics = list(topics)
+    await ensure_topics(bootstrap, topics, partitions_if_missing)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
     try:
-        return parse_timestamp_ms(obj.get("ts")) if isinstance(obj, dict) else None
-    except Exception:  # noqa: BLE001 - the worker dead-letters it; here it only bounds nothing
-        return None
+        return {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(topics)}
+    finally:
+        await admin.close()
 
 
 def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
-                  request_key: str = "service") -> Iterator[tuple[str, bytes | None, bytes]]:
-    """(topic, key, value) per message; events of one key are enveloped up to batch_size.
+                  partitions: Mapping[str, int], request_key: str = "service",
+                  ) -> Iterator[tuple[str, bytes | None, bytes]]:
+    """(topic, key, value) per message; the events of one partition are enveloped up to batch_size.
 
-    Each key keeps its file order; across keys, events move at most MAX_PENDING_LINES lines
-    and MAX_PENDING_MS of event time.
+    ``partitions`` gives each target topic's partition count. An event goes to the partition
+    its own key hashes to (as unbatched); an envelope holds consecutive events of one
+    partition in file order and is keyed by its first event, so it lands on that partition.
+    Enveloping per key instead left orders (keyed by order id) in envelopes of ~2 events,
+    applied at the per-message rate. Each partition receives its events in file order, which
+    is all the worker relies on: its watermarks and order expiries are per partition.
     Requests are keyed by ``request_key``: ``service`` keeps a service on one partition,
     ``request_id`` spreads a busy service over all of them.
     """
-    pending: dict[tuple[str, bytes | None], list[bytes]] = {}
-    pending_lines = 0
-    oldest_ms: int | None = None  # event time of the first line held
+    # (topic, partition or None for events without a key) -> (key of the first event, lines)
+    pending: dict[tuple[str, int | None], tuple[bytes | None, list[bytes]]] = {}
     for _, raw in iter_lines(path):
         try:
             obj = json.loads(raw)
@@ -92,31 +106,23 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
         kind = kind_of_event(obj)
         target = topic or f"{prefix}{kind}"
         key = key_of(kind, obj, request_key)
-        if batch_size <= 1 or obj is None or isinstance(obj, list):
+        if batch_size <= 1 or obj is None:
             yield target, key, raw  # malformed lines pass through unchanged: the worker dead-letters them
             continue
-        event_ms = _event_ms(obj)
-        if pending and event_ms is not None and oldest_ms is not None and event_ms - oldest_ms >= MAX_PENDING_MS:
-            for (group_topic, group_key), lines in pending.items():
-                yield group_topic, group_key, envelope(lines)
-            pending.clear()
-            pending_lines = 0
-        if not pending:
-            oldest_ms = event_ms
-        group = pending.setdefault((target, key), [])
-        group.append(raw)
-        pending_lines += 1
-        if len(group) >= batch_size:
-            yield target, key, envelope(group)
-            pending_lines -= len(group)
-            del pending[(target, key)]
-        elif pending_lines >= MAX_PENDING_LINES:
-            for (group_topic, group_key), lines in pending.items():
-                yield group_topic, group_key, envelope(lines)
-            pending.clear()
-            pending_lines = 0
-    for (target, key), group in pending.items():
-        yield target, key, envelope(group)
+        group = (target, None if key is None else partition_of(key, partitions[target]))
+        if isinstance(obj, list):  # already an envelope: sent as it is, after what its partition holds
+            if group in pending:
+                held_key, lines = pending.pop(group)
+                yield target, held_key, envelope(lines)
+            yield target, key, raw
+            continue
+        held_key, lines = pending.setdefault(group, (key, []))
+        lines.append(raw)
+        if len(lines) >= batch_size:
+            yield target, held_key, envelope(lines)
+            del pending[group]
+    for (target, _), (held_key, lines) in pending.items():
+        yield target, held_key, envelope(lines)
 
 
 async def publish(bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]],

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -202,6 +204,7 @@ class Runtime:
                     self.report_error(f"flushing {source} at stop")
         try:
             await self.app.producer.flush()
+            mark_clean_stop(stores_dir(self.settings))
             await self.app.consumer.commit()
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
@@ -258,12 +261,42 @@ class RuntimeCollector(Collector):
         yield from (replayed, errors)
 
 
+CLEAN_STOP_MARK = "clean-stop"
+
+
+def stores_dir(settings: Settings) -> Path:
+    """Where this worker's tables keep their local (RocksDB) stores."""
+    return settings.data_dir / "faust" / settings.worker_id
+
+
+def discard_stores_after_crash(directory: Path) -> None:
+    """After a crash, rebuild the tables from their changelogs instead of the local stores.
+
+    A table write reaches RocksDB at once and its changelog a moment later. A crash in
+    between leaves local state that the changelogs — and so every worker's global view —
+    never receive, while the restarted worker skips the messages behind it as applied. A
+    graceful stop flushes the changelogs and leaves a mark; without it the stores go.
+    """
+    mark = directory / CLEAN_STOP_MARK
+    if directory.exists() and not mark.exists():
+        log.warning("%s: no clean stop recorded; rebuilding the state from the changelogs", directory)
+        shutil.rmtree(directory)
+    mark.unlink(missing_ok=True)
+
+
+def mark_clean_stop(directory: Path) -> None:
+    """Record that the local stores equal the changelogs (called once they are flushed)."""
+    if directory.exists():
+        (directory / CLEAN_STOP_MARK).touch()
+
+
 def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime]:
+    discard_stores_after_crash(stores_dir(settings))
     app = SlaApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
-        datadir=str(settings.data_dir / "faust" / settings.worker_id),
+        datadir=str(stores_dir(settings)),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,

@@ -20,10 +20,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--topic-prefix", default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
                         help="prefix of the default topics (env SLAENGINE_TOPIC_PREFIX)")
     parser.add_argument("--batch-size", type=int, default=1,
-                        help="envelope up to N consecutive events of one key into a JSON array message")
+                        help="envelope up to N consecutive events of one partition into a JSON array "
+                             "message (each event still lands on the partition of its own key)")
     parser.add_argument("--request-key", choices=("service", "request_id"), default="service",
                         help="key of request events: service (default; one partition per service) or "
                              "request_id (a busy service spreads over every partition and worker)")
+    parser.add_argument("--partitions", type=int, default=int(env_default("SLAENGINE_PARTITIONS", "4")),
+                        help="partitions of a topic produce creates, as the worker would "
+                             "(env SLAENGINE_PARTITIONS; default 4)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -32,13 +36,17 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from slaengine.errors import SlaEngineError
-    from slaengine.kafka_io import plan_messages, publish
+    from slaengine.events import SOURCE_NAMES
+    from slaengine.kafka_io import partition_counts, plan_messages, publish
 
     if not args.file.exists():
         raise SlaEngineError(f"no such file: {args.file}")
-    if args.batch_size < 1:
-        raise SlaEngineError("--batch-size must be at least 1")
-    messages = plan_messages(args.file, args.topic, args.topic_prefix, args.batch_size, args.request_key)
+    if args.batch_size < 1 or args.partitions < 1:
+        raise SlaEngineError("--batch-size and --partitions must be at least 1")
+    topics = [args.topic] if args.topic else [f"{args.topic_prefix}{kind}" for kind in SOURCE_NAMES]
+    partitions = asyncio.run(partition_counts(args.bootstrap, topics, args.partitions)) if args.batch_size > 1 else {}
+    messages = plan_messages(args.file, args.topic, args.topic_prefix, args.batch_size, partitions,
+                             args.request_key)
     with tqdm(unit="msg", desc="producing", disable=args.no_progress) as progress:
         sent = asyncio.run(publish(args.bootstrap, messages, on_sent=progress.update))
     print(f"published {sent} messages from {args.file}")
