@@ -13,7 +13,7 @@ from aiohttp import web
 
 from forecasting.service import CapacityService
 from slaengine.http.auth import json_error
-from slaengine.http.limits import HeavyWork
+from slaengine.http.limits import HeavyWork, heavy_work
 
 CAPACITY_SERVICE_KEY = web.AppKey("capacity_service", CapacityService)
 CAPACITY_WORK_KEY = web.AppKey("capacity_work", HeavyWork)
@@ -45,5 +45,5 @@ async def get_capacity_report(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, capacity_service: CapacityService) -> None:
     app[CAPACITY_SERVICE_KEY] = capacity_service
-    app[CAPACITY_WORK_KEY] = HeavyWork("capacity forecast", concurrency=1, waiting=4, timeout=60)
+    app[CAPACITY_WORK_KEY] = heavy_work(app, "capacity forecast", concurrency=1, waiting=4, timeout=60)
     app.router.add_get("/api/capacity/report", get_capacity_report)

@@ -33,6 +33,7 @@ class Settings:
     routing_config: Path | None = None  # None: the packaged alert_rules/routing.yaml
     capacity_config: Path | None = None  # None: the packaged forecasting/data/capacity.yaml
     capacity_refresh_s: float = 60.0  # seconds between background capacity forecasts
+    http_work_timeout_s: float | None = None  # None: each kind of heavy HTTP work's own timeout
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -54,6 +55,10 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
     return value
+
+
+def optional_positive_float(text: str) -> float | None:
+    return positive_float(text) if text.strip() else None
 
 
 def optional_path(text: str) -> Path | None:
@@ -143,6 +148,13 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between background capacity forecasts "
         "(env SLAENGINE_CAPACITY_REFRESH_S, default 60)",
     )
+    parser.add_argument(
+        "--http-work-timeout",
+        type=optional_positive_float,
+        default=env_default("SLAENGINE_HTTP_WORK_TIMEOUT_S", ""),
+        help="seconds before heavy HTTP work (forecasts, replays, reports) answers 503, for every "
+        "kind (env SLAENGINE_HTTP_WORK_TIMEOUT_S, default each kind's own)",
+    )
 
 
 def api_token_from_env() -> str | None:
@@ -179,6 +191,7 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
         ("routing_config", "routing_config"),
         ("capacity_config", "capacity_config"),
         ("capacity_refresh_s", "capacity_refresh"),
+        ("http_work_timeout_s", "http_work_timeout"),
     ):
         if hasattr(args, flag):  # the worker's own flags (add_worker_arguments)
             values[name] = getattr(args, flag)

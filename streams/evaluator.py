@@ -29,7 +29,7 @@ from slaengine.evaluator.rules import AlertEvaluator
 from slaengine.evaluator.transitions import transitions
 from slaengine.http.app import parse_at
 from slaengine.http.auth import json_error, require_token
-from slaengine.http.limits import HeavyWork
+from slaengine.http.limits import HeavyWork, heavy_work
 from slaengine.resources import data_path
 from slaengine.rules.alertspec import load_alert_rules
 from slaengine.rules.fromconfig import period_of, slo_definition
@@ -178,6 +178,6 @@ async def get_active_alerts(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, service: EvaluatorService) -> None:
     app[ALERTING_KEY] = service
-    app[REPLAY_WORK_KEY] = HeavyWork("alert replay", concurrency=1, waiting=2, timeout=60)
+    app[REPLAY_WORK_KEY] = heavy_work(app, "alert replay", concurrency=1, waiting=2, timeout=60)
     app.router.add_get("/api/v1/alerts", get_active_alerts)
     app.router.add_get("/api/v1/alerts/replay", get_alert_replay)

@@ -88,7 +88,8 @@ class Worker:
                                                 self.evaluator.service),
                               lambda app: app.middlewares.append(self.global_reads),
                           ],
-                          loop_monitor=self.loop_lag)
+                          loop_monitor=self.loop_lag,
+                          work_timeout_s=self.settings.http_work_timeout_s)
 
     async def read_barrier(self, wait_s: float) -> None:
         """Before a global read: flush what this worker has applied, then let the view catch up.

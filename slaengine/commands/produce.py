@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--request-key", choices=("service", "request_id"), default="service",
                         help="key of request events: service (default; one partition per service) or "
                              "request_id (a busy service spreads over every partition and worker)")
-    parser.add_argument("--partitions", type=int, default=int(env_default("SLAENGINE_PARTITIONS", "4")),
+    parser.add_argument("--partitions", type=int, default=env_default("SLAENGINE_PARTITIONS", "4"),
                         help="partitions of a topic produce creates, as the worker would "
                              "(env SLAENGINE_PARTITIONS; default 4)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

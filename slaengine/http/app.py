@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from slaengine.http.auth import API_TOKEN_KEY, json_error
+from slaengine.http.limits import WORK_TIMEOUT_KEY
 from slaengine.http.looplag import LoopLagMonitor
 from slaengine.http.openapi import openapi_document
 from slaengine.metrics import exposition
@@ -111,12 +112,15 @@ async def openapi(request: web.Request) -> web.Response:
 def create_app(registry: CollectorRegistry, engine: SliEngine | None = None,
                api_token: str | None = None, health_info: dict[str, Any] | None = None,
                route_setups: Iterable[RouteSetup] = (),
-               loop_monitor: LoopLagMonitor | None = None) -> web.Application:
+               loop_monitor: LoopLagMonitor | None = None,
+               work_timeout_s: float | None = None) -> web.Application:
     """The API app; ``loop_monitor`` (registered on ``registry`` by the caller) runs while the
     app does."""
     app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
     app[REGISTRY_KEY] = registry
     app[HEALTH_KEY] = health_info if health_info is not None else {}
+    if work_timeout_s is not None:
+        app[WORK_TIMEOUT_KEY] = work_timeout_s
     if api_token:
         app[API_TOKEN_KEY] = api_token
     app.router.add_get("/health", health)

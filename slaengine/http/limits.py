@@ -8,7 +8,8 @@ seconds is answered 503 (the thread finishes in the background and keeps its slo
 Across kinds, heavy jobs compute one at a time (``HEAVY_JOBS_AT_ONCE``): each holds the GIL most
 of the time, and measured with all kinds hammered at once, one at a time kept the event loop's
 lag at 30-75 ms where several at once let it reach 300 ms.
-``SLAENGINE_HTTP_WORK_TIMEOUT_S`` overrides every timeout (docs/operations.md).
+A worker's ``--http-work-timeout`` (``SLAENGINE_HTTP_WORK_TIMEOUT_S``) overrides every
+timeout (``heavy_work``; docs/operations.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 T = TypeVar("T")
-TIMEOUT_ENV = "SLAENGINE_HTTP_WORK_TIMEOUT_S"
+WORK_TIMEOUT_KEY = web.AppKey("work_timeout_s", float)  # set by create_app: overrides every kind
 
 
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -70,7 +70,7 @@ class HeavyWork:
     def __init__(self, name: str, *, concurrency: int = 1, waiting: int = 2,
                  timeout: float = 60.0) -> None:
         self.name = name
-        self.timeout = float(os.environ.get(TIMEOUT_ENV) or timeout)
+        self.timeout = timeout
         self.capacity = concurrency + waiting
         self.in_use = 0  # running or queued jobs, including ones whose request timed out
         self.refused = 0
@@ -102,3 +102,10 @@ class HeavyWork:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def heavy_work(app: web.Application, name: str, *, concurrency: int = 1, waiting: int = 2,
+               timeout: float = 60.0) -> HeavyWork:
+    """A kind of heavy work of ``app``, its timeout overridden by the app's setting if any."""
+    return HeavyWork(name, concurrency=concurrency, waiting=waiting,
+                     timeout=app.get(WORK_TIMEOUT_KEY, timeout))

@@ -19,7 +19,7 @@ from slaengine.alerts import Alert
 from slaengine.durations import TimedeltaField
 from slaengine.http.auth import json_error, require_token
 from slaengine.http.body import read_json_body
-from slaengine.http.limits import HeavyWork
+from slaengine.http.limits import HeavyWork, heavy_work
 from slaengine.router.alertmanager import (
     InvalidAlertmanagerPayloadError,
     parse_alertmanager_payload,
@@ -59,7 +59,7 @@ def add_routes(app: web.Application, router: RouterApi) -> None:
     app[ROUTER_KEY] = router
     # validating 1,000-alert payloads is CPU work: one at a time, off the loop; Alertmanager
     # retries a 429
-    app[INTAKE_WORK_KEY] = HeavyWork("alert intake", concurrency=1, waiting=16, timeout=60)
+    app[INTAKE_WORK_KEY] = heavy_work(app, "alert intake", concurrency=1, waiting=16, timeout=60)
     app.router.add_post("/api/v1/alertmanager", receive_alertmanager)
     app.router.add_get("/api/v1/silences", list_silences)
     app.router.add_post("/api/v1/silences", create_silence)

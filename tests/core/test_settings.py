@@ -57,8 +57,9 @@ def test_flags_win_over_the_environment_and_unset_paths_mean_the_packaged_files(
     assert (settings.capacity_refresh_s, settings.flush_interval_s) == (2.5, 0.2)
 
 
-def test_a_bad_variable_does_not_break_commands_that_do_not_read_it() -> None:
-    result = run("generate", "--help", SLAENGINE_HTTP_PORT="abc")
+@pytest.mark.parametrize("command", ["generate", "produce"])
+def test_a_bad_variable_does_not_break_commands_that_do_not_read_it(command: str) -> None:
+    result = run(command, "--help", SLAENGINE_HTTP_PORT="abc", SLAENGINE_PARTITIONS="x")
     assert result.returncode == 0, result.stderr  # it used to be a traceback of every command
 
 
@@ -68,6 +69,7 @@ def test_a_bad_variable_does_not_break_commands_that_do_not_read_it() -> None:
         ("SLAENGINE_PARTITIONS", "x", "argument --partitions: invalid int value: 'x'"),
         ("SLAENGINE_HTTP_PORT", "abc", "argument --http-port: invalid int value: 'abc'"),
         ("SLAENGINE_CAPACITY_REFRESH_S", "0", "argument --capacity-refresh: '0' must be positive"),
+        ("SLAENGINE_HTTP_WORK_TIMEOUT_S", "soon", "argument --http-work-timeout: "),
         (
             "SLAENGINE_API_TOKEN_FILE",
             "/no/such/token",
@@ -90,3 +92,22 @@ def test_an_unreadable_token_file_is_a_config_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SLAENGINE_API_TOKEN_FILE", "/no/such/token")
     with pytest.raises(ConfigError, match="cannot read the API token"):
         settings_from_args(build_parser().parse_args(["worker"]))
+
+
+def test_the_heavy_work_timeout_is_a_worker_setting_that_overrides_every_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from slaengine.http.app import create_app
+    from slaengine.http.limits import heavy_work
+
+    monkeypatch.setenv("SLAENGINE_HTTP_WORK_TIMEOUT_S", "5")
+    assert settings_from_args(build_parser().parse_args(["worker"])).http_work_timeout_s == 5.0
+    monkeypatch.delenv("SLAENGINE_HTTP_WORK_TIMEOUT_S")
+    assert settings_from_args(build_parser().parse_args(["worker"])).http_work_timeout_s is None
+    # the setting reaches every kind of heavy work through the app; without it each keeps its own
+    overridden = create_app(CollectorRegistry(), work_timeout_s=5.0)
+    assert heavy_work(overridden, "report", timeout=300).timeout == 5.0
+    assert heavy_work(create_app(CollectorRegistry()), "report", timeout=300).timeout == 300
+

@@ -44,6 +44,7 @@ from streams.evaluator import EvaluatorService
 from streams.features import api_route_setups
 
 TOKEN = "fuzz-token"
+WORK_TIMEOUT_S = 5.0  # heavy work answers 503 after 5 s: keeps the fuzz run short
 LAG_WINDOW_S = 2.0
 WEBHOOK_SECRET = "whsec-fuzz"
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -112,7 +113,7 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
     app = create_app(registry, engine, TOKEN, health_info={"worker": "fuzz"},
                      route_setups=api_route_setups(router, incident_log, capacity, reports,
                                                    alerting),
-                     loop_monitor=loop_lag)
+                     loop_monitor=loop_lag, work_timeout_s=WORK_TIMEOUT_S)
     return app, router, incident_log
 
 
