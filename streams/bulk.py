@@ -107,6 +107,8 @@ class BulkConsumer(faust_aiokafka.Consumer):
             await app.flow_control.acquire()
             await drain_producer_buffer(app)
             await self.bulk_handlers[tp.topic](tp, records)
+            if app.consumer_generation_id != generation_id:
+                return  # rebalanced meanwhile: the new assignment's seek set the read offsets
             read_offset[tp] = records[-1].offset + 1
 
     def _new_offset(self, tp: TP) -> int | None:
@@ -121,9 +123,9 @@ class BulkConsumer(faust_aiokafka.Consumer):
                 yield tp
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await super().on_partitions_revoked(revoked)  # the app's handlers drop the partitions' state
         for tp in revoked:
-            self._bulk_acked.pop(tp, None)  # the new owner commits it
-        await super().on_partitions_revoked(revoked)
+            self._bulk_acked.pop(tp, None)  # after them: no flush acks it again; the new owner commits
 
 
 class BulkTransport(faust_aiokafka.Transport):
