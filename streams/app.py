@@ -171,7 +171,7 @@ class Runtime:
     def load_assigned(self) -> None:
         """Restore every assigned partition once its table is recovered, even a quiet one.
 
-        (The agents also restore lazily on a partition's first message, but a partition
+        (The batch handler also restores lazily on a partition's first batch, but a partition
         that receives nothing after a restart must still show its state.)
         """
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
@@ -287,7 +287,7 @@ class Runtime:
     async def stop_gracefully(self) -> None:
         """Stop taking messages, flush and ack every partition, and commit before Faust stops."""
         self.stopping = True
-        for _ in range(100):  # an agent may be sending a message's dead letters
+        for _ in range(100):  # a batch may be sending a message's dead letters
             if not any(buffer.busy for buffer in self.buffers.values()):
                 break
             await asyncio.sleep(0.01)
