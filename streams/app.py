@@ -1,9 +1,11 @@
-"""Faust wiring: one agent per input topic, changelog-backed tables, the HTTP API task.
+"""Faust wiring: the input topics' bulk path, changelog-backed tables, the HTTP API task.
 
-Agents are thin: decode and apply through ``Pipeline`` (pure, never raises),
-then, at most every ``flush_interval_s`` per partition, write the engine's dirty
-state and the partition's applied high-water mark to the partition's
-changelog-backed table and only then ack the messages. Faust flushes the
+The input topics are not read by Faust agents: ``streams.bulk.BulkConsumer`` hands each
+fetched batch of an input partition to ``Runtime.apply_batch`` (one call per batch instead
+of Faust's tasks and acks per message). It decodes and applies through ``Pipeline`` (pure,
+never raises), then, at most every ``flush_interval_s`` per partition, writes the engine's
+dirty state and the partition's applied high-water mark to the partition's
+changelog-backed table and only then acks the partition up to that mark. Faust flushes the
 producer before it commits offsets, so a commit never runs ahead of the state.
 
 A timer flushes partitions that went quiet (so the tail of a burst is committed
@@ -17,18 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 import weakref
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.streams import _current_event
-from faust.types import TP, EventT, StreamT
+from faust.types import TP
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -44,13 +43,20 @@ from slaengine.events import (
 )
 from slaengine.settings import Settings
 from slaengine.sli.engine import SliEngine
+from streams.bulk import (
+    BatchHandler,
+    BulkConsumer,
+    BulkTransport,
+    PartitionEvent,
+    drain_producer_buffer,
+)
 from streams.capacity import ResourceState
 from streams.limits import SeriesLimits
 from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 20_000  # messages held unacked per partition before a forced flush
+YIELD_EVERY_S = 0.01  # a batch gives the event loop (HTTP API, timers, commits) a turn this often
 
 
 APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark: p|<source>
@@ -58,17 +64,34 @@ APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark:
 
 @dataclass
 class PartitionBuffer:
-    pending: list[EventT] = field(default_factory=list)
+    """One input partition's place between applying its messages and committing them."""
+
+    tp: TP
+    table: Any
+    event: PartitionEvent  # the "current event" while writing the table: routes it to this partition
+    flushed: int = -1  # the applied high-water mark last written to the table (and acked)
     last_flush: float = 0.0
-    stream: Any = None  # the agent's stream, which acks the pending events
-    table: Any = None
-    busy: bool = False  # the agent is between applying a message and holding it in `pending`
+    busy: bool = False  # a message is applied but its dead letters are not all sent yet
 
 
 class SlaApp(faust.App):
-    """faust.App that flushes and commits every partition when it stops (SIGTERM, graceful stop)."""
+    """faust.App reading the input topics in bulk (``bulk_handlers``, see streams.bulk),
+    that flushes and commits every partition when it stops (SIGTERM, graceful stop)."""
 
     runtime: Runtime | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.bulk_handlers: dict[str, BatchHandler] = {}  # input topic -> its batch handler
+        self.bulk_topics: list[Any] = []
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return BulkTransport(self.conf.broker_consumer, self)
+
+    async def on_start(self) -> None:
+        for topic in self.bulk_topics:  # subscribed through the conductor, as an agent's topic is
+            self.topics.add(topic)
+        await super().on_start()
 
     async def on_stop(self) -> None:
         if self.runtime is not None:
@@ -89,7 +112,7 @@ class Runtime:
         self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe, limits=self.limits)
         self.tables: dict[str, Any] = {}
         self.loaded_sources: set[str] = set()
-        self.buffers: dict[str, PartitionBuffer] = defaultdict(PartitionBuffer)
+        self.buffers: dict[str, PartitionBuffer] = {}
         self.deadletter_topic: Any = None
         # input topic (with the prefix) -> its short source name
         self.short_names = {settings.topic(name): short for name, short in SOURCE_NAMES.items()}
@@ -98,6 +121,14 @@ class Runtime:
         self.stopping = False
         self.agent_errors = 0
         self._last_error_log = -LOG_EVERY_S
+        # A killed worker's local RocksDB store can hold table writes whose changelog records were
+        # never sent (killed between the write and the send). The engine restores from the local
+        # store, the global view from the changelogs: after a stop that was not graceful, every
+        # restored record is sent to the changelog once more, so both hold the same state.
+        self.stop_marker = settings.data_dir / "faust" / settings.worker_id / "stopped-gracefully"
+        self.resend_restored = settings.store.startswith("rocksdb") and not self.stop_marker.exists()
+        self.stop_marker.unlink(missing_ok=True)
+        self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
 
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)
@@ -106,13 +137,13 @@ class Runtime:
         """Restore a partition's engine state from its (already recovered) table, once."""
         if source in self.loaded_sources:
             return
-        restored = 0
+        restored: list[tuple[str, Any]] = []
         for key, value in table.items():
             if key.startswith("r|"):
                 if value.get("s") == source:
                     self.resources.load(key, value)
                     self.limits.hold("resource", key[2:])
-                    restored += 1
+                    restored.append((key, value))
             elif key.startswith(APPLIED_KEY):
                 if key[len(APPLIED_KEY):] == source and value is not None:
                     self.pipeline.applied[source] = int(value)
@@ -122,14 +153,25 @@ class Runtime:
                     self.limits.hold("projection", key.split("|", 2)[2])
                 elif key.startswith(f"w|{source}/") and source.startswith("requests:"):
                     self.limits.hold("service", key.split("/", 1)[1])  # one clock per service
-                restored += 1
+                restored.append((key, value))
+        if self.resend_restored and restored:
+            self.to_resend[source] = restored
         self.loaded_sources.add(source)
-        log.info("restored %d records of %s from the changelog", restored, source)
+        log.info("restored %d records of %s from the changelog%s", len(restored), source,
+                 " (sent again: the last stop was not graceful)" if source in self.to_resend else "")
+
+    def buffer_of(self, tp: TP) -> PartitionBuffer:
+        short = self.short_names[tp.topic]
+        source = source_id(short, tp.partition)
+        buffer = self.buffers.get(source)
+        if buffer is None:
+            buffer = self.buffers[source] = PartitionBuffer(tp, self.tables[short], PartitionEvent(tp))
+        return buffer
 
     def load_assigned(self) -> None:
         """Restore every assigned partition once its table is recovered, even a quiet one.
 
-        (The agents also restore lazily on a partition's first message, but a partition
+        (The batch handler also restores lazily on a partition's first batch, but a partition
         that receives nothing after a restart must still show its state.)
         """
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
@@ -139,12 +181,15 @@ class Runtime:
             short = self.short_names.get(tp.topic)
             if short is not None:
                 self.ensure_loaded(self.tables[short], source_id(short, tp.partition))
+                self.buffer_of(tp)  # flushed by the timer: sends its records again when due
 
     def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's event)."""
         if time.time() - self.last_maintenance > 60:
             self.engine.maintain()
             self.last_maintenance = time.time()
+        for key, value in self.to_resend.pop(source, ()):
+            table[key] = value
         changes = self.engine.take_changes(source)
         for key, _, value in changes:
             if value is None:
@@ -157,38 +202,92 @@ class Runtime:
         if applied is not None:  # last: a cut-short flush leaves the mark behind, never ahead
             table[APPLIED_KEY + source] = applied
 
-    async def flush_partition(self, source: str, buffer: PartitionBuffer) -> None:
-        """Flush ``source``'s state, then ack its pending messages (the commit follows within 1 s).
+    def unflushed(self, source: str, buffer: PartitionBuffer) -> bool:
+        applied = self.pipeline.applied.get(source)
+        return (applied is not None and applied > buffer.flushed) or source in self.to_resend
 
-        Table writes go to the changelog partition of the current event; outside the agent
-        (timer, stop) that is the partition's latest pending event.
-        """
-        if not buffer.pending:
+    def flush_partition(self, source: str, buffer: PartitionBuffer) -> None:
+        """Flush ``source``'s state, then ack its messages up to the applied mark (the commit
+        follows within 1 s). Only between whole messages: never while ``buffer.busy``."""
+        if not self.unflushed(source, buffer):
             return
-        token = _current_event.set(weakref.ref(buffer.pending[-1]))
+        applied = self.pipeline.applied.get(source)
+        token = _current_event.set(weakref.ref(buffer.event))  # type: ignore[arg-type]
         try:
             self.flush(buffer.table, source)
         finally:
             _current_event.reset(token)
-        pending, buffer.pending = buffer.pending, []
         buffer.last_flush = time.time()
-        for done in pending:
-            await buffer.stream.ack(done)
+        if applied is not None:
+            buffer.flushed = applied
+            consumer: BulkConsumer = self.app.consumer  # type: ignore[assignment]
+            consumer.ack_through(buffer.tp, applied)
+
+    def flush_if_due(self, source: str, buffer: PartitionBuffer, interval: float) -> None:
+        if not buffer.busy and time.time() - buffer.last_flush >= interval and self.unflushed(source, buffer):
+            try:
+                self.flush_partition(source, buffer)
+            except Exception:  # noqa: BLE001 - left unflushed, tried again at the next chance
+                self.report_error(f"flushing {source}")
 
     async def flush_quiet(self, interval: float) -> None:
-        """Flush partitions whose messages wait for a flush that no new message would trigger."""
-        now = time.time()
+        """Flush partitions whose messages wait for a flush that no new batch would trigger."""
         for source, buffer in list(self.buffers.items()):
-            if buffer.pending and not buffer.busy and now - buffer.last_flush >= interval:
+            self.flush_if_due(source, buffer, interval)
+
+    async def apply_batch(self, tp: TP, records: list[Any]) -> None:
+        """Apply one fetched batch of an input partition, flushing when due (the bulk path's handler).
+
+        Never raises: the pipeline letters every bad element, and errors of our own are counted.
+        """
+        if self.stopping:
+            return  # left unapplied and unacked: the next start handles it once
+        topic, partition = tp.topic, tp.partition
+        source = self.source_of(topic, partition)
+        buffer = self.buffer_of(tp)
+        try:
+            self.ensure_loaded(buffer.table, source)
+        except Exception:  # noqa: BLE001 - applied on top of what was restored
+            self.report_error(f"restoring {source}")
+        interval = self.settings.flush_interval_s
+        on_message = self.pipeline.on_message
+        position = (topic, partition)
+        yield_at = time.monotonic() + YIELD_EVERY_S
+        for record in records:
+            # projection lag runs from the moment the event entered Kafka (the record timestamp),
+            # so replaying old events measures the pipeline, not the events' age
+            letters = on_message(topic, partition, record.offset, record.value, int(time.time() * 1000),
+                                 record.timestamp or None)
+            if letters:
+                buffer.busy = True
                 try:
-                    await self.flush_partition(source, buffer)
-                except Exception:  # noqa: BLE001 - kept pending, tried again at the next tick
-                    self.report_error(f"flushing {source}")
+                    for letter in letters:
+                        await self.send_letter(record.key, letter)
+                except Exception:  # noqa: BLE001 - only when stopping: the partition stays busy, so
+                    self.report_error(f"sending the dead letters of {source}@{record.offset}")
+                    return  # unflushed, and replayed with its letters after the restart
+                buffer.busy = False
+                if self.stopping or self.buffers.get(source) is not buffer:
+                    return  # stopped or revoked meanwhile: the rest is handled after the restart / elsewhere
+            if time.monotonic() >= yield_at:
+                self.pipeline_positions[position] = record.offset
+                self.flush_if_due(source, buffer, interval)
+                await self.pause()
+                if self.stopping or self.buffers.get(source) is not buffer:
+                    return
+                yield_at = time.monotonic() + YIELD_EVERY_S
+        self.pipeline_positions[position] = records[-1].offset
+        self.flush_if_due(source, buffer, interval)
+
+    async def pause(self) -> None:
+        """Give the event loop a turn (HTTP API, timers, commits) and the producer time to catch up."""
+        await asyncio.sleep(0)
+        await drain_producer_buffer(self.app)
 
     async def stop_gracefully(self) -> None:
         """Stop taking messages, flush and ack every partition, and commit before Faust stops."""
         self.stopping = True
-        for _ in range(100):  # an agent may be sending a message's dead letters
+        for _ in range(100):  # a batch may be sending a message's dead letters
             if not any(buffer.busy for buffer in self.buffers.values()):
                 break
             await asyncio.sleep(0.01)
@@ -196,16 +295,16 @@ class Runtime:
         for source, buffer in list(self.buffers.items()):
             # a still-busy partition is left unflushed: its mark would cover a message whose
             # letters may not be out yet; it is replayed after the restart instead
-            if buffer.pending and not buffer.busy:
+            if self.unflushed(source, buffer) and not buffer.busy:
                 try:
-                    await self.flush_partition(source, buffer)
+                    self.flush_partition(source, buffer)
                     flushed += 1
                 except Exception:  # noqa: BLE001 - the rest must still be flushed
                     self.report_error(f"flushing {source} at stop")
         try:
             await self.app.producer.flush()
-            mark_clean_stop(stores_dir(self.settings))
             await self.app.consumer.commit()
+            self.stop_marker.touch()  # every table write reached the changelog
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
         log.info("graceful stop: flushed %d partitions and committed their offsets", flushed)
@@ -241,7 +340,8 @@ class Runtime:
         self.resources.drop_sources(sources)
         self.loaded_sources -= sources
         for source in sources:
-            self.buffers.pop(source, None)  # unacked: the new owner replays them
+            self.buffers.pop(source, None)  # unflushed state is dropped: the new owner replays it
+            self.to_resend.pop(source, None)  # sent again when this worker restores it again
             self.pipeline.applied.pop(source, None)
 
 
@@ -261,42 +361,12 @@ class RuntimeCollector(Collector):
         yield from (replayed, errors)
 
 
-CLEAN_STOP_MARK = "clean-stop"
-
-
-def stores_dir(settings: Settings) -> Path:
-    """Where this worker's tables keep their local (RocksDB) stores."""
-    return settings.data_dir / "faust" / settings.worker_id
-
-
-def discard_stores_after_crash(directory: Path) -> None:
-    """After a crash, rebuild the tables from their changelogs instead of the local stores.
-
-    A table write reaches RocksDB at once and its changelog a moment later. A crash in
-    between leaves local state that the changelogs — and so every worker's global view —
-    never receive, while the restarted worker skips the messages behind it as applied. A
-    graceful stop flushes the changelogs and leaves a mark; without it the stores go.
-    """
-    mark = directory / CLEAN_STOP_MARK
-    if directory.exists() and not mark.exists():
-        log.warning("%s: no clean stop recorded; rebuilding the state from the changelogs", directory)
-        shutil.rmtree(directory)
-    mark.unlink(missing_ok=True)
-
-
-def mark_clean_stop(directory: Path) -> None:
-    """Record that the local stores equal the changelogs (called once they are flushed)."""
-    if directory.exists():
-        (directory / CLEAN_STOP_MARK).touch()
-
-
 def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime]:
-    discard_stores_after_crash(stores_dir(settings))
     app = SlaApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
-        datadir=str(stores_dir(settings)),
+        datadir=str(settings.data_dir / "faust" / settings.worker_id),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -320,10 +390,11 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
     runtime.deadletter_topic = raw_topic(DEADLETTER_TOPIC)
     for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC):
         short = SOURCE_NAMES[name]
-        table = app.Table(f"sli-{short}", default=None, partitions=settings.partitions,
-                          key_type=str, help=f"SLI state of {name}, one record per SLO, partition and hour")
-        runtime.tables[short] = table
-        app.agent(raw_topic(name), name=f"slaengine.{short}")(_make_agent(runtime, table))
+        runtime.tables[short] = app.Table(f"sli-{short}", default=None, partitions=settings.partitions,
+                                          key_type=str,
+                                          help=f"SLI state of {name}, one record per SLO, partition and hour")
+        app.bulk_topics.append(raw_topic(name))
+        app.bulk_handlers[settings.topic(name)] = runtime.apply_batch
 
     @app.timer(1.0)
     async def _restore_quiet_partitions() -> None:
@@ -339,40 +410,3 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
 
     return app, runtime
 
-
-def _make_agent(runtime: Runtime, table: Any) -> Any:
-    interval = runtime.settings.flush_interval_s
-
-    async def agent(stream: StreamT) -> None:
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
-            if runtime.stopping:
-                continue  # left unacked and unapplied: the next start handles it once
-            message = event.message
-            source = runtime.source_of(message.topic, message.partition)
-            buffer = runtime.buffers[source]
-            buffer.stream, buffer.table, buffer.busy = stream, table, True
-            now = time.time()
-            try:
-                runtime.ensure_loaded(table, source)
-                # projection lag runs from the moment the event entered Kafka (the record timestamp),
-                # so replaying old events measures the pipeline, not the events' age
-                appended_ms = int(message.timestamp * 1000) if message.timestamp else None
-                letters = runtime.pipeline.on_message(message.topic, message.partition, message.offset,
-                                                      event.value, int(now * 1000), appended_ms)
-                for letter in letters:
-                    await runtime.send_letter(event.key, letter)
-            except Exception:  # noqa: BLE001 - the pipeline never raises; this guards the rest
-                runtime.report_error(f"handling {source}@{message.offset}")
-            finally:
-                buffer.busy = False
-            if runtime.stopping:
-                continue  # the stop flushed without this message: unacked, it is handled after the restart
-            runtime.pipeline_positions[(message.topic, message.partition)] = message.offset
-            buffer.pending.append(event)
-            if now - buffer.last_flush >= interval or len(buffer.pending) >= MAX_PENDING:
-                try:
-                    await runtime.flush_partition(source, buffer)
-                except Exception:  # noqa: BLE001 - kept pending, flushed at the next chance
-                    runtime.report_error(f"flushing {source}")
-
-    return agent

@@ -174,6 +174,7 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
     rng = random.Random(3)
     for _crash in range(5):
         worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
+        workers.append(worker)  # stopped at the end even when this test fails before its kill
         target = rng.randrange(2_000, 15_000)
         wait_for(lambda w=worker, t=target: w.metric("slaengine_events_processed_total") >= t,
                  what="progress")
@@ -182,8 +183,12 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
     workers.append(worker)
     at = iso(time.time())
     expected = comparable(batch_rows(events, at))
-    wait_for(lambda: comparable(worker.slo_rows(at)) == expected, timeout=180,
-             what="recovered SLIs to equal batch mode")
+    try:
+        wait_for(lambda: comparable(worker.slo_rows(at)) == expected, timeout=180,
+                 what="recovered SLIs to equal batch mode")
+    except AssertionError:
+        assert comparable(worker.slo_rows(at)) == expected  # shows which SLOs differ
+        raise
 
 
 def test_two_workers_with_a_rebalance_mid_stream_agree_with_batch_mode(
