@@ -36,10 +36,15 @@ class BacktestScore:
 
     def __add__(self, other: BacktestScore) -> BacktestScore:
         return BacktestScore(
-            max(self.horizon, other.horizon), self.origins + other.origins,
-            self.points + other.points, self.abs_error + other.abs_error,
-            self.naive_abs_error + other.naive_abs_error, self.smape_sum + other.smape_sum,
-            self.inside80 + other.inside80, self.inside95 + other.inside95)
+            max(self.horizon, other.horizon),
+            self.origins + other.origins,
+            self.points + other.points,
+            self.abs_error + other.abs_error,
+            self.naive_abs_error + other.naive_abs_error,
+            self.smape_sum + other.smape_sum,
+            self.inside80 + other.inside80,
+            self.inside95 + other.inside95,
+        )
 
     @property
     def smape(self) -> float:
@@ -63,9 +68,14 @@ class BacktestScore:
         def clean(x: float) -> float | None:
             return round(x, 4) if math.isfinite(x) else None
 
-        return {"smape": clean(self.smape), "mase": clean(self.mase),
-                "coverage80": clean(self.coverage80), "coverage95": clean(self.coverage95),
-                "horizon_days": self.horizon, "origins": self.origins}
+        return {
+            "smape": clean(self.smape),
+            "mase": clean(self.mase),
+            "coverage80": clean(self.coverage80),
+            "coverage95": clean(self.coverage95),
+            "horizon_days": self.horizon,
+            "origins": self.origins,
+        }
 
 
 def smape_terms(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
@@ -80,8 +90,9 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     return 100.0 * float(np.mean(smape_terms(actual, forecast)))
 
 
-def plan_origins(n: int, horizon: int, max_origins: int, min_train: int,
-                 step: int | None = None) -> list[int]:
+def plan_origins(
+    n: int, horizon: int, max_origins: int, min_train: int, step: int | None = None
+) -> list[int]:
     """Cut points (training length) from the latest backwards, ``step`` days apart."""
     step = step or max(1, horizon // 2)
     origins: list[int] = []
@@ -92,9 +103,14 @@ def plan_origins(n: int, horizon: int, max_origins: int, min_train: int,
     return sorted(origins)
 
 
-def backtest_model(y: np.ndarray, model: CandidateModel, horizon: int, origins: list[int],
-                   train_window: int | None = None,
-                   standardized_errors: list[np.ndarray] | None = None) -> BacktestScore | None:
+def backtest_model(
+    y: np.ndarray,
+    model: CandidateModel,
+    horizon: int,
+    origins: list[int],
+    train_window: int | None = None,
+    standardized_errors: list[np.ndarray] | None = None,
+) -> BacktestScore | None:
     """Score ``model`` at each origin; None when it cannot be fitted at every origin.
 
     ``standardized_errors`` collects (actual - mean) / predicted sd per point, for calibrating
@@ -102,8 +118,8 @@ def backtest_model(y: np.ndarray, model: CandidateModel, horizon: int, origins: 
     """
     parts = []
     for origin in origins:
-        train = y[max(0, origin - train_window):origin] if train_window else y[:origin]
-        actual = y[origin:origin + horizon]
+        train = y[max(0, origin - train_window) : origin] if train_window else y[:origin]
+        actual = y[origin : origin + horizon]
         if train.size < model.min_history or actual.size == 0:
             return None
         try:
@@ -119,14 +135,22 @@ def backtest_model(y: np.ndarray, model: CandidateModel, horizon: int, origins: 
             ok = sd > 0
             standardized_errors.append((actual[ok] - projection.mean[ok]) / sd[ok])
         naive_error = np.abs(actual - train[-1])
-        parts.append(BacktestScore(
-            horizon=horizon, origins=1, points=actual.size,
-            abs_error=float(np.sum(np.abs(actual - projection.mean))),
-            naive_abs_error=float(np.sum(naive_error)),
-            smape_sum=float(np.sum(smape_terms(actual, projection.mean))),
-            inside80=int(np.sum((actual >= projection.lower80) & (actual <= projection.upper80))),
-            inside95=int(np.sum((actual >= projection.lower95) & (actual <= projection.upper95))),
-        ))
+        parts.append(
+            BacktestScore(
+                horizon=horizon,
+                origins=1,
+                points=actual.size,
+                abs_error=float(np.sum(np.abs(actual - projection.mean))),
+                naive_abs_error=float(np.sum(naive_error)),
+                smape_sum=float(np.sum(smape_terms(actual, projection.mean))),
+                inside80=int(
+                    np.sum((actual >= projection.lower80) & (actual <= projection.upper80))
+                ),
+                inside95=int(
+                    np.sum((actual >= projection.lower95) & (actual <= projection.upper95))
+                ),
+            )
+        )
     if not parts:
         return None
     total = parts[0]

@@ -53,8 +53,9 @@ class WidthCalibration:
     long95: float = 1.0
 
     @classmethod
-    def from_errors(cls, per_origin: Sequence[np.ndarray], backtest_horizon: int
-                    ) -> WidthCalibration:
+    def from_errors(
+        cls, per_origin: Sequence[np.ndarray], backtest_horizon: int
+    ) -> WidthCalibration:
         half = max(1, backtest_horizon // 2)
         short = [e[:half] for e in per_origin]
         long = [e[half:] for e in per_origin]
@@ -62,8 +63,10 @@ class WidthCalibration:
 
         def near_far(level: float) -> tuple[float, float]:
             pooled = width_factor(per_origin, level)
-            return (width_factor(short, level),
-                    width_factor(long, level) if long_enough else pooled)
+            return (
+                width_factor(short, level),
+                width_factor(long, level) if long_enough else pooled,
+            )
 
         (short80, long80), (short95, long95) = near_far(0.8), near_far(0.95)
         # Tails are at least as heavy as the normal's: the 95 % band, estimated from fewer
@@ -83,8 +86,9 @@ class WidthCalibration:
         return self._ramp(horizon, self.short95, self.long95)
 
 
-def widen(projection: Projection, factor: np.ndarray | float,
-          factor95: np.ndarray | float | None = None) -> Projection:
+def widen(
+    projection: Projection, factor: np.ndarray | float, factor95: np.ndarray | float | None = None
+) -> Projection:
     """Scale the half-widths; the 95 % band never ends up inside the 80 % band."""
     m = projection.mean
     f95 = factor if factor95 is None else factor95
@@ -104,5 +108,8 @@ class CalibratedModel:
         return self.fitted.name
 
     def project(self, horizon: int) -> Projection:
-        return widen(self.fitted.project(horizon), self.calibration.factors(horizon),
-                     self.calibration.factors95(horizon))
+        return widen(
+            self.fitted.project(horizon),
+            self.calibration.factors(horizon),
+            self.calibration.factors95(horizon),
+        )

@@ -40,7 +40,7 @@ def last_step_change(y: np.ndarray, window: int = WINDOW) -> StepChange | None:
     threshold = max(MIN_JUMP_NOISE * noise, MIN_JUMP_RANGE * spread)
     if threshold <= 0.0:
         return None
-    medians = np.array([np.median(y[i:i + window]) for i in range(n - window + 1)])
+    medians = np.array([np.median(y[i : i + window]) for i in range(n - window + 1)])
     # jumps[k] is the shift at day i = k + window: medians after i minus medians before i.
     jumps = medians[window:] - medians[:-window] - usual
     big = np.flatnonzero(np.abs(jumps) > threshold)
@@ -53,7 +53,7 @@ def last_step_change(y: np.ndarray, window: int = WINDOW) -> StepChange | None:
         index, jump = k + window, float(jumps[k])
         later = index + window  # the level must hold over the next window too
         if later + window <= n:
-            held = float(np.median(y[later:later + window]) - medians[k] - 2 * usual)
+            held = float(np.median(y[later : later + window]) - medians[k] - 2 * usual)
             if held * jump <= 0 or abs(held) < 0.5 * abs(jump):
                 continue
         return StepChange(index, jump)

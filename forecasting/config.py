@@ -39,8 +39,9 @@ class ResourceSpec(StrictModel):
 
 class DatabaseRule(StrictModel):
     threshold_percent: float = Field(default=80, gt=0, le=100)
-    tiers_gb: list[float] = Field(default=[10, 25, 50, 100, 150, 250, 500, 1000, 2000, 4000],
-                                  min_length=1)
+    tiers_gb: list[float] = Field(
+        default=[10, 25, 50, 100, 150, 250, 500, 1000, 2000, 4000], min_length=1
+    )
 
     @field_validator("tiers_gb")
     @classmethod
@@ -98,5 +99,4 @@ def load_capacity_config(path: str | Path | None = None) -> CapacityConfig:
     if path is not None:
         return load_model(path, CapacityConfig)
     text = resources.files("forecasting").joinpath("data", DEFAULT_CONFIG).read_text("utf-8")
-    return validate_document(parse_yaml_text(text, DEFAULT_CONFIG), CapacityConfig,
-                             DEFAULT_CONFIG)
+    return validate_document(parse_yaml_text(text, DEFAULT_CONFIG), CapacityConfig, DEFAULT_CONFIG)

@@ -29,7 +29,8 @@ def read_points(path: str | Path) -> list[tuple[datetime, float]]:
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:
                 raise ForecastInputError(
-                    f"{path}: missing column {missing[0]!r} (header has: {', '.join(header)})")
+                    f"{path}: missing column {missing[0]!r} (header has: {', '.join(header)})"
+                )
             points = [parse_row(path, reader.line_num, row) for row in reader]
     except OSError as err:
         raise ForecastInputError(f"{path}: cannot read: {err.strerror}") from err
@@ -48,7 +49,8 @@ def parse_row(path: str | Path, line: int, row: dict[str, str | None]) -> tuple[
         ts = parse_timestamp(raw_ds)
     except ValueError as err:
         raise ForecastInputError(
-            f"{path}:{line}: column ds: cannot parse {raw_ds!r} as a date or timestamp") from err
+            f"{path}:{line}: column ds: cannot parse {raw_ds!r} as a date or timestamp"
+        ) from err
     try:
         value = float(raw_y)
     except ValueError as err:
@@ -58,12 +60,14 @@ def parse_row(path: str | Path, line: int, row: dict[str, str | None]) -> tuple[
     if value < 0:
         raise ForecastInputError(
             f"{path}:{line}: column y: {raw_y!r} is negative (a resource size, count or "
-            f"utilisation cannot be below 0)")
+            f"utilisation cannot be below 0)"
+        )
     return ts, value
 
 
-def read_csv_series(path: str | Path, timezone: str = "UTC",
-                    aggregate: DailyAggregate = "max") -> DailySeries:
+def read_csv_series(
+    path: str | Path, timezone: str = "UTC", aggregate: DailyAggregate = "max"
+) -> DailySeries:
     history = ResourceHistory(timezone, retention_days=None)
     for ts, value in sorted(read_points(path), key=lambda point: _sort_key(point[0])):
         history.observe("csv", ts, value)

@@ -1,8 +1,9 @@
 """Holt, damped Holt and weekly-seasonal ETS (statsmodels' state-space ETSModel).
 
 All variants have additive errors, whose forecast variances have closed forms; the intervals
-come from those (the same values as statsmodels' analytic prediction intervals). The series is standardised before fitting: additive
-ETS is equivariant under affine maps, and the optimiser behaves better in unit scale.
+come from those (the same values as statsmodels' analytic prediction intervals). The series
+is standardised before fitting: additive ETS is equivariant under affine maps, and the
+optimiser behaves better in unit scale.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ class FittedEts:
         if m:
             c = c + self.gamma * (j % m == 0)
         variance = self.sigma2 * (1 + np.concatenate(([0.0], np.cumsum(c**2))))
-        return Projection.from_normal(mean * self.scale + self.centre,
-                                      np.sqrt(variance) * self.scale)
+        return Projection.from_normal(
+            mean * self.scale + self.centre, np.sqrt(variance) * self.scale
+        )
 
 
 class EtsModel:
@@ -79,10 +81,15 @@ class EtsModel:
         init = "heuristic" if y.size >= 10 and cycles >= HEURISTIC_MIN_CYCLES else "estimated"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; the backtest judges the fit
-            model = ETSModel(endog, error="add", trend="add", damped_trend=self.damped,
-                             seasonal="add" if self.seasonal_periods else None,
-                             seasonal_periods=self.seasonal_periods,
-                             initialization_method=init)
+            model = ETSModel(
+                endog,
+                error="add",
+                trend="add",
+                damped_trend=self.damped,
+                seasonal="add" if self.seasonal_periods else None,
+                seasonal_periods=self.seasonal_periods,
+                initialization_method=init,
+            )
             result = model.fit(disp=False)
         return fitted_from_result(self.name, result, self.seasonal_periods or 0, centre, scale)
 
@@ -90,9 +97,15 @@ class EtsModel:
 def fitted_from_result(name: str, result: Any, m: int, centre: float, scale: float) -> FittedEts:
     states = np.asarray(result.states, dtype=float)  # row t: the states after observation t
     return FittedEts(
-        name=name, level=float(states[-1, 0]), trend=float(states[-1, 1]),
+        name=name,
+        level=float(states[-1, 0]),
+        trend=float(states[-1, 1]),
         season=states[-m:, 2].copy() if m else np.empty(0),
-        alpha=float(result.smoothing_level), beta=float(result.smoothing_trend),
+        alpha=float(result.smoothing_level),
+        beta=float(result.smoothing_trend),
         gamma=float(result.smoothing_seasonal) if m else 0.0,
         phi=float(result.damping_trend) if result.damped_trend else 1.0,
-        sigma2=float(result.mse), centre=centre, scale=scale)
+        sigma2=float(result.mse),
+        centre=centre,
+        scale=scale,
+    )

@@ -90,21 +90,32 @@ class CapacityForecast:
         if self.projection is None or self.last_day is None:
             return []
         p, ref = self.projection, self.reference
-        return [{"ds": (self.last_day + timedelta(days=i + 1)).isoformat(),
-                 "yhat": _round(p.mean[i]), "lower80": _round(p.lower80[i]),
-                 "upper80": _round(p.upper80[i]), "lower95": _round(p.lower95[i]),
-                 "upper95": _round(p.upper95[i]),
-                 REFERENCE_MODEL: None if ref is None else _round(ref[i])}
-                for i in range(len(p))]
+        return [
+            {
+                "ds": (self.last_day + timedelta(days=i + 1)).isoformat(),
+                "yhat": _round(p.mean[i]),
+                "lower80": _round(p.lower80[i]),
+                "upper80": _round(p.upper80[i]),
+                "lower95": _round(p.lower95[i]),
+                "upper95": _round(p.upper95[i]),
+                REFERENCE_MODEL: None if ref is None else _round(ref[i]),
+            }
+            for i in range(len(p))
+        ]
 
     def to_json(self, include_rows: bool = True) -> dict[str, Any]:
         def crossing_dates(c: ThresholdCrossing) -> dict[str, str | None]:
             return {"likely": _iso(c.likely_date), "earliest": _iso(c.earliest_date)}
 
         out: dict[str, Any] = {
-            "resource": self.resource, "status": self.status, "message": self.message,
-            "model": self.model, "unit": self.unit, "capacity": self.capacity,
-            "current": self.current, "last_day": _iso(self.last_day),
+            "resource": self.resource,
+            "status": self.status,
+            "message": self.message,
+            "model": self.model,
+            "unit": self.unit,
+            "capacity": self.capacity,
+            "current": self.current,
+            "last_day": _iso(self.last_day),
             "history_days": self.history_days,
             "utilization_percent": _round(self.utilization_percent),
             "growth_per_month": _round(self.growth_per_month),
@@ -114,8 +125,9 @@ class CapacityForecast:
             "backtest": self.backtest.to_json() if self.backtest else None,
             "reference_model": REFERENCE_MODEL if self.reference is not None else None,
             "fitted_from": _iso(self.fitted_from),
-            "step_change": None if self.step_change is None else {
-                "date": _iso(self.step_change), "jump": _round(self.step_jump)},
+            "step_change": None
+            if self.step_change is None
+            else {"date": _iso(self.step_change), "jump": _round(self.step_jump)},
             "bounded": self.bounded,
         }
         if include_rows:
@@ -136,8 +148,14 @@ def first_day_at_or_above(values: np.ndarray, level: float) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def find_crossings(current: float, projection: Projection, capacity: float, last_day: date,
-                   thresholds: Sequence[int], projected: bool) -> dict[int, ThresholdCrossing]:
+def find_crossings(
+    current: float,
+    projection: Projection,
+    capacity: float,
+    last_day: date,
+    thresholds: Sequence[int],
+    projected: bool,
+) -> dict[int, ThresholdCrossing]:
     crossings = {}
     for percent in thresholds:
         level = capacity * percent / 100.0
@@ -151,10 +169,16 @@ def find_crossings(current: float, projection: Projection, capacity: float, last
     return crossings
 
 
-def forecast_series(series: DailySeries, *, resource: str = "", capacity: float | None = None,
-                    horizon_days: int = 180, thresholds: Sequence[int] = THRESHOLDS_PERCENT,
-                    min_history_days: int = MIN_HISTORY_DAYS,
-                    bounded: bool = False) -> CapacityForecast:
+def forecast_series(
+    series: DailySeries,
+    *,
+    resource: str = "",
+    capacity: float | None = None,
+    horizon_days: int = 180,
+    thresholds: Sequence[int] = THRESHOLDS_PERCENT,
+    min_history_days: int = MIN_HISTORY_DAYS,
+    bounded: bool = False,
+) -> CapacityForecast:
     """Select a model by backtest, project ``horizon_days`` and find the threshold crossings.
 
     The model is fitted after the last step change (purge, migration) when one is detected.
@@ -163,21 +187,27 @@ def forecast_series(series: DailySeries, *, resource: str = "", capacity: float 
     """
     capacity = capacity if capacity is not None else series.capacity
     daily = series.filled()
-    base: dict[str, Any] = {"resource": resource, "unit": series.unit, "capacity": capacity,
-                            "history_days": series.observed_days,
-                            "bounded": bounded and capacity is not None}
+    base: dict[str, Any] = {
+        "resource": resource,
+        "unit": series.unit,
+        "capacity": capacity,
+        "history_days": series.observed_days,
+        "bounded": bounded and capacity is not None,
+    }
     if daily.observed_days == 0:
         return CapacityForecast(status="insufficient_data", message="no observations", **base)
     y = daily.values
     base.update(last_day=daily.end, current=float(y[-1]))
     if series.observed_days < min_history_days:
         return CapacityForecast(
-            status="insufficient_data", **base,
+            status="insufficient_data",
+            **base,
             message=f"insufficient data: {series.observed_days} days of history, "
-                    f"{min_history_days} needed")
+            f"{min_history_days} needed",
+        )
     step = last_step_change(y)
     if step is not None:
-        y = y[step.index:]
+        y = y[step.index :]
         base.update(step_change=daily.start + timedelta(days=step.index), step_jump=step.jump)
     base["fitted_from"] = daily.end - timedelta(days=y.size - 1)
     try:
@@ -188,21 +218,41 @@ def forecast_series(series: DailySeries, *, resource: str = "", capacity: float 
     projection = selection.fitted.project(horizon_days)
     low = 0.0 if np.min(y) >= 0 else -math.inf  # sizes and counts cannot go negative
     high = capacity if base["bounded"] else math.inf
-    projection = Projection(*(np.clip(b, low, high) for b in (
-        projection.mean, projection.lower80, projection.upper80,
-        projection.lower95, projection.upper95)))
+    projection = Projection(
+        *(
+            np.clip(b, low, high)
+            for b in (
+                projection.mean,
+                projection.lower80,
+                projection.upper80,
+                projection.lower95,
+                projection.upper95,
+            )
+        )
+    )
     reference = np.clip(reference, low, high)
     growth = growth_per_month(projection.mean)
     projected = is_growing(y, projection.mean)
-    crossings = find_crossings(float(y[-1]), projection, capacity, daily.end, thresholds,
-                               projected) if capacity else {}
+    crossings = (
+        find_crossings(float(y[-1]), projection, capacity, daily.end, thresholds, projected)
+        if capacity
+        else {}
+    )
     status: ForecastStatus = "ok" if projected else "not_projected"
     message = describe(crossings, projected, horizon_days)
     if step is not None:
         message += f"; fitted after the step change on {_iso(base['step_change'])}"
-    return CapacityForecast(status=status, message=message, model=selection.model.name,
-                            growth_per_month=growth, projection=projection, crossings=crossings,
-                            backtest=selection.score, reference=reference, **base)
+    return CapacityForecast(
+        status=status,
+        message=message,
+        model=selection.model.name,
+        growth_per_month=growth,
+        projection=projection,
+        crossings=crossings,
+        backtest=selection.score,
+        reference=reference,
+        **base,
+    )
 
 
 def is_growing(history: np.ndarray, mean: np.ndarray) -> bool:

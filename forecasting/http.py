@@ -45,5 +45,7 @@ async def get_capacity_report(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, capacity_service: CapacityService) -> None:
     app[CAPACITY_SERVICE_KEY] = capacity_service
-    app[CAPACITY_WORK_KEY] = heavy_work(app, "capacity forecast", concurrency=1, waiting=4, timeout=60)
+    app[CAPACITY_WORK_KEY] = heavy_work(
+        app, "capacity forecast", concurrency=1, waiting=4, timeout=60
+    )
     app.router.add_get("/api/capacity/report", get_capacity_report)

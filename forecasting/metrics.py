@@ -43,43 +43,60 @@ class CapacityCollector(Collector):
         for name, resource in report.resources.items():
             spec = self.service.config.spec_for(name)
             forecast = resource.forecast
-            value = forecast.utilization_percent if spec.gauge_value == "utilization_percent" \
+            value = (
+                forecast.utilization_percent
+                if spec.gauge_value == "utilization_percent"
                 else forecast.current
+            )
             if spec.gauge is None or value is None:
                 continue
             family = families.get(spec.gauge)
             if family is None:
                 help_text = GAUGE_HELP.get(spec.gauge, f"Current value of {spec.gauge}.")
                 family = families[spec.gauge] = GaugeMetricFamily(
-                    spec.gauge, help_text, labels=["resource"])
+                    spec.gauge, help_text, labels=["resource"]
+                )
             family.add_metric([name], value)
         yield from families.values()
 
     def forecast_gauges(self, report: CapacityReport) -> Iterator[Metric]:
-        current = GaugeMetricFamily("slaengine_capacity_current",
-                                    "Latest daily value of the resource.", labels=["resource"])
-        limit = GaugeMetricFamily("slaengine_capacity_limit", "Capacity of the resource.",
-                                  labels=["resource"])
-        utilization = GaugeMetricFamily("slaengine_capacity_utilization_percent",
-                                        "Current value over capacity, in percent.",
-                                        labels=["resource"])
-        growth = GaugeMetricFamily("slaengine_capacity_growth_per_month",
-                                   "Projected growth per month, in the resource's unit.",
-                                   labels=["resource"])
+        current = GaugeMetricFamily(
+            "slaengine_capacity_current", "Latest daily value of the resource.", labels=["resource"]
+        )
+        limit = GaugeMetricFamily(
+            "slaengine_capacity_limit", "Capacity of the resource.", labels=["resource"]
+        )
+        utilization = GaugeMetricFamily(
+            "slaengine_capacity_utilization_percent",
+            "Current value over capacity, in percent.",
+            labels=["resource"],
+        )
+        growth = GaugeMetricFamily(
+            "slaengine_capacity_growth_per_month",
+            "Projected growth per month, in the resource's unit.",
+            labels=["resource"],
+        )
         projected = GaugeMetricFamily(
-            "slaengine_capacity_forecast", "Forecast value N days after the last observed day.",
-            labels=["resource", "horizon_days", "bound"])
+            "slaengine_capacity_forecast",
+            "Forecast value N days after the last observed day.",
+            labels=["resource", "horizon_days", "bound"],
+        )
         days_to = GaugeMetricFamily(
             "slaengine_capacity_days_to_threshold",
             "Days until the likely forecast reaches the threshold (% of capacity); +Inf when "
-            "not projected within the horizon.", labels=["resource", "threshold"])
+            "not projected within the horizon.",
+            labels=["resource", "threshold"],
+        )
         earliest = GaugeMetricFamily(
             "slaengine_capacity_earliest_days_to_threshold",
             "Days until the upper 95 % bound reaches the threshold; +Inf when it does not.",
-            labels=["resource", "threshold"])
-        mase = GaugeMetricFamily("slaengine_capacity_backtest_mase",
-                                 "Backtest MASE of the chosen model against naive (< 1 beats it).",
-                                 labels=["resource", "model"])
+            labels=["resource", "threshold"],
+        )
+        mase = GaugeMetricFamily(
+            "slaengine_capacity_backtest_mase",
+            "Backtest MASE of the chosen model against naive (< 1 beats it).",
+            labels=["resource", "model"],
+        )
         for name, resource in report.resources.items():
             forecast = resource.forecast
             if forecast.current is not None:
@@ -98,8 +115,11 @@ class CapacityCollector(Collector):
             for percent, crossing in forecast.crossings.items():
                 days_to.add_metric([name, str(percent)], _days(crossing.likely_days))
                 earliest.add_metric([name, str(percent)], _days(crossing.earliest_days))
-            if forecast.backtest is not None and forecast.model and \
-                    math.isfinite(forecast.backtest.mase):
+            if (
+                forecast.backtest is not None
+                and forecast.model
+                and math.isfinite(forecast.backtest.mase)
+            ):
                 mase.add_metric([name, forecast.model], forecast.backtest.mase)
         yield from (current, limit, utilization, growth, projected, days_to, earliest, mase)
 

@@ -114,7 +114,7 @@ def weekly_seasonality_strength(y: np.ndarray) -> float:
         return 0.0
     kernel = np.ones(WEEK) / WEEK
     trend = np.convolve(y, kernel, mode="valid")  # centred: trend[i] belongs to y[i + 3]
-    detrended = y[WEEK // 2: WEEK // 2 + trend.size] - trend
+    detrended = y[WEEK // 2 : WEEK // 2 + trend.size] - trend
     positions = (np.arange(detrended.size) + WEEK // 2) % WEEK
     index = np.array([detrended[positions == p].mean() for p in range(WEEK)])
     remainder = detrended - index[positions]
@@ -158,7 +158,9 @@ def candidate_models(y: np.ndarray) -> list[CandidateModel]:
     if weekly:
         models.append(SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False))
     if y.size >= MIN_YEARLY_HISTORY:
-        models += [SeasonalTrendModel(weekly=weekly, yearly=True),
-                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=False),
-                   SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=True)]
+        models += [
+            SeasonalTrendModel(weekly=weekly, yearly=True),
+            SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=False),
+            SeasonallyAdjustedModel(weekly=weekly, yearly=True, trend=True),
+        ]
     return [m for m in models if y.size >= m.min_history]

@@ -41,8 +41,10 @@ class FittedLinearTrend:
         else:
             innovations = np.full(horizon, self.innovation_sd**2)
         anchored = 1 - decay  # the share of the forecast resting on the fitted trend
-        parameters = anchored**2 * self.level_var \
+        parameters = (
+            anchored**2 * self.level_var
             + (h + anchored * self.end_from_centre) ** 2 * self.slope_var
+        )
         return Projection.from_normal(mean, np.sqrt(innovations + parameters))
 
 
@@ -68,10 +70,16 @@ class LinearTrendModel:
         centre = float(t.mean())
         sxx = float(np.sum((t - centre) ** 2))
         return FittedLinearTrend(
-            name=self.name, slope=slope, level_at_end=intercept + slope * (n - 1),
-            last_residual=float(residuals[-1]), ar=ar, innovation_sd=innovation_sd,
-            level_var=inflation * residual_var / n, slope_var=inflation * residual_var / sxx,
-            end_from_centre=(n - 1) - centre)
+            name=self.name,
+            slope=slope,
+            level_at_end=intercept + slope * (n - 1),
+            last_residual=float(residuals[-1]),
+            ar=ar,
+            innovation_sd=innovation_sd,
+            level_var=inflation * residual_var / n,
+            slope_var=inflation * residual_var / sxx,
+            end_from_centre=(n - 1) - centre,
+        )
 
     def _fit_line(self, t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         # Standardise both axes: Huber's optimiser and its epsilon work in unit scale.

@@ -26,8 +26,9 @@ YEARLY_ORDER = 4
 MIN_YEARLY_HISTORY = 540  # about 1.5 cycles: with less, the yearly shape and the trend alias
 
 
-def design_matrix(t: np.ndarray, scale: float,
-                  seasons: tuple[tuple[float, int], ...]) -> np.ndarray:
+def design_matrix(
+    t: np.ndarray, scale: float, seasons: tuple[tuple[float, int], ...]
+) -> np.ndarray:
     """Columns: 1, t / scale, then sin/cos pairs of each (period, order)."""
     columns = [np.ones_like(t), t / scale]
     for period, order in seasons:
@@ -112,8 +113,9 @@ class SeasonalTrendModel:
         residual_var = innovation_sd**2 / (1 - ar**2)
         scale_by = np.sqrt(ar1_variance_ratio(ar, column_frequencies(self.seasons)))
         cov = residual_var * np.linalg.pinv(x.T @ x) * np.outer(scale_by, scale_by)
-        return FittedSeasonalTrend(self.name, coef, cov, n, scale, self.seasons, ar,
-                                   innovation_sd, float(residuals[-1]))
+        return FittedSeasonalTrend(
+            self.name, coef, cov, n, scale, self.seasons, ar, innovation_sd, float(residuals[-1])
+        )
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,13 @@ class FittedAdjusted:
         h = np.arange(1, horizon + 1, dtype=float)
         season = design_matrix(self.n - 1 + h, self.scale, self.seasons)[:, 2:] @ self.season_coef
         p = self.local.project(horizon)
-        return Projection(p.mean + season, p.lower80 + season, p.upper80 + season,
-                          p.lower95 + season, p.upper95 + season)
+        return Projection(
+            p.mean + season,
+            p.lower80 + season,
+            p.upper80 + season,
+            p.lower95 + season,
+            p.upper95 + season,
+        )
 
 
 class SeasonallyAdjustedModel:

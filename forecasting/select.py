@@ -44,24 +44,27 @@ def rank_key(score: BacktestScore) -> tuple[float, float]:
     return (mase, smape)
 
 
-def rank(candidates: Sequence[CandidateModel],
-         scores: dict[str, BacktestScore]) -> list[CandidateModel]:
+def rank(
+    candidates: Sequence[CandidateModel], scores: dict[str, BacktestScore]
+) -> list[CandidateModel]:
     """Best first: scored before unscored, then MASE, with near-ties to the simpler model."""
     scored = [m for m in candidates if m.name in scores]
     ranked = sorted(scored, key=lambda m: rank_key(scores[m.name]))
     if ranked:
         best = rank_key(scores[ranked[0].name])[0]
         if math.isfinite(best):
-            tied = [m for m in scored
-                    if rank_key(scores[m.name])[0] <= best * (1 + TIE_TOLERANCE)]
+            tied = [m for m in scored if rank_key(scores[m.name])[0] <= best * (1 + TIE_TOLERANCE)]
             ranked.remove(tied[0])
             ranked.insert(0, tied[0])
     return ranked + [m for m in candidates if m.name not in scores]
 
 
-def select_model(y: np.ndarray, horizon: int,
-                 candidates: Sequence[CandidateModel] | None = None,
-                 max_origins: int = SELECTION_ORIGINS) -> ModelSelection:
+def select_model(
+    y: np.ndarray,
+    horizon: int,
+    candidates: Sequence[CandidateModel] | None = None,
+    max_origins: int = SELECTION_ORIGINS,
+) -> ModelSelection:
     """Lowest MASE wins (sMAPE breaks ties); within 2 % of it, the earlier, simpler candidate.
 
     The backtest projects as far as the forecast will (``horizon``; 30, 90 or 180 days) from
@@ -75,14 +78,16 @@ def select_model(y: np.ndarray, horizon: int,
     if not candidates:
         raise ValueError(f"no candidate model can fit a series of {y.size} days")
     min_train = max([min_train_days(y.size)] + [m.min_history for m in candidates])
-    origins = plan_origins(y.size, bt_horizon, max_origins, min_train,
-                           step=max(1, bt_horizon // 3))
+    origins = plan_origins(y.size, bt_horizon, max_origins, min_train, step=max(1, bt_horizon // 3))
     scores: dict[str, BacktestScore] = {}
     errors: dict[str, list[np.ndarray]] = {}
     for model in candidates:
         errors[model.name] = []
-        score = backtest_model(y, model, bt_horizon, origins, None, errors[model.name]) \
-            if origins else None
+        score = (
+            backtest_model(y, model, bt_horizon, origins, None, errors[model.name])
+            if origins
+            else None
+        )
         if score is not None:
             scores[model.name] = score
     ranked = rank(candidates, scores)
@@ -91,8 +96,12 @@ def select_model(y: np.ndarray, horizon: int,
             fitted = model.fit(y)
         except FIT_ERRORS:
             continue
-        calibration = WidthCalibration.from_errors(errors[model.name], bt_horizon) \
-            if model.name in scores else WidthCalibration()
-        return ModelSelection(model, CalibratedModel(fitted, calibration),
-                              scores.get(model.name), scores, calibration)
+        calibration = (
+            WidthCalibration.from_errors(errors[model.name], bt_horizon)
+            if model.name in scores
+            else WidthCalibration()
+        )
+        return ModelSelection(
+            model, CalibratedModel(fitted, calibration), scores.get(model.name), scores, calibration
+        )
     raise ValueError("no candidate model could be fitted")

@@ -51,7 +51,7 @@ class DailySeries:
         if known.size == 0:
             return DailySeries(self.start, np.empty(0), self.unit, self.capacity)
         first, last = int(known[0]), int(known[-1])
-        window = self.values[first:last + 1]
+        window = self.values[first : last + 1]
         inside = np.arange(window.size)
         mask = ~np.isnan(window)
         filled = np.interp(inside, inside[mask], window[mask])
@@ -74,9 +74,17 @@ class ResourceDays:
     def newest_day(self) -> int | None:
         return None if self.first_day is None else self.first_day + len(self.last) - 1
 
-    def observe(self, day: int, ts: float, value: float, *, capacity: float | None = None,
-                unit: str | None = None, labels: Mapping[str, str] | None = None,
-                retention_days: int | None = DEFAULT_RETENTION_DAYS) -> None:
+    def observe(
+        self,
+        day: int,
+        ts: float,
+        value: float,
+        *,
+        capacity: float | None = None,
+        unit: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        retention_days: int | None = DEFAULT_RETENTION_DAYS,
+    ) -> None:
         newest = self.newest_day
         if self.first_day is None or newest is None:
             self.first_day, self.last, self.peak = day, [None], [None]
@@ -144,16 +152,23 @@ class ResourceDays:
     def from_state(cls, state: Mapping[str, Any]) -> ResourceDays:
         last = list(state.get("last") or [])
         peak = [v if p is None else p for p, v in zip(state.get("max") or [], last, strict=True)]
-        return cls(first_day=state.get("d0"), last=last, peak=peak, capacity=state.get("cap"),
-                   unit=state.get("unit", ""), labels=dict(state.get("labels") or {}),
-                   newest_ts=state.get("ts"))
+        return cls(
+            first_day=state.get("d0"),
+            last=last,
+            peak=peak,
+            capacity=state.get("cap"),
+            unit=state.get("unit", ""),
+            labels=dict(state.get("labels") or {}),
+            newest_ts=state.get("ts"),
+        )
 
 
 class ResourceHistory:
     """Daily history of every resource; days are calendar days in ``timezone``."""
 
-    def __init__(self, timezone: str = "UTC",
-                 retention_days: int | None = DEFAULT_RETENTION_DAYS) -> None:
+    def __init__(
+        self, timezone: str = "UTC", retention_days: int | None = DEFAULT_RETENTION_DAYS
+    ) -> None:
         self.timezone = timezone
         self.retention_days = retention_days
         try:
@@ -162,17 +177,33 @@ class ResourceHistory:
             raise ConfigError(str(err), field="timezone") from None
         self._resources: dict[str, ResourceDays] = {}
 
-    def observe(self, resource: str, ts: datetime, value: float, capacity: float | None = None,
-                unit: str | None = None, labels: Mapping[str, str] | None = None) -> None:
+    def observe(
+        self,
+        resource: str,
+        ts: datetime,
+        value: float,
+        capacity: float | None = None,
+        unit: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
         if not math.isfinite(value):
-            raise InvalidEventError("value_not_finite", f"{resource}: value must be a finite number")
+            raise InvalidEventError(
+                "value_not_finite", f"{resource}: value must be a finite number"
+            )
         if capacity is not None and not (math.isfinite(capacity) and capacity > 0):
             raise InvalidEventError("bad_capacity", f"{resource}: capacity must be positive")
         aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)  # naive means UTC
         day = aware.astimezone(self._zone).date().toordinal()
         days = self._resources.setdefault(resource, ResourceDays())
-        days.observe(day, aware.timestamp(), float(value), capacity=capacity, unit=unit,
-                     labels=labels, retention_days=self.retention_days)
+        days.observe(
+            day,
+            aware.timestamp(),
+            float(value),
+            capacity=capacity,
+            unit=unit,
+            labels=labels,
+            retention_days=self.retention_days,
+        )
 
     def __contains__(self, resource: object) -> bool:
         return resource in self._resources
@@ -195,8 +226,11 @@ class ResourceHistory:
         return self._resources[resource].series(aggregate)
 
     def to_state(self) -> dict[str, Any]:
-        return {"tz": self.timezone, "keep": self.retention_days,
-                "resources": {name: d.to_state() for name, d in self._resources.items()}}
+        return {
+            "tz": self.timezone,
+            "keep": self.retention_days,
+            "resources": {name: d.to_state() for name, d in self._resources.items()},
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> ResourceHistory:
@@ -206,8 +240,9 @@ class ResourceHistory:
         return history
 
     @classmethod
-    def from_resource_days(cls, resources: Mapping[str, ResourceDays],
-                           timezone: str = "UTC") -> ResourceHistory:
+    def from_resource_days(
+        cls, resources: Mapping[str, ResourceDays], timezone: str = "UTC"
+    ) -> ResourceHistory:
         """A history over per-resource states, e.g. the values of a table keyed by resource."""
         history = cls(timezone)
         history._resources = dict(resources)

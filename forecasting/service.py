@@ -46,41 +46,60 @@ class CapacityReport:
         return [alert for report in self.resources.values() for alert in report.alerts]
 
     def to_json(self, include_rows: bool = False) -> dict[str, Any]:
-        return {"generated_at": self.generated_at.isoformat(), "horizon_days": self.horizon_days,
-                "resources": {name: report.to_json(include_rows)
-                              for name, report in self.resources.items()}}
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "horizon_days": self.horizon_days,
+            "resources": {
+                name: report.to_json(include_rows) for name, report in self.resources.items()
+            },
+        }
 
 
-def report_resource(history: ResourceHistory, resource: str, config: CapacityConfig,
-                    now: datetime) -> ResourceReport:
+def report_resource(
+    history: ResourceHistory, resource: str, config: CapacityConfig, now: datetime
+) -> ResourceReport:
     spec = config.spec_for(resource)
     days = history.days(resource)
     series = days.series(spec.daily_value)
-    forecast = forecast_series(series, resource=resource, horizon_days=config.horizon_days,
-                               bounded=spec.is_bounded)
-    recent = series.filled().values[-config.kinds.api_instances.sustained_days:].tolist()
+    forecast = forecast_series(
+        series, resource=resource, horizon_days=config.horizon_days, bounded=spec.is_bounded
+    )
+    recent = series.filled().values[-config.kinds.api_instances.sustained_days :].tolist()
     recommendation = recommend(forecast, spec, config.kinds, recent, days.labels)
     alerts = capacity_alerts(forecast, config.alerts, now)
     return ResourceReport(forecast, recommendation, tuple(alerts))
 
 
-def build_report(history: ResourceHistory, config: CapacityConfig,
-                 now: datetime) -> CapacityReport:
-    return CapacityReport(now, config.horizon_days,
-                          {name: report_resource(history, name, config, now) for name in history})
+def build_report(history: ResourceHistory, config: CapacityConfig, now: datetime) -> CapacityReport:
+    return CapacityReport(
+        now,
+        config.horizon_days,
+        {name: report_resource(history, name, config, now) for name in history},
+    )
 
 
 def history_version(history: ResourceHistory) -> tuple[Any, ...]:
-    return tuple((name, history.days(name).newest_day, history.days(name).newest_ts,
-                  history.days(name).capacity) for name in history)
+    return tuple(
+        (
+            name,
+            history.days(name).newest_day,
+            history.days(name).newest_ts,
+            history.days(name).capacity,
+        )
+        for name in history
+    )
 
 
 class CapacityService:
     """Builds and caches the capacity report; safe to call from several threads."""
 
-    def __init__(self, history: ResourceHistory | Callable[[], ResourceHistory],
-                 config: CapacityConfig, clock: Clock = lambda: datetime.now(UTC),
-                 min_refresh_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        history: ResourceHistory | Callable[[], ResourceHistory],
+        config: CapacityConfig,
+        clock: Clock = lambda: datetime.now(UTC),
+        min_refresh_seconds: float = 60.0,
+    ) -> None:
         self._history = history
         self.config = config
         self.clock = clock
@@ -99,7 +118,8 @@ class CapacityService:
             cached = self._cached
             fresh = cached is not None and (
                 version == self._version
-                or (now - cached.generated_at).total_seconds() < self.min_refresh_seconds)
+                or (now - cached.generated_at).total_seconds() < self.min_refresh_seconds
+            )
             if cached is not None and fresh:
                 return cached
             self._cached, self._version = build_report(history, self.config, now), version

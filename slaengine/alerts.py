@@ -30,7 +30,9 @@ class Alert:
     labels: Mapping[str, str]  # must include alertname and severity
     status: AlertStatus
     starts_at: datetime
-    annotations: Mapping[str, str] = field(default_factory=dict)  # summary, description, runbook_url, dashboard_url
+    annotations: Mapping[str, str] = field(
+        default_factory=dict
+    )  # summary, description, runbook_url, dashboard_url
     ends_at: datetime | None = None
     value: float | None = None
     generator: str = "slaengine"
@@ -93,20 +95,29 @@ class Notification:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "receiver": self.receiver, "group_key": self.group_key, "status": self.status,
-            "alerts": [a.to_json() for a in self.alerts], "group_labels": dict(self.group_labels),
+            "receiver": self.receiver,
+            "group_key": self.group_key,
+            "status": self.status,
+            "alerts": [a.to_json() for a in self.alerts],
+            "group_labels": dict(self.group_labels),
             "common_labels": dict(self.common_labels),
             "common_annotations": dict(self.common_annotations),
-            "occurrences": self.occurrences, "sequence": self.sequence,
+            "occurrences": self.occurrences,
+            "sequence": self.sequence,
             "created_at": self.created_at.isoformat(),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Notification:
         return cls(
-            receiver=data["receiver"], group_key=data["group_key"], status=data["status"],
+            receiver=data["receiver"],
+            group_key=data["group_key"],
+            status=data["status"],
             alerts=tuple(Alert.from_json(a) for a in data["alerts"]),
-            group_labels=data["group_labels"], common_labels=data["common_labels"],
-            common_annotations=data["common_annotations"], occurrences=data["occurrences"],
-            sequence=data["sequence"], created_at=datetime.fromisoformat(data["created_at"]),
+            group_labels=data["group_labels"],
+            common_labels=data["common_labels"],
+            common_annotations=data["common_annotations"],
+            occurrences=data["occurrences"],
+            sequence=data["sequence"],
+            created_at=datetime.fromisoformat(data["created_at"]),
         )

@@ -94,12 +94,19 @@ class BatchResult:
         return sum(self.invalid.values())
 
 
-def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | None = None, *,
-              keep_resources: bool = True) -> BatchResult:
+def run_batch(
+    path: str | Path,
+    config: SlaConfig,
+    now_ms: int,
+    at_ms: int | None = None,
+    *,
+    keep_resources: bool = True,
+) -> BatchResult:
     """Apply every event of the log to a fresh engine (``now_ms`` bounds future timestamps).
 
     Compaction then keeps the detail that windows evaluated at ``at_ms`` need. The resource events
-    are kept in ``BatchResult.resources`` for capacity forecasts, unless ``keep_resources`` is False.
+    are kept in ``BatchResult.resources`` for capacity forecasts, unless ``keep_resources`` is
+    False.
     """
     result = BatchResult(SliEngine(config))
     on_applied = result.keep_resource if keep_resources else None
@@ -107,8 +114,13 @@ def run_batch(path: str | Path, config: SlaConfig, now_ms: int, at_ms: int | Non
     for number, raw in iter_lines(path):
         message = read_message(raw)  # read once: its fields tell its kind
         kind = kind_of_event(message.document)
-        outcome = apply_decoded(result.engine, decode_read(kind, message, now_ms), sources[kind], number,
-                                on_applied=on_applied)
+        outcome = apply_decoded(
+            result.engine,
+            decode_read(kind, message, now_ms),
+            sources[kind],
+            number,
+            on_applied=on_applied,
+        )
         for bad in outcome.invalid:
             result.invalid[bad.reason] += 1
         for rejected in outcome.rejected:

@@ -17,7 +17,9 @@ def zone_of(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name like UTC or Europe/Berlin)") from None
+        raise ValueError(
+            f"unknown timezone {name!r} (use an IANA name like UTC or Europe/Berlin)"
+        ) from None
 
 
 def parse_month(text: str) -> date:

@@ -1,4 +1,5 @@
-"""slaengine: SLIs from Kafka events, Prometheus gauges and rules, alert routing, forecasts, SLA reports.
+"""slaengine: SLIs from Kafka events, Prometheus gauges and rules, alert routing, forecasts,
+SLA reports.
 
 The command line has one subcommand per module, wired here.
 
@@ -39,10 +40,14 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(prog="slaengine", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = OneLineErrorParser(
+        prog="slaengine", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--version", action="version", version=f"slaengine {__version__}")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=OneLineErrorParser
+    )
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
     return parser
@@ -54,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except SlaEngineError as err:

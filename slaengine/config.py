@@ -101,7 +101,9 @@ class SloSpec(BaseModel):
     # lag / projection_lag
     threshold_s: float | None = Field(default=None, gt=0, strict=True)
     topic: str | None = None  # lag: only this topic's events
-    projection: str | None = Field(default=None, min_length=1)  # projection_lag: only this projection
+    projection: str | None = Field(
+        default=None, min_length=1
+    )  # projection_lag: only this projection
     # burn-rate alert overrides (slaengine.rules.fromconfig), checked against the period below
     alerting: SloAlertingOverrides | None = None
     _window_delta: timedelta | None = PrivateAttr(default=None)  # parsed once, at load
@@ -116,8 +118,9 @@ class SloSpec(BaseModel):
 
     @field_validator("alerting")
     @classmethod
-    def _check_alerting(cls, value: SloAlertingOverrides | None,
-                        info: ValidationInfo) -> SloAlertingOverrides | None:
+    def _check_alerting(
+        cls, value: SloAlertingOverrides | None, info: ValidationInfo
+    ) -> SloAlertingOverrides | None:
         window = info.data.get("window")
         if value is not None and window is not None:
             value.windows(alert_windows(window))  # ValueError naming the override and the reason
@@ -129,7 +132,7 @@ class SloSpec(BaseModel):
         if not isinstance(value, list):
             return value  # pydantic reports the wrong type
         if any(isinstance(item, bool) or not isinstance(item, (str, int)) for item in value):
-            raise ValueError("status ranges are numbers or strings like 500 or \"200-499\"")
+            raise ValueError('status ranges are numbers or strings like 500 or "200-499"')
         items = [str(item) for item in value]  # [429, 503] as well as ["429", "500-599"]
         parse_status_ranges(items)
         return items
@@ -174,7 +177,9 @@ class SloSpec(BaseModel):
 
     def is_good_status(self, status: int) -> bool:
         good = any(lo <= status <= hi for lo, hi in parse_status_ranges(self.good_status))
-        return good and not any(lo <= status <= hi for lo, hi in parse_status_ranges(self.bad_status))
+        return good and not any(
+            lo <= status <= hi for lo, hi in parse_status_ranges(self.bad_status)
+        )
 
 
 class LimitsSpec(BaseModel):
@@ -196,9 +201,11 @@ class SlaConfig(BaseModel):
 
     timezone: str = "UTC"
     organisation: str = "slaengine"
-    grace: DurationField = Field(default_factory=lambda: Duration.parse("10m"),
-                                 description="slack for late events: an open order counts as missed "
-                                             "once its deadline plus grace has passed")
+    grace: DurationField = Field(
+        default_factory=lambda: Duration.parse("10m"),
+        description="slack for late events: an open order counts as missed "
+        "once its deadline plus grace has passed",
+    )
     slos: list[SloSpec] = Field(min_length=1)
     # None: no section (reports without e-mail, the packaged capacity rules)
     report: ReportConfig | None = None
@@ -248,9 +255,12 @@ def load_sla_config(path: str | Path) -> SlaConfig:
     document = read_yaml(path)
     config = validate_document(document, SlaConfig, str(path))
     if config.report is not None and config.report.timezone != config.timezone:
-        raise ConfigError(f"{config.report.timezone!r} differs from timezone {config.timezone!r}: "
-                          "the report's months and days are the SLIs' calendar months, so set one "
-                          "timezone",
-                          file=str(path), line=line_of(document, ("report", "timezone")),
-                          field="report.timezone")
+        raise ConfigError(
+            f"{config.report.timezone!r} differs from timezone {config.timezone!r}: "
+            "the report's months and days are the SLIs' calendar months, so set one "
+            "timezone",
+            file=str(path),
+            line=line_of(document, ("report", "timezone")),
+            field="report.timezone",
+        )
     return config

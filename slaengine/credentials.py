@@ -28,5 +28,7 @@ def read_secret(value: SecretStr | None, file: Path | None, env: str, what: str)
         return secret
     secret = os.environ.get(env, "").strip()
     if not secret:
-        raise ConfigError(f"no {what}: set it in the config, a *_file, or the environment variable {env}")
+        raise ConfigError(
+            f"no {what}: set it in the config, a *_file, or the environment variable {env}"
+        )
     return secret

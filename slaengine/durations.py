@@ -65,7 +65,7 @@ def format_duration_words(value: timedelta | None) -> str:
     minutes, seconds = divmod(seconds, 60)
     parts = [(days, "d"), (hours, "h"), (minutes, "min"), (seconds, "s")]
     first = next((i for i, (amount, _) in enumerate(parts) if amount), len(parts) - 1)
-    shown = [f"{amount} {unit}" for amount, unit in parts[first:first + 2] if amount]
+    shown = [f"{amount} {unit}" for amount, unit in parts[first : first + 2] if amount]
     return " ".join(shown) or "0 s"
 
 
@@ -115,4 +115,6 @@ def _to_timedelta(value: Any) -> Any:
 
 
 # A timedelta setting written as ``30s`` (or seconds as a number); ``0s`` allowed.
-TimedeltaField = Annotated[timedelta, BeforeValidator(_to_timedelta), PlainSerializer(format_duration)]
+TimedeltaField = Annotated[
+    timedelta, BeforeValidator(_to_timedelta), PlainSerializer(format_duration)
+]

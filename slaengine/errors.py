@@ -14,8 +14,14 @@ class SlaEngineError(Exception):
 class ConfigError(SlaEngineError):
     """A configuration file is invalid: fix the file at the place named in the message."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field
@@ -27,7 +33,8 @@ class ConfigError(SlaEngineError):
 
 
 class InvalidEventError(SlaEngineError):
-    """An event does not follow its contract (docs/events.md); it is dead-lettered, not processed."""
+    """An event does not follow its contract (docs/events.md); it is dead-lettered, not
+    processed."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason  # short machine label, used as a metric label value
@@ -40,7 +47,8 @@ class DeliveryError(SlaEngineError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """The receiver is temporarily unavailable (429, 5xx, network): the outbox retries with backoff."""
+    """The receiver is temporarily unavailable (429, 5xx, network): the outbox retries with
+    backoff."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
@@ -48,8 +56,10 @@ class RetryableDeliveryError(DeliveryError):
 
 
 class FatalDeliveryError(DeliveryError):
-    """The receiver rejected the notification (4xx other than 429): fix the payload or credentials; it is not retried."""
+    """The receiver rejected the notification (4xx other than 429): fix the payload or credentials;
+    it is not retried."""
 
 
 class KafkaUnavailableError(SlaEngineError):
-    """The Kafka bootstrap servers do not answer: start the broker (scripts/kafka-local start) or fix SLAENGINE_KAFKA_BOOTSTRAP."""
+    """The Kafka bootstrap servers do not answer: start the broker (scripts/kafka-local start) or
+    fix SLAENGINE_KAFKA_BOOTSTRAP."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,8 +19,12 @@ from slaengine.events import (
     RESOURCES_TOPIC,
 )
 
-KEY_FIELDS = {REQUESTS_TOPIC: "service", ORDERS_TOPIC: "order_id", RESOURCES_TOPIC: "resource",
-              PROJECTIONS_TOPIC: "projection"}
+KEY_FIELDS = {
+    REQUESTS_TOPIC: "service",
+    ORDERS_TOPIC: "order_id",
+    RESOURCES_TOPIC: "resource",
+    PROJECTIONS_TOPIC: "projection",
+}
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
@@ -36,10 +41,8 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         existing = set(await admin.list_topics())
         missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -67,8 +70,9 @@ def partition_of(key: bytes, partitions: int) -> int:
     return int(DefaultPartitioner()(key, list(range(partitions)), []))
 
 
-async def partition_counts(bootstrap: str, topics: Iterable[str], partitions_if_missing: int
-                           ) -> dict[str, int]:
+async def partition_counts(
+    bootstrap: str, topics: Iterable[str], partitions_if_missing: int
+) -> dict[str, int]:
     """Partitions of each topic; a missing topic is created with ``partitions_if_missing``."""
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -82,9 +86,14 @@ async def partition_counts(bootstrap: str, topics: Iterable[str], partitions_if_
         await admin.close()
 
 
-def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
-                  partitions: Mapping[str, int], request_key: str = "service",
-                  ) -> Iterator[tuple[str, bytes | None, bytes]]:
+def plan_messages(
+    path: Path,
+    topic: str | None,
+    prefix: str,
+    batch_size: int,
+    partitions: Mapping[str, int],
+    request_key: str = "service",
+) -> Iterator[tuple[str, bytes | None, bytes]]:
     """(topic, key, value) per message; the events of one partition are enveloped up to batch_size.
 
     ``partitions`` gives each target topic's partition count. An event goes to the partition
@@ -107,10 +116,16 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
         target = topic or f"{prefix}{kind}"
         key = key_of(kind, obj, request_key)
         if batch_size <= 1 or obj is None:
-            yield target, key, raw  # malformed lines pass through unchanged: the worker dead-letters them
+            yield (
+                target,
+                key,
+                raw,
+            )  # malformed lines pass through unchanged: the worker dead-letters them
             continue
         group = (target, None if key is None else partition_of(key, partitions[target]))
-        if isinstance(obj, list):  # already an envelope: sent as it is, after what its partition holds
+        if isinstance(
+            obj, list
+        ):  # already an envelope: sent as it is, after what its partition holds
             if group in pending:
                 held_key, lines = pending.pop(group)
                 yield target, held_key, envelope(lines)
@@ -125,15 +140,21 @@ def plan_messages(path: Path, topic: str | None, prefix: str, batch_size: int,
         yield target, held_key, envelope(lines)
 
 
-async def publish(bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]],
-                  on_sent: Any = None) -> int:
+async def publish(
+    bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]], on_sent: Any = None
+) -> int:
     """Send messages with acks=all; returns the number sent. Raises KafkaUnavailableError."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                max_batch_size=1 << 20, max_request_size=8 << 20,
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+        enable_idempotence=True,
+    )
     try:
         await producer.start()
     except KafkaConnectionError as err:

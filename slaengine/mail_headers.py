@@ -13,7 +13,8 @@ MAX_HEADER_CHARS = 400
 
 
 def header_value(text: str, limit: int = MAX_HEADER_CHARS) -> str:
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
-                      for ch in text)
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in text
+    )
     cleaned = " ".join(cleaned.split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"

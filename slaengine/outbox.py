@@ -134,8 +134,14 @@ def from_epoch(seconds: float) -> datetime:
 
 
 class Outbox(Generic[T]):
-    def __init__(self, path: Path | str, max_age_seconds: float, codec: Codec[T], *,
-                 lease_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        max_age_seconds: float,
+        codec: Codec[T],
+        *,
+        lease_seconds: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.max_age = max_age_seconds
         self.codec = codec
@@ -162,8 +168,14 @@ class Outbox(Generic[T]):
                 if source.exists():
                     os.replace(source, target.with_name(target.name + suffix))
             self.damaged += 1
-            log.error("damaged %s outbox file %s (%s) moved to %s; starting empty — requeue "
-                      "what was still pending by hand", self.name, self.path, err, target)
+            log.error(
+                "damaged %s outbox file %s (%s) moved to %s; starting empty — requeue "
+                "what was still pending by hand",
+                self.name,
+                self.path,
+                err,
+                target,
+            )
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -200,8 +212,12 @@ class Outbox(Generic[T]):
                     raise
             except sqlite3.Error as err:
                 self.write_failures += 1
-                log.error("%s outbox %s: write failed, nothing of it was stored: %s",
-                          self.name, self.path, err)
+                log.error(
+                    "%s outbox %s: write failed, nothing of it was stored: %s",
+                    self.name,
+                    self.path,
+                    err,
+                )
                 raise
 
     def next_sequence(self, group_key: str) -> int:
@@ -210,11 +226,16 @@ class Outbox(Generic[T]):
             row = db.execute(
                 "INSERT INTO sequences (group_key, last) VALUES (?, 1) "
                 "ON CONFLICT (group_key) DO UPDATE SET last = last + 1 RETURNING last",
-                (group_key,)).fetchone()
+                (group_key,),
+            ).fetchone()
         return int(row[0])
 
-    def enqueue(self, batch: Iterable[tuple[T, Iterable[str]]], now: float,
-                state: tuple[str, Any] | None = None) -> int:
+    def enqueue(
+        self,
+        batch: Iterable[tuple[T, Iterable[str]]],
+        now: float,
+        state: tuple[str, Any] | None = None,
+    ) -> int:
         """Store one delivery per (item, channel) — and the caller's state that produced
         them — in one transaction, so a crash can neither lose nor repeat a flush. Returns how
         many deliveries were new (replayed ids are ignored)."""
@@ -228,14 +249,17 @@ class Outbox(Generic[T]):
                         "INSERT OR IGNORE INTO deliveries (channel, group_key, sequence,"
                         " notification_id, payload, enqueued_at, next_attempt_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (channel, key, sequence, item_id, payload, now, now))
+                        (channel, key, sequence, item_id, payload, now, now),
+                    )
                     added += cursor.rowcount
             if state is not None:
                 self._store_state(db, *state)
         return added
 
-    DELIVERY_COLUMNS = ("d.id, d.channel, d.notification_id, d.payload, d.attempts,"
-                        " d.enqueued_at, d.next_attempt_at, d.last_error")
+    DELIVERY_COLUMNS = (
+        "d.id, d.channel, d.notification_id, d.payload, d.attempts,"
+        " d.enqueued_at, d.next_attempt_at, d.last_error"
+    )
 
     def due(self, now: float, limit: int = 100) -> list[Delivery[T]]:
         """The head of every queue whose next attempt time has come (leased to this process
@@ -252,27 +276,33 @@ class Outbox(Generic[T]):
                 return list(found.values())[:limit]
 
     def _due_rows(self, now: float, limit: int) -> list[Any]:
-        query = (f"SELECT {self.DELIVERY_COLUMNS} FROM deliveries d"
-                 " JOIN (SELECT channel, group_key, MIN(sequence) AS head FROM deliveries"
-                 "       WHERE state = 'pending' GROUP BY channel, group_key) q"
-                 " ON d.channel = q.channel AND d.group_key = q.group_key AND d.sequence = q.head"
-                 " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
-                 " AND (d.leased_until IS NULL OR d.leased_until <= ?)"
-                 " ORDER BY d.next_attempt_at, d.id LIMIT ?")
+        query = (
+            f"SELECT {self.DELIVERY_COLUMNS} FROM deliveries d"
+            " JOIN (SELECT channel, group_key, MIN(sequence) AS head FROM deliveries"
+            "       WHERE state = 'pending' GROUP BY channel, group_key) q"
+            " ON d.channel = q.channel AND d.group_key = q.group_key AND d.sequence = q.head"
+            " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            " AND (d.leased_until IS NULL OR d.leased_until <= ?)"
+            " ORDER BY d.next_attempt_at, d.id LIMIT ?"
+        )
         if self.lease is None:
             with self._lock:
                 return self._db.execute(query, (now, now, limit)).fetchall()
         with self._transaction() as db:
             rows = db.execute(query, (now, now, limit)).fetchall()
-            db.executemany("UPDATE deliveries SET leased_until = ? WHERE id = ?",
-                           [(now + self.lease, row[0]) for row in rows])
+            db.executemany(
+                "UPDATE deliveries SET leased_until = ? WHERE id = ?",
+                [(now + self.lease, row[0]) for row in rows],
+            )
         return rows
 
     def pending(self, now: float) -> list[Delivery[T]]:
         """Every pending delivery in enqueue order (damaged ones quarantined and left out)."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {self.DELIVERY_COLUMNS} FROM deliveries d"
-                                    " WHERE d.state = 'pending' ORDER BY d.id").fetchall()
+            rows = self._db.execute(
+                f"SELECT {self.DELIVERY_COLUMNS} FROM deliveries d"
+                " WHERE d.state = 'pending' ORDER BY d.id"
+            ).fetchall()
         return self._decode(rows, now)
 
     def _decode(self, rows: list[Any], now: float) -> list[Delivery[T]]:
@@ -283,69 +313,97 @@ class Outbox(Generic[T]):
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
                 self._quarantine(delivery_id, channel, now, err)
                 continue
-            found.append(Delivery(delivery_id, channel, item_id, item, attempts, enqueued_at,
-                                  next_at, error))
+            found.append(
+                Delivery(delivery_id, channel, item_id, item, attempts, enqueued_at, next_at, error)
+            )
         return found
 
     def _quarantine(self, delivery_id: int, channel: str, now: float, err: Exception) -> None:
         error = f"damaged entry: {type(err).__name__}: {err}"
         try:
             with self._transaction() as db:
-                db.execute("UPDATE deliveries SET state = 'damaged', finished_at = ?,"
-                           " last_error = ? WHERE id = ? AND state = 'pending'",
-                           (now, error, delivery_id))
+                db.execute(
+                    "UPDATE deliveries SET state = 'damaged', finished_at = ?,"
+                    " last_error = ? WHERE id = ? AND state = 'pending'",
+                    (now, error, delivery_id),
+                )
                 self._count(db, channel, "damaged")
         except sqlite3.Error:
             return  # logged by _transaction; skipped now, quarantined on a later read
         self.damaged += 1
-        log.error("damaged %s outbox entry %d to %s quarantined (%s); the rest are delivered — "
-                  "requeue it by hand if it mattered", self.name, delivery_id, channel, error)
+        log.error(
+            "damaged %s outbox entry %d to %s quarantined (%s); the rest are delivered — "
+            "requeue it by hand if it mattered",
+            self.name,
+            delivery_id,
+            channel,
+            error,
+        )
 
     def next_attempt_at(self) -> float | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'").fetchone()
+                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'"
+            ).fetchone()
         return row[0]
 
     def mark_delivered(self, delivery: Delivery[T], now: float) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,"
-                       " finished_at = ?, leased_until = NULL WHERE id = ? AND state = 'pending'",
-                       (now, delivery.delivery_id))
+            db.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,"
+                " finished_at = ?, leased_until = NULL WHERE id = ? AND state = 'pending'",
+                (now, delivery.delivery_id),
+            )
             self._count(db, delivery.channel, "delivered")
 
-    def mark_failed(self, delivery: Delivery[T], now: float, error: str,
-                    retry_in: float | None) -> bool:
+    def mark_failed(
+        self, delivery: Delivery[T], now: float, error: str, retry_in: float | None
+    ) -> bool:
         """Schedule a retry in ``retry_in`` seconds (at the latest at max_age, for one last
         try), or declare the delivery dead when it is fatal (``retry_in`` None) or max_age old.
         Returns True if it will be retried."""
         deadline = delivery.enqueued_at + self.max_age
         retry = retry_in is not None and now < deadline
         if retry_in is not None and not retry:
-            error = (f"still failing after {now - delivery.enqueued_at:.0f} s"
-                     f" (max_age_seconds {self.max_age:.0f}): {error}")
+            error = (
+                f"still failing after {now - delivery.enqueued_at:.0f} s"
+                f" (max_age_seconds {self.max_age:.0f}): {error}"
+            )
         with self._transaction() as db:
             if retry:
                 assert retry_in is not None
-                db.execute("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,"
-                           " last_error = ?, leased_until = NULL WHERE id = ?",
-                           (min(now + retry_in, deadline), error, delivery.delivery_id))
+                db.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,"
+                    " last_error = ?, leased_until = NULL WHERE id = ?",
+                    (min(now + retry_in, deadline), error, delivery.delivery_id),
+                )
                 self._count(db, delivery.channel, "retried")
             else:
-                db.execute("UPDATE deliveries SET state = 'dead', attempts = attempts + 1,"
-                           " finished_at = ?, last_error = ?, leased_until = NULL WHERE id = ?",
-                           (now, error, delivery.delivery_id))
+                db.execute(
+                    "UPDATE deliveries SET state = 'dead', attempts = attempts + 1,"
+                    " finished_at = ?, last_error = ?, leased_until = NULL WHERE id = ?",
+                    (now, error, delivery.delivery_id),
+                )
                 self._count(db, delivery.channel, "failed")
         if not retry:
-            log.error("DEAD %s %s to %s (%s after %d attempts): %s", self.name.upper(),
-                      delivery.item_id, delivery.channel,
-                      "rejected" if retry_in is None else "too old", delivery.attempts + 1, error)
+            log.error(
+                "DEAD %s %s to %s (%s after %d attempts): %s",
+                self.name.upper(),
+                delivery.item_id,
+                delivery.channel,
+                "rejected" if retry_in is None else "too old",
+                delivery.attempts + 1,
+                error,
+            )
         return retry
 
     @staticmethod
     def _count(db: sqlite3.Connection, channel: str, name: str) -> None:
-        db.execute("INSERT INTO counters (channel, name, value) VALUES (?, ?, 1)"
-                   " ON CONFLICT (channel, name) DO UPDATE SET value = value + 1", (channel, name))
+        db.execute(
+            "INSERT INTO counters (channel, name, value) VALUES (?, ?, 1)"
+            " ON CONFLICT (channel, name) DO UPDATE SET value = value + 1",
+            (channel, name),
+        )
 
     def stats(self) -> dict[str, ChannelStats]:
         with self._read_lock:
@@ -353,9 +411,11 @@ class Outbox(Generic[T]):
             try:
                 pending = self._reader.execute(
                     "SELECT channel, COUNT(*), MIN(enqueued_at) FROM deliveries"
-                    " WHERE state = 'pending' GROUP BY channel").fetchall()
+                    " WHERE state = 'pending' GROUP BY channel"
+                ).fetchall()
                 counters = self._reader.execute(
-                    "SELECT channel, name, value FROM counters").fetchall()
+                    "SELECT channel, name, value FROM counters"
+                ).fetchall()
             finally:
                 self._reader.execute("COMMIT")
         result: dict[str, ChannelStats] = {}
@@ -367,8 +427,11 @@ class Outbox(Generic[T]):
 
     def history(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Every stored delivery in enqueue order (for tests, the CLI and debugging)."""
-        query = ("SELECT id, channel, notification_id, state, attempts, last_error FROM deliveries"
-                 + (" WHERE channel = ?" if channel else "") + " ORDER BY id")
+        query = (
+            "SELECT id, channel, notification_id, state, attempts, last_error FROM deliveries"
+            + (" WHERE channel = ?" if channel else "")
+            + " ORDER BY id"
+        )
         with self._lock:
             rows = self._db.execute(query, (channel,) if channel else ()).fetchall()
         keys = ("id", "channel", "notification_id", "state", "attempts", "last_error")
@@ -377,24 +440,38 @@ class Outbox(Generic[T]):
     def prune(self, older_than: float) -> int:
         """Forget finished deliveries; keep them long enough to deduplicate replays."""
         with self._transaction() as db:
-            cursor = db.execute("DELETE FROM deliveries WHERE state != 'pending' AND finished_at < ?",
-                                (older_than,))
+            cursor = db.execute(
+                "DELETE FROM deliveries WHERE state != 'pending' AND finished_at < ?", (older_than,)
+            )
         return cursor.rowcount
 
-    PORTABLE_COLUMNS = ("channel", "group_key", "sequence", "notification_id", "payload",
-                        "attempts", "enqueued_at", "next_attempt_at", "last_error")
+    PORTABLE_COLUMNS = (
+        "channel",
+        "group_key",
+        "sequence",
+        "notification_id",
+        "payload",
+        "attempts",
+        "enqueued_at",
+        "next_attempt_at",
+        "last_error",
+    )
 
     def export_portable(self) -> dict[str, Any]:
         """What another process needs to carry on: pending deliveries, group sequences and
         router state (finished deliveries and counters stay behind)."""
         columns = ", ".join(self.PORTABLE_COLUMNS)
         with self._lock:
-            pending = self._db.execute(f"SELECT {columns} FROM deliveries WHERE state = 'pending'"
-                                       " ORDER BY id").fetchall()
+            pending = self._db.execute(
+                f"SELECT {columns} FROM deliveries WHERE state = 'pending' ORDER BY id"
+            ).fetchall()
             sequences = self._db.execute("SELECT group_key, last FROM sequences").fetchall()
             state = self._db.execute("SELECT key, value FROM router_state").fetchall()
-        return {"pending": [dict(zip(self.PORTABLE_COLUMNS, row, strict=True)) for row in pending],
-                "sequences": dict(sequences), "state": {k: json.loads(v) for k, v in state}}
+        return {
+            "pending": [dict(zip(self.PORTABLE_COLUMNS, row, strict=True)) for row in pending],
+            "sequences": dict(sequences),
+            "state": {k: json.loads(v) for k, v in state},
+        }
 
     def import_portable(self, data: dict[str, Any]) -> None:
         """Load what ``export_portable`` wrote (into an empty outbox), in one transaction."""
@@ -402,18 +479,24 @@ class Outbox(Generic[T]):
         marks = ", ".join("?" for _ in self.PORTABLE_COLUMNS)
         with self._transaction() as db:
             for row in data["pending"]:
-                db.execute(f"INSERT OR IGNORE INTO deliveries ({columns}) VALUES ({marks})",
-                           [row[c] for c in self.PORTABLE_COLUMNS])
+                db.execute(
+                    f"INSERT OR IGNORE INTO deliveries ({columns}) VALUES ({marks})",
+                    [row[c] for c in self.PORTABLE_COLUMNS],
+                )
             for group_key, last in data["sequences"].items():
-                db.execute("INSERT INTO sequences (group_key, last) VALUES (?, ?) ON CONFLICT"
-                           " (group_key) DO UPDATE SET last = MAX(last, excluded.last)",
-                           (group_key, int(last)))
+                db.execute(
+                    "INSERT INTO sequences (group_key, last) VALUES (?, ?) ON CONFLICT"
+                    " (group_key) DO UPDATE SET last = MAX(last, excluded.last)",
+                    (group_key, int(last)),
+                )
             for key, value in data["state"].items():
                 self._store_state(db, key, value)
 
     def load_state(self, key: str) -> Any:
         with self._lock:
-            row = self._db.execute("SELECT value FROM router_state WHERE key = ?", (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT value FROM router_state WHERE key = ?", (key,)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def save_state(self, key: str, value: Any) -> None:
@@ -422,8 +505,11 @@ class Outbox(Generic[T]):
 
     @staticmethod
     def _store_state(db: sqlite3.Connection, key: str, value: Any) -> None:
-        db.execute("INSERT INTO router_state (key, value) VALUES (?, ?)"
-                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, _dumps(value)))
+        db.execute(
+            "INSERT INTO router_state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, _dumps(value)),
+        )
 
 
 def _dumps(value: Any) -> str:
@@ -447,9 +533,15 @@ class OutboxWorker(Generic[T]):
     of different queues are sent concurrently. ``send`` raises RetryableDeliveryError (retried
     with backoff; its ``retry_after`` honoured as a lower bound) or FatalDeliveryError (dead)."""
 
-    def __init__(self, outbox: Outbox[T], send: SendFunction[T], policy: BackoffPolicy,
-                 clock: Callable[[], datetime], rng: random.Random | None = None,
-                 concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        outbox: Outbox[T],
+        send: SendFunction[T],
+        policy: BackoffPolicy,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+        concurrency: int = 16,
+    ) -> None:
         self.outbox = outbox
         self.send = send
         self.policy = policy
@@ -481,12 +573,19 @@ class OutboxWorker(Generic[T]):
         return Attempt(delivery, delivered=False)
 
     async def _fail(self, delivery: Delivery[T], error: str, retry_in: float | None) -> None:
-        retried = await asyncio.to_thread(self.outbox.mark_failed, delivery, self._now(), error,
-                                          retry_in)
+        retried = await asyncio.to_thread(
+            self.outbox.mark_failed, delivery, self._now(), error, retry_in
+        )
         if retried:
-            log.warning("%s %s to %s failed (attempt %d), retrying in %.0f s: %s",
-                        self.outbox.name, delivery.item_id, delivery.channel,
-                        delivery.attempts + 1, retry_in, error)
+            log.warning(
+                "%s %s to %s failed (attempt %d), retrying in %.0f s: %s",
+                self.outbox.name,
+                delivery.item_id,
+                delivery.channel,
+                delivery.attempts + 1,
+                retry_in,
+                error,
+            )
 
     def _now(self) -> float:
         return to_epoch(self.clock())

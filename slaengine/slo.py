@@ -35,7 +35,11 @@ class ErrorBudget:
 
     @property
     def _error_ratio(self) -> Fraction:
-        return Fraction(self.total - self.good) / Fraction(self.total) if self.total > 0 else Fraction(0)
+        return (
+            Fraction(self.total - self.good) / Fraction(self.total)
+            if self.total > 0
+            else Fraction(0)
+        )
 
     @property
     def _burn(self) -> Fraction | None:

@@ -19,8 +19,9 @@ from slaengine.errors import FatalDeliveryError, RetryableDeliveryError
 PASSWORD_ENV = "SLAENGINE_SMTP_PASSWORD"
 
 
-def smtp_password(username: str | None, password_file: Path | None,
-                  password_env: str | None = None) -> str | None:
+def smtp_password(
+    username: str | None, password_file: Path | None, password_env: str | None = None
+) -> str | None:
     """The SMTP password, looked up the same way for alert and report e-mails: none without a
     username; else from ``password_file``, else the variable ``password_env`` (default
     SLAENGINE_SMTP_PASSWORD). ConfigError when there is none."""
@@ -44,9 +45,15 @@ class SmtpSender:
         """Send; returns the recipients the server refused while it took the mail for others."""
         try:
             refused, _ = await aiosmtplib.send(
-                message, hostname=self.host, port=self.port, username=self.username,
-                password=self.password, use_tls=self.use_tls, start_tls=self.start_tls,
-                timeout=self.timeout)
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.use_tls,
+                start_tls=self.start_tls,
+                timeout=self.timeout,
+            )
         except (aiosmtplib.SMTPException, OSError) as err:
             raise self._classify(err) from err
         return refused

@@ -88,12 +88,15 @@ def validate_document(document: Any, model: type[ModelT], source: str) -> ModelT
     except ValidationError as err:
         first = err.errors()[0]
         # pydantic appends the union member / validator name to loc; keep real path parts only
-        loc = tuple(p for p in first["loc"] if isinstance(p, int) or not str(p).startswith("function-"))
+        loc = tuple(
+            p for p in first["loc"] if isinstance(p, int) or not str(p).startswith("function-")
+        )
         message = first["msg"]
         if len(err.errors()) > 1:
             message += f" (and {len(err.errors()) - 1} more error(s))"
-        raise ConfigError(message, file=source, line=line_of(document, loc),
-                          field=field_path(loc) or None) from err
+        raise ConfigError(
+            message, file=source, line=line_of(document, loc), field=field_path(loc) or None
+        ) from err
 
 
 def load_model(path: str | Path, model: type[ModelT]) -> ModelT:

@@ -47,8 +47,9 @@ def run_sync(args: argparse.Namespace) -> int:
 
     config = load_pagerduty_config(args.config)
     url = args.api_url or os.environ.get(API_URL_ENV) or config.rest.url
-    client = build_rest_client(_read_token(args.token_file), url,
-                               timeout=config.rest.timeout_seconds)
+    client = build_rest_client(
+        _read_token(args.token_file), url, timeout=config.rest.timeout_seconds
+    )
     try:
         report = PagerDutyProvisioner(client).sync(config)
     finally:
@@ -77,9 +78,12 @@ def run_devserver(args: argparse.Namespace) -> int:
     token = os.environ.get(API_TOKEN_ENV) or DEFAULT_DEV_TOKEN
     app = create_devserver_app(api_token=token, webhook=webhook)
     base = f"http://{args.host}:{args.port}"
-    print(f"local PagerDuty on {base}: Events API v2 at {base}/v2/enqueue, REST API v2 at {base}"
-          f" (Authorization: Token token=<{API_TOKEN_ENV} or {DEFAULT_DEV_TOKEN!r}>),"
-          f" inspection at {base}/_dev/incidents", flush=True)
+    print(
+        f"local PagerDuty on {base}: Events API v2 at {base}/v2/enqueue, REST API v2 at {base}"
+        f" (Authorization: Token token=<{API_TOKEN_ENV} or {DEFAULT_DEV_TOKEN!r}>),"
+        f" inspection at {base}/_dev/incidents",
+        flush=True,
+    )
     web.run_app(app, host=args.host, port=args.port, print=None)
     return 0
 
@@ -100,21 +104,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     pd.set_defaults(func=lambda args: pd.print_help() or 2)
     actions = pd.add_subparsers(dest="pagerduty_action", metavar="ACTION")
     sync = actions.add_parser(
-        "sync", help="create/update escalation policy, schedule, service and integration")
+        "sync", help="create/update escalation policy, schedule, service and integration"
+    )
     sync.add_argument("--config", required=True, help="pagerduty.yaml to provision")
-    sync.add_argument("--api-url", help=f"REST API base URL (default: {API_URL_ENV} or "
-                                        "rest.url from the config, https://api.pagerduty.com)")
-    sync.add_argument("--token-file", help=f"file holding the REST API token "
-                                           f"(default: ${API_TOKEN_ENV})")
-    sync.add_argument("--routing-key-file",
-                      help="write the Events v2 integration's routing key here (mode 0600)")
+    sync.add_argument(
+        "--api-url",
+        help=f"REST API base URL (default: {API_URL_ENV} or "
+        "rest.url from the config, https://api.pagerduty.com)",
+    )
+    sync.add_argument(
+        "--token-file", help=f"file holding the REST API token (default: ${API_TOKEN_ENV})"
+    )
+    sync.add_argument(
+        "--routing-key-file", help="write the Events v2 integration's routing key here (mode 0600)"
+    )
     sync.set_defaults(func=run_sync)
 
     dev = _dev_services(subparsers).add_parser(
-        "pagerduty", help="run the local PagerDuty contract server")
+        "pagerduty", help="run the local PagerDuty contract server"
+    )
     dev.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     dev.add_argument("--port", type=_port, default=8025, help="listen port (default 8025)")
-    dev.add_argument("--webhook-url", help="send signed v3 webhooks here, e.g. "
-                     "http://127.0.0.1:8080/api/v1/pagerduty/webhook "
-                     f"(secret: ${WEBHOOK_SECRET_ENV})")
+    dev.add_argument(
+        "--webhook-url",
+        help="send signed v3 webhooks here, e.g. "
+        "http://127.0.0.1:8080/api/v1/pagerduty/webhook "
+        f"(secret: ${WEBHOOK_SECRET_ENV})",
+    )
     dev.set_defaults(func=run_devserver)

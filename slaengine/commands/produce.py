@@ -10,24 +10,45 @@ from slaengine.settings import env_default
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("produce", help="publish events from an NDJSON file to Kafka",
-                                   description="Each line is published keyed by service (or request_id) / order_id / resource; "
-                                               "without --topic each event goes to the topic of its kind.")
+    parser = subparsers.add_parser(
+        "produce",
+        help="publish events from an NDJSON file to Kafka",
+        description="Each line is published keyed by service (or request_id) / order_id / "
+        "resource; without --topic each event goes to the topic of its kind.",
+    )
     parser.add_argument("file", type=Path, help="NDJSON or NDJSON.gz file")
     parser.add_argument("--topic", help="publish every line to this topic (default: by event kind)")
-    parser.add_argument("--bootstrap", default=env_default("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-                        help="Kafka bootstrap servers (env SLAENGINE_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--topic-prefix", default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
-                        help="prefix of the default topics (env SLAENGINE_TOPIC_PREFIX)")
-    parser.add_argument("--batch-size", type=int, default=1,
-                        help="envelope up to N consecutive events of one partition into a JSON array "
-                             "message (each event still lands on the partition of its own key)")
-    parser.add_argument("--request-key", choices=("service", "request_id"), default="service",
-                        help="key of request events: service (default; one partition per service) or "
-                             "request_id (a busy service spreads over every partition and worker)")
-    parser.add_argument("--partitions", type=int, default=env_default("SLAENGINE_PARTITIONS", "4"),
-                        help="partitions of a topic produce creates, as the worker would "
-                             "(env SLAENGINE_PARTITIONS; default 4)")
+    parser.add_argument(
+        "--bootstrap",
+        default=env_default("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        help="Kafka bootstrap servers (env SLAENGINE_KAFKA_BOOTSTRAP)",
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
+        help="prefix of the default topics (env SLAENGINE_TOPIC_PREFIX)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="envelope up to N consecutive events of one partition into a JSON array "
+        "message (each event still lands on the partition of its own key)",
+    )
+    parser.add_argument(
+        "--request-key",
+        choices=("service", "request_id"),
+        default="service",
+        help="key of request events: service (default; one partition per service) or "
+        "request_id (a busy service spreads over every partition and worker)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=env_default("SLAENGINE_PARTITIONS", "4"),
+        help="partitions of a topic produce creates, as the worker would "
+        "(env SLAENGINE_PARTITIONS; default 4)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -44,9 +65,14 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.partitions < 1:
         raise SlaEngineError("--batch-size and --partitions must be at least 1")
     topics = [args.topic] if args.topic else [f"{args.topic_prefix}{kind}" for kind in SOURCE_NAMES]
-    partitions = asyncio.run(partition_counts(args.bootstrap, topics, args.partitions)) if args.batch_size > 1 else {}
-    messages = plan_messages(args.file, args.topic, args.topic_prefix, args.batch_size, partitions,
-                             args.request_key)
+    partitions = (
+        asyncio.run(partition_counts(args.bootstrap, topics, args.partitions))
+        if args.batch_size > 1
+        else {}
+    )
+    messages = plan_messages(
+        args.file, args.topic, args.topic_prefix, args.batch_size, partitions, args.request_key
+    )
     with tqdm(unit="msg", desc="producing", disable=args.no_progress) as progress:
         sent = asyncio.run(publish(args.bootstrap, messages, on_sent=progress.update))
     print(f"published {sent} messages from {args.file}")

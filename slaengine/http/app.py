@@ -34,9 +34,9 @@ RouteSetup = Callable[[web.Application], None]
 
 
 @web.middleware
-async def error_middleware(request: web.Request,
-                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as err:
@@ -109,11 +109,15 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
-def create_app(registry: CollectorRegistry, engine: SliEngine | None = None,
-               api_token: str | None = None, health_info: dict[str, Any] | None = None,
-               route_setups: Iterable[RouteSetup] = (),
-               loop_monitor: LoopLagMonitor | None = None,
-               work_timeout_s: float | None = None) -> web.Application:
+def create_app(
+    registry: CollectorRegistry,
+    engine: SliEngine | None = None,
+    api_token: str | None = None,
+    health_info: dict[str, Any] | None = None,
+    route_setups: Iterable[RouteSetup] = (),
+    loop_monitor: LoopLagMonitor | None = None,
+    work_timeout_s: float | None = None,
+) -> web.Application:
     """The API app; ``loop_monitor`` (registered on ``registry`` by the caller) runs while the
     app does."""
     app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
@@ -132,6 +136,7 @@ def create_app(registry: CollectorRegistry, engine: SliEngine | None = None,
     for setup in route_setups:
         setup(app)
     if loop_monitor is not None:
+
         async def start_monitor(_: web.Application) -> None:
             loop_monitor.start()
 

@@ -28,10 +28,14 @@ def require_token(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         expected = request.app.get(API_TOKEN_KEY) or request.config_dict.get(API_TOKEN_KEY)
         if not expected:
-            return json_error(401, "API token not configured on the server (set SLAENGINE_API_TOKEN)")
+            return json_error(
+                401, "API token not configured on the server (set SLAENGINE_API_TOKEN)"
+            )
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
             return json_error(401, "missing or invalid bearer token")
         return await handler(request)
 

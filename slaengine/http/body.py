@@ -88,8 +88,9 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as err:
         raise ValueError(f"body is not UTF-8: {err}") from err
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
-                           parse_constant=_refuse_constant)
+        value = json.loads(
+            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+        )
     except RecursionError as err:
         raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from err
     except json.JSONDecodeError as err:

@@ -62,27 +62,35 @@ def _with_cpu_token(function: Callable[..., T], *args: Any) -> T:
 class _Refused(web.HTTPClientError):
     def __init__(self, status: int, message: str, retry_after: int) -> None:
         self.status_code = status
-        super().__init__(text=json.dumps({"error": message}), content_type="application/json",
-                         headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            text=json.dumps({"error": message}),
+            content_type="application/json",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class HeavyWork:
-    def __init__(self, name: str, *, concurrency: int = 1, waiting: int = 2,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, name: str, *, concurrency: int = 1, waiting: int = 2, timeout: float = 60.0
+    ) -> None:
         self.name = name
         self.timeout = timeout
         self.capacity = concurrency + waiting
         self.in_use = 0  # running or queued jobs, including ones whose request timed out
         self.refused = 0
-        self._executor = ThreadPoolExecutor(max_workers=concurrency,
-                                            thread_name_prefix=f"slaengine-{name}")
+        self._executor = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix=f"slaengine-{name}"
+        )
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in this work's threads; 429 when saturated, 503 on timeout."""
         if self.in_use >= self.capacity:
             self.refused += 1
-            raise _Refused(429, f"{self.name} is busy ({self.in_use} requests in progress); "
-                                "retry later", retry_after=5)
+            raise _Refused(
+                429,
+                f"{self.name} is busy ({self.in_use} requests in progress); retry later",
+                retry_after=5,
+            )
         self.in_use += 1
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, _with_cpu_token, function, *args)
@@ -91,9 +99,12 @@ class HeavyWork:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:
             self.refused += 1
-            raise _Refused(503, f"{self.name} took longer than {self.timeout:g} s; retry later "
-                                "(the result may be cached by then)",
-                           retry_after=int(self.timeout)) from None
+            raise _Refused(
+                503,
+                f"{self.name} took longer than {self.timeout:g} s; retry later "
+                "(the result may be cached by then)",
+                retry_after=int(self.timeout),
+            ) from None
 
     def _release(self, future: asyncio.Future[Any]) -> None:
         self.in_use -= 1
@@ -104,8 +115,15 @@ class HeavyWork:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def heavy_work(app: web.Application, name: str, *, concurrency: int = 1, waiting: int = 2,
-               timeout: float = 60.0) -> HeavyWork:
+def heavy_work(
+    app: web.Application,
+    name: str,
+    *,
+    concurrency: int = 1,
+    waiting: int = 2,
+    timeout: float = 60.0,
+) -> HeavyWork:
     """A kind of heavy work of ``app``, its timeout overridden by the app's setting if any."""
-    return HeavyWork(name, concurrency=concurrency, waiting=waiting,
-                     timeout=app.get(WORK_TIMEOUT_KEY, timeout))
+    return HeavyWork(
+        name, concurrency=concurrency, waiting=waiting, timeout=app.get(WORK_TIMEOUT_KEY, timeout)
+    )

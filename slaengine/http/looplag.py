@@ -29,8 +29,9 @@ class LoopLagMonitor(Collector):
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._measure(),
-                                                                 name="event-loop-lag")
+            self._task = asyncio.get_running_loop().create_task(
+                self._measure(), name="event-loop-lag"
+            )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -60,4 +61,5 @@ class LoopLagMonitor(Collector):
             "slaengine_event_loop_lag_seconds",
             f"Largest delay of the event loop over the last {self.window:g} s (how long "
             "something held it).",
-            value=self.recent_max())
+            value=self.recent_max(),
+        )

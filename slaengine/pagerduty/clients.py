@@ -73,18 +73,26 @@ class RestClient(_OutboxFriendly, pagerduty.RestApiV2Client):
     """REST API v2 client (``Authorization: Token token=...``)."""
 
 
-def build_events_client(routing_key: str, base_url: str = DEFAULT_EVENTS_URL, *,
-                        timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                        verify: bool | str = True) -> EventsClient:
+def build_events_client(
+    routing_key: str,
+    base_url: str = DEFAULT_EVENTS_URL,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    verify: bool | str = True,
+) -> EventsClient:
     client = EventsClient(routing_key, base_url=check_base_url(base_url), verify=verify)
     client.retry = {}  # drop the library's 5xx retry table; postprocess stops them anyway
     client.timeout = timeout  # type: ignore[assignment]  # httpx takes float seconds
     return client
 
 
-def build_rest_client(api_token: str, base_url: str = DEFAULT_REST_URL, *,
-                      timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                      verify: bool | str = True) -> RestClient:
+def build_rest_client(
+    api_token: str,
+    base_url: str = DEFAULT_REST_URL,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    verify: bool | str = True,
+) -> RestClient:
     client = RestClient(api_token, base_url=check_base_url(base_url), verify=verify)
     client.retry = {}
     client.timeout = timeout  # type: ignore[assignment]  # httpx takes float seconds

@@ -42,7 +42,8 @@ class EventsSettings(_Strict):
         """(routing key, events URL) after the environment overrides."""
         env = os.environ if env is None else env
         key = env.get(ROUTING_KEY_ENV) or (
-            self.routing_key.get_secret_value() if self.routing_key else None)
+            self.routing_key.get_secret_value() if self.routing_key else None
+        )
         return key, env.get(EVENTS_URL_ENV) or self.url
 
 
@@ -139,8 +140,9 @@ class PagerDutyConfig(_Strict):
         for level in self.escalation_policy.levels:
             for target in level.targets:
                 if target.schedule and target.schedule not in schedules:
-                    raise ValueError(f"level {level.name!r} names unknown schedule "
-                                     f"{target.schedule!r}")
+                    raise ValueError(
+                        f"level {level.name!r} names unknown schedule {target.schedule!r}"
+                    )
                 if target.user and target.user not in emails:
                     raise ValueError(f"level {level.name!r} names unknown user {target.user!r}")
         return self

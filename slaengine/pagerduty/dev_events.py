@@ -94,8 +94,10 @@ def validate_event(body: Any) -> list[str]:
         errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
     action = body.get("event_action")
     if action not in ACTIONS:
-        errors.append("'event_action' is invalid (must be one of the following: "
-                      "'trigger', 'acknowledge' or 'resolve')")
+        errors.append(
+            "'event_action' is invalid (must be one of the following: "
+            "'trigger', 'acknowledge' or 'resolve')"
+        )
     dedup = body.get("dedup_key")
     if dedup is not None and (not isinstance(dedup, str) or len(dedup) > DEDUP_KEY_LIMIT):
         errors.append("'dedup_key' must be a string of at most 255 characters")
@@ -104,8 +106,9 @@ def validate_event(body: Any) -> list[str]:
     if action == "trigger":
         errors.extend(_validate_payload(body.get("payload")))
     links = body.get("links", [])
-    if not isinstance(links, list) or any(not isinstance(x, dict) or "href" not in x
-                                          for x in links):
+    if not isinstance(links, list) or any(
+        not isinstance(x, dict) or "href" not in x for x in links
+    ):
         errors.append("'links' must be a list of objects with 'href'")
     return errors
 
@@ -123,8 +126,10 @@ def _validate_payload(payload: Any) -> list[str]:
     if not isinstance(source, str) or not source.strip():
         errors.append("'payload.source' is missing or blank")
     if payload.get("severity") not in SEVERITIES:
-        errors.append("'payload.severity' is invalid (must be one of the following: "
-                      "'critical', 'warning', 'error' or 'info')")
+        errors.append(
+            "'payload.severity' is invalid (must be one of the following: "
+            "'critical', 'warning', 'error' or 'info')"
+        )
     stamp = payload.get("timestamp")
     if stamp is not None:
         try:
@@ -168,9 +173,12 @@ class ServiceRoute:
 class EventsLedger:
     """Alerts and incidents created by Events API v2 traffic."""
 
-    def __init__(self, clock: Callable[[], datetime],
-                 route_for_key: Callable[[str], ServiceRoute | None] = lambda key: None,
-                 rate_limit: int = RATE_LIMIT_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        route_for_key: Callable[[str], ServiceRoute | None] = lambda key: None,
+        rate_limit: int = RATE_LIMIT_PER_MINUTE,
+    ) -> None:
         self.clock = clock
         self.route_for_key = route_for_key
         self.rate = RateWindow(rate_limit)
@@ -197,8 +205,9 @@ class EventsLedger:
             return dedup_key, self.transition(incident.id, "acknowledge")
         return dedup_key, self.transition(incident.id, "resolve")
 
-    def _trigger(self, body: dict[str, Any], dedup_key: str, open_id: str | None,
-                 now: datetime) -> list[IncidentChange]:
+    def _trigger(
+        self, body: dict[str, Any], dedup_key: str, open_id: str | None, now: datetime
+    ) -> list[IncidentChange]:
         payload = body["payload"]
         if open_id is not None:
             alert = self.alerts[open_id]
@@ -210,15 +219,31 @@ class EventsLedger:
         self._numbers += 1
         alert_id, incident_id = f"Q{self._numbers:06d}", f"PI{self._numbers:05d}"
         self.alerts[alert_id] = DevAlert(
-            id=alert_id, routing_key=body["routing_key"], dedup_key=dedup_key,
-            status="triggered", summary=payload["summary"], severity=payload["severity"],
-            source=payload["source"], created_at=now, updated_at=now, incident_id=incident_id,
-            payload=payload, links=list(body.get("links", [])))
+            id=alert_id,
+            routing_key=body["routing_key"],
+            dedup_key=dedup_key,
+            status="triggered",
+            summary=payload["summary"],
+            severity=payload["severity"],
+            source=payload["source"],
+            created_at=now,
+            updated_at=now,
+            incident_id=incident_id,
+            payload=payload,
+            links=list(body.get("links", [])),
+        )
         incident = DevIncident(
-            id=incident_id, number=self._numbers, incident_key=dedup_key,
-            title=payload["summary"], status="triggered",
+            id=incident_id,
+            number=self._numbers,
+            incident_key=dedup_key,
+            title=payload["summary"],
+            status="triggered",
             urgency=urgency_for(payload["severity"], route.urgency_rule),
-            service_id=route.service_id, created_at=now, updated_at=now, alert_id=alert_id)
+            service_id=route.service_id,
+            created_at=now,
+            updated_at=now,
+            alert_id=alert_id,
+        )
         self.incidents[incident_id] = incident
         self._open[(body["routing_key"], dedup_key)] = alert_id
         return [IncidentChange("incident.triggered", incident, now)]

@@ -25,14 +25,19 @@ COLLECTIONS = {
     "services": "service",
 }
 REFERENCE_COLLECTION = {f"{singular}_reference": plural for plural, singular in COLLECTIONS.items()}
-UNIQUE_FIELD = {"users": "email", "escalation_policies": "name", "services": "name",
-                "schedules": "name"}
+UNIQUE_FIELD = {
+    "users": "email",
+    "escalation_policies": "name",
+    "services": "name",
+    "schedules": "name",
+}
 MAX_PAGE = 100
 
 
 class RestError(Exception):
-    def __init__(self, status: int, message: str, errors: list[str] | None = None,
-                 code: int = 2001) -> None:
+    def __init__(
+        self, status: int, message: str, errors: list[str] | None = None, code: int = 2001
+    ) -> None:
         self.status, self.message, self.errors, self.code = status, message, errors or [], code
         super().__init__(message)
 
@@ -48,15 +53,19 @@ def _invalid(*errors: str) -> RestError:
 
 
 def _required(obj: dict[str, Any], *names: str) -> list[str]:
-    return [f"{name.replace('_', ' ').capitalize()} can't be blank"
-            for name in names if obj.get(name) in (None, "", [])]
+    return [
+        f"{name.replace('_', ' ').capitalize()} can't be blank"
+        for name in names
+        if obj.get(name) in (None, "", [])
+    ]
 
 
 def _check_schedule(obj: dict[str, Any]) -> list[str]:
     errors = _required(obj, "time_zone", "schedule_layers")
     for layer in obj.get("schedule_layers") or []:
-        errors += _required(layer, "start", "rotation_virtual_start",
-                            "rotation_turn_length_seconds", "users")
+        errors += _required(
+            layer, "start", "rotation_virtual_start", "rotation_turn_length_seconds", "users"
+        )
     return errors
 
 
@@ -95,17 +104,32 @@ class RestStore:
 
     # --- reads -------------------------------------------------------------
 
-    def list_page(self, collection: str, query: str = "", limit: int = 25, offset: int = 0,
-             total: bool = False) -> dict[str, Any]:
+    def list_page(
+        self,
+        collection: str,
+        query: str = "",
+        limit: int = 25,
+        offset: int = 0,
+        total: bool = False,
+    ) -> dict[str, Any]:
         items = list(self.objects[collection].values())
         if query:
             needle = query.lower()
-            items = [o for o in items if needle in str(o.get("name", "")).lower()
-                     or needle in str(o.get("email", "")).lower()]
+            items = [
+                o
+                for o in items
+                if needle in str(o.get("name", "")).lower()
+                or needle in str(o.get("email", "")).lower()
+            ]
         limit = max(1, min(limit, MAX_PAGE))
-        page = items[offset: offset + limit]
-        return {collection: [self.render(o) for o in page], "limit": limit, "offset": offset,
-                "more": offset + len(page) < len(items), "total": len(items) if total else None}
+        page = items[offset : offset + limit]
+        return {
+            collection: [self.render(o) for o in page],
+            "limit": limit,
+            "offset": offset,
+            "more": offset + len(page) < len(items),
+            "total": len(items) if total else None,
+        }
 
     def get(self, collection: str, obj_id: str) -> dict[str, Any]:
         obj = self.objects[collection].get(obj_id)
@@ -121,6 +145,7 @@ class RestStore:
 
     def render(self, obj: dict[str, Any]) -> dict[str, Any]:
         """A deep copy with every reference expanded by its summary."""
+
         def expand(node: Any) -> Any:
             if isinstance(node, dict):
                 out = {k: expand(v) for k, v in node.items()}
@@ -132,6 +157,7 @@ class RestStore:
             if isinstance(node, list):
                 return [expand(v) for v in node]
             return node
+
         return expand(obj)  # type: ignore[no-any-return]
 
     # --- writes ------------------------------------------------------------
@@ -152,8 +178,10 @@ class RestStore:
         self._check_references(obj, errors)
         field = UNIQUE_FIELD[collection]
         value = str(obj.get(field, "")).lower()
-        if any(str(o.get(field, "")).lower() == value and oid != own_id
-               for oid, o in self.objects[collection].items()):
+        if any(
+            str(o.get(field, "")).lower() == value and oid != own_id
+            for oid, o in self.objects[collection].items()
+        ):
             errors.append(f"{field.capitalize()} has already been taken")
         if errors:
             raise _invalid(*errors)
@@ -167,8 +195,7 @@ class RestStore:
         obj = self._unwrap(collection, body)
         self._validate(collection, obj, None)
         obj_id = self._new_id()
-        obj.update(id=obj_id, type=COLLECTIONS[collection],
-                   created_at=self.clock().isoformat())
+        obj.update(id=obj_id, type=COLLECTIONS[collection], created_at=self.clock().isoformat())
         if collection == "services":
             obj.setdefault("status", "active")
             obj.setdefault("incident_urgency_rule", {"type": "constant", "urgency": "high"})
@@ -204,14 +231,18 @@ class RestStore:
         if not integration.get("type"):
             raise _invalid("Type can't be blank")
         integration_id = self._new_id()
-        integration.update(id=integration_id, created_at=self.clock().isoformat(),
-                           service={"id": service_id, "type": "service_reference"})
+        integration.update(
+            id=integration_id,
+            created_at=self.clock().isoformat(),
+            service={"id": service_id, "type": "service_reference"},
+        )
         if integration["type"] == EVENTS_V2_INTEGRATION:
             integration["integration_key"] = secrets.token_hex(16)  # 32 characters
         integration.setdefault("name", integration["type"])
         self.integrations[integration_id] = integration
-        service["integrations"].append({"id": integration_id,
-                                        "type": f"{integration['type']}_reference"})
+        service["integrations"].append(
+            {"id": integration_id, "type": f"{integration['type']}_reference"}
+        )
         return self.render(integration)
 
     def route_for_key(self, routing_key: str) -> ServiceRoute | None:

@@ -30,35 +30,41 @@ class WebhookSubscription:
     secret: str = field(repr=False)
 
 
-def incident_payload(change: IncidentChange, base_url: str,
-                     service_name: Callable[[str], str]) -> dict[str, Any]:
+def incident_payload(
+    change: IncidentChange, base_url: str, service_name: Callable[[str], str]
+) -> dict[str, Any]:
     """The v3 ``{"event": ...}`` body for one incident transition."""
     incident: DevIncident = change.incident
-    return {"event": {
-        "id": uuid.uuid4().hex,
-        "event_type": change.event_type,
-        "resource_type": "incident",
-        "occurred_at": change.occurred_at.isoformat(),
-        "agent": None,
-        "client": None,
-        "data": {
-            "id": incident.id,
-            "type": "incident",
-            "self": f"{base_url}/incidents/{incident.id}",
-            "html_url": f"{base_url}/incidents/{incident.id}",
-            "number": incident.number,
-            "status": incident.status,
-            "incident_key": incident.incident_key,
-            "created_at": incident.created_at.isoformat(),
-            "title": incident.title,
-            "urgency": incident.urgency,
-            "escalation_level": incident.escalation_level,
-            "service": {"id": incident.service_id, "type": "service_reference",
-                        "summary": service_name(incident.service_id)},
-            "assignees": [],
-            "priority": None,
-        },
-    }}
+    return {
+        "event": {
+            "id": uuid.uuid4().hex,
+            "event_type": change.event_type,
+            "resource_type": "incident",
+            "occurred_at": change.occurred_at.isoformat(),
+            "agent": None,
+            "client": None,
+            "data": {
+                "id": incident.id,
+                "type": "incident",
+                "self": f"{base_url}/incidents/{incident.id}",
+                "html_url": f"{base_url}/incidents/{incident.id}",
+                "number": incident.number,
+                "status": incident.status,
+                "incident_key": incident.incident_key,
+                "created_at": incident.created_at.isoformat(),
+                "title": incident.title,
+                "urgency": incident.urgency,
+                "escalation_level": incident.escalation_level,
+                "service": {
+                    "id": incident.service_id,
+                    "type": "service_reference",
+                    "summary": service_name(incident.service_id),
+                },
+                "assignees": [],
+                "priority": None,
+            },
+        }
+    }
 
 
 class WebhookEmitter:
@@ -72,7 +78,8 @@ class WebhookEmitter:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_SECONDS))
+            timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_SECONDS)
+        )
         self._worker = asyncio.create_task(self._run(), name="pagerduty-dev-webhooks")
 
     async def stop(self) -> None:
@@ -104,11 +111,17 @@ class WebhookEmitter:
         if subscription is None or self._session is None:
             return
         body = json.dumps(incident_payload(change, base_url, self.service_name)).encode()
-        record: dict[str, Any] = {"event_type": change.event_type,
-                                  "incident_id": change.incident.id, "url": subscription.url}
-        headers = {"Content-Type": "application/json", "User-Agent": "PagerDuty-Webhook/V3.0",
-                   "X-Webhook-Id": uuid.uuid4().hex,
-                   SIGNATURE_HEADER: sign_body(body, subscription.secret)}
+        record: dict[str, Any] = {
+            "event_type": change.event_type,
+            "incident_id": change.incident.id,
+            "url": subscription.url,
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "PagerDuty-Webhook/V3.0",
+            "X-Webhook-Id": uuid.uuid4().hex,
+            SIGNATURE_HEADER: sign_body(body, subscription.secret),
+        }
         try:
             async with self._session.post(subscription.url, data=body, headers=headers) as resp:
                 record["status"] = resp.status

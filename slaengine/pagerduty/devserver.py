@@ -95,16 +95,23 @@ async def _json_body(request: web.Request) -> Any:
 async def fault_injection(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[DEV_STATE]
     fault = state.fault
-    if fault is None or request.path.startswith("/_dev") \
-            or not fault.applies(request.path, state.clock()):
+    if (
+        fault is None
+        or request.path.startswith("/_dev")
+        or not fault.applies(request.path, state.clock())
+    ):
         return await handler(request)
     if fault.remaining is not None:
         fault.remaining -= 1
     headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-    message = "Requests for this service are arriving too quickly. Please retry later." \
-        if fault.status == 429 else "Service Unavailable (injected fault)"
-    return web.json_response({"status": "error", "message": message}, status=fault.status,
-                             headers=headers)
+    message = (
+        "Requests for this service are arriving too quickly. Please retry later."
+        if fault.status == 429
+        else "Service Unavailable (injected fault)"
+    )
+    return web.json_response(
+        {"status": "error", "message": message}, status=fault.status, headers=headers
+    )
 
 
 @web.middleware
@@ -114,8 +121,7 @@ async def rest_token_auth(request: web.Request, handler: Handler) -> web.StreamR
     expected = f"Token token={request.app[DEV_STATE].api_token}"
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        return web.json_response({"error": {"message": "Unauthorized", "code": 2006}},
-                                 status=401)
+        return web.json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
     return await handler(request)
 
 
@@ -128,18 +134,26 @@ async def enqueue(request: web.Request) -> web.Response:
         dedup_key, changes = state.ledger.enqueue(body)
     except InvalidEnqueue as err:
         record["status"] = 400
-        return web.json_response({"status": "invalid event", "message": "Event object is invalid",
-                                  "errors": err.errors}, status=400)
+        return web.json_response(
+            {"status": "invalid event", "message": "Event object is invalid", "errors": err.errors},
+            status=400,
+        )
     except EnqueueThrottled as err:
         record["status"] = 429
         return web.json_response(
-            {"status": "throttle event",
-             "message": "Requests for this service are arriving too quickly. Please retry later."},
-            status=429, headers={"Retry-After": f"{err.retry_after:g}"})
+            {
+                "status": "throttle event",
+                "message": "Requests for this service are arriving too quickly. Please retry "
+                "later.",
+            },
+            status=429,
+            headers={"Retry-After": f"{err.retry_after:g}"},
+        )
     record["status"] = 202
     state.emitter.publish(changes, str(request.url.origin()))
-    return web.json_response({"status": "success", "message": "Event processed",
-                              "dedup_key": dedup_key}, status=202)
+    return web.json_response(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
+    )
 
 
 def _rest(action: Callable[[web.Request, RestStore], Awaitable[tuple[int, Any]]]) -> Handler:
@@ -151,6 +165,7 @@ def _rest(action: Callable[[web.Request, RestStore], Awaitable[tuple[int, Any]]]
         if body is None:
             return web.Response(status=status)
         return web.json_response(body, status=status)
+
     return handle
 
 
@@ -164,8 +179,9 @@ async def _list(request: web.Request, rest: RestStore) -> tuple[int, Any]:
         limit, offset = int(q.get("limit", "25")), int(q.get("offset", "0"))
     except ValueError as err:
         raise RestError(400, "Invalid Input Provided", ["limit/offset must be integers"]) from err
-    return 200, rest.list_page(_collection(request), q.get("query", ""), limit, offset,
-                          q.get("total") == "true")
+    return 200, rest.list_page(
+        _collection(request), q.get("query", ""), limit, offset, q.get("total") == "true"
+    )
 
 
 async def _create(request: web.Request, rest: RestStore) -> tuple[int, Any]:
@@ -195,19 +211,28 @@ async def _create_integration(request: web.Request, rest: RestStore) -> tuple[in
 
 
 async def _get_integration(request: web.Request, rest: RestStore) -> tuple[int, Any]:
-    return 200, {"integration": rest.get_integration(request.match_info["id"],
-                                                     request.match_info["integration_id"])}
+    return 200, {
+        "integration": rest.get_integration(
+            request.match_info["id"], request.match_info["integration_id"]
+        )
+    }
 
 
 def _incident_json(state: DevPagerDuty, incident_id: str) -> dict[str, Any]:
     incident = state.ledger.incidents[incident_id]
-    data = {k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in asdict(incident).items()}
-    data["service"] = {"id": incident.service_id, "type": "service_reference",
-                       "summary": state.service_name(incident.service_id)}
-    data["alert"] = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                     for k, v in asdict(state.ledger.alerts[incident.alert_id]).items()
-                     if k != "routing_key"}
+    data = {
+        k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(incident).items()
+    }
+    data["service"] = {
+        "id": incident.service_id,
+        "type": "service_reference",
+        "summary": state.service_name(incident.service_id),
+    }
+    data["alert"] = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in asdict(state.ledger.alerts[incident.alert_id]).items()
+        if k != "routing_key"
+    }
     return data
 
 
@@ -217,8 +242,9 @@ async def dev_events(request: web.Request) -> web.Response:
 
 async def dev_incidents(request: web.Request) -> web.Response:
     state = request.app[DEV_STATE]
-    return web.json_response({"incidents": [_incident_json(state, i)
-                                            for i in state.ledger.incidents]})
+    return web.json_response(
+        {"incidents": [_incident_json(state, i) for i in state.ledger.incidents]}
+    )
 
 
 async def dev_incident_action(request: web.Request) -> web.Response:
@@ -228,22 +254,30 @@ async def dev_incident_action(request: web.Request) -> web.Response:
         return web.json_response({"error": f"no incident {incident_id}"}, status=404)
     changes = state.ledger.transition(incident_id, action)
     state.emitter.publish(changes, str(request.url.origin()))
-    return web.json_response({"incident": _incident_json(state, incident_id),
-                              "changed": bool(changes)})
+    return web.json_response(
+        {"incident": _incident_json(state, incident_id), "changed": bool(changes)}
+    )
 
 
 async def dev_set_fault(request: web.Request) -> web.Response:
     state = request.app[DEV_STATE]
     body = await _json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("status"), int) \
-            or not 400 <= body["status"] <= 599:
-        return web.json_response({"error": "body needs an HTTP error 'status' (400-599)"},
-                                 status=400)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("status"), int)
+        or not 400 <= body["status"] <= 599
+    ):
+        return web.json_response(
+            {"error": "body needs an HTTP error 'status' (400-599)"}, status=400
+        )
     seconds = body.get("seconds")
     state.fault = Fault(
-        status=body["status"], remaining=body.get("count", None if seconds else 1),
+        status=body["status"],
+        remaining=body.get("count", None if seconds else 1),
         until=state.clock() + timedelta(seconds=float(seconds)) if seconds else None,
-        retry_after=body.get("retry_after"), scope=body.get("scope", "all"))
+        retry_after=body.get("retry_after"),
+        scope=body.get("scope", "all"),
+    )
     return web.json_response({"fault": asdict(state.fault)}, status=201, dumps=_dumps)
 
 
@@ -273,9 +307,13 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, default=str)  # Fault.until is a datetime
 
 
-def create_devserver_app(*, clock: Clock = utc_now, api_token: str = DEFAULT_DEV_TOKEN,
-                         rate_limit: int = RATE_LIMIT_PER_MINUTE,
-                         webhook: WebhookSubscription | None = None) -> web.Application:
+def create_devserver_app(
+    *,
+    clock: Clock = utc_now,
+    api_token: str = DEFAULT_DEV_TOKEN,
+    rate_limit: int = RATE_LIMIT_PER_MINUTE,
+    webhook: WebhookSubscription | None = None,
+) -> web.Application:
     state = DevPagerDuty(clock, api_token, rate_limit)
     state.emitter.subscription = webhook
     app = web.Application(middlewares=[fault_injection, rest_token_auth])
@@ -298,8 +336,9 @@ def create_devserver_app(*, clock: Clock = utc_now, api_token: str = DEFAULT_DEV
     app.router.add_get("/services/{id}/integrations/{integration_id}", _rest(_get_integration))
     app.router.add_get("/_dev/events", dev_events)
     app.router.add_get("/_dev/incidents", dev_incidents)
-    app.router.add_post("/_dev/incidents/{id}/{action:acknowledge|escalate|resolve}",
-                        dev_incident_action)
+    app.router.add_post(
+        "/_dev/incidents/{id}/{action:acknowledge|escalate|resolve}", dev_incident_action
+    )
     app.router.add_post("/_dev/faults", dev_set_fault)
     app.router.add_delete("/_dev/faults", dev_clear_fault)
     app.router.add_post("/_dev/webhooks", dev_subscribe)

@@ -71,8 +71,9 @@ def build_summary(notification: Notification) -> str:
     alertname = _label("alertname", notification) or "alert"
     text = _first("summary", notification.common_annotations, notification.alerts)
     if not text:
-        scope = ", ".join(f"{k}={v}" for k, v in sorted(notification.group_labels.items())
-                          if k != "alertname")
+        scope = ", ".join(
+            f"{k}={v}" for k, v in sorted(notification.group_labels.items()) if k != "alertname"
+        )
         text = f"{len(notification.alerts)} alert(s) firing" + (f" ({scope})" if scope else "")
     return truncate_summary(f"[{alertname}] {text}")
 

@@ -30,8 +30,9 @@ def secrets_from_env(env: Mapping[str, str] | None = None) -> list[str]:
     return [s.strip() for s in env.get(WEBHOOK_SECRET_ENV, "").split(",") if s.strip()]
 
 
-def add_routes(app: web.Application, incident_log: IncidentLog, *,
-               secrets: Sequence[str] | None = None) -> None:
+def add_routes(
+    app: web.Application, incident_log: IncidentLog, *, secrets: Sequence[str] | None = None
+) -> None:
     """Register the webhook route; secrets default to SLAENGINE_PAGERDUTY_WEBHOOK_SECRET."""
     accepted = list(secrets) if secrets is not None else secrets_from_env()
 
@@ -51,7 +52,12 @@ def add_routes(app: web.Application, incident_log: IncidentLog, *,
             return web.json_response({"status": "ignored"}, status=202)
         recorded = await asyncio.to_thread(incident_log.record, event)
         return web.json_response(
-            {"status": "recorded" if recorded else "duplicate", "incident_id": event.incident_id,
-             "event_type": event.event_type}, status=202)
+            {
+                "status": "recorded" if recorded else "duplicate",
+                "incident_id": event.incident_id,
+                "event_type": event.event_type,
+            },
+            status=202,
+        )
 
     app.router.add_post(WEBHOOK_PATH, receive_webhook)

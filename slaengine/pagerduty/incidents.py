@@ -61,8 +61,9 @@ def build_timelines(events: Iterable[IncidentEvent]) -> list[IncidentTimeline]:
         if event.event_id not in seen:
             seen.add(event.event_id)
             by_incident.setdefault(event.incident_id, []).append(event)
-    timelines = [_timeline(sorted(group, key=lambda e: e.occurred_at))
-                 for group in by_incident.values()]
+    timelines = [
+        _timeline(sorted(group, key=lambda e: e.occurred_at)) for group in by_incident.values()
+    ]
     far_future = datetime.max.replace(tzinfo=UTC)
     return sorted(timelines, key=lambda t: (t.triggered_at or far_future, t.incident_id))
 
@@ -114,7 +115,8 @@ class IncidentLog:
             "CREATE TABLE IF NOT EXISTS incident_events ("
             "event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
             "incident_id TEXT NOT NULL, incident_key TEXT, incident_number INTEGER, title TEXT, "
-            "status TEXT, urgency TEXT, service_id TEXT, service_name TEXT)")
+            "status TEXT, urgency TEXT, service_id TEXT, service_name TEXT)"
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS by_time ON incident_events (occurred_at)")
         self._db.commit()
 
@@ -130,7 +132,9 @@ class IncidentLog:
         with self._lock, self._db:
             cursor = self._db.execute(
                 f"INSERT OR IGNORE INTO incident_events ({','.join(_COLUMNS)}) "
-                f"VALUES ({placeholders})", row)
+                f"VALUES ({placeholders})",
+                row,
+            )
         return cursor.rowcount == 1
 
     def events(self, incident_ids: Iterable[str] | None = None) -> list[IncidentEvent]:
@@ -146,13 +150,17 @@ class IncidentLog:
             rows = self._db.execute(query + " ORDER BY occurred_at, event_id", args).fetchall()
         return [_event_from_row(row) for row in rows]
 
-    def timelines(self, since: datetime | None = None,
-                  until: datetime | None = None) -> list[IncidentTimeline]:
+    def timelines(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[IncidentTimeline]:
         """Timelines of incidents triggered in [since, until) (all incidents when unbounded)."""
         timelines = build_timelines(self.events())
-        return [t for t in timelines
-                if (since is None or (t.triggered_at is not None and t.triggered_at >= since))
-                and (until is None or (t.triggered_at is not None and t.triggered_at < until))]
+        return [
+            t
+            for t in timelines
+            if (since is None or (t.triggered_at is not None and t.triggered_at >= since))
+            and (until is None or (t.triggered_at is not None and t.triggered_at < until))
+        ]
 
     def close(self) -> None:
         with self._lock:

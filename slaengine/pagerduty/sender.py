@@ -34,22 +34,32 @@ class PagerDutySender:
 
     name = "pagerduty"
 
-    def __init__(self, routing_key: str, events_url: str = DEFAULT_EVENTS_URL, *,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS, verify: bool | str = True) -> None:
+    def __init__(
+        self,
+        routing_key: str,
+        events_url: str = DEFAULT_EVENTS_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        verify: bool | str = True,
+    ) -> None:
         if not routing_key:
             raise ConfigError(f"PagerDuty routing key is empty (set {ROUTING_KEY_ENV})")
         self._client: EventsClient = build_events_client(
-            routing_key, events_url, timeout=timeout, verify=verify)
+            routing_key, events_url, timeout=timeout, verify=verify
+        )
 
     @classmethod
-    def from_settings(cls, settings: EventsSettings | None = None,
-                      env: Mapping[str, str] | None = None) -> PagerDutySender:
+    def from_settings(
+        cls, settings: EventsSettings | None = None, env: Mapping[str, str] | None = None
+    ) -> PagerDutySender:
         """Build from pagerduty.yaml's ``events`` section, environment variables winning."""
         settings = settings or EventsSettings()
         routing_key, url = settings.resolved(env)
         if not routing_key:
-            raise ConfigError(f"no PagerDuty routing key: set {ROUTING_KEY_ENV} "
-                              "or events.routing_key in pagerduty.yaml")
+            raise ConfigError(
+                f"no PagerDuty routing key: set {ROUTING_KEY_ENV} "
+                "or events.routing_key in pagerduty.yaml"
+            )
         return cls(routing_key, url, timeout=settings.timeout_seconds)
 
     @property

@@ -51,19 +51,32 @@ class PagerDutyProvisioner:
             raise SyncError(str(to_delivery_error(err, what))) from err
 
     def _find(self, collection: str, key: str, attribute: str = "name") -> dict[str, Any] | None:
-        found = self._call(f"looking up {collection} {key!r}",
-                           lambda: self.client.find(collection, key, attribute=attribute))
+        found = self._call(
+            f"looking up {collection} {key!r}",
+            lambda: self.client.find(collection, key, attribute=attribute),
+        )
         if found is None:
             return None
-        return self._call(f"reading {collection} {key!r}",  # list entries may be abridged
-                          lambda: self.client.rget(f"/{collection}/{found['id']}"))
+        return self._call(
+            f"reading {collection} {key!r}",  # list entries may be abridged
+            lambda: self.client.rget(f"/{collection}/{found['id']}"),
+        )
 
-    def _ensure(self, report: SyncReport, kind: str, collection: str, name: str,
-                current: dict[str, Any] | None, desired: dict[str, Any],
-                normalize: Normalizer) -> dict[str, Any]:
+    def _ensure(
+        self,
+        report: SyncReport,
+        kind: str,
+        collection: str,
+        name: str,
+        current: dict[str, Any] | None,
+        desired: dict[str, Any],
+        normalize: Normalizer,
+    ) -> dict[str, Any]:
         if current is None:
-            created = self._call(f"creating {kind} {name!r}",
-                                 lambda: self.client.rpost(f"/{collection}", json=desired))
+            created = self._call(
+                f"creating {kind} {name!r}",
+                lambda: self.client.rpost(f"/{collection}", json=desired),
+            )
             report.changes.append(ResourceChange(kind, name, "created"))
             return dict(created)
         changed = diff_fields(normalize(desired), normalize(current))
@@ -72,7 +85,8 @@ class PagerDutyProvisioner:
             return current
         updated = self._call(
             f"updating {kind} {name!r}",
-            lambda: self.client.rput(f"/{collection}/{current['id']}", json=desired))
+            lambda: self.client.rput(f"/{collection}/{current['id']}", json=desired),
+        )
         report.changes.append(ResourceChange(kind, name, "updated", changed))
         return dict(updated)
 
@@ -81,43 +95,67 @@ class PagerDutyProvisioner:
         user_ids: dict[str, str] = {}
         for user in config.users:
             current = self._find("users", user.email, attribute="email")
-            obj = self._ensure(report, "user", "users", user.email, current,
-                               desired_user(user), normalize_user)
+            obj = self._ensure(
+                report, "user", "users", user.email, current, desired_user(user), normalize_user
+            )
             user_ids[user.email] = obj["id"]
         schedule_ids: dict[str, str] = {}
         for schedule in config.schedules:
             current = self._find("schedules", schedule.name)
-            obj = self._ensure(report, "schedule", "schedules", schedule.name, current,
-                               desired_schedule(schedule, user_ids, current), normalize_schedule)
+            obj = self._ensure(
+                report,
+                "schedule",
+                "schedules",
+                schedule.name,
+                current,
+                desired_schedule(schedule, user_ids, current),
+                normalize_schedule,
+            )
             schedule_ids[schedule.name] = obj["id"]
         policy = config.escalation_policy
-        obj = self._ensure(report, "escalation_policy", "escalation_policies", policy.name,
-                           self._find("escalation_policies", policy.name),
-                           desired_escalation_policy(policy, user_ids, schedule_ids),
-                           normalize_escalation_policy)
-        service = self._ensure(report, "service", "services", config.service.name,
-                               self._find("services", config.service.name),
-                               desired_service(config.service, obj["id"]), normalize_service)
+        obj = self._ensure(
+            report,
+            "escalation_policy",
+            "escalation_policies",
+            policy.name,
+            self._find("escalation_policies", policy.name),
+            desired_escalation_policy(policy, user_ids, schedule_ids),
+            normalize_escalation_policy,
+        )
+        service = self._ensure(
+            report,
+            "service",
+            "services",
+            config.service.name,
+            self._find("services", config.service.name),
+            desired_service(config.service, obj["id"]),
+            normalize_service,
+        )
         report.service_id = service["id"]
-        report.routing_key = self._ensure_integration(report, service,
-                                                      config.service.integration_name)
+        report.routing_key = self._ensure_integration(
+            report, service, config.service.integration_name
+        )
         return report
 
-    def _ensure_integration(self, report: SyncReport, service: dict[str, Any],
-                            name: str) -> str | None:
+    def _ensure_integration(
+        self, report: SyncReport, service: dict[str, Any], name: str
+    ) -> str | None:
         service_id = service["id"]
         for ref in service.get("integrations") or []:
             path = f"/services/{service_id}/integrations/{ref['id']}"
-            integration = self._call(f"reading integration {ref['id']!r}",
-                                     partial(self.client.rget, path))
-            if integration.get("name") == name \
-                    and integration.get("type") == EVENTS_V2_INTEGRATION:
+            integration = self._call(
+                f"reading integration {ref['id']!r}", partial(self.client.rget, path)
+            )
+            if integration.get("name") == name and integration.get("type") == EVENTS_V2_INTEGRATION:
                 report.changes.append(ResourceChange("integration", name, "unchanged"))
                 return integration.get("integration_key")
         created = self._call(
             f"creating integration {name!r}",
-            lambda: self.client.rpost(f"/services/{service_id}/integrations",
-                                      json={"type": EVENTS_V2_INTEGRATION, "name": name}))
+            lambda: self.client.rpost(
+                f"/services/{service_id}/integrations",
+                json={"type": EVENTS_V2_INTEGRATION, "name": name},
+            ),
+        )
         report.changes.append(ResourceChange("integration", name, "created"))
         return created.get("integration_key")
 
@@ -129,6 +167,8 @@ def format_report(report: SyncReport) -> str:
     for change in report.changes:
         suffix = f" ({', '.join(change.fields)})" if change.fields else ""
         lines.append(f"{change.kind:<{width}}  {change.action:<9}  {change.name}{suffix}")
-    lines.append(f"{report.count('created')} created, {report.count('updated')} updated, "
-                 f"{report.count('unchanged')} unchanged")
+    lines.append(
+        f"{report.count('created')} created, {report.count('updated')} updated, "
+        f"{report.count('unchanged')} unchanged"
+    )
     return "\n".join(lines)

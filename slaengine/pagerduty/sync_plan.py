@@ -64,70 +64,117 @@ def _instant(value: Any) -> datetime | str:
 
 # --- users -------------------------------------------------------------------
 
+
 def desired_user(spec: UserSpec) -> dict[str, Any]:
-    return {"type": "user", "name": spec.name, "email": spec.email,
-            "time_zone": spec.time_zone, "role": spec.role}
+    return {
+        "type": "user",
+        "name": spec.name,
+        "email": spec.email,
+        "time_zone": spec.time_zone,
+        "role": spec.role,
+    }
 
 
 def normalize_user(obj: Mapping[str, Any]) -> Normalized:
-    return {"name": obj.get("name"), "email": str(obj.get("email", "")).lower(),
-            "time_zone": obj.get("time_zone"), "role": obj.get("role")}
+    return {
+        "name": obj.get("name"),
+        "email": str(obj.get("email", "")).lower(),
+        "time_zone": obj.get("time_zone"),
+        "role": obj.get("role"),
+    }
 
 
 # --- schedules -----------------------------------------------------------------
 
-def desired_schedule(spec: ScheduleSpec, user_ids: Mapping[str, str],
-                     current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+
+def desired_schedule(
+    spec: ScheduleSpec, user_ids: Mapping[str, str], current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     start = spec.start.isoformat()
     layer: dict[str, Any] = {
         "name": f"{spec.rotation.capitalize()} rotation",
         "start": start,
         "rotation_virtual_start": start,
         "rotation_turn_length_seconds": spec.turn_length_seconds,
-        "users": [{"user": {"id": user_ids[email.lower()], "type": "user_reference"}}
-                  for email in spec.users],
+        "users": [
+            {"user": {"id": user_ids[email.lower()], "type": "user_reference"}}
+            for email in spec.users
+        ],
     }
     existing_layers = (current or {}).get("schedule_layers") or []
     if existing_layers and existing_layers[0].get("id"):
         layer["id"] = existing_layers[0]["id"]  # edit the layer in place, keep its history
-    return {"type": "schedule", "name": spec.name, "description": spec.description,
-            "time_zone": spec.time_zone, "schedule_layers": [layer]}
+    return {
+        "type": "schedule",
+        "name": spec.name,
+        "description": spec.description,
+        "time_zone": spec.time_zone,
+        "schedule_layers": [layer],
+    }
 
 
 def normalize_schedule(obj: Mapping[str, Any]) -> Normalized:
     layers = [
-        (layer.get("name"), _instant(layer.get("start")),
-         _instant(layer.get("rotation_virtual_start")), layer.get("rotation_turn_length_seconds"),
-         tuple(_ref_id(u.get("user")) for u in layer.get("users") or []))
-        for layer in obj.get("schedule_layers") or [] if not layer.get("end")
+        (
+            layer.get("name"),
+            _instant(layer.get("start")),
+            _instant(layer.get("rotation_virtual_start")),
+            layer.get("rotation_turn_length_seconds"),
+            tuple(_ref_id(u.get("user")) for u in layer.get("users") or []),
+        )
+        for layer in obj.get("schedule_layers") or []
+        if not layer.get("end")
     ]
-    return {"name": obj.get("name"), "description": obj.get("description") or "",
-            "time_zone": obj.get("time_zone"), "schedule_layers": layers}
+    return {
+        "name": obj.get("name"),
+        "description": obj.get("description") or "",
+        "time_zone": obj.get("time_zone"),
+        "schedule_layers": layers,
+    }
 
 
 # --- escalation policy ---------------------------------------------------------
 
-def desired_escalation_policy(spec: EscalationPolicySpec, user_ids: Mapping[str, str],
-                              schedule_ids: Mapping[str, str]) -> dict[str, Any]:
+
+def desired_escalation_policy(
+    spec: EscalationPolicySpec, user_ids: Mapping[str, str], schedule_ids: Mapping[str, str]
+) -> dict[str, Any]:
     rules = []
     for level in spec.levels:
-        targets = [{"id": schedule_ids[t.schedule], "type": "schedule_reference"} if t.schedule
-                   else {"id": user_ids[str(t.user)], "type": "user_reference"}
-                   for t in level.targets]
+        targets = [
+            {"id": schedule_ids[t.schedule], "type": "schedule_reference"}
+            if t.schedule
+            else {"id": user_ids[str(t.user)], "type": "user_reference"}
+            for t in level.targets
+        ]
         rules.append({"escalation_delay_in_minutes": level.delay_minutes, "targets": targets})
-    return {"type": "escalation_policy", "name": spec.name, "description": spec.description,
-            "num_loops": spec.num_loops, "escalation_rules": rules}
+    return {
+        "type": "escalation_policy",
+        "name": spec.name,
+        "description": spec.description,
+        "num_loops": spec.num_loops,
+        "escalation_rules": rules,
+    }
 
 
 def normalize_escalation_policy(obj: Mapping[str, Any]) -> Normalized:
-    rules = [(rule.get("escalation_delay_in_minutes"),
-              tuple((_ref_kind(t), t.get("id")) for t in rule.get("targets") or []))
-             for rule in obj.get("escalation_rules") or []]
-    return {"name": obj.get("name"), "description": obj.get("description") or "",
-            "num_loops": obj.get("num_loops", 0), "escalation_rules": rules}
+    rules = [
+        (
+            rule.get("escalation_delay_in_minutes"),
+            tuple((_ref_kind(t), t.get("id")) for t in rule.get("targets") or []),
+        )
+        for rule in obj.get("escalation_rules") or []
+    ]
+    return {
+        "name": obj.get("name"),
+        "description": obj.get("description") or "",
+        "num_loops": obj.get("num_loops", 0),
+        "escalation_rules": rules,
+    }
 
 
 # --- service ---------------------------------------------------------------------
+
 
 def _seconds(minutes: int | None) -> int | None:
     return minutes * 60 if minutes is not None else None
@@ -135,7 +182,9 @@ def _seconds(minutes: int | None) -> int | None:
 
 def desired_service(spec: ServiceSpec, escalation_policy_id: str) -> dict[str, Any]:
     return {
-        "type": "service", "name": spec.name, "description": spec.description,
+        "type": "service",
+        "name": spec.name,
+        "description": spec.description,
         "escalation_policy": {"id": escalation_policy_id, "type": "escalation_policy_reference"},
         # severity_based: critical/error events page with high urgency, warning/info low
         "incident_urgency_rule": {"type": "constant", "urgency": spec.urgency},
@@ -147,9 +196,12 @@ def desired_service(spec: ServiceSpec, escalation_policy_id: str) -> dict[str, A
 
 def normalize_service(obj: Mapping[str, Any]) -> Normalized:
     rule = obj.get("incident_urgency_rule") or {}
-    return {"name": obj.get("name"), "description": obj.get("description") or "",
-            "escalation_policy": _ref_id(obj.get("escalation_policy")),
-            "incident_urgency_rule": (rule.get("type"), rule.get("urgency")),
-            "acknowledgement_timeout": obj.get("acknowledgement_timeout"),
-            "auto_resolve_timeout": obj.get("auto_resolve_timeout"),
-            "alert_creation": obj.get("alert_creation", "create_alerts_and_incidents")}
+    return {
+        "name": obj.get("name"),
+        "description": obj.get("description") or "",
+        "escalation_policy": _ref_id(obj.get("escalation_policy")),
+        "incident_urgency_rule": (rule.get("type"), rule.get("urgency")),
+        "acknowledgement_timeout": obj.get("acknowledgement_timeout"),
+        "auto_resolve_timeout": obj.get("auto_resolve_timeout"),
+        "alert_creation": obj.get("alert_creation", "create_alerts_and_incidents"),
+    }

@@ -22,10 +22,17 @@ SIGNATURE_HEADER = "X-PagerDuty-Signature"
 SIGNATURE_VERSION = "v1"
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_SIGNATURES = 16
-TRACKED_EVENT_TYPES = frozenset({
-    "incident.triggered", "incident.acknowledged", "incident.unacknowledged",
-    "incident.escalated", "incident.reassigned", "incident.reopened", "incident.resolved",
-})
+TRACKED_EVENT_TYPES = frozenset(
+    {
+        "incident.triggered",
+        "incident.acknowledged",
+        "incident.unacknowledged",
+        "incident.escalated",
+        "incident.reassigned",
+        "incident.reopened",
+        "incident.resolved",
+    }
+)
 
 
 def sign_body(body: bytes, secret: str) -> str:
@@ -75,8 +82,9 @@ def _parse_time(value: Any, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError as err:
-        raise InvalidEventError("bad_timestamp", f"{field} is not an ISO 8601 time: {value!r}") \
-            from err
+        raise InvalidEventError(
+            "bad_timestamp", f"{field} is not an ISO 8601 time: {value!r}"
+        ) from err
     if parsed.tzinfo is None:
         raise InvalidEventError("bad_timestamp", f"{field} lacks a UTC offset: {value!r}")
     return parsed

@@ -170,10 +170,22 @@ def draw_capacity(section: CapacitySection, style: ReportStyle) -> Drawing:
     band_95, band_80 = tint(colours.accent, BAND_95_TINT), tint(colours.accent, BAND_80_TINT)
     if section.forecast:
         xs = [float(row.ds.toordinal()) for row in section.forecast]
-        axes.band(xs, [r.lower95 for r in section.forecast], [r.upper95 for r in section.forecast],
-                  colours.accent, 1.0, fill=band_95)
-        axes.band(xs, [r.lower80 for r in section.forecast], [r.upper80 for r in section.forecast],
-                  colours.accent, 1.0, fill=band_80)
+        axes.band(
+            xs,
+            [r.lower95 for r in section.forecast],
+            [r.upper95 for r in section.forecast],
+            colours.accent,
+            1.0,
+            fill=band_95,
+        )
+        axes.band(
+            xs,
+            [r.lower80 for r in section.forecast],
+            [r.upper80 for r in section.forecast],
+            colours.accent,
+            1.0,
+            fill=band_80,
+        )
         axes.series(
             [(x, r.yhat) for x, r in zip(xs, section.forecast, strict=True)],
             colours.primary,
@@ -183,19 +195,28 @@ def draw_capacity(section: CapacitySection, style: ReportStyle) -> Drawing:
     solid: list[float] = [1, 0]
     # labels staggered along the line: the three lines are often only a few points apart
     for inset, (level, dash) in enumerate(((1.0, solid), (0.9, DASHED), (0.8, DOTTED))):
-        axes.hline(section.capacity * level, colours.target, f"{level:.0%} of capacity", dash=dash,
-                   width=0.7, label_inset=1 + 70 * inset)
-    axes.legend([
-        Key("measured", colours.text),
-        Key("forecast", colours.primary, DASHED),
-        Key("80% likely range", colours.accent, fill=band_80),
-        Key("95% likely range", colours.accent, fill=band_95),
-    ])
+        axes.hline(
+            section.capacity * level,
+            colours.target,
+            f"{level:.0%} of capacity",
+            dash=dash,
+            width=0.7,
+            label_inset=1 + 70 * inset,
+        )
+    axes.legend(
+        [
+            Key("measured", colours.text),
+            Key("forecast", colours.primary, DASHED),
+            Key("80% likely range", colours.accent, fill=band_80),
+            Key("95% likely range", colours.accent, fill=band_95),
+        ]
+    )
     return axes.drawing
 
 
-def draw_trend(points: Sequence[MonthPoint], style: ReportStyle,
-               labels: dict[str, str] | None = None) -> Drawing:
+def draw_trend(
+    points: Sequence[MonthPoint], style: ReportStyle, labels: dict[str, str] | None = None
+) -> Drawing:
     """Attained percent per month for up to six SLOs: lines, or grouped bars for few months.
 
     ``labels`` maps SLO names to what the legend calls them.
@@ -221,17 +242,36 @@ def draw_trend(points: Sequence[MonthPoint], style: ReportStyle,
     for slot, key in enumerate(keys):
         mine = sorted((p for p in points if p.slo_name == key.label), key=lambda p: p.month)
         if as_bars:
-            _trend_bars(axes, [(index[p.month], p.attained, p.target) for p in mine], slot,
-                        len(keys), key, style)
+            _trend_bars(
+                axes,
+                [(index[p.month], p.attained, p.target) for p in mine],
+                slot,
+                len(keys),
+                key,
+                style,
+            )
         else:
-            axes.series([(float(index[p.month]), p.attained) for p in mine], key.hex_colour,
-                        dash=key.dash, markers=True)
+            axes.series(
+                [(float(index[p.month]), p.attained) for p in mine],
+                key.hex_colour,
+                dash=key.dash,
+                markers=True,
+            )
     shown = (labels or {}).get
-    axes.legend([
-        *(Key(shown(k.label, k.label), k.hex_colour, k.dash, _bar_fill(i, k) if as_bars else None)
-          for i, k in enumerate(keys)),
-        *([Key("target", style.colours.text)] if as_bars else []),
-    ])
+    axes.legend(
+        [
+            *(
+                Key(
+                    shown(k.label, k.label),
+                    k.hex_colour,
+                    k.dash,
+                    _bar_fill(i, k) if as_bars else None,
+                )
+                for i, k in enumerate(keys)
+            ),
+            *([Key("target", style.colours.text)] if as_bars else []),
+        ]
+    )
     return axes.drawing
 
 
@@ -240,8 +280,14 @@ def _bar_fill(slot: int, key: Key) -> Color:
     return colour(key.hex_colour) if slot % 2 == 0 else tint(key.hex_colour, 0.45)
 
 
-def _trend_bars(axes: Axes, points: list[tuple[int, float | None, float]], slot: int,
-                slots: int, key: Key, style: ReportStyle) -> None:
+def _trend_bars(
+    axes: Axes,
+    points: list[tuple[int, float | None, float]],
+    slot: int,
+    slots: int,
+    key: Key,
+    style: ReportStyle,
+) -> None:
     """One bar per month for one SLO, with its target as a short line across the bar."""
     group = axes.width / max(1.0, axes.x_range[1] - axes.x_range[0]) * 0.7
     bar = group / slots
@@ -250,11 +296,27 @@ def _trend_bars(axes: Axes, points: list[tuple[int, float | None, float]], slot:
         if value is None:
             continue
         left = axes.px(float(x)) - group / 2 + slot * bar
-        axes.drawing.add(Rect(left + 0.5, base, bar - 1, max(axes.py(value) - base, 0.4),
-                              fillColor=_bar_fill(slot, key), strokeColor=colour(key.hex_colour),
-                              strokeWidth=0.5))
-        axes.drawing.add(Line(left + 0.5, axes.py(target), left + bar - 0.5, axes.py(target),
-                              strokeColor=colour(style.colours.text), strokeWidth=1.6))
+        axes.drawing.add(
+            Rect(
+                left + 0.5,
+                base,
+                bar - 1,
+                max(axes.py(value) - base, 0.4),
+                fillColor=_bar_fill(slot, key),
+                strokeColor=colour(key.hex_colour),
+                strokeWidth=0.5,
+            )
+        )
+        axes.drawing.add(
+            Line(
+                left + 0.5,
+                axes.py(target),
+                left + bar - 0.5,
+                axes.py(target),
+                strokeColor=colour(style.colours.text),
+                strokeWidth=1.6,
+            )
+        )
 
 
 def draw_budget_bars(slos: Sequence[SloMonth], style: ReportStyle, width: float) -> Drawing:
@@ -272,34 +334,88 @@ def draw_budget_bars(slos: Sequence[SloMonth], style: ReportStyle, width: float)
     used_fill, left_fill = colour(colours.accent), tint(colours.accent, 0.22)
     over_fill = colour(style.status.breached)
     y_title = float(drawing.height) - 10
-    drawing.add(String(0, y_title, "Error budget of the month", fontName=fonts.bold,
-                       fontSize=8.5, fillColor=colour(colours.primary)))
+    drawing.add(
+        String(
+            0,
+            y_title,
+            "Error budget of the month",
+            fontName=fonts.bold,
+            fontSize=8.5,
+            fillColor=colour(colours.primary),
+        )
+    )
     axes = Axes(drawing, style, (0, 1), (0, 1))
-    axes.legend([Key("used", colours.accent, fill=used_fill),
-                 Key("left", colours.accent, fill=left_fill),
-                 Key("overspent", style.status.breached, fill=over_fill)])
+    axes.legend(
+        [
+            Key("used", colours.accent, fill=used_fill),
+            Key("left", colours.accent, fill=left_fill),
+            Key("overspent", style.status.breached, fill=over_fill),
+        ]
+    )
     for i, slo in enumerate(slos):
         y = float(drawing.height) - top - row * (i + 1)
-        drawing.add(String(0, y + 3, slo_label(slo), fontName=fonts.regular, fontSize=7.5,
-                           fillColor=colour(colours.text)))
+        drawing.add(
+            String(
+                0,
+                y + 3,
+                slo_label(slo),
+                fontName=fonts.regular,
+                fontSize=7.5,
+                fillColor=colour(colours.text),
+            )
+        )
         consumed = slo.budget_consumed
         if consumed is None:
             text = "no data"
-            drawing.add(Rect(bar_left, y + 1.5, full, 8, fillColor=None,
-                             strokeColor=colour(colours.grid), strokeWidth=0.6))
+            drawing.add(
+                Rect(
+                    bar_left,
+                    y + 1.5,
+                    full,
+                    8,
+                    fillColor=None,
+                    strokeColor=colour(colours.grid),
+                    strokeWidth=0.6,
+                )
+            )
         else:
             used = min(max(consumed, 0.0), 1.0)
             drawing.add(Rect(bar_left, y + 1.5, full, 8, fillColor=left_fill, strokeColor=None))
             if used > 0:
-                drawing.add(Rect(bar_left, y + 1.5, full * used, 8, fillColor=used_fill,
-                                 strokeColor=None))
+                drawing.add(
+                    Rect(bar_left, y + 1.5, full * used, 8, fillColor=used_fill, strokeColor=None)
+                )
             if consumed > 1:
                 over = min(consumed, BUDGET_BAR_CAP) - 1.0
-                drawing.add(Rect(bar_left + full, y + 1.5, full * over, 8, fillColor=over_fill,
-                                 strokeColor=None))
-            drawing.add(Line(bar_left + full, y, bar_left + full, y + 11,
-                             strokeColor=colour(colours.text), strokeWidth=0.8))
+                drawing.add(
+                    Rect(
+                        bar_left + full,
+                        y + 1.5,
+                        full * over,
+                        8,
+                        fillColor=over_fill,
+                        strokeColor=None,
+                    )
+                )
+            drawing.add(
+                Line(
+                    bar_left + full,
+                    y,
+                    bar_left + full,
+                    y + 11,
+                    strokeColor=colour(colours.text),
+                    strokeWidth=0.8,
+                )
+            )
             text = format_budget_use(consumed, slo.budget_remaining)
-        drawing.add(String(bar_left + bar_width + 8, y + 3, text, fontName=fonts.regular,
-                           fontSize=7.5, fillColor=colour(colours.text)))
+        drawing.add(
+            String(
+                bar_left + bar_width + 8,
+                y + 3,
+                text,
+                fontName=fonts.regular,
+                fontSize=7.5,
+                fillColor=colour(colours.text),
+            )
+        )
     return drawing

@@ -7,6 +7,7 @@ shared folder: exactly one worker creates ``.claim-YYYY-MM``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -100,8 +101,7 @@ class FileMonthClaim:
             return False  # being written right now, or foreign: leave it alone
         if data.get("state") == "done" or self.clock() - claimed_at < self.stale_after:
             return False
-        try:
+        # another worker may have renamed it first; O_EXCL decides between us
+        with contextlib.suppress(FileNotFoundError):
             os.rename(path, path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:8]}"))
-        except FileNotFoundError:
-            pass  # another worker renamed it first; O_EXCL decides between us
         return True

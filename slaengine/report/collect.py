@@ -48,9 +48,15 @@ __all__ = ["build_month_report", "incident_rows", "month_report_from_engine"]
 log = logging.getLogger(__name__)
 
 
-def month_report_from_engine(engine: SliEngine, config: SlaConfig, month: date, now_ms: int, *,
-                             incidents: list[IncidentRow] | None = None,
-                             capacity: list[CapacitySection] | None = None) -> MonthReport:
+def month_report_from_engine(
+    engine: SliEngine,
+    config: SlaConfig,
+    month: date,
+    now_ms: int,
+    *,
+    incidents: list[IncidentRow] | None = None,
+    capacity: list[CapacitySection] | None = None,
+) -> MonthReport:
     """The report of ``month`` (any day of it) as of ``now_ms``.
 
     ``incidents`` / ``capacity`` None mean "no such data source" and the PDF says so.
@@ -99,8 +105,9 @@ def _fulfillment_by_day(slos: tuple[SloMonth, ...]) -> tuple[DayRatio, ...] | No
     return tuple(DayRatio(p.day, int(p.good), int(p.total)) for p in slo.daily)
 
 
-def _lag_summary(ctx: MonthContext, config: SlaConfig,
-                 slos: tuple[SloMonth, ...]) -> LagSummary | None:
+def _lag_summary(
+    ctx: MonthContext, config: SlaConfig, slos: tuple[SloMonth, ...]
+) -> LagSummary | None:
     """The month's lag of the first projection_lag SLO; None without one or without samples."""
     spec = next((s for s in config.slos if s.sli == "projection_lag"), None)
     if spec is None or spec.threshold_s is None:
@@ -109,11 +116,18 @@ def _lag_summary(ctx: MonthContext, config: SlaConfig,
     sketch = query.merged_sketch(ctx.engine, spec, ctx.start_ms, ctx.end_ms)
     if month.attained is None or month.p50_ms is None or month.p95_ms is None or not sketch.count:
         return None
-    return LagSummary(spec.threshold_s, (ProjectionLag(
-        projection=spec.projection or "all projections",
-        p50_seconds=month.p50_ms / 1000, p95_seconds=month.p95_ms / 1000,
-        max_seconds=(sketch.quantile(1.0) or 0.0) / 1000,
-        percent_within_threshold=month.attained),))
+    return LagSummary(
+        spec.threshold_s,
+        (
+            ProjectionLag(
+                projection=spec.projection or "all projections",
+                p50_seconds=month.p50_ms / 1000,
+                p95_seconds=month.p95_ms / 1000,
+                max_seconds=(sketch.quantile(1.0) or 0.0) / 1000,
+                percent_within_threshold=month.attained,
+            ),
+        ),
+    )
 
 
 def incident_rows(timelines: Iterable[IncidentTimeline]) -> list[IncidentRow]:
@@ -135,8 +149,9 @@ def incident_rows(timelines: Iterable[IncidentTimeline]) -> list[IncidentRow]:
 # ---- the batch adapter (CLI) ------------------------------------------------------------
 
 
-def build_month_report(events_path: str | Path, config_path: str | Path, month: date, *,
-                       now: datetime | None = None) -> MonthReport:
+def build_month_report(
+    events_path: str | Path, config_path: str | Path, month: date, *, now: datetime | None = None
+) -> MonthReport:
     """The report of ``month`` computed from an events file (``slaengine report``).
 
     The whole file goes through ``slaengine.batch`` (events of other months feed
@@ -155,16 +170,22 @@ def build_month_report(events_path: str | Path, config_path: str | Path, month: 
         capacity = pool.submit(capacity_of_log, events_path, config, now_ms, end_ms)
         batch = run_batch(events_path, config, now_ms, keep_resources=False)
         if batch.invalid_total:
-            log.warning("%s: %d invalid events skipped (%s)", events_path, batch.invalid_total,
-                        ", ".join(f"{reason}: {n}" for reason, n in sorted(batch.invalid.items())))
-        return month_report_from_engine(batch.engine, config, month, now_ms, capacity=capacity.result())
+            log.warning(
+                "%s: %d invalid events skipped (%s)",
+                events_path,
+                batch.invalid_total,
+                ", ".join(f"{reason}: {n}" for reason, n in sorted(batch.invalid.items())),
+            )
+        return month_report_from_engine(
+            batch.engine, config, month, now_ms, capacity=capacity.result()
+        )
 
 
-def capacity_of_log(events_path: str | Path, config: SlaConfig, now_ms: int,
-                    month_end_ms: int) -> list[CapacitySection] | None:
+def capacity_of_log(
+    events_path: str | Path, config: SlaConfig, now_ms: int, month_end_ms: int
+) -> list[CapacitySection] | None:
     """The capacity sections of an events file's resource events (the config's ``forecasting:``
     rules, else the packaged ones)."""
     from slaengine.report.collect_capacity import capacity_sections  # the forecasting libraries
 
     return capacity_sections(resource_events(events_path, now_ms), config, month_end_ms)
-

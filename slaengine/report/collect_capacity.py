@@ -21,9 +21,12 @@ from slaengine.events import ResourceEvent
 from slaengine.report.model import CapacitySection, ForecastRow
 
 
-def capacity_sections(resources: Iterable[ResourceEvent], config: SlaConfig, month_end_ms: int,
-                      capacity_config: CapacityConfig | None = None
-                      ) -> list[CapacitySection] | None:
+def capacity_sections(
+    resources: Iterable[ResourceEvent],
+    config: SlaConfig,
+    month_end_ms: int,
+    capacity_config: CapacityConfig | None = None,
+) -> list[CapacitySection] | None:
     """One section per resource with a known capacity; None when there are no resource events.
 
     History is every event before ``month_end_ms`` (days in the SLO timezone); the
@@ -35,8 +38,14 @@ def capacity_sections(resources: Iterable[ResourceEvent], config: SlaConfig, mon
     rules = capacity_config or config.forecasting or load_capacity_config()
     history = ResourceHistory(config.timezone)
     for event in sorted(events, key=lambda e: e.ts_ms):
-        history.observe(event.resource, datetime.fromtimestamp(event.ts_ms / 1000, UTC),
-                        event.value, event.capacity, event.unit, event.labels)
+        history.observe(
+            event.resource,
+            datetime.fromtimestamp(event.ts_ms / 1000, UTC),
+            event.value,
+            event.capacity,
+            event.unit,
+            event.labels,
+        )
     as_of = datetime.fromtimestamp(month_end_ms / 1000, UTC)
     sections = []
     for name in history:
@@ -47,20 +56,28 @@ def capacity_sections(resources: Iterable[ResourceEvent], config: SlaConfig, mon
     return sections
 
 
-def section_of(history: ResourceHistory, name: str, report: ResourceReport,
-               rules: CapacityConfig) -> CapacitySection:
+def section_of(
+    history: ResourceHistory, name: str, report: ResourceReport, rules: CapacityConfig
+) -> CapacitySection:
     forecast = report.forecast
     series = history.series(name, rules.spec_for(name).daily_value)
-    observed = [(day, float(value)) for day, value in zip(series.dates(), series.values,
-                                                           strict=True)
-                if not np.isnan(value)]
+    observed = [
+        (day, float(value))
+        for day, value in zip(series.dates(), series.values, strict=True)
+        if not np.isnan(value)
+    ]
     rows: list[ForecastRow] = []
     if forecast.projection is not None and forecast.last_day is not None:
         p = forecast.projection
         rows = [
-            ForecastRow(forecast.last_day + timedelta(days=i + 1), float(p.mean[i]),
-                        float(p.lower80[i]), float(p.upper80[i]), float(p.lower95[i]),
-                        float(p.upper95[i]))
+            ForecastRow(
+                forecast.last_day + timedelta(days=i + 1),
+                float(p.mean[i]),
+                float(p.lower80[i]),
+                float(p.upper80[i]),
+                float(p.lower95[i]),
+                float(p.upper95[i]),
+            )
             for i in range(len(p))
         ]
     days_to: dict[int, float | None] = {}

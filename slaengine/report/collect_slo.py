@@ -59,8 +59,9 @@ def collect_slo_month(ctx: MonthContext, slo: SloSpec) -> SloMonth:
     result = evaluate_month(ctx.engine, slo, ctx.month.year, ctx.month.month, ctx.evaluated_ms)
     budget = ErrorBudget(slo.objective, result.good, result.total)
     previous = previous_month(ctx.month)
-    previous_result = evaluate_month(ctx.engine, slo, previous.year, previous.month,
-                                     ctx.evaluated_ms)
+    previous_result = evaluate_month(
+        ctx.engine, slo, previous.year, previous.month, ctx.evaluated_ms
+    )
     daily = collect_daily_points(ctx, slo)
     return SloMonth(
         name=slo.name,
@@ -83,8 +84,9 @@ def collect_slo_month(ctx: MonthContext, slo: SloSpec) -> SloMonth:
 
 
 def days_of(month: date) -> list[date]:
-    return [month + timedelta(days=i) for i in range(calendar.monthrange(month.year,
-                                                                          month.month)[1])]
+    return [
+        month + timedelta(days=i) for i in range(calendar.monthrange(month.year, month.month)[1])
+    ]
 
 
 def collect_daily_points(ctx: MonthContext, slo: SloSpec) -> tuple[DayPoint, ...]:
@@ -92,8 +94,9 @@ def collect_daily_points(ctx: MonthContext, slo: SloSpec) -> tuple[DayPoint, ...
     points = []
     for day in days_of(ctx.month):
         start_ms, end_ms = day_range(day, ctx.zone)
-        good, total = query.counts(ctx.engine, slo, start_ms, end_ms, include_late=True,
-                                   now_ms=ctx.evaluated_ms)
+        good, total = query.counts(
+            ctx.engine, slo, start_ms, end_ms, include_late=True, now_ms=ctx.evaluated_ms
+        )
         percentiles: dict[str, float | None] = {}
         if slo.sli == "latency":
             sketch = query.merged_sketch(ctx.engine, slo, start_ms, end_ms)
@@ -103,24 +106,40 @@ def collect_daily_points(ctx: MonthContext, slo: SloSpec) -> tuple[DayPoint, ...
     return tuple(points)
 
 
-def collect_worst_windows(ctx: MonthContext, slo: SloSpec,
-                          daily: tuple[DayPoint, ...]) -> tuple[WorstWindow, ...]:
+def collect_worst_windows(
+    ctx: MonthContext, slo: SloSpec, daily: tuple[DayPoint, ...]
+) -> tuple[WorstWindow, ...]:
     """The clock hours (days for fulfillment) with the lowest SLI; perfect ones are skipped.
 
     Orders are few per hour and decided over a day, so fulfillment is ranked by day.
     """
     if slo.sli == "fulfillment":
-        days = sorted((p.value_percent, day_range(p.day, ctx.zone)) for p in daily
-                      if p.value_percent is not None and p.good < p.total)
-        return tuple(WorstWindow(_instant(start_ms), _instant(end_ms), value)
-                     for value, (start_ms, end_ms) in days[:WORST_WINDOWS])
-    hours = {hour for _, series in ctx.engine.buckets_of(slo.name) for hour in series
-             if ctx.start_ms <= hour * HOUR_MS < ctx.end_ms}
+        days = sorted(
+            (p.value_percent, day_range(p.day, ctx.zone))
+            for p in daily
+            if p.value_percent is not None and p.good < p.total
+        )
+        return tuple(
+            WorstWindow(_instant(start_ms), _instant(end_ms), value)
+            for value, (start_ms, end_ms) in days[:WORST_WINDOWS]
+        )
+    hours = {
+        hour
+        for _, series in ctx.engine.buckets_of(slo.name)
+        for hour in series
+        if ctx.start_ms <= hour * HOUR_MS < ctx.end_ms
+    }
     scored = []
     for hour in hours:
         start_ms = hour * HOUR_MS
-        good, total = query.counts(ctx.engine, slo, start_ms, start_ms + HOUR_MS,
-                                   include_late=True, now_ms=ctx.evaluated_ms)
+        good, total = query.counts(
+            ctx.engine,
+            slo,
+            start_ms,
+            start_ms + HOUR_MS,
+            include_late=True,
+            now_ms=ctx.evaluated_ms,
+        )
         if total and good < total:
             scored.append((100.0 * good / total, start_ms))
     scored.sort()
@@ -140,8 +159,9 @@ def collect_trend(ctx: MonthContext, slo: SloSpec) -> tuple[MonthPoint, ...]:
     for month in months:
         if month != ctx.month and (month.year, month.month) not in with_data:
             continue
-        result: SloWindowResult = evaluate_month(ctx.engine, slo, month.year, month.month,
-                                                 ctx.evaluated_ms)
+        result: SloWindowResult = evaluate_month(
+            ctx.engine, slo, month.year, month.month, ctx.evaluated_ms
+        )
         points.append(MonthPoint(slo.name, month, result.value, slo.target))
     return tuple(points)
 

@@ -121,9 +121,15 @@ class SmtpMailer:
 
     async def send(self, message: EmailMessage) -> None:
         settings = self.settings
-        smtp = SmtpSender(host=settings.host, port=settings.port, timeout=settings.timeout_seconds,
-                          username=settings.username, password=self._password(),
-                          use_tls=settings.use_tls, start_tls=settings.starttls or None)
+        smtp = SmtpSender(
+            host=settings.host,
+            port=settings.port,
+            timeout=settings.timeout_seconds,
+            username=settings.username,
+            password=self._password(),
+            use_tls=settings.use_tls,
+            start_tls=settings.starttls or None,
+        )
         refused = await smtp.send(message)
         if refused:
             # Some recipients took the mail; the refused ones are not retried but must be seen.
@@ -151,9 +157,15 @@ class ReportEmail:
     body: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"month": f"{self.month:%Y-%m}", "pdf_path": self.pdf_path,
-                "filename": self.filename, "sender": self.sender,
-                "recipients": list(self.recipients), "subject": self.subject, "body": self.body}
+        return {
+            "month": f"{self.month:%Y-%m}",
+            "pdf_path": self.pdf_path,
+            "filename": self.filename,
+            "sender": self.sender,
+            "recipients": list(self.recipients),
+            "subject": self.subject,
+            "body": self.body,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ReportEmail:
@@ -168,9 +180,15 @@ class ReportEmail:
 
 
 REPORT_EMAILS: Codec[ReportEmail] = Codec(
-    "report e-mail", identify=lambda email: ("report", email.month.year * 12 + email.month.month,
-                            f"{email.month:%Y-%m}"),
-    encode=ReportEmail.to_json, decode=ReportEmail.from_json)
+    "report e-mail",
+    identify=lambda email: (
+        "report",
+        email.month.year * 12 + email.month.month,
+        f"{email.month:%Y-%m}",
+    ),
+    encode=ReportEmail.to_json,
+    decode=ReportEmail.from_json,
+)
 CHANNEL = "report/email"
 OUTBOX_FILE = "report-outbox.sqlite3"
 ATTEMPT_LEASE_SECONDS = 600.0
@@ -193,20 +211,30 @@ class PendingDelivery:
 
     @classmethod
     def of(cls, delivery: Delivery[ReportEmail]) -> PendingDelivery:
-        return cls(delivery.item, from_epoch(delivery.enqueued_at),
-                   from_epoch(delivery.next_attempt_at), delivery.attempts, delivery.last_error)
+        return cls(
+            delivery.item,
+            from_epoch(delivery.enqueued_at),
+            from_epoch(delivery.next_attempt_at),
+            delivery.attempts,
+            delivery.last_error,
+        )
 
 
 class DeliveryOutbox:
     """The monthly report e-mails in the one outbox: queue, list, deliver what is due."""
 
-    def __init__(self, folder: str | Path, clock: Callable[[], datetime],
-                 retry: RetryConfig | None = None) -> None:
+    def __init__(
+        self, folder: str | Path, clock: Callable[[], datetime], retry: RetryConfig | None = None
+    ) -> None:
         self.folder = Path(folder)
         self.clock = clock
         self.retry = retry or RetryConfig()
-        self.outbox = Outbox(self.folder / OUTBOX_FILE, self.retry.max_age_seconds, REPORT_EMAILS,
-                             lease_seconds=ATTEMPT_LEASE_SECONDS)
+        self.outbox = Outbox(
+            self.folder / OUTBOX_FILE,
+            self.retry.max_age_seconds,
+            REPORT_EMAILS,
+            lease_seconds=ATTEMPT_LEASE_SECONDS,
+        )
         self._adopt_old_files(self.folder / "outbox")
 
     def _adopt_old_files(self, old: Path) -> None:
@@ -217,24 +245,35 @@ class DeliveryOutbox:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 email = ReportEmail.from_json(data)
-                row = {"channel": CHANNEL, "group_key": "report", "notification_id": data["month"],
-                       "sequence": email.month.year * 12 + email.month.month,
-                       "payload": json.dumps(email.to_json()), "attempts": int(data["attempts"]),
-                       "enqueued_at": to_epoch(datetime.fromisoformat(data["created_at"])),
-                       "next_attempt_at": to_epoch(datetime.fromisoformat(data["next_attempt_at"])),
-                       "last_error": data.get("last_error")}
+                row = {
+                    "channel": CHANNEL,
+                    "group_key": "report",
+                    "notification_id": data["month"],
+                    "sequence": email.month.year * 12 + email.month.month,
+                    "payload": json.dumps(email.to_json()),
+                    "attempts": int(data["attempts"]),
+                    "enqueued_at": to_epoch(datetime.fromisoformat(data["created_at"])),
+                    "next_attempt_at": to_epoch(datetime.fromisoformat(data["next_attempt_at"])),
+                    "last_error": data.get("last_error"),
+                }
             except FileNotFoundError:
                 continue  # another worker adopted it meanwhile
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-                log.error("old report outbox file %s unreadable (%s: %s), moved to %s; requeue "
-                          "the month's e-mail by hand", path, type(err).__name__, err,
-                          old / "damaged")
+                log.error(
+                    "old report outbox file %s unreadable (%s: %s), moved to %s; requeue "
+                    "the month's e-mail by hand",
+                    path,
+                    type(err).__name__,
+                    err,
+                    old / "damaged",
+                )
                 self._move_aside(path, old / "damaged")
                 continue
             self.outbox.import_portable({"pending": [row], "sequences": {}, "state": {}})
             self._move_aside(path, old / "migrated")
-            log.info("report e-mail for %s moved from %s into the outbox", row["notification_id"],
-                     path)
+            log.info(
+                "report e-mail for %s moved from %s into the outbox", row["notification_id"], path
+            )
 
     @staticmethod
     def _move_aside(path: Path, folder: Path) -> None:
@@ -249,10 +288,12 @@ class DeliveryOutbox:
     def close(self) -> None:
         self.outbox.close()
 
-    def enqueue(self, month: date, pdf_path: Path, sender: str, recipients: list[str],
-                text: EmailText) -> None:
-        email = ReportEmail(month, str(pdf_path), pdf_path.name, sender, tuple(recipients),
-                            text.subject, text.body)
+    def enqueue(
+        self, month: date, pdf_path: Path, sender: str, recipients: list[str], text: EmailText
+    ) -> None:
+        email = ReportEmail(
+            month, str(pdf_path), pdf_path.name, sender, tuple(recipients), text.subject, text.body
+        )
         self.outbox.enqueue([(email, [CHANNEL])], to_epoch(self.clock()))
 
     def pending(self) -> list[PendingDelivery]:
@@ -261,9 +302,15 @@ class DeliveryOutbox:
     def finished(self, kind: str) -> list[dict[str, Any]]:
         """The e-mails ``sent`` or ``failed`` for good: month, attempts, last_error."""
         state = FINISHED_STATES[kind]
-        return [{"month": row["notification_id"], "attempts": row["attempts"],
-                 "last_error": row["last_error"]}
-                for row in self.outbox.history(CHANNEL) if row["state"] == state]
+        return [
+            {
+                "month": row["notification_id"],
+                "attempts": row["attempts"],
+                "last_error": row["last_error"],
+            }
+            for row in self.outbox.history(CHANNEL)
+            if row["state"] == state
+        ]
 
     async def deliver_due(self, mailer: Mailer) -> list[PendingDelivery]:
         """Try every e-mail whose time has come; returns the ones delivered."""
@@ -275,10 +322,14 @@ class DeliveryOutbox:
             except OSError as err:
                 raise FatalDeliveryError(f"report file missing: {email.pdf_path}") from err
             text = EmailText(email.subject, email.body)
-            await mailer.send(build_message(email.sender, list(email.recipients), text, pdf,
-                                            email.filename))
-            log.info("report e-mail for %s sent to %s", f"{email.month:%Y-%m}",
-                     ", ".join(email.recipients))
+            await mailer.send(
+                build_message(email.sender, list(email.recipients), text, pdf, email.filename)
+            )
+            log.info(
+                "report e-mail for %s sent to %s",
+                f"{email.month:%Y-%m}",
+                ", ".join(email.recipients),
+            )
 
         worker = OutboxWorker(self.outbox, send, self.retry.backoff(), self.clock)
         attempts = await worker.deliver_due(self.clock())

@@ -81,33 +81,88 @@ def _summary_figures(report: MonthReport) -> list[Figure]:
     month = f"{report.month:%Y-%m}"
     summary = summarise(report)
     figures = [
-        Figure("summary", "report", month, "overall_status", report.overall_status, "",
-               STATUS_LABELS[report.overall_status]),
+        Figure(
+            "summary",
+            "report",
+            month,
+            "overall_status",
+            report.overall_status,
+            "",
+            STATUS_LABELS[report.overall_status],
+        ),
         Figure("summary", "report", month, "verdict", None, "", summary.verdict),
     ]
     facts = dict(summary.facts())
     worst = summary.worst_slo
-    figures.append(Figure("summary", "report", month, "worst_slo", worst.name if worst else None,
-                          "", facts["Worst SLO"]))
+    figures.append(
+        Figure(
+            "summary",
+            "report",
+            month,
+            "worst_slo",
+            worst.name if worst else None,
+            "",
+            facts["Worst SLO"],
+        )
+    )
     day = summary.worst_day
-    figures.append(Figure("summary", day.slo.name if day else "report",
-                          day.day.isoformat() if day else month, "worst_day_budget_share",
-                          day.budget_share if day else None, "fraction", facts["Worst day"]))
+    figures.append(
+        Figure(
+            "summary",
+            day.slo.name if day else "report",
+            day.day.isoformat() if day else month,
+            "worst_day_budget_share",
+            day.budget_share if day else None,
+            "fraction",
+            facts["Worst day"],
+        )
+    )
     totals = summary.incidents
-    figures.append(Figure("summary", "incidents", month, "count",
-                          totals.count if totals else None, "incidents", facts["Incidents"]))
+    figures.append(
+        Figure(
+            "summary",
+            "incidents",
+            month,
+            "count",
+            totals.count if totals else None,
+            "incidents",
+            facts["Incidents"],
+        )
+    )
     if totals:
         longest = totals.longest.duration if totals.longest else None
         figures += [
-            Figure("summary", "incidents", month, "total_duration", totals.total.total_seconds(),
-                   "s", ""),
-            Figure("summary", "incidents", month, "longest_duration",
-                   longest.total_seconds() if longest else None, "s", ""),
+            Figure(
+                "summary",
+                "incidents",
+                month,
+                "total_duration",
+                totals.total.total_seconds(),
+                "s",
+                "",
+            ),
+            Figure(
+                "summary",
+                "incidents",
+                month,
+                "longest_duration",
+                longest.total_seconds() if longest else None,
+                "s",
+                "",
+            ),
         ]
     warnings = summary.capacity_warnings
-    figures.append(Figure("summary", "capacity", month, "warnings",
-                          len(warnings) if warnings is not None else None, "resources",
-                          facts["Capacity"]))
+    figures.append(
+        Figure(
+            "summary",
+            "capacity",
+            month,
+            "warnings",
+            len(warnings) if warnings is not None else None,
+            "resources",
+            facts["Capacity"],
+        )
+    )
     return figures
 
 
@@ -120,16 +175,25 @@ def _slo_figures(slo: SloMonth, report: MonthReport) -> list[Figure]:
         return Figure("slo", slo.name, month, figure, value, unit, shown)
 
     figures = [
-        row("headline", headline_value, "ms" if slo.sli == "latency" else "%",
-            format_headline(slo)),
+        row(
+            "headline", headline_value, "ms" if slo.sli == "latency" else "%", format_headline(slo)
+        ),
         row("target", slo.target, "%", format_target(slo)),
         row("attained", slo.attained, "%", format_attained(slo)),
         row("status", slo.status, "", STATUS_LABELS[slo.status]),
         row("budget_used", slo.budget_consumed, "fraction", format_budget(slo.budget_consumed)),
-        row("budget_left", slo.budget_remaining, "fraction",
-            format_budget_left(slo.budget_remaining)),
-        row("previous_attained", slo.previous_attained, "%",
-            format_change(slo.attained, slo.previous_attained, decimals)),
+        row(
+            "budget_left",
+            slo.budget_remaining,
+            "fraction",
+            format_budget_left(slo.budget_remaining),
+        ),
+        row(
+            "previous_attained",
+            slo.previous_attained,
+            "%",
+            format_change(slo.attained, slo.previous_attained, decimals),
+        ),
     ]
     if slo.sli == "latency":
         figures += [
@@ -139,9 +203,17 @@ def _slo_figures(slo: SloMonth, report: MonthReport) -> list[Figure]:
             row("p99", slo.p99_ms, "ms", format_ms(slo.p99_ms)),
         ]
     for window in slo.worst_windows:
-        figures.append(Figure("worst_window", slo.name, _instant(window.start), "attained",
-                              window.value_percent, "%",
-                              format_percent(window.value_percent, decimals)))
+        figures.append(
+            Figure(
+                "worst_window",
+                slo.name,
+                _instant(window.start),
+                "attained",
+                window.value_percent,
+                "%",
+                format_percent(window.value_percent, decimals),
+            )
+        )
     unit = "minutes" if slo.sli == "uptime" else "events"
     for point in slo.daily:
         day = point.day.isoformat()
@@ -153,8 +225,11 @@ def _slo_figures(slo: SloMonth, report: MonthReport) -> list[Figure]:
         if slo.sli == "latency":
             figures += [
                 Figure("daily", slo.name, day, name, value, "ms", "")
-                for name, value in (("p50", point.p50_ms), ("p95", point.p95_ms),
-                                    ("p99", point.p99_ms))
+                for name, value in (
+                    ("p50", point.p50_ms),
+                    ("p95", point.p95_ms),
+                    ("p99", point.p99_ms),
+                )
             ]
     return figures
 
@@ -163,11 +238,22 @@ def _incident_figures(report: MonthReport) -> list[Figure]:
     figures = []
     for incident in sorted(report.incidents or (), key=lambda row: row.start):
         start = _instant(incident.start)
-        for name, value in (("duration", incident.duration),
-                            ("time_to_acknowledge", incident.time_to_acknowledge),
-                            ("time_to_resolve", incident.time_to_resolve)):
-            figures.append(Figure("incident", incident.title, start, name, _seconds(value), "s",
-                                  format_duration_words(value)))
+        for name, value in (
+            ("duration", incident.duration),
+            ("time_to_acknowledge", incident.time_to_acknowledge),
+            ("time_to_resolve", incident.time_to_resolve),
+        ):
+            figures.append(
+                Figure(
+                    "incident",
+                    incident.title,
+                    start,
+                    name,
+                    _seconds(value),
+                    "s",
+                    format_duration_words(value),
+                )
+            )
     return figures
 
 
@@ -183,8 +269,11 @@ def _fulfillment_figures(report: MonthReport) -> list[Figure]:
     ]
     if total:
         percent = 100.0 * good / total
-        figures.append(Figure("fulfillment", "orders", month, "attained", percent, "%",
-                              format_percent(percent, 1)))
+        figures.append(
+            Figure(
+                "fulfillment", "orders", month, "attained", percent, "%", format_percent(percent, 1)
+            )
+        )
     return figures
 
 
@@ -193,18 +282,37 @@ def _lag_figures(report: MonthReport) -> list[Figure]:
     if lag is None:
         return []
     month = f"{report.month:%Y-%m}"
-    figures = [Figure("lag", "threshold", month, "threshold", lag.threshold_seconds, "s",
-                      format_seconds(lag.threshold_seconds))]
+    figures = [
+        Figure(
+            "lag",
+            "threshold",
+            month,
+            "threshold",
+            lag.threshold_seconds,
+            "s",
+            format_seconds(lag.threshold_seconds),
+        )
+    ]
     for p in lag.projections:
         figures += [
-            Figure("lag", p.projection, month, "p50", p.p50_seconds, "s",
-                   format_seconds(p.p50_seconds)),
-            Figure("lag", p.projection, month, "p95", p.p95_seconds, "s",
-                   format_seconds(p.p95_seconds)),
-            Figure("lag", p.projection, month, "max", p.max_seconds, "s",
-                   format_seconds(p.max_seconds)),
-            Figure("lag", p.projection, month, "within_threshold", p.percent_within_threshold,
-                   "%", format_percent(p.percent_within_threshold, 2)),
+            Figure(
+                "lag", p.projection, month, "p50", p.p50_seconds, "s", format_seconds(p.p50_seconds)
+            ),
+            Figure(
+                "lag", p.projection, month, "p95", p.p95_seconds, "s", format_seconds(p.p95_seconds)
+            ),
+            Figure(
+                "lag", p.projection, month, "max", p.max_seconds, "s", format_seconds(p.max_seconds)
+            ),
+            Figure(
+                "lag",
+                p.projection,
+                month,
+                "within_threshold",
+                p.percent_within_threshold,
+                "%",
+                format_percent(p.percent_within_threshold, 2),
+            ),
         ]
     return figures
 
@@ -215,25 +323,61 @@ def _capacity_figures(report: MonthReport) -> list[Figure]:
     for section in report.capacity or ():
         name, unit = section.resource, section.unit
         figures += [
-            Figure("capacity", name, month, "model", section.model_name, "",
-                   format_model_name(section.model_name)),
-            Figure("capacity", name, month, "capacity", section.capacity, unit,
-                   format_quantity(section.capacity, unit)),
-            Figure("capacity", name, month, "growth_per_month", section.growth_per_month, unit,
-                   format_quantity(section.growth_per_month, unit, signed=True)),
-            *(Figure("capacity", name, month, f"days_to_{level}", days, "days", format_days(days))
-              for level, days in sorted(section.days_to.items())),
-            Figure("capacity", name, month, "recommendation", section.recommendation, "",
-                   section.recommendation),
+            Figure(
+                "capacity",
+                name,
+                month,
+                "model",
+                section.model_name,
+                "",
+                format_model_name(section.model_name),
+            ),
+            Figure(
+                "capacity",
+                name,
+                month,
+                "capacity",
+                section.capacity,
+                unit,
+                format_quantity(section.capacity, unit),
+            ),
+            Figure(
+                "capacity",
+                name,
+                month,
+                "growth_per_month",
+                section.growth_per_month,
+                unit,
+                format_quantity(section.growth_per_month, unit, signed=True),
+            ),
+            *(
+                Figure("capacity", name, month, f"days_to_{level}", days, "days", format_days(days))
+                for level, days in sorted(section.days_to.items())
+            ),
+            Figure(
+                "capacity",
+                name,
+                month,
+                "recommendation",
+                section.recommendation,
+                "",
+                section.recommendation,
+            ),
         ]
-        figures += [Figure("capacity_history", name, day.isoformat(), "value", value, unit, "")
-                    for day, value in section.history]
+        figures += [
+            Figure("capacity_history", name, day.isoformat(), "value", value, unit, "")
+            for day, value in section.history
+        ]
         for row in section.forecast:
             figures += [
                 Figure("capacity_forecast", name, row.ds.isoformat(), field, value, unit, "")
-                for field, value in (("forecast", row.yhat), ("lower80", row.lower80),
-                                     ("upper80", row.upper80), ("lower95", row.lower95),
-                                     ("upper95", row.upper95))
+                for field, value in (
+                    ("forecast", row.yhat),
+                    ("lower80", row.lower80),
+                    ("upper80", row.upper80),
+                    ("lower95", row.lower95),
+                    ("upper95", row.upper95),
+                )
             ]
     return figures
 
@@ -241,8 +385,15 @@ def _capacity_figures(report: MonthReport) -> list[Figure]:
 def _trend_figures(report: MonthReport) -> list[Figure]:
     decimals = {slo.name: percent_decimals(slo) for slo in report.slos}
     return [
-        Figure("trend", point.slo_name, f"{point.month:%Y-%m}", "attained", point.attained, "%",
-               format_trend_cell(point.attained, decimals.get(point.slo_name, 2)))
+        Figure(
+            "trend",
+            point.slo_name,
+            f"{point.month:%Y-%m}",
+            "attained",
+            point.attained,
+            "%",
+            format_trend_cell(point.attained, decimals.get(point.slo_name, 2)),
+        )
         for point in sorted(report.trend, key=lambda p: (p.slo_name, p.month))
     ]
 
@@ -269,8 +420,9 @@ def to_json(report: MonthReport) -> str:
         "overall_status": report.overall_status,
         "columns": list(COLUMNS),
     }
-    figures = ",\n".join(json.dumps(asdict(figure), ensure_ascii=False)
-                         for figure in report_figures(report))
+    figures = ",\n".join(
+        json.dumps(asdict(figure), ensure_ascii=False) for figure in report_figures(report)
+    )
     return f'{json.dumps(header, ensure_ascii=False)[:-1]}, "figures": [\n{figures}\n]}}\n'
 
 

@@ -36,8 +36,14 @@ STATUS_LABELS: dict[SloStatus, str] = {
     "breached": "Breached",
     "no-data": "No data",
 }
-_PERCENT_DECIMALS = {"uptime": 2, "availability": 2, "lag": 2, "latency": 2, "fulfillment": 1,
-                     "projection_lag": 2}
+_PERCENT_DECIMALS = {
+    "uptime": 2,
+    "availability": 2,
+    "lag": 2,
+    "latency": 2,
+    "fulfillment": 1,
+    "projection_lag": 2,
+}
 _NOISE = Decimal("1e-9")
 ROUNDING_NOTE = (
     "Availability, uptime and lag percentages are shown with 2 decimals, fulfillment with 1 "

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 def add_routes(app: web.Application, report_service: ReportService) -> None:
     app[REPORT_SERVICE_KEY] = report_service
     # rendering a PDF takes seconds of CPU: one at a time, one waiting, 429 beyond
-    app[REPORT_WORK_KEY] = heavy_work(app, "report rendering", concurrency=1, waiting=1, timeout=300)
+    app[REPORT_WORK_KEY] = heavy_work(
+        app, "report rendering", concurrency=1, waiting=1, timeout=300
+    )
     app.router.add_post("/api/v1/reports", create_report)
     app.router.add_get("/api/v1/reports", list_reports)
     # before "{month}", which would also match "2026-10.csv"

@@ -18,7 +18,9 @@ def parse_month(text: str) -> date:
     except ValueError as err:
         raise ReportRequestError(str(err)) from None
     if month.year < 2000:  # events before 2000 are invalid (docs/events.md): nothing to report
-        raise ReportRequestError(f"month {text!r} is before 2000, the earliest time slaengine accepts")
+        raise ReportRequestError(
+            f"month {text!r} is before 2000, the earliest time slaengine accepts"
+        )
     return month
 
 

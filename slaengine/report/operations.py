@@ -38,7 +38,14 @@ TREND_CHART_MAX_SLOS = 6
 def incidents_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(40 * mm), Paragraph("Incidents", theme.h1)]
     if report.incidents is None:
-        return [*story, Paragraph("No incident data source is configured (PagerDuty or the alert log): incidents are not reported.", theme.body)]
+        return [
+            *story,
+            Paragraph(
+                "No incident data source is configured (PagerDuty or the alert log): incidents "
+                "are not reported.",
+                theme.body,
+            ),
+        ]
     if not report.incidents:
         return [*story, Paragraph("No incidents this month.", theme.body)]
     rows: list[list[Any]] = [
@@ -114,13 +121,18 @@ def lag_section(report: MonthReport, theme: Theme) -> list[Flowable]:
 def capacity_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story: list[Flowable] = [CondPageBreak(80 * mm), Paragraph("Capacity", theme.h1)]
     if report.capacity is None:
-        return [*story, Paragraph("The capacity forecaster is not configured: no capacity forecast for this month.", theme.body)]
+        return [
+            *story,
+            Paragraph(
+                "The capacity forecaster is not configured: no capacity forecast for this month.",
+                theme.body,
+            ),
+        ]
     if not report.capacity:
         return [*story, Paragraph("No resources are forecast.", theme.body)]
     for section in report.capacity:
         facts = [
-            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%",
-             "Days to 100%"],
+            ["Model", "Capacity", "Growth per month", "Days to 80%", "Days to 90%", "Days to 100%"],
             [
                 format_model_name(section.model_name),
                 format_quantity(section.capacity, section.unit),
@@ -176,17 +188,25 @@ def trend_section(report: MonthReport, theme: Theme) -> list[Flowable]:
                 cell = (column, row)
                 extra += [
                     ("BACKGROUND", cell, cell, missed_fill),
-                    ("FONT", cell, cell, theme.style.fonts.bold, theme.cell.fontSize,
-                     theme.cell.leading),
+                    (
+                        "FONT",
+                        cell,
+                        cell,
+                        theme.style.fonts.bold,
+                        theme.cell.fontSize,
+                        theme.cell.leading,
+                    ),
                 ]
         rows.append(cells)
     first = 0.22 * theme.text_width
     widths = [first] + [(theme.text_width - first) / len(months)] * len(months)
     if len(names) <= TREND_CHART_MAX_SLOS:
-        story.append(charts.draw_trend([p for p in report.trend if p.month in months], theme.style, labels))
+        story.append(
+            charts.draw_trend([p for p in report.trend if p.month in months], theme.style, labels)
+        )
     story += [
         theme.table(rows, widths, extra=extra, padding=2.5),
-        Paragraph("Shaded, bold: the target was missed that month; \"-\": no data.", theme.small),
+        Paragraph('Shaded, bold: the target was missed that month; "-": no data.', theme.small),
     ]
     return story
 

@@ -50,8 +50,9 @@ class _OutlinedDoc(BaseDocTemplate):
         text = flowable.getPlainText()
         key = f"outline-{self.page}-{id(flowable)}"
         self.canv.bookmarkPage(key)
-        self.canv.addOutlineEntry(text, key, level=0 if flowable.style.name == "h1" else 1,
-                                  closed=True)
+        self.canv.addOutlineEntry(
+            text, key, level=0 if flowable.style.name == "h1" else 1, closed=True
+        )
 
 
 def render_report(report: MonthReport, style: ReportStyle | None = None) -> bytes:

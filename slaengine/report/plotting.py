@@ -243,8 +243,16 @@ class Axes:
             # a white box behind the label, so a nearby line never strikes through it
             right = self.left + self.width - label_inset
             label_width = stringWidth(label, self.style.fonts.regular, AXIS_FONT_SIZE)
-            self.drawing.add(Rect(right - label_width - 1, py + 1.2, label_width + 2,
-                                  AXIS_FONT_SIZE, fillColor=colour("#FFFFFF"), strokeColor=None))
+            self.drawing.add(
+                Rect(
+                    right - label_width - 1,
+                    py + 1.2,
+                    label_width + 2,
+                    AXIS_FONT_SIZE,
+                    fillColor=colour("#FFFFFF"),
+                    strokeColor=None,
+                )
+            )
             self.text(
                 self.left + self.width - label_inset,
                 py + 2.2,
@@ -323,13 +331,27 @@ class Axes:
             x -= stringWidth(key.label, self.style.fonts.regular, AXIS_FONT_SIZE) + 12
             if key.fill is not None:
                 self.drawing.add(
-                    Rect(x, y - 0.5, 9, 6, fillColor=key.fill, strokeColor=colour(key.hex_colour),
-                         strokeWidth=0.4)
+                    Rect(
+                        x,
+                        y - 0.5,
+                        9,
+                        6,
+                        fillColor=key.fill,
+                        strokeColor=colour(key.hex_colour),
+                        strokeWidth=0.4,
+                    )
                 )
             else:
                 self.drawing.add(
-                    Line(x, y + 2.3, x + 9, y + 2.3, strokeColor=colour(key.hex_colour),
-                         strokeWidth=1.6, strokeDashArray=key.dash)
+                    Line(
+                        x,
+                        y + 2.3,
+                        x + 9,
+                        y + 2.3,
+                        strokeColor=colour(key.hex_colour),
+                        strokeWidth=1.6,
+                        strokeDashArray=key.dash,
+                    )
                 )
             x -= 6
 

@@ -10,6 +10,7 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -93,7 +94,9 @@ class ReportScheduler:
             try:
                 await self.generate(month)
             except Exception:
-                await settled(self.claim.release(month))  # the next tick, on any worker, tries again
+                await settled(
+                    self.claim.release(month)
+                )  # the next tick, on any worker, tries again
                 log.exception("monthly report for %s could not be generated", f"{month:%Y-%m}")
             else:
                 await settled(self.claim.mark_done(month))
@@ -125,7 +128,5 @@ class ReportScheduler:
                 log.exception("report scheduler tick failed")
             now = self.clock()
             wait = min(interval, max((self.next_run_at(now) - now).total_seconds(), 0.0) + 0.01)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
-            except TimeoutError:
-                pass

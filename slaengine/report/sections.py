@@ -103,7 +103,7 @@ def summary_section(report: MonthReport, theme: Theme) -> list[Flowable]:
     story.append(Spacer(1, 3 * mm))
     # in blocks, so a long list of SLOs flows onto the next page instead of overflowing one
     for first in range(0, len(report.slos), BUDGET_BARS_PER_BLOCK):
-        block = report.slos[first:first + BUDGET_BARS_PER_BLOCK]
+        block = report.slos[first : first + BUDGET_BARS_PER_BLOCK]
         story.append(charts.draw_budget_bars(block, theme.style, theme.text_width))
     story += [
         Paragraph("Key facts", theme.h2),

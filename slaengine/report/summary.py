@@ -127,7 +127,8 @@ def worst_slo(slos: tuple[SloMonth, ...]) -> SloMonth | None:
 
 
 def worst_day(slos: tuple[SloMonth, ...]) -> WorstDay | None:
-    """The (day, SLO) that burnt the largest share of that SLO's month budget; None if no day did."""
+    """The (day, SLO) that burnt the largest share of that SLO's month budget; None if no day
+    did."""
     worst: WorstDay | None = None
     for slo in slos:
         month_total = sum(point.total for point in slo.daily)
@@ -200,7 +201,9 @@ def incidents_text(totals: IncidentTotals | None) -> str:
     noun = "incident" if totals.count == 1 else "incidents"
     text = f"{totals.count} {noun}, {format_duration_words(totals.total)} in total"
     if totals.longest is not None:
-        text += f", longest {format_duration_words(totals.longest.duration)} ({totals.longest.title})"
+        text += (
+            f", longest {format_duration_words(totals.longest.duration)} ({totals.longest.title})"
+        )
     if totals.still_open:
         text += f", {totals.still_open} still open"
     return text
@@ -222,6 +225,7 @@ def _warning_text(warning: CapacityWarning) -> str:
     if past:
         parts.append(f"is past {max(past)}% of capacity")
     if ahead:
-        parts.append("reaches " + ", ".join(f"{level}% in {format_days(days)}"
-                                            for level, days in ahead))
+        parts.append(
+            "reaches " + ", ".join(f"{level}% in {format_days(days)}" for level, days in ahead)
+        )
     return f"{warning.resource} " + " and ".join(parts)

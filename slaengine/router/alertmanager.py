@@ -87,6 +87,11 @@ def _to_alert(item: _WebhookAlert) -> Alert:
     labels = dict(item.labels)
     labels.setdefault("severity", "warning")
     ends_at = item.endsAt if item.endsAt and item.endsAt.year > ZERO_TIME_YEAR else None
-    return Alert(labels=labels, status=item.status, starts_at=item.startsAt,
-                 annotations=dict(item.annotations), ends_at=ends_at,
-                 generator=item.generatorURL or "alertmanager")
+    return Alert(
+        labels=labels,
+        status=item.status,
+        starts_at=item.startsAt,
+        annotations=dict(item.annotations),
+        ends_at=ends_at,
+        generator=item.generatorURL or "alertmanager",
+    )

@@ -28,8 +28,9 @@ RESOLVED_COLOR = "#2b9348"
 class ChatSender:
     name = "chat"
 
-    def __init__(self, webhook_url: str, timeout: float = 10.0,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self, webhook_url: str, timeout: float = 10.0, session: aiohttp.ClientSession | None = None
+    ) -> None:
         self._url = webhook_url
         self.host = urlsplit(webhook_url).netloc or "?"
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -38,8 +39,12 @@ class ChatSender:
 
     @classmethod
     def from_config(cls, config: ChatIntegration) -> ChatSender:
-        url = read_secret(config.webhook_url, config.webhook_url_file, "SLAENGINE_CHAT_WEBHOOK_URL",
-                          "chat webhook URL")
+        url = read_secret(
+            config.webhook_url,
+            config.webhook_url_file,
+            "SLAENGINE_CHAT_WEBHOOK_URL",
+            "chat webhook URL",
+        )
         return cls(url, timeout=config.timeout.total_seconds())
 
     def __repr__(self) -> str:
@@ -52,7 +57,9 @@ class ChatSender:
 
     def build_payload(self, notification: Notification) -> dict[str, Any]:
         severity = notification.common_labels.get("severity", "")
-        color = RESOLVED_COLOR if notification.status == "resolved" else COLORS.get(severity, "#888888")
+        color = (
+            RESOLVED_COLOR if notification.status == "resolved" else COLORS.get(severity, "#888888")
+        )
         title = escape_chat(render_title(notification))
         return {
             "text": title,
@@ -72,16 +79,21 @@ class ChatSender:
             self._session = aiohttp.ClientSession()
         headers = {"Idempotency-Key": notification.notification_id}
         try:
-            async with self._session.post(self._url, json=self.build_payload(notification),
-                                          headers=headers, timeout=self.timeout) as response:
+            async with self._session.post(
+                self._url,
+                json=self.build_payload(notification),
+                headers=headers,
+                timeout=self.timeout,
+            ) as response:
                 if response.status < 300:
                     return
                 body = (await response.text())[:200]
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise RetryableDeliveryError(f"chat webhook {self.host} unreachable: "
-                                         f"{type(err).__name__}") from err
+            raise RetryableDeliveryError(
+                f"chat webhook {self.host} unreachable: {type(err).__name__}"
+            ) from err
         text = f"chat webhook {self.host} answered {status}: {body}"
         if status == 429 or status >= 500:
             raise RetryableDeliveryError(text, retry_after=retry_after)

@@ -1,7 +1,7 @@
 """``slaengine routing``: check routing.yaml and show where alerts would go (like amtool).
 
-    slaengine routing check [--config FILE]
-    slaengine routing test severity=warning service=checkout [--config FILE]
+slaengine routing check [--config FILE]
+slaengine routing test severity=warning service=checkout [--config FILE]
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("routing", help="check alert routing and test label sets")
-    actions = parser.add_subparsers(dest="routing_action", metavar="ACTION", required=True,
-                                    parser_class=type(parser))
+    actions = parser.add_subparsers(
+        dest="routing_action", metavar="ACTION", required=True, parser_class=type(parser)
+    )
     check = actions.add_parser("check", help="validate routing.yaml and print the route tree")
     check.add_argument("--config", help="routing file (default alert_rules/routing.yaml)")
     check.set_defaults(func=run_check)
@@ -38,14 +39,18 @@ def run_check(args: argparse.Namespace) -> int:
     def show(route: Any, depth: int) -> None:
         matchers = ", ".join(str(m) for m in route.matchers) or "(all)"
         group_by = "..." if route.group_by is None else ",".join(route.group_by)
-        print(f"{'  ' * depth}{matchers} -> {route.receiver}  group_by=[{group_by}]"
-              f"{'  continue' if route.continue_ else ''}")
+        print(
+            f"{'  ' * depth}{matchers} -> {route.receiver}  group_by=[{group_by}]"
+            f"{'  continue' if route.continue_ else ''}"
+        )
         for child in route.children:
             show(child, depth + 1)
 
     show(root, 0)
-    print(f"{len(config.receivers)} receivers, {len(config.inhibit_rules)} inhibit rules, "
-          f"{len(config.silences)} configured silences: OK")
+    print(
+        f"{len(config.receivers)} receivers, {len(config.inhibit_rules)} inhibit rules, "
+        f"{len(config.silences)} configured silences: OK"
+    )
     return 0
 
 

@@ -124,7 +124,9 @@ class DeliverySettings(_Strict):
 
 
 class GlobalSettings(_Strict):
-    refire_window: TimedeltaField = timedelta(minutes=5)  # re-fire within this of resolving = same incident
+    refire_window: TimedeltaField = timedelta(
+        minutes=5
+    )  # re-fire within this of resolving = same incident
 
 
 class RoutingConfig(_Strict):
@@ -160,13 +162,17 @@ def check_references(config: RoutingConfig, document: Any, source: str) -> None:
     if not config.route.receiver:
         fail("the root route needs a receiver", ("route",))
     if config.route.matchers:
-        fail("the root route matches every alert; move matchers to a child route",
-             ("route", "matchers"))
+        fail(
+            "the root route matches every alert; move matchers to a child route",
+            ("route", "matchers"),
+        )
 
     def walk(route: RouteConfig, loc: tuple[str | int, ...]) -> None:
         if route.receiver is not None and route.receiver not in names:
-            fail(f"unknown receiver {route.receiver!r} (known: {', '.join(sorted(names))})",
-                 (*loc, "receiver"))
+            fail(
+                f"unknown receiver {route.receiver!r} (known: {', '.join(sorted(names))})",
+                (*loc, "receiver"),
+            )
         for index, child in enumerate(route.routes):
             walk(child, (*loc, "routes", index))
 

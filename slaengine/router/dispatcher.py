@@ -20,8 +20,9 @@ from slaengine.router.silences import SilenceStore
 
 
 class AlertDispatcher:
-    def __init__(self, config: RoutingConfig, silences: SilenceStore,
-                 next_sequence: NextSequence) -> None:
+    def __init__(
+        self, config: RoutingConfig, silences: SilenceStore, next_sequence: NextSequence
+    ) -> None:
         self.config = config
         self.root = build_route_tree(config.route)
         self.routes_by_id = {route.route_id: route for route in self.root.walk()}
@@ -50,7 +51,8 @@ class AlertDispatcher:
 
         def is_muted(alert: Alert) -> bool:
             return bool(self.silences.muting(alert.labels, now)) or self.inhibitor.is_inhibited(
-                alert, sources)
+                alert, sources
+            )
 
         notifications = []
         for group in due:

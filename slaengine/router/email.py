@@ -20,9 +20,19 @@ from slaengine.smtp import SmtpSender, smtp_password
 class EmailSender:
     name = "email"
 
-    def __init__(self, *, host: str, port: int, sender: str, to: list[str], starttls: bool = False,
-                 use_tls: bool = False, username: str | None = None, password: str | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        to: list[str],
+        starttls: bool = False,
+        use_tls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.host, self.port, self.sender, self.to = host, port, sender, list(to)
         self.starttls, self.use_tls, self.timeout = starttls, use_tls, timeout
         self.username = username
@@ -31,9 +41,17 @@ class EmailSender:
     @classmethod
     def from_config(cls, config: EmailIntegration) -> EmailSender:
         password = smtp_password(config.username, config.password_file)
-        return cls(host=config.host, port=config.port, sender=config.sender, to=config.to,
-                   starttls=config.starttls, use_tls=config.use_tls, username=config.username,
-                   password=password, timeout=config.timeout.total_seconds())
+        return cls(
+            host=config.host,
+            port=config.port,
+            sender=config.sender,
+            to=config.to,
+            starttls=config.starttls,
+            use_tls=config.use_tls,
+            username=config.username,
+            password=password,
+            timeout=config.timeout.total_seconds(),
+        )
 
     def __repr__(self) -> str:  # never show the password
         return f"EmailSender(host={self.host!r}, port={self.port}, to={self.to!r})"
@@ -53,6 +71,13 @@ class EmailSender:
         return message
 
     async def send(self, notification: Notification) -> None:
-        smtp = SmtpSender(host=self.host, port=self.port, timeout=self.timeout, username=self.username,
-                          password=self._password, use_tls=self.use_tls, start_tls=self.starttls)
+        smtp = SmtpSender(
+            host=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            username=self.username,
+            password=self._password,
+            use_tls=self.use_tls,
+            start_tls=self.starttls,
+        )
         await smtp.send(self.build_message(notification))

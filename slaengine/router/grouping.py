@@ -37,10 +37,13 @@ class AlertGroup:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "route_id": self.route.route_id, "group_key": self.group_key,
-            "group_labels": self.group_labels, "next_flush_at": self.next_flush_at.isoformat(),
+            "route_id": self.route.route_id,
+            "group_key": self.group_key,
+            "group_labels": self.group_labels,
+            "next_flush_at": self.next_flush_at.isoformat(),
             "alerts": [alert.to_json() for alert in self.alerts.values()],
-            "occurrences": self.occurrences, "notified_firing": sorted(self.notified_firing),
+            "occurrences": self.occurrences,
+            "notified_firing": sorted(self.notified_firing),
             "notified_occurrences": self.notified_occurrences,
             "last_notified_at": _iso(self.last_notified_at),
             "resolved_at": {fp: at.isoformat() for fp, at in self.resolved_at.items()},
@@ -51,7 +54,9 @@ class AlertGroup:
     def from_json(cls, data: Mapping[str, Any], route: Route) -> AlertGroup:
         alerts = [Alert.from_json(item) for item in data["alerts"]]
         return cls(
-            route=route, group_key=data["group_key"], group_labels=dict(data["group_labels"]),
+            route=route,
+            group_key=data["group_key"],
+            group_labels=dict(data["group_labels"]),
             next_flush_at=datetime.fromisoformat(data["next_flush_at"]),
             alerts={alert.fingerprint: alert for alert in alerts},
             occurrences=int(data["occurrences"]),
@@ -111,8 +116,10 @@ class GroupManager:
         group.alerts[fingerprint] = alert
 
     def due(self, now: datetime) -> list[AlertGroup]:
-        return sorted((g for g in self.groups.values() if g.closed_at is None and g.next_flush_at <= now),
-                      key=lambda g: (g.next_flush_at, g.group_key))
+        return sorted(
+            (g for g in self.groups.values() if g.closed_at is None and g.next_flush_at <= now),
+            key=lambda g: (g.next_flush_at, g.group_key),
+        )
 
     def next_deadline(self) -> datetime | None:
         pending = [g.next_flush_at for g in self.groups.values() if g.closed_at is None]
@@ -124,14 +131,23 @@ class GroupManager:
 
     def flush(self, group: AlertGroup, now: datetime, is_muted: IsMuted) -> Notification | None:
         """The group's notification if one is due, and the group's state moved past it."""
-        firing = {fp: a for fp, a in group.alerts.items() if a.status == "firing" and not is_muted(a)}
+        firing = {
+            fp: a for fp, a in group.alerts.items() if a.status == "firing" and not is_muted(a)
+        }
         # resolves of alerts the receiver heard about always go out, silenced or not
-        resolved = {fp: a for fp, a in group.alerts.items()
-                    if a.status == "resolved" and fp in group.notified_firing}
+        resolved = {
+            fp: a
+            for fp, a in group.alerts.items()
+            if a.status == "resolved" and fp in group.notified_firing
+        }
         notification = None
         if self._needs_update(group, set(firing), set(resolved), now):
-            notification = _build_notification(group, [*firing.values(), *resolved.values()],
-                                               self.next_sequence(group.group_key), now)
+            notification = _build_notification(
+                group,
+                [*firing.values(), *resolved.values()],
+                self.next_sequence(group.group_key),
+                now,
+            )
             group.notified_firing = frozenset(firing)
             group.notified_occurrences = group.occurrences
             group.last_notified_at = now
@@ -142,8 +158,9 @@ class GroupManager:
             group.closed_at = now
         return notification
 
-    def _needs_update(self, group: AlertGroup, firing: set[str], resolved: set[str],
-                      now: datetime) -> bool:
+    def _needs_update(
+        self, group: AlertGroup, firing: set[str], resolved: set[str], now: datetime
+    ) -> bool:
         if firing - group.notified_firing or resolved:
             return True
         if firing and group.occurrences > group.notified_occurrences:
@@ -152,8 +169,11 @@ class GroupManager:
         return bool(firing) and last is not None and now - last >= group.route.repeat_interval
 
     def collect_garbage(self, now: datetime) -> None:
-        for key in [k for k, g in self.groups.items()
-                    if g.closed_at is not None and now - g.closed_at > self.refire_window]:
+        for key in [
+            k
+            for k, g in self.groups.items()
+            if g.closed_at is not None and now - g.closed_at > self.refire_window
+        ]:
             del self.groups[key]
         for group in self.groups.values():
             for fp in [fp for fp, at in group.resolved_at.items() if now - at > self.refire_window]:
@@ -175,8 +195,9 @@ class GroupManager:
         return dropped
 
 
-def _build_notification(group: AlertGroup, alerts: list[Alert], sequence: int,
-                        now: datetime) -> Notification:
+def _build_notification(
+    group: AlertGroup, alerts: list[Alert], sequence: int, now: datetime
+) -> Notification:
     alerts.sort(key=lambda a: (a.starts_at, a.fingerprint))
     return Notification(
         receiver=group.route.receiver,

@@ -74,8 +74,11 @@ async def receive_alertmanager(request: web.Request) -> web.StreamResponse:
     except InvalidAlertmanagerPayloadError as err:
         return json_error(400, f"invalid Alertmanager payload: {err}")
     if len(alerts) > MAX_INTAKE_ALERTS:
-        return json_error(413, f"{len(alerts)} alerts in one request; at most {MAX_INTAKE_ALERTS} "
-                               "(set max_alerts in Alertmanager's webhook_config)")
+        return json_error(
+            413,
+            f"{len(alerts)} alerts in one request; at most {MAX_INTAKE_ALERTS} "
+            "(set max_alerts in Alertmanager's webhook_config)",
+        )
     router = request.app[ROUTER_KEY]
     try:
         await router.receive_many(alerts)
@@ -119,8 +122,15 @@ async def create_silence(request: web.Request) -> web.StreamResponse:
     except OverflowError:
         return json_error(400, "invalid silence: starts_at + duration is past year 9999")
     try:
-        silence = await asyncio.to_thread(router.silences.create, wanted.matchers, starts_at, ends_at,
-                                          wanted.created_by, wanted.comment, now)
+        silence = await asyncio.to_thread(
+            router.silences.create,
+            wanted.matchers,
+            starts_at,
+            ends_at,
+            wanted.created_by,
+            wanted.comment,
+            now,
+        )
     except InvalidSilenceError as err:
         return json_error(400, f"invalid silence: {err}")
     return web.json_response({"silence": silence.to_json(now)}, status=201)
@@ -131,8 +141,9 @@ async def expire_silence(request: web.Request) -> web.StreamResponse:
     router = request.app[ROUTER_KEY]
     now = router.clock()
     try:
-        silence = await asyncio.to_thread(router.silences.expire, request.match_info["silence_id"],
-                                          now)
+        silence = await asyncio.to_thread(
+            router.silences.expire, request.match_info["silence_id"], now
+        )
     except SilenceNotFoundError as err:
         return json_error(404, str(err.args[0]))
     except InvalidSilenceError as err:

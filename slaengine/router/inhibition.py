@@ -23,8 +23,11 @@ class InhibitRule:
 
     @classmethod
     def from_config(cls, config: InhibitRuleConfig) -> InhibitRule:
-        return cls(parse_matchers(config.source_matchers), parse_matchers(config.target_matchers),
-                   tuple(config.equal))
+        return cls(
+            parse_matchers(config.source_matchers),
+            parse_matchers(config.target_matchers),
+            tuple(config.equal),
+        )
 
     def mutes(self, target: Alert, source: Alert) -> bool:
         return (
@@ -32,7 +35,9 @@ class InhibitRule:
             and source.fingerprint != target.fingerprint
             and match_all(self.target, target.labels)
             and match_all(self.source, source.labels)
-            and all(_label(source.labels, name) == _label(target.labels, name) for name in self.equal)
+            and all(
+                _label(source.labels, name) == _label(target.labels, name) for name in self.equal
+            )
         )
 
 

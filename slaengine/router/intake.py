@@ -74,13 +74,15 @@ def validate_alert(alert: Alert) -> Alert:
         raise InvalidAlertError("labels.alertname is required")
     _check_map(alert.annotations, "annotations", MAX_ANNOTATION_VALUE)
     if alert.status not in STATUSES:
-        raise InvalidAlertError(f"status must be one of {', '.join(STATUSES)}, not "
-                                f"{str(alert.status)[:40]!r}")
+        raise InvalidAlertError(
+            f"status must be one of {', '.join(STATUSES)}, not {str(alert.status)[:40]!r}"
+        )
     check_time(alert.starts_at, "starts_at")
     check_time(alert.ends_at, "ends_at")
     value = alert.value
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                              or not math.isfinite(value)):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    ):
         raise InvalidAlertError(f"value must be a finite number, not {str(value)[:40]!r}")
     _check_text(alert.generator, "generator", MAX_LABEL_VALUE)
     return alert
@@ -145,7 +147,12 @@ async def route_alert_record(router: Receiver, value: bytes | str) -> bool:
         await router.receive(alert)
     except Exception as err:  # noqa: BLE001 - the agent must survive any router failure
         router.count_error("internal_error")
-        _RECORD_LOG.error("internal_error", "router could not take alert %s: %s: %s",
-                          alert.name, type(err).__name__, err)
+        _RECORD_LOG.error(
+            "internal_error",
+            "router could not take alert %s: %s: %s",
+            alert.name,
+            type(err).__name__,
+            err,
+        )
         return False
     return True

@@ -19,7 +19,7 @@ import re2
 
 from slaengine.errors import SlaEngineError
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$')
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 OPERATORS = ("=", "!=", "=~", "!~")
 MAX_PATTERN_LENGTH = 1000
 _RE2_OPTIONS = re2.Options()
@@ -45,14 +45,17 @@ class Matcher:
         found = _MATCHER.match(text)
         if not found:
             raise InvalidMatcherError(
-                f"invalid matcher {text!r}: expected label<op>value with op one of = != =~ !~")
+                f"invalid matcher {text!r}: expected label<op>value with op one of = != =~ !~"
+            )
         name, operator, value = found.groups()
         return cls.build(name, operator, _unquote(value))
 
     @classmethod
     def build(cls, name: str, operator: str, value: str) -> Matcher:
         if operator not in OPERATORS:
-            raise InvalidMatcherError(f"invalid matcher operator {operator!r}: use one of = != =~ !~")
+            raise InvalidMatcherError(
+                f"invalid matcher operator {operator!r}: use one of = != =~ !~"
+            )
         regex = None
         if operator in ("=~", "!~"):
             regex = compile_re2(name, operator, value)
@@ -76,16 +79,22 @@ class Matcher:
 def compile_re2(name: str, operator: str, value: str) -> Any:
     """The anchored RE2 pattern of a regex matcher; InvalidMatcherError saying why RE2 refuses."""
     if len(value) > MAX_PATTERN_LENGTH:
-        raise InvalidMatcherError(f"regex in matcher {name}{operator}... is longer than "
-                                  f"{MAX_PATTERN_LENGTH} characters")
+        raise InvalidMatcherError(
+            f"regex in matcher {name}{operator}... is longer than {MAX_PATTERN_LENGTH} characters"
+        )
     try:
         return re2.compile(f"^(?:{value})$", _RE2_OPTIONS)
     except re2.error as err:
-        reason = err.args[0].decode(errors="replace") if err.args and isinstance(
-            err.args[0], bytes) else str(err)
-        raise InvalidMatcherError(f"invalid regex in matcher {name}{operator}{value!r}: {reason} "
-                                  "(matchers use RE2 syntax, as in Alertmanager: no "
-                                  "backreferences or lookaround)") from err
+        reason = (
+            err.args[0].decode(errors="replace")
+            if err.args and isinstance(err.args[0], bytes)
+            else str(err)
+        )
+        raise InvalidMatcherError(
+            f"invalid regex in matcher {name}{operator}{value!r}: {reason} "
+            "(matchers use RE2 syntax, as in Alertmanager: no "
+            "backreferences or lookaround)"
+        ) from err
 
 
 def _unquote(value: str) -> str:

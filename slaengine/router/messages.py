@@ -41,8 +41,11 @@ def render_alert(alert: Alert) -> str:
 def render_body(notification: Notification) -> str:
     header = [render_title(notification), ""]
     if notification.occurrences > 1:
-        header.insert(1, f"This incident fired {notification.occurrences} times "
-                         "(it re-fired shortly after resolving).")
+        header.insert(
+            1,
+            f"This incident fired {notification.occurrences} times "
+            "(it re-fired shortly after resolving).",
+        )
     blocks = [render_alert(alert) for alert in notification.alerts]
     footer = ["", f"Group: {notification.group_key}  Notification: {notification.notification_id}"]
     return "\n".join(header) + "\n\n".join(blocks) + "\n" + "\n".join(footer) + "\n"

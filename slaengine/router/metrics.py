@@ -28,8 +28,12 @@ class OutboxStats(Protocol):
 
 
 class RouterCollector(Collector):
-    def __init__(self, outbox: OutboxStats, clock: Callable[[], datetime],
-                 errors: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        outbox: OutboxStats,
+        clock: Callable[[], datetime],
+        errors: Mapping[str, int] | None = None,
+    ) -> None:
         self.outbox = outbox
         self.clock = clock
         self.errors = errors if errors is not None else {}  # AlertRouter.errors
@@ -39,23 +43,32 @@ class RouterCollector(Collector):
         now = to_epoch(self.clock())
         families = {
             "delivered": CounterMetricFamily(
-                "slaengine_alert_deliveries", "Notifications accepted by a receiver.", labels=LABELS),
+                "slaengine_alert_deliveries", "Notifications accepted by a receiver.", labels=LABELS
+            ),
             "failed": CounterMetricFamily(
                 "slaengine_alert_deliveries_failed",
                 "Notifications declared dead (rejected, or still failing after max_age).",
-                labels=LABELS),
+                labels=LABELS,
+            ),
             "retried": CounterMetricFamily(
-                "slaengine_alert_deliveries_retried", "Delivery attempts that will be retried.",
-                labels=LABELS),
+                "slaengine_alert_deliveries_retried",
+                "Delivery attempts that will be retried.",
+                labels=LABELS,
+            ),
             "damaged": CounterMetricFamily(
                 "slaengine_alert_deliveries_damaged",
-                "Stored notifications quarantined because they no longer decode.", labels=LABELS),
+                "Stored notifications quarantined because they no longer decode.",
+                labels=LABELS,
+            ),
         }
-        depth = GaugeMetricFamily("slaengine_alert_outbox_depth",
-                                  "Notifications waiting in the outbox.", labels=LABELS)
-        oldest = GaugeMetricFamily("slaengine_alert_outbox_oldest_pending_age_seconds",
-                                   "Age of the oldest undelivered notification (0 if none).",
-                                   labels=LABELS)
+        depth = GaugeMetricFamily(
+            "slaengine_alert_outbox_depth", "Notifications waiting in the outbox.", labels=LABELS
+        )
+        oldest = GaugeMetricFamily(
+            "slaengine_alert_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered notification (0 if none).",
+            labels=LABELS,
+        )
         for channel, channel_stats in sorted(stats.items()):
             receiver, _, integration = channel.rpartition("/")
             labels = [receiver, integration]
@@ -70,11 +83,14 @@ class RouterCollector(Collector):
         yield CounterMetricFamily(
             "slaengine_alert_outbox_write_failures",
             "Outbox transactions the disk refused (full, I/O error); nothing of them was stored.",
-            value=self.outbox.write_failures)
+            value=self.outbox.write_failures,
+        )
         errors = CounterMetricFamily(
             "slaengine_alert_router_errors",
             "Alerts the router could not take: invalid_alert (malformed sla.alerts record), "
-            "internal_error.", labels=["kind"])
+            "internal_error.",
+            labels=["kind"],
+        )
         for kind, count in sorted(self.errors.items()):
             errors.add_metric([kind], count)
         yield errors

@@ -60,7 +60,9 @@ class Route:
         return [self, *(route for child in self.children for route in child.walk())]
 
 
-def build_route_tree(config: RouteConfig, parent: Route | None = None, route_id: str = "{}") -> Route:
+def build_route_tree(
+    config: RouteConfig, parent: Route | None = None, route_id: str = "{}"
+) -> Route:
     receiver = config.receiver or (parent.receiver if parent else "")
     if config.group_by is None:
         group_by = parent.group_by if parent else ()
@@ -72,10 +74,12 @@ def build_route_tree(config: RouteConfig, parent: Route | None = None, route_id:
         matchers=parse_matchers(config.matchers),
         group_by=group_by,
         group_wait=_inherit(config.group_wait, parent.group_wait if parent else DEFAULT_GROUP_WAIT),
-        group_interval=_inherit(config.group_interval,
-                                parent.group_interval if parent else DEFAULT_GROUP_INTERVAL),
-        repeat_interval=_inherit(config.repeat_interval,
-                                 parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL),
+        group_interval=_inherit(
+            config.group_interval, parent.group_interval if parent else DEFAULT_GROUP_INTERVAL
+        ),
+        repeat_interval=_inherit(
+            config.repeat_interval, parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL
+        ),
         continue_=config.continue_,
         children=(),
     )

@@ -41,8 +41,12 @@ def build_pagerduty_sender(integration: PagerDutyIntegration) -> Sender:
 
     from slaengine.pagerduty.sender import PagerDutySender  # written alongside, imported lazily
 
-    routing_key = read_secret(integration.routing_key, integration.routing_key_file,
-                              "SLAENGINE_PAGERDUTY_ROUTING_KEY", "PagerDuty routing key")
+    routing_key = read_secret(
+        integration.routing_key,
+        integration.routing_key_file,
+        "SLAENGINE_PAGERDUTY_ROUTING_KEY",
+        "PagerDuty routing key",
+    )
     events_url = integration.events_url or os.environ.get("SLAENGINE_PAGERDUTY_EVENTS_URL")
     options: dict[str, Any] = {"events_url": events_url} if events_url else {}
     sender: Sender = PagerDutySender(routing_key, **options)
@@ -66,20 +70,26 @@ class LowUrgencySender:
         await close_sender(self.inner)
 
 
-def cap_severity(notification: Notification, ceiling: str, allowed: tuple[str, ...]) -> Notification:
+def cap_severity(
+    notification: Notification, ceiling: str, allowed: tuple[str, ...]
+) -> Notification:
     def capped(labels: Mapping[str, str]) -> dict[str, str]:
         if labels.get("severity", ceiling) in allowed:
             return dict(labels)
         return {**labels, "severity": ceiling}
 
     alerts = tuple(replace(alert, labels=capped(alert.labels)) for alert in notification.alerts)
-    common = capped(notification.common_labels) if "severity" in notification.common_labels \
+    common = (
+        capped(notification.common_labels)
+        if "severity" in notification.common_labels
         else dict(notification.common_labels)
+    )
     return replace(notification, alerts=alerts, common_labels=common)
 
 
 async def close_sender(sender: object) -> None:
-    """Release a sender's connections, whether it offers ``aclose()`` or a sync/async ``close()``."""
+    """Release a sender's connections, whether it offers ``aclose()`` or a sync/async
+    ``close()``."""
     closer = getattr(sender, "aclose", None) or getattr(sender, "close", None)
     if closer is not None:
         result = closer()
@@ -106,8 +116,9 @@ DEFAULT_FACTORIES: Mapping[str, SenderFactory] = {
 }
 
 
-def build_senders(config: RoutingConfig,
-                  factories: Mapping[str, SenderFactory] = DEFAULT_FACTORIES) -> dict[str, Sender]:
+def build_senders(
+    config: RoutingConfig, factories: Mapping[str, SenderFactory] = DEFAULT_FACTORIES
+) -> dict[str, Sender]:
     """One sender per receiver integration, keyed by channel ``receiver/integration``."""
     senders: dict[str, Sender] = {}
     for receiver in config.receivers:

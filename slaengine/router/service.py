@@ -4,7 +4,8 @@
 the Kafka consumer (topic ``sla.alerts``) may commit its offset right after; ``receive_many``
 files a whole intake request in one write. Durable changes come first: a flush whose outbox
 write fails is rolled back in memory and retried on the next tick (never left to
-``repeat_interval``), and a group state the disk refused is written again with the next flush. ``run_pending(now)``
+``repeat_interval``), and a group state the disk refused is written again with the next flush.
+``run_pending(now)``
 is the one step function: flush due groups into the outbox and attempt due deliveries. Tests
 call it with an injected clock to run hours of group_wait and retry storms in milliseconds;
 ``start()`` runs it on a timer in production.
@@ -41,8 +42,11 @@ FINISHED_RETENTION = timedelta(days=7)  # delivered ids kept this long to drop r
 
 
 NOTIFICATIONS: Codec[Notification] = Codec(
-    "notification", identify=lambda n: (n.group_key, n.sequence, n.notification_id),
-    encode=Notification.to_json, decode=Notification.from_json)
+    "notification",
+    identify=lambda n: (n.group_key, n.sequence, n.notification_id),
+    encode=Notification.to_json,
+    decode=Notification.from_json,
+)
 
 
 def utc_now() -> datetime:
@@ -55,9 +59,15 @@ def open_outbox(path: Path, config: RoutingConfig) -> Outbox[Notification]:
 
 
 class AlertRouter:
-    def __init__(self, config: RoutingConfig, data_dir: Path, senders: Mapping[str, Sender],
-                 clock: Clock = utc_now, rng: random.Random | None = None,
-                 silences: SilenceStore | None = None) -> None:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        data_dir: Path,
+        senders: Mapping[str, Sender],
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+        silences: SilenceStore | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.senders = dict(senders)
@@ -68,8 +78,10 @@ class AlertRouter:
         dropped = self.dispatcher.restore(self.outbox.load_state(STATE_KEY) or [])
         if dropped:
             log.warning("dropped %d alert group(s) whose route is no longer configured", dropped)
-        policy = BackoffPolicy(config.delivery.initial_backoff.total_seconds(),
-                               config.delivery.max_backoff.total_seconds())
+        policy = BackoffPolicy(
+            config.delivery.initial_backoff.total_seconds(),
+            config.delivery.max_backoff.total_seconds(),
+        )
         self.worker = OutboxWorker(self.outbox, self._send, policy, clock, rng)
         self._lock = asyncio.Lock()  # one mutation of dispatcher state at a time
         self._stopping = asyncio.Event()
@@ -143,17 +155,23 @@ class AlertRouter:
             self.dispatcher.groups.groups.clear()
             self.dispatcher.restore(before)
             self._state_unsaved = True
-            log.error("due alert groups not flushed (outbox write failed); retrying on the next "
-                      "tick")
+            log.error(
+                "due alert groups not flushed (outbox write failed); retrying on the next tick"
+            )
             return
         if not batch:
             self._save_state()
             return
         self._state_unsaved = False
         for notification in notifications:
-            log.info("notify %s %s %s (%d alert(s), occurrence %d)", notification.receiver,
-                     notification.status, notification.notification_id,
-                     len(notification.alerts), notification.occurrences)
+            log.info(
+                "notify %s %s %s (%d alert(s), occurrence %d)",
+                notification.receiver,
+                notification.status,
+                notification.notification_id,
+                len(notification.alerts),
+                notification.occurrences,
+            )
 
     def _clean_up(self, now: datetime) -> None:
         self.outbox.prune(to_epoch(now - FINISHED_RETENTION))

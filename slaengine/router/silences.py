@@ -56,9 +56,13 @@ class Silence:
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": self.silence_id, "matchers": list(self.matchers),
-            "starts_at": self.starts_at.isoformat(), "ends_at": self.ends_at.isoformat(),
-            "created_by": self.created_by, "comment": self.comment, "source": self.source,
+            "id": self.silence_id,
+            "matchers": list(self.matchers),
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "created_by": self.created_by,
+            "comment": self.comment,
+            "source": self.source,
         }
         if now is not None:
             data["state"] = self.state(now)
@@ -66,13 +70,20 @@ class Silence:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Silence:
-        return cls(data["id"], tuple(data["matchers"]), datetime.fromisoformat(data["starts_at"]),
-                   datetime.fromisoformat(data["ends_at"]), data["created_by"], data.get("comment", ""),
-                   data.get("source", "api"))
+        return cls(
+            data["id"],
+            tuple(data["matchers"]),
+            datetime.fromisoformat(data["starts_at"]),
+            datetime.fromisoformat(data["ends_at"]),
+            data["created_by"],
+            data.get("comment", ""),
+            data.get("source", "api"),
+        )
 
 
-def validate_silence(matchers: Sequence[str], starts_at: datetime, ends_at: datetime,
-                     created_by: str, now: datetime) -> None:
+def validate_silence(
+    matchers: Sequence[str], starts_at: datetime, ends_at: datetime, created_by: str, now: datetime
+) -> None:
     if not matchers:
         raise InvalidSilenceError("a silence needs at least one matcher")
     try:
@@ -99,8 +110,15 @@ class SilenceStore:
         self.path = path
         self._lock = threading.Lock()
         self._configured = [
-            Silence(f"config-{index}", tuple(item.matchers), item.starts_at, item.ends_at,
-                    item.created_by, item.comment, "config")
+            Silence(
+                f"config-{index}",
+                tuple(item.matchers),
+                item.starts_at,
+                item.ends_at,
+                item.created_by,
+                item.comment,
+                "config",
+            )
             for index, item in enumerate(configured)
         ]
         self._api: dict[str, Silence] = {}
@@ -111,10 +129,19 @@ class SilenceStore:
             except (OSError, ValueError, KeyError, TypeError) as err:
                 raise SlaEngineError(f"cannot read silences file {path}: {err}") from err
 
-    def create(self, matchers: Sequence[str], starts_at: datetime, ends_at: datetime,
-               created_by: str, comment: str, now: datetime) -> Silence:
+    def create(
+        self,
+        matchers: Sequence[str],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+        now: datetime,
+    ) -> Silence:
         validate_silence(matchers, starts_at, ends_at, created_by, now)
-        silence = Silence(str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment)
+        silence = Silence(
+            str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment
+        )
         with self._lock:
             self._api[silence.silence_id] = silence
             self._save()
@@ -123,7 +150,8 @@ class SilenceStore:
     def expire(self, silence_id: str, now: datetime) -> Silence:
         with self._lock:
             if silence_id.startswith("config-") and any(
-                    s.silence_id == silence_id for s in self._configured):
+                s.silence_id == silence_id for s in self._configured
+            ):
                 raise InvalidSilenceError("this silence is defined in routing.yaml; edit the file")
             silence = self._api.get(silence_id)
             if silence is None:
@@ -138,8 +166,10 @@ class SilenceStore:
     def listing(self, now: datetime, include_expired: bool = False) -> list[Silence]:
         with self._lock:
             everything = [*self._configured, *self._api.values()]
-        return sorted((s for s in everything if include_expired or s.state(now) != "expired"),
-                      key=lambda s: (s.starts_at, s.silence_id))
+        return sorted(
+            (s for s in everything if include_expired or s.state(now) != "expired"),
+            key=lambda s: (s.starts_at, s.silence_id),
+        )
 
     def muting(self, labels: Mapping[str, str], now: datetime) -> list[Silence]:
         """The active silences that mute an alert with ``labels``."""

@@ -19,7 +19,9 @@ def alert_rule_groups(ruleset: AlertRuleSet, slos: Sequence[SloDefinition]) -> l
                 rule.alert,
                 f"{rule.metric}{label_filter(rule.matchers) if rule.matchers else ''}"
                 f" {rule.op} {format_number(rule.threshold)}",
-                rule.rule_labels(), rule.annotations(), rule.hold or None,
+                rule.rule_labels(),
+                rule.annotations(),
+                rule.hold or None,
             )
             for rule in ruleset.threshold_rules
         )
@@ -40,8 +42,17 @@ def _no_data_rules(rule: NoDataRule, slos: Sequence[SloDefinition]) -> list[Aler
         after = format_duration(slo.no_data_after or rule.after_delta)
         selector = label_filter({"slo": slo.name})
         # absent() covers counters that were never exported; increase() == 0 a stalled one
-        expr = (f"(sum by (slo) (increase({EVENTS_TOTAL}{selector}[{after}])) == 0)\n"
-                f"or\nabsent({EVENTS_TOTAL}{selector})\n")
-        out.append(AlertingRule(rule.alert, expr, {**rule.rule_labels(), "slo": slo.name},
-                                rule.annotations(), rule.hold or None))
+        expr = (
+            f"(sum by (slo) (increase({EVENTS_TOTAL}{selector}[{after}])) == 0)\n"
+            f"or\nabsent({EVENTS_TOTAL}{selector})\n"
+        )
+        out.append(
+            AlertingRule(
+                rule.alert,
+                expr,
+                {**rule.rule_labels(), "slo": slo.name},
+                rule.annotations(),
+                rule.hold or None,
+            )
+        )
     return out

@@ -29,8 +29,14 @@ Severity = Literal["critical", "error", "warning", "info"]
 Operator = Literal["<", "<=", ">", ">=", "==", "!="]
 _ALERT_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 _METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
-_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-              "==": operator.eq, "!=": operator.ne}
+_OPERATORS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def _duration(value: str) -> str:
@@ -101,8 +107,10 @@ class ThresholdRule(_Rule):
 # thresholds taken from each SLO's config: its target in percent or as a ratio, its latency
 # or lag threshold; a number is used as it is
 SloValue = Literal["target", "target_ratio", "threshold_ms", "threshold_s"]
-_SLO_VALUE_SLIS: dict[str, tuple[str, ...]] = {"threshold_ms": ("latency",),
-                                               "threshold_s": ("lag", "projection_lag")}
+_SLO_VALUE_SLIS: dict[str, tuple[str, ...]] = {
+    "threshold_ms": ("latency",),
+    "threshold_s": ("lag", "projection_lag"),
+}
 
 
 class SloThresholdRule(_Rule):
@@ -148,21 +156,35 @@ class SloThresholdRule(_Rule):
             value = threshold
         window = self.window or slo.window
         # the placeholders a template's summary and description may use
-        fills = {"slo": slo.name, "service": slo.service or "", "window": window,
-                 "display_name": slo.display_name or slo.name, "threshold": f"{value:g}"}
+        fills = {
+            "slo": slo.name,
+            "service": slo.service or "",
+            "window": window,
+            "display_name": slo.display_name or slo.name,
+            "threshold": f"{value:g}",
+        }
 
         def fill(text: str) -> str:
             for key, filled in fills.items():
                 text = text.replace("${" + key + "}", filled)
             return text
 
-        return ThresholdRule.model_validate({
-            "alert": self.alert, "severity": self.severity, "for": self.for_,
-            "labels": dict(self.labels), "summary": fill(self.summary),
-            "description": fill(self.description), "runbook_url": self.runbook_url,
-            "dashboard_url": self.dashboard_url, "metric": self.metric,
-            "matchers": {**self.matchers, "slo": slo.name, "window": window}, "op": self.op,
-            "threshold": value})
+        return ThresholdRule.model_validate(
+            {
+                "alert": self.alert,
+                "severity": self.severity,
+                "for": self.for_,
+                "labels": dict(self.labels),
+                "summary": fill(self.summary),
+                "description": fill(self.description),
+                "runbook_url": self.runbook_url,
+                "dashboard_url": self.dashboard_url,
+                "metric": self.metric,
+                "matchers": {**self.matchers, "slo": slo.name, "window": window},
+                "op": self.op,
+                "threshold": value,
+            }
+        )
 
 
 class NoDataRule(_Rule):
@@ -190,18 +212,26 @@ class AlertRuleSet(BaseModel):
         return self.evaluation_interval.delta
 
     def merged(self, other: AlertRuleSet) -> AlertRuleSet:
-        return AlertRuleSet(evaluation_interval=self.evaluation_interval,
-                            threshold_rules=self.threshold_rules + other.threshold_rules,
-                            slo_threshold_rules=self.slo_threshold_rules + other.slo_threshold_rules,
-                            no_data_rules=self.no_data_rules + other.no_data_rules)
+        return AlertRuleSet(
+            evaluation_interval=self.evaluation_interval,
+            threshold_rules=self.threshold_rules + other.threshold_rules,
+            slo_threshold_rules=self.slo_threshold_rules + other.slo_threshold_rules,
+            no_data_rules=self.no_data_rules + other.no_data_rules,
+        )
 
     def for_slos(self, slos: Sequence[Any]) -> AlertRuleSet:
         """The rule set with each SLO template expanded for the SLOs of its kind, in SLO order."""
-        expanded = [template.for_slo(slo) for template in self.slo_threshold_rules
-                    for slo in slos if slo.sli == template.sli]
-        return AlertRuleSet(evaluation_interval=self.evaluation_interval,
-                            threshold_rules=self.threshold_rules + expanded,
-                            no_data_rules=self.no_data_rules)
+        expanded = [
+            template.for_slo(slo)
+            for template in self.slo_threshold_rules
+            for slo in slos
+            if slo.sli == template.sli
+        ]
+        return AlertRuleSet(
+            evaluation_interval=self.evaluation_interval,
+            threshold_rules=self.threshold_rules + expanded,
+            no_data_rules=self.no_data_rules,
+        )
 
 
 def load_alert_rules(path: str | Path) -> AlertRuleSet:
@@ -219,7 +249,9 @@ def load_alert_rules(path: str | Path) -> AlertRuleSet:
         loaded = validate_document(document, AlertRuleSet, str(file))
         ruleset = loaded if ruleset is None else ruleset.merged(loaded)
     if ruleset is None:
-        raise ConfigError("no alert rules files (with threshold_rules, slo_threshold_rules or "
-                          "no_data_rules) found",
-                          file=str(path))
+        raise ConfigError(
+            "no alert rules files (with threshold_rules, slo_threshold_rules or "
+            "no_data_rules) found",
+            file=str(path),
+        )
     return ruleset

@@ -68,13 +68,16 @@ class WindowOverride(BaseModel):
     @model_validator(mode="after")
     def _short_before_long(self) -> WindowOverride:
         if self.short_window.delta >= self.long_window.delta:
-            raise ValueError(f"short_window {self.short_window} must be shorter than "
-                             f"long_window {self.long_window}")
+            raise ValueError(
+                f"short_window {self.short_window} must be shorter than "
+                f"long_window {self.long_window}"
+            )
         return self
 
     def to_window(self) -> BurnRateWindow:
-        return BurnRateWindow(self.error_budget_percent, self.short_window.delta,
-                              self.long_window.delta)
+        return BurnRateWindow(
+            self.error_budget_percent, self.short_window.delta, self.long_window.delta
+        )
 
 
 class SeverityOverride(BaseModel):
@@ -103,12 +106,15 @@ class SloAlertingOverrides(BaseModel):
     _labels = field_validator("labels")(check_labels)
 
     def windows(self, base: AlertWindows) -> AlertWindows | None:
-        chosen = {key: getattr(self, key) for key in
-                  ("page_quick", "page_slow", "ticket_quick", "ticket_slow")}
+        chosen = {
+            key: getattr(self, key)
+            for key in ("page_quick", "page_slow", "ticket_quick", "ticket_slow")
+        }
         if not any(chosen.values()):
             return None
-        replaced = {key: value.to_window() if value else getattr(base, key)
-                    for key, value in chosen.items()}
+        replaced = {
+            key: value.to_window() if value else getattr(base, key) for key, value in chosen.items()
+        }
         for key, value in chosen.items():
             if value is not None:
                 try:
@@ -136,15 +142,17 @@ def slo_definition(spec: SloSpecLike, base_windows: AlertWindows) -> SloDefiniti
     overrides = _overrides(spec)
     service = spec.service or "slaengine"
     selector = f'{{slo="{spec.name}"}}'
-    error = (f"(sum(rate({EVENTS_TOTAL}{selector}[{{{{.window}}}}])) - "
-             f"sum(rate({GOOD_EVENTS_TOTAL}{selector}[{{{{.window}}}}])))")
+    error = (
+        f"(sum(rate({EVENTS_TOTAL}{selector}[{{{{.window}}}}])) - "
+        f"sum(rate({GOOD_EVENTS_TOTAL}{selector}[{{{{.window}}}}])))"
+    )
     total = f"sum(rate({EVENTS_TOTAL}{selector}[{{{{.window}}}}]))"
     labels = {**(spec.labels or {}), "slo": spec.name, "sli": spec.sli}
     if spec.service:
         labels["service"] = spec.service
     annotations = {
         "description": "SLO {{$labels.sloth_slo}} of {{$labels.sloth_service}} is consuming its "
-                       "error budget faster than its target allows.",
+        "error budget faster than its target allows.",
         "runbook_url": runbook_url(overrides.name),
         **overrides.annotations,
     }
@@ -153,15 +161,23 @@ def slo_definition(spec: SloSpecLike, base_windows: AlertWindows) -> SloDefiniti
         if override.disable:
             return None
         severity = override.severity or default
-        return AlertMeta(overrides.name,
-                         {**overrides.labels, "severity": severity, **override.labels},
-                         {**annotations, **override.annotations})
+        return AlertMeta(
+            overrides.name,
+            {**overrides.labels, "severity": severity, **override.labels},
+            {**annotations, **override.annotations},
+        )
 
     period = period_of(spec.window)
     return SloDefinition(
-        id=f"{service}-{spec.name}", name=spec.name, service=service, objective=spec.target,
-        period=period, sli=EventsSli(error, total), labels=labels,
-        page_alert=meta(overrides.page, "critical"), ticket_alert=meta(overrides.ticket, "warning"),
+        id=f"{service}-{spec.name}",
+        name=spec.name,
+        service=service,
+        objective=spec.target,
+        period=period,
+        sli=EventsSli(error, total),
+        labels=labels,
+        page_alert=meta(overrides.page, "critical"),
+        ticket_alert=meta(overrides.ticket, "warning"),
         windows=overrides.windows(base_windows.for_period(period)),
         description=spec.description or "",
         no_data_after=overrides.no_data_after.delta if overrides.no_data_after else None,
@@ -169,8 +185,11 @@ def slo_definition(spec: SloSpecLike, base_windows: AlertWindows) -> SloDefiniti
 
 
 def slo_group(specs: list[SloSpecLike], base_windows: AlertWindows) -> SloGroup:
-    return SloGroup(tuple(slo_definition(spec, base_windows) for spec in specs),
-                    spec="slaengine/v1", mode="cli-gen-slaengine")
+    return SloGroup(
+        tuple(slo_definition(spec, base_windows) for spec in specs),
+        spec="slaengine/v1",
+        mode="cli-gen-slaengine",
+    )
 
 
 def load_config_group(path: str | Path, base_windows: AlertWindows) -> SloGroup:
@@ -178,8 +197,9 @@ def load_config_group(path: str | Path, base_windows: AlertWindows) -> SloGroup:
     try:
         from slaengine.config import load_sla_config  # type: ignore[import-not-found,unused-ignore]
     except ImportError as err:
-        raise ConfigError("reading slaengine SLO configs needs slaengine.config",
-                          file=str(path)) from err
+        raise ConfigError(
+            "reading slaengine SLO configs needs slaengine.config", file=str(path)
+        ) from err
     config = load_sla_config(path)
     _validate_overrides(path, config.slos)
     return slo_group(list(config.slos), base_windows)

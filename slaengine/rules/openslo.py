@@ -93,8 +93,10 @@ class OpenSloDocument(_Lenient):
             return None
         days = self.spec.timeWindows[0].count
         if timedelta(days=days) != period:
-            return (f"a {days} day time window does not match this run's SLO period "
-                    f"{format_duration(period)}: run with --default-slo-period {days}d")
+            return (
+                f"a {days} day time window does not match this run's SLO period "
+                f"{format_duration(period)}: run with --default-slo-period {days}d"
+            )
         return None
 
     def to_group(self, period: timedelta) -> SloGroup:
@@ -102,12 +104,19 @@ class OpenSloDocument(_Lenient):
         for index, objective in enumerate(self.spec.objectives):
             assert objective.ratioMetrics is not None
             good, total = objective.ratioMetrics.good.query, objective.ratioMetrics.total.query
-            query = (f"\n  1 - (\n    (\n      {good}\n    )\n    /\n    (\n      {total}\n"
-                     f"    )\n  )\n")
+            query = (
+                f"\n  1 - (\n    (\n      {good}\n    )\n    /\n    (\n      {total}\n    )\n  )\n"
+            )
             name = f"{self.metadata.name}-{index}"
-            slos.append(SloDefinition(
-                id=f"{self.spec.service}-{name}", name=name, service=self.spec.service,
-                objective=objective.target * 100, period=period, sli=RawSli(query),
-                description=self.spec.description,
-            ))
+            slos.append(
+                SloDefinition(
+                    id=f"{self.spec.service}-{name}",
+                    name=name,
+                    service=self.spec.service,
+                    objective=objective.target * 100,
+                    period=period,
+                    sli=RawSli(query),
+                    description=self.spec.description,
+                )
+            )
         return SloGroup(tuple(slos), spec=API_VERSION, mode="cli-gen-openslo")

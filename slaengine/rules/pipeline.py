@@ -20,32 +20,48 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            out += sorted(
+                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+            )
         else:
             out.append(path)
     return out
 
 
 def generate_rules_text(
-    spec_path: Path, *, version: str, period: timedelta = timedelta(days=30),
-    windows_dir: Path | None = None, extra_labels: Mapping[str, str] | None = None,
-    disable_alerts: bool = False, disable_recordings: bool = False,
+    spec_path: Path,
+    *,
+    version: str,
+    period: timedelta = timedelta(days=30),
+    windows_dir: Path | None = None,
+    extra_labels: Mapping[str, str] | None = None,
+    disable_alerts: bool = False,
+    disable_recordings: bool = False,
     alert_rules: Path | None = None,
 ) -> str:
-    catalog = WindowsCatalog.from_directory(windows_dir) if windows_dir else WindowsCatalog.builtin()
+    catalog = (
+        WindowsCatalog.from_directory(windows_dir) if windows_dir else WindowsCatalog.builtin()
+    )
     catalog.for_period(period)  # fail early when the period has no windows
-    options = GenerateOptions(version=version, extra_labels=dict(extra_labels or {}),
-                              disable_recordings=disable_recordings, disable_alerts=disable_alerts)
+    options = GenerateOptions(
+        version=version,
+        extra_labels=dict(extra_labels or {}),
+        disable_recordings=disable_recordings,
+        disable_alerts=disable_alerts,
+    )
     groups = load_slo_file(spec_path, period, catalog)
     documents: list[list[RuleGroup]] = [generate_group_rules(g, catalog, options) for g in groups]
     if alert_rules is not None and not disable_alerts:
         from slaengine.rules.alertgen import alert_rule_groups
         from slaengine.rules.alertspec import load_alert_rules
 
-        slos: list[SloDefinition] = [slo for g in groups for slo in g.slos
-                                     if g.spec == "slaengine/v1"]
+        slos: list[SloDefinition] = [
+            slo for g in groups for slo in g.slos if g.spec == "slaengine/v1"
+        ]
         # same document as the SLO rules: Prometheus reads only the first document of a file
-        extra = alert_rule_groups(load_alert_rules(alert_rules).for_slos(_config_slos(spec_path)), slos)
+        extra = alert_rule_groups(
+            load_alert_rules(alert_rules).for_slos(_config_slos(spec_path)), slos
+        )
         if documents:
             documents[-1] = [*documents[-1], *extra]
         else:
@@ -75,8 +91,10 @@ def validate_file(path: Path, *, period: timedelta = timedelta(days=30)) -> str:
         from slaengine.rules.alertspec import load_alert_rules
 
         ruleset = load_alert_rules(path)
-        return (f"{len(ruleset.threshold_rules)} threshold, {len(ruleset.slo_threshold_rules)} per-SLO "
-                f"threshold and {len(ruleset.no_data_rules)} no-data rules")
+        return (
+            f"{len(ruleset.threshold_rules)} threshold, {len(ruleset.slo_threshold_rules)} per-SLO "
+            f"threshold and {len(ruleset.no_data_rules)} no-data rules"
+        )
     if kinds == {"windows"} and len(documents) == 1:
         windows = parse_windows_text(path.read_text(encoding="utf-8"), str(path))
         return f"alert windows for {windows.period.days}d"

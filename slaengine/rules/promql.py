@@ -29,7 +29,9 @@ def check_query_template(query: str) -> None:
         raise ValueError("query must contain the {{.window}} placeholder")
     leftover = _ANY_TEMPLATE_ACTION.search(WINDOW_PLACEHOLDER.sub("", query))
     if leftover:
-        raise ValueError(f"unsupported template action {leftover.group(0)!r}: only {{{{.window}}}} is known")
+        raise ValueError(
+            f"unsupported template action {leftover.group(0)!r}: only {{{{.window}}}} is known"
+        )
     check_query_syntax(render_window(query, "1m"))
 
 

@@ -52,17 +52,24 @@ def _counter_values(timeline: Sequence[MinuteCounts], attribute: str) -> str:
 def _alerts_check(alert: ExpectedAlert, at: timedelta, firing: bool) -> dict[str, Any]:
     name = alert.labels["alertname"]
     series = {**alert.labels, "alertstate": "firing"}
+    selector = {"alertname": name, "alertstate": "firing", **alert.labels}
     return {
-        "expr": f'ALERTS{label_filter({"alertname": name, "alertstate": "firing", **alert.labels})}',
+        "expr": f"ALERTS{label_filter(selector)}",
         "eval_time": format_duration(at) if at else "0s",
         "exp_samples": [{"labels": f"ALERTS{label_filter(series)}", "value": 1}] if firing else [],
     }
 
 
 def build_promtool_test(
-    timeline: Sequence[MinuteCounts], *, slo: str, rule_files: Sequence[str],
-    expected: Sequence[ExpectedAlert], end: datetime, series_labels: Mapping[str, str] | None = None,
-    eval_interval: timedelta = timedelta(seconds=30), tolerance_steps: int = 1,
+    timeline: Sequence[MinuteCounts],
+    *,
+    slo: str,
+    rule_files: Sequence[str],
+    expected: Sequence[ExpectedAlert],
+    end: datetime,
+    series_labels: Mapping[str, str] | None = None,
+    eval_interval: timedelta = timedelta(seconds=30),
+    tolerance_steps: int = 1,
 ) -> dict[str, Any]:
     """The test document; ``end`` bounds the checks for alerts still firing at the end."""
     origin = promtool_origin(timeline)
@@ -83,14 +90,22 @@ def build_promtool_test(
     return {
         "rule_files": list(rule_files),
         "evaluation_interval": format_duration(eval_interval),
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                {"series": f"{EVENTS_TOTAL}{labels}", "values": _counter_values(timeline, "total")},
-                {"series": f"{GOOD_EVENTS_TOTAL}{labels}", "values": _counter_values(timeline, "good")},
-            ],
-            "promql_expr_test": checks,
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f"{EVENTS_TOTAL}{labels}",
+                        "values": _counter_values(timeline, "total"),
+                    },
+                    {
+                        "series": f"{GOOD_EVENTS_TOTAL}{labels}",
+                        "values": _counter_values(timeline, "good"),
+                    },
+                ],
+                "promql_expr_test": checks,
+            }
+        ],
     }
 
 

@@ -22,8 +22,10 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 def check_name(value: str) -> str:
     if not _NAME.match(value):
-        raise ValueError("must start and end with a letter or digit and contain only "
-                         "letters, digits, '.', '_' and '-'")
+        raise ValueError(
+            "must start and end with a letter or digit and contain only "
+            "letters, digits, '.', '_' and '-'"
+        )
     return value
 
 
@@ -61,7 +63,9 @@ class SlothAlerting(_Lenient):
     def _name_when_enabled(self) -> SlothAlerting:
         enabled = not (self.page_alert.disable and self.ticket_alert.disable)
         if enabled and not self.name:
-            raise ValueError("alerting.name is required unless page_alert and ticket_alert are disabled")
+            raise ValueError(
+                "alerting.name is required unless page_alert and ticket_alert are disabled"
+            )
         return self
 
 
@@ -137,8 +141,11 @@ class SlothSpec(_Lenient):
         return value
 
     def to_group(self, period: timedelta) -> SloGroup:
-        return SloGroup(tuple(self._to_slo(slo, period) for slo in self.slos),
-                        spec=SPEC_VERSION, mode="cli-gen-prom")
+        return SloGroup(
+            tuple(self._to_slo(slo, period) for slo in self.slos),
+            spec=SPEC_VERSION,
+            mode="cli-gen-prom",
+        )
 
     def _to_slo(self, slo: SlothSlo, period: timedelta) -> SloDefinition:
         sli: EventsSli | RawSli
@@ -152,13 +159,21 @@ class SlothSpec(_Lenient):
         def meta(alert: SlothAlert) -> AlertMeta | None:
             if alert.disable:
                 return None
-            return AlertMeta(alerting.name, {**alerting.labels, **alert.labels},
-                             {**alerting.annotations, **alert.annotations})
+            return AlertMeta(
+                alerting.name,
+                {**alerting.labels, **alert.labels},
+                {**alerting.annotations, **alert.annotations},
+            )
 
         return SloDefinition(
-            id=f"{self.service}-{slo.name}", name=slo.name, service=self.service,
-            objective=slo.objective, period=period, sli=sli,
+            id=f"{self.service}-{slo.name}",
+            name=slo.name,
+            service=self.service,
+            objective=slo.objective,
+            period=period,
+            sli=sli,
             labels={**self.labels, **slo.labels},
-            page_alert=meta(alerting.page_alert), ticket_alert=meta(alerting.ticket_alert),
+            page_alert=meta(alerting.page_alert),
+            ticket_alert=meta(alerting.ticket_alert),
             description=slo.description,
         )

@@ -39,7 +39,8 @@ def read_documents(path: str | Path) -> list[Any]:
 
 
 def document_kind(document: Any) -> str:
-    """``sloth``, ``openslo``, ``slaengine`` (SLO config), ``alert-rules``, ``windows`` or ``unknown``."""
+    """``sloth``, ``openslo``, ``slaengine`` (SLO config), ``alert-rules``, ``windows`` or
+    ``unknown``."""
     if not isinstance(document, dict):
         return "unknown"
     if "version" in document and "slos" in document:
@@ -64,20 +65,28 @@ def load_slo_document(document: Any, source: str, period: timedelta) -> SloGroup
     line = document.lc.line + 1 if isinstance(document, CommentedMap) else None
     raise ConfigError(
         f"not an SLO spec: expected 'version: {SPEC_VERSION}' or "
-        f"'apiVersion: {API_VERSION}' with 'kind: SLO'", file=source, line=line)
+        f"'apiVersion: {API_VERSION}' with 'kind: SLO'",
+        file=source,
+        line=line,
+    )
 
 
 def _load_openslo(document: Any, source: str, period: timedelta) -> SloGroup:
     for key, expected in (("apiVersion", API_VERSION), ("kind", "SLO")):
         if document.get(key) != expected:
-            raise ConfigError(f"unsupported value {document.get(key)!r}: expected {expected!r}",
-                              file=source, line=line_of(document, (key,)), field=key)
+            raise ConfigError(
+                f"unsupported value {document.get(key)!r}: expected {expected!r}",
+                file=source,
+                line=line_of(document, (key,)),
+                field=key,
+            )
     spec = validate_document(document, OpenSloDocument, source)
     problem = spec.period_mismatch(period)
     if problem:
         loc = ("spec", "timeWindows", 0, "count")
-        raise ConfigError(problem, file=source, line=line_of(document, loc),
-                          field="spec.timeWindows[0].count")
+        raise ConfigError(
+            problem, file=source, line=line_of(document, loc), field="spec.timeWindows[0].count"
+        )
     return spec.to_group(period)
 
 

@@ -19,7 +19,7 @@ def _resolve(term: str, labels: Mapping[str, str], value: float | None) -> str |
     if term == "$value":
         return value
     if term.startswith("$labels."):
-        return labels.get(term[len("$labels."):], "")
+        return labels.get(term[len("$labels.") :], "")
     return None
 
 
@@ -43,6 +43,7 @@ def expand_template(text: str, labels: Mapping[str, str], value: float | None) -
     return _ACTION.sub(replace, text)
 
 
-def expand_all(templates: Mapping[str, str], labels: Mapping[str, str],
-               value: float | None) -> dict[str, str]:
+def expand_all(
+    templates: Mapping[str, str], labels: Mapping[str, str], value: float | None
+) -> dict[str, str]:
     return {key: expand_template(text, labels, value) for key, text in templates.items()}

@@ -31,10 +31,14 @@ class TimelineSliSource:
     def __post_init__(self) -> None:
         self._times = {slo: [m.at for m in minutes] for slo, minutes in self.timelines.items()}
         # prefix sums keep a 30-day window O(log n) per query
-        self._good = {slo: list(accumulate((m.good for m in ms), initial=0.0))
-                      for slo, ms in self.timelines.items()}
-        self._total = {slo: list(accumulate((m.total for m in ms), initial=0.0))
-                       for slo, ms in self.timelines.items()}
+        self._good = {
+            slo: list(accumulate((m.good for m in ms), initial=0.0))
+            for slo, ms in self.timelines.items()
+        }
+        self._total = {
+            slo: list(accumulate((m.total for m in ms), initial=0.0))
+            for slo, ms in self.timelines.items()
+        }
 
     def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]:
         times = self._times.get(slo)
@@ -49,8 +53,11 @@ class TimelineSliSource:
         return list(self.gauges.get(metric, []))
 
 
-def build_timeline(start: datetime, phases: Iterable[tuple[int, float, float]]) -> list[MinuteCounts]:
-    """``[(minutes, good_per_minute, total_per_minute), ...]`` -> consecutive minutes from ``start``."""
+def build_timeline(
+    start: datetime, phases: Iterable[tuple[int, float, float]]
+) -> list[MinuteCounts]:
+    """``[(minutes, good_per_minute, total_per_minute), ...]`` -> consecutive minutes from
+    ``start``."""
     out: list[MinuteCounts] = []
     at = start
     for minutes, good, total in phases:

@@ -70,11 +70,15 @@ def check_window(rate: BurnRateWindow, period: timedelta) -> None:
     if rate.short_window >= rate.long_window:
         raise ValueError(f"short window {short} must be shorter than the long window {long}")
     if rate.long_window > period:
-        raise ValueError(f"long window {long} is longer than the SLO period {format_duration(period)}")
+        raise ValueError(
+            f"long window {long} is longer than the SLO period {format_duration(period)}"
+        )
     factor = rate.burn_factor(period)
     if factor < 1:
-        raise ValueError(f"{rate.error_budget_percent:g} % of the budget in {long} is a burn factor of "
-                         f"{factor:.3g} < 1: the alert would fire while the SLO is still met")
+        raise ValueError(
+            f"{rate.error_budget_percent:g} % of the budget in {long} is a burn factor of "
+            f"{factor:.3g} < 1: the alert would fire while the SLO is still met"
+        )
 
 
 def derive_windows(base: AlertWindows, period: timedelta) -> AlertWindows:
@@ -92,7 +96,10 @@ def derive_windows(base: AlertWindows, period: timedelta) -> AlertWindows:
     def scaled(rate: BurnRateWindow) -> BurnRateWindow:
         def scale(window: timedelta) -> timedelta:
             return window * (period / base.period) // MIN_WINDOW * MIN_WINDOW
-        return BurnRateWindow(rate.error_budget_percent, scale(rate.short_window), scale(rate.long_window))
+
+        return BurnRateWindow(
+            rate.error_budget_percent, scale(rate.short_window), scale(rate.long_window)
+        )
 
     derived = AlertWindows(period, *(scaled(rate) for rate in base.all()))
     for rate in derived.all():
@@ -101,9 +108,11 @@ def derive_windows(base: AlertWindows, period: timedelta) -> AlertWindows:
         except ValueError:
             shortest = base.period * (MIN_WINDOW / min(base.distinct_windows()))
             raise ConfigError(
-                f"an SLO period of {format_duration(period)} is too short for multi-window burn-rate "
+                f"an SLO period of {format_duration(period)} is too short for multi-window "
+                "burn-rate "
                 f"alerts (the scaled windows would be under a minute; use a period of at least "
-                f"{format_duration(shortest)})") from None
+                f"{format_duration(shortest)})"
+            ) from None
     return derived
 
 
@@ -175,8 +184,13 @@ def parse_windows_text(text: str, source: str) -> AlertWindows:
 class WindowsCatalog:
     """Alert windows by SLO period; the built-in one derives periods it has no file for."""
 
-    def __init__(self, windows: Iterable[AlertWindows], *, derive_from: AlertWindows | None = None,
-                 origin: str = "built-in windows") -> None:
+    def __init__(
+        self,
+        windows: Iterable[AlertWindows],
+        *,
+        derive_from: AlertWindows | None = None,
+        origin: str = "built-in windows",
+    ) -> None:
         self._by_period = {w.period: w for w in windows}
         self._derive_from = derive_from
         self.origin = origin
@@ -185,15 +199,19 @@ class WindowsCatalog:
     def builtin(cls) -> WindowsCatalog:
         folder = resources.files("slaengine") / "data" / "windows"
         loaded = [
-            parse_windows_text(entry.read_text(encoding="utf-8"), f"slaengine/data/windows/{entry.name}")
-            for entry in folder.iterdir() if entry.name.endswith((".yaml", ".yml"))
+            parse_windows_text(
+                entry.read_text(encoding="utf-8"), f"slaengine/data/windows/{entry.name}"
+            )
+            for entry in folder.iterdir()
+            if entry.name.endswith((".yaml", ".yml"))
         ]
         base = next(w for w in loaded if w.period == DEFAULT_PERIOD)
         return cls(loaded, derive_from=base)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> WindowsCatalog:
-        """A custom catalogue replaces the built-in one, like Sloth's ``--slo-period-windows-path``."""
+        """A custom catalogue replaces the built-in one, like Sloth's
+        ``--slo-period-windows-path``."""
         folder = Path(directory)
         if not folder.is_dir():
             raise ConfigError("not a directory of AlertWindows files", file=str(folder))

@@ -23,8 +23,13 @@ END_MS = 1_764_460_800_000  # 2025-11-30T00:00Z
 
 
 def test_help_runs() -> None:
-    result = subprocess.run([sys.executable, str(BENCH_DIR / "worker_vs_peers.py"), "--help"],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "worker_vs_peers.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "--history-months" in result.stdout and "--quick" in result.stdout
 
@@ -36,13 +41,17 @@ def test_quick_shrinks_every_default_but_an_explicit_flag_wins() -> None:
     assert args.rounds == 1 and args.history_months == QUICK["history_months"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--events", "10"], "--events must be at least 1000"),
-    (["--batch-month", "2026/10"], "--batch-month must be YYYY-MM"),
-    (["--history-months", "-1"], "--history-months must be >= 0"),
-])
-def test_bad_arguments_are_refused_with_the_reason(argv: list[str], message: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--events", "10"], "--events must be at least 1000"),
+        (["--batch-month", "2026/10"], "--batch-month must be YYYY-MM"),
+        (["--history-months", "-1"], "--history-months must be >= 0"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         parse_args(argv)
     assert exit_info.value.code == 2
@@ -71,13 +80,25 @@ def test_worker_answer_is_checked_against_the_reference() -> None:
     orders_good = sum(1 for e in events if e["service"] == "orders-api" and e["status"] < 500)
     catalog_good = sum(1 for e in events if e["service"] == "catalog-api" and e["status"] < 500)
     minutes = len(expected["minutes"]["orders-api"])
-    answer = {"slos": [
-        {"name": "api-availability", "window": "30d", "good": orders_good, "total": orders},
-        {"name": "catalog-availability", "window": "30d", "good": catalog_good, "total": catalog},
-        {"name": "api-latency", "window": "30d", "good": good_latency["orders-api"],
-         "total": orders, "p95_ms": expected["p95_ms"]["orders-api"]},
-        {"name": "api-uptime", "window": "30d", "good": minutes, "total": minutes},
-    ]}
+    answer = {
+        "slos": [
+            {"name": "api-availability", "window": "30d", "good": orders_good, "total": orders},
+            {
+                "name": "catalog-availability",
+                "window": "30d",
+                "good": catalog_good,
+                "total": catalog,
+            },
+            {
+                "name": "api-latency",
+                "window": "30d",
+                "good": good_latency["orders-api"],
+                "total": orders,
+                "p95_ms": expected["p95_ms"]["orders-api"],
+            },
+            {"name": "api-uptime", "window": "30d", "good": minutes, "total": minutes},
+        ]
+    }
     assert worker_differences(expected, good_latency, answer) == []
     answer["slos"][1]["total"] -= 1
     answer["slos"][2]["p95_ms"] *= 1.02
@@ -115,8 +136,15 @@ def test_topic_share_per_tenth_shows_which_topic_a_slow_stretch_was_spent_on() -
     for second in range(56):
         requests = min(5000, second * 1000)
         orders = 0 if second <= 5 else (second - 5) * 100
-        followed.samples.append(Sample(float(second), 0.0, 0, requests + orders,
-                                       {"sla.requests": requests, "sla.orders": orders}))
+        followed.samples.append(
+            Sample(
+                float(second),
+                0.0,
+                0,
+                requests + orders,
+                {"sla.requests": requests, "sla.orders": orders},
+            )
+        )
     shares = topic_shares(followed, 10_000)
     assert [s["sla.orders"] for s in shares] == pytest.approx([0.0] * 5 + [1.0] * 5)
     assert tenths(followed, 10_000) == pytest.approx([1000.0] * 5 + [100.0] * 5)

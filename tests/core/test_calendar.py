@@ -24,7 +24,10 @@ def test_a_month_with_a_dst_change_is_an_hour_longer_on_the_local_clock() -> Non
     start, end = month_range(2026, 10, berlin)
     assert start == int(datetime(2026, 9, 30, 22, tzinfo=UTC).timestamp() * 1000)
     assert end - start == (31 * 24 + 1) * HOUR_MS
-    assert day_range(date(2026, 10, 25), berlin)[1] - day_range(date(2026, 10, 25), berlin)[0] == 25 * HOUR_MS
+    assert (
+        day_range(date(2026, 10, 25), berlin)[1] - day_range(date(2026, 10, 25), berlin)[0]
+        == 25 * HOUR_MS
+    )
 
 
 def test_months_roll_over_the_year() -> None:
@@ -32,10 +35,13 @@ def test_months_roll_over_the_year() -> None:
     assert previous_month(date(2027, 1, 1)) == date(2026, 12, 1)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("2026-13", "is not a calendar month"),
-    ("Oct 2026", "month must look like YYYY-MM"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-13", "is not a calendar month"),
+        ("Oct 2026", "month must look like YYYY-MM"),
+    ],
+)
 def test_a_bad_month_says_what_is_wrong_in_every_caller(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_month(text)
@@ -50,4 +56,7 @@ def test_an_unknown_zone_is_named() -> None:
 
 def test_a_generated_month_spans_it_in_utc() -> None:
     plan = plan_for_month("2026-12", seed=1)
-    assert (plan.start, plan.end) == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert (plan.start, plan.end) == (
+        datetime(2026, 12, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )

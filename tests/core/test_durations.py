@@ -32,11 +32,14 @@ def test_grace_and_within_are_parsed_once_at_load(tmp_path: Path) -> None:
     assert f"{config.grace} / {slo.within}" == "15m / 1h30m"  # as written, for the report's words
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("grace: 10 minutes", "invalid duration '10 minutes'"),
-    ("grace: 10", "invalid duration 10"),
-    ("grace: 0s", "duration '0s' must be positive"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("grace: 10 minutes", "invalid duration '10 minutes'"),
+        ("grace: 10", "invalid duration 10"),
+        ("grace: 0s", "duration '0s' must be positive"),
+    ],
+)
 def test_a_bad_duration_names_its_line_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "slo.yaml"
     path.write_text(CONFIG.replace("grace: 15m", text))

@@ -17,16 +17,21 @@ from streams.pipeline import Pipeline
 
 END = datetime(2026, 10, 3, tzinfo=UTC)
 NOW_MS = int(END.timestamp() * 1000)
-BAD_LINES = [b'{"service": "orders-api"', b'{"ts": "2026-10-02T10:00:00Z", "status": 200}', b'[]']
+BAD_LINES = [b'{"service": "orders-api"', b'{"ts": "2026-10-02T10:00:00Z", "status": 200}', b"[]"]
 
 
 def snapshot(engine: SliEngine, config: SlaConfig) -> list:
-    return [evaluate_window(engine, slo, window, NOW_MS)
-            for slo in config.slos if slo.sli != "lag" for window in ("1h", "1d", "calendar-month")]
+    return [
+        evaluate_window(engine, slo, window, NOW_MS)
+        for slo in config.slos
+        if slo.sli != "lag"
+        for window in ("1h", "1d", "calendar-month")
+    ]
 
 
 def test_batch_and_streaming_give_the_same_slis_and_the_same_invalid_counts(
-        sla_config: SlaConfig, tmp_path: Path) -> None:
+    sla_config: SlaConfig, tmp_path: Path
+) -> None:
     lines = [json.dumps(event).encode() for event in generate_events(plan_for_days(END, 1, seed=3))]
     lines[100:100] = BAD_LINES
     log = tmp_path / "events.ndjson"
@@ -58,24 +63,32 @@ def _json_or_none(line: bytes) -> object:
 
 
 def test_batch_mode_tells_the_kind_of_a_line_orjson_refuses_from_the_json_module_reading(
-        sla_config: SlaConfig, tmp_path: Path) -> None:
+    sla_config: SlaConfig, tmp_path: Path
+) -> None:
     # NaN is not JSON to orjson, but the json module reads it: the line is a resource event whose
     # value is not finite, as before, not a request missing its service
     log = tmp_path / "events.ndjson"
-    log.write_bytes(b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": NaN}\n'
-                    b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o1", "event": "created", "x": 1e999}\n'
-                    b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 18446744073709551616}\n')
+    log.write_bytes(
+        b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": NaN}\n'
+        b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o1", "event": "created", "x": 1e999}\n'
+        b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 18446744073709551616}\n'
+    )
     batch = run_batch(log, sla_config, NOW_MS)
     assert batch.invalid == Counter({"out_of_range": 2}) and batch.valid == 1
 
 
-def test_the_resource_events_of_a_log_are_those_batch_mode_keeps(sla_config: SlaConfig, tmp_path: Path) -> None:
+def test_the_resource_events_of_a_log_are_those_batch_mode_keeps(
+    sla_config: SlaConfig, tmp_path: Path
+) -> None:
     # the report forecasts from resource_events (in a second process) what run_batch would keep
     lines = [json.dumps(event).encode() for event in generate_events(plan_for_days(END, 2, seed=5))]
-    lines += [b'{"ts": "2026-10-02T10:00:00Z", "reso\\u0075rce": "disk", "value": 1, "capacity": 2}',  # escaped key
-              b'[{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 3}, {"resource": "disk"}]',
-              b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": -1e999}',
-              b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o9", "event": "created", "resource": "disk"}']
+    lines += [
+        # an escaped key
+        b'{"ts": "2026-10-02T10:00:00Z", "reso\\u0075rce": "disk", "value": 1, "capacity": 2}',
+        b'[{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": 3}, {"resource": "disk"}]',
+        b'{"ts": "2026-10-02T10:00:00Z", "resource": "disk", "value": -1e999}',
+        b'{"ts": "2026-10-02T10:00:00Z", "order_id": "o9", "event": "created", "resource": "disk"}',
+    ]
     log = tmp_path / "events.ndjson"
     log.write_bytes(b"\n".join(lines) + b"\n")
     kept = run_batch(log, sla_config, NOW_MS).resources

@@ -36,51 +36,107 @@ def decode(obj: object) -> tuple[list, list]:
 
 
 def lag_config(**extra: object) -> SlaConfig:
-    return SlaConfig.model_validate({"timezone": "UTC", "slos": [
-        {"name": "projection-lag", "sli": "projection_lag", "threshold_s": 1, "target": 99, **extra},
-        {"name": "stock-lag", "sli": "projection_lag", "threshold_s": 2, "target": 90,
-         "projection": "AvailableStock"},
-    ]})
+    return SlaConfig.model_validate(
+        {
+            "timezone": "UTC",
+            "slos": [
+                {
+                    "name": "projection-lag",
+                    "sli": "projection_lag",
+                    "threshold_s": 1,
+                    "target": 99,
+                    **extra,
+                },
+                {
+                    "name": "stock-lag",
+                    "sli": "projection_lag",
+                    "threshold_s": 2,
+                    "target": 90,
+                    "projection": "AvailableStock",
+                },
+            ],
+        }
+    )
 
 
 # ---- the event contract ------------------------------------------------------------------
 
 
 def test_a_sample_with_lag_ms_decodes() -> None:
-    events, invalid = decode({"ts": "2026-10-01T12:00:00Z", "projection": "AvailableStock", "lag_ms": 800})
+    events, invalid = decode(
+        {"ts": "2026-10-01T12:00:00Z", "projection": "AvailableStock", "lag_ms": 800}
+    )
     assert invalid == []
     assert events == [(0, ProjectionEvent(1_790_856_000_000, "AvailableStock", 800.0))]
 
 
 def test_a_sample_with_source_ts_has_lag_ts_minus_source_ts() -> None:
-    events, invalid = decode({"ts": 1_790_856_000_000, "projection": "OrderList",
-                              "source_ts": "2026-10-01T11:59:58.750Z"})
+    events, invalid = decode(
+        {
+            "ts": 1_790_856_000_000,
+            "projection": "OrderList",
+            "source_ts": "2026-10-01T11:59:58.750Z",
+        }
+    )
     assert invalid == []
     assert events[0][1].lag_ms == 1250.0
 
 
 def test_a_source_ts_slightly_after_ts_is_clock_skew_and_lag_zero() -> None:
-    events, invalid = decode({"ts": "2026-10-01T12:00:00Z", "projection": "OrderList",
-                              "source_ts": "2026-10-01T12:00:00.040Z"})
+    events, invalid = decode(
+        {
+            "ts": "2026-10-01T12:00:00Z",
+            "projection": "OrderList",
+            "source_ts": "2026-10-01T12:00:00.040Z",
+        }
+    )
     assert invalid == [] and events[0][1].lag_ms == 0.0
 
 
-@pytest.mark.parametrize("body, reason, words", [
-    ({"ts": "2026-10-01T12:00:00Z", "lag_ms": 5}, "missing_field", "'projection'"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P"}, "missing_field", "'lag_ms' (or 'source_ts')"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": -1}, "out_of_range", "negative"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": "800"}, "wrong_type", "a number"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": True}, "wrong_type", "boolean"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": 1, "source_ts": 1},
-     "conflicting_fields", "not both"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "source_ts": "yesterday"},
-     "bad_timestamp", "source_ts:"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "P", "source_ts": "2026-10-01T13:00:00Z"},
-     "out_of_range", "ahead of its source"),
-    ({"projection": "P", "lag_ms": 1}, "missing_field", "'ts'"),
-    ({"ts": NOW_MS + 3_600_000, "projection": "P", "lag_ms": 1}, "future_timestamp", "future"),
-    ({"ts": "2026-10-01T12:00:00Z", "projection": "", "lag_ms": 1}, "missing_field", "empty"),
-])
+@pytest.mark.parametrize(
+    "body, reason, words",
+    [
+        ({"ts": "2026-10-01T12:00:00Z", "lag_ms": 5}, "missing_field", "'projection'"),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P"},
+            "missing_field",
+            "'lag_ms' (or 'source_ts')",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": -1},
+            "out_of_range",
+            "negative",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": "800"},
+            "wrong_type",
+            "a number",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": True},
+            "wrong_type",
+            "boolean",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "lag_ms": 1, "source_ts": 1},
+            "conflicting_fields",
+            "not both",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "source_ts": "yesterday"},
+            "bad_timestamp",
+            "source_ts:",
+        ),
+        (
+            {"ts": "2026-10-01T12:00:00Z", "projection": "P", "source_ts": "2026-10-01T13:00:00Z"},
+            "out_of_range",
+            "ahead of its source",
+        ),
+        ({"projection": "P", "lag_ms": 1}, "missing_field", "'ts'"),
+        ({"ts": NOW_MS + 3_600_000, "projection": "P", "lag_ms": 1}, "future_timestamp", "future"),
+        ({"ts": "2026-10-01T12:00:00Z", "projection": "", "lag_ms": 1}, "missing_field", "empty"),
+    ],
+)
 def test_malformed_samples_are_invalid_with_a_reason(body: dict, reason: str, words: str) -> None:
     events, [bad] = decode(body)
     assert events == []
@@ -89,17 +145,25 @@ def test_malformed_samples_are_invalid_with_a_reason(body: dict, reason: str, wo
 
 
 def test_a_batch_keeps_its_valid_samples() -> None:
-    events, invalid = decode([{"ts": T0, "projection": "A", "lag_ms": 1},
-                              {"ts": T0, "projection": "A", "lag_ms": -1}])
+    events, invalid = decode(
+        [{"ts": T0, "projection": "A", "lag_ms": 1}, {"ts": T0, "projection": "A", "lag_ms": -1}]
+    )
     assert [i for i, _ in events] == [0] and [b.index for b in invalid] == [1]
 
 
 @settings(max_examples=300, deadline=None)
-@given(document=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["ts", "projection", "lag_ms", "source_ts", "x"]), inner, max_size=5),
-    max_leaves=10))
+@given(
+    document=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["ts", "projection", "lag_ms", "source_ts", "x"]), inner, max_size=5
+            )
+        ),
+        max_leaves=10,
+    )
+)
 def test_decoding_any_json_never_raises(document: object) -> None:
     events, invalid = decode(document)
     assert len(events) + len(invalid) >= 1
@@ -123,15 +187,29 @@ def test_config_needs_threshold_s_and_keeps_projection_to_its_sli() -> None:
     with pytest.raises(ValueError, match="projection_lag SLO needs 'threshold_s'"):
         SlaConfig.model_validate({"slos": [{"name": "x", "sli": "projection_lag", "target": 99}]})
     with pytest.raises(ValueError, match="'projection' applies to projection_lag SLOs only"):
-        SlaConfig.model_validate({"slos": [{"name": "x", "sli": "lag", "threshold_s": 1, "target": 99,
-                                            "projection": "A"}]})
+        SlaConfig.model_validate(
+            {
+                "slos": [
+                    {"name": "x", "sli": "lag", "threshold_s": 1, "target": 99, "projection": "A"}
+                ]
+            }
+        )
 
 
-def samples(engine: SliEngine, lags_ms: list[float], projection: str = "AvailableStock",
-            start_ms: int = T0, step_ms: int = 1000, first_offset: int = 0) -> None:
+def samples(
+    engine: SliEngine,
+    lags_ms: list[float],
+    projection: str = "AvailableStock",
+    start_ms: int = T0,
+    step_ms: int = 1000,
+    first_offset: int = 0,
+) -> None:
     for i, lag in enumerate(lags_ms):
-        engine.apply(ProjectionEvent(start_ms + i * step_ms, projection, lag), "projections:0",
-                     first_offset + i)
+        engine.apply(
+            ProjectionEvent(start_ms + i * step_ms, projection, lag),
+            "projections:0",
+            first_offset + i,
+        )
 
 
 def test_good_samples_are_those_within_the_threshold_in_the_samples_event_time() -> None:
@@ -142,7 +220,9 @@ def test_good_samples_are_those_within_the_threshold_in_the_samples_event_time()
     assert (row.good, row.total) == (98, 100)  # 1000 ms is within 1 s, 1000.1 ms is not
     assert row.value == pytest.approx(98.0) and row.status == "breached"
     # the samples live in the hour of their own time, not in the hour they were applied
-    assert [hour for _, hours in engine.buckets_of("projection-lag") for hour in hours] == [T0 // 3_600_000 + 1]
+    assert [hour for _, hours in engine.buckets_of("projection-lag") for hour in hours] == [
+        T0 // 3_600_000 + 1
+    ]
     assert row.p99_ms == pytest.approx(1000.1, rel=0.01)
     assert row.to_json()["p99_ms"] == row.p99_ms
 
@@ -169,7 +249,9 @@ def test_replayed_samples_change_nothing() -> None:
 def test_each_projection_keeps_its_own_clock_for_lateness() -> None:
     engine = SliEngine(lag_config())
     samples(engine, [100.0] * 5, projection="OrderList", start_ms=T0 + 3_600_000)
-    samples(engine, [100.0] * 5, projection="AvailableStock", start_ms=T0, first_offset=5)  # an hour older
+    samples(
+        engine, [100.0] * 5, projection="AvailableStock", start_ms=T0, first_offset=5
+    )  # an hour older
     row = evaluate_window(engine, engine.slos["projection-lag"], "2h", T0 + 3_600_000 + 60_000)
     assert row.total == 10  # another projection's newer samples do not make these late
 
@@ -196,20 +278,41 @@ def test_projection_state_survives_a_restart_through_the_changelog_records() -> 
     for engine_ in (engine, restored):
         row = evaluate_window(engine_, engine_.slos["projection-lag"], "1h", T0 + 60_000)
         assert (row.good, row.total) == (2, 4)
-        assert row.p99_ms == pytest.approx(1500, rel=0.01)  # DDSketch rank: q x (n - 1), rounded down
+        assert row.p99_ms == pytest.approx(
+            1500, rel=0.01
+        )  # DDSketch rank: q x (n - 1), rounded down
 
 
 def test_compute_reads_projection_samples_from_the_file(tmp_path: Path) -> None:
     config = tmp_path / "slo.yaml"
-    config.write_text("slos:\n  - {name: projection-lag, sli: projection_lag, threshold_s: 1, target: 99}\n")
+    config.write_text(
+        "slos:\n  - {name: projection-lag, sli: projection_lag, threshold_s: 1, target: 99}\n"
+    )
     events = tmp_path / "events.ndjson"
-    lines = [{"ts": T0 + i * 1000, "projection": "AvailableStock", "lag_ms": 2500 if i < 5 else 400}
-             for i in range(100)]
+    lines = [
+        {"ts": T0 + i * 1000, "projection": "AvailableStock", "lag_ms": 2500 if i < 5 else 400}
+        for i in range(100)
+    ]
     lines.append({"ts": T0 + 100_000, "projection": "AvailableStock", "lag_ms": -3})  # invalid
     events.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    out = subprocess.run([sys.executable, "-m", "slaengine.cli", "compute", "--events", str(events),
-                          "--config", str(config), "--at", "2026-10-01T00:10:00Z"],
-                         capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "compute",
+            "--events",
+            str(events),
+            "--config",
+            str(config),
+            "--at",
+            "2026-10-01T00:10:00Z",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     document = json.loads(out.stdout)
     assert document["events"]["invalid_by_reason"] == {"out_of_range": 1}
     [hour] = [row for row in document["slos"] if row["window"] == "1h"]
@@ -222,8 +325,10 @@ def test_compute_reads_projection_samples_from_the_file(tmp_path: Path) -> None:
 
 
 def gauge(registry: CollectorRegistry, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {tuple(sorted(labels.items())): value
-            for labels, value in EngineSliSource(SliEngine(lag_config()), registry).gauge_samples(name)}
+    return {
+        tuple(sorted(labels.items())): value
+        for labels, value in EngineSliSource(SliEngine(lag_config()), registry).gauge_samples(name)
+    }
 
 
 def test_projection_lag_gauge_is_the_windows_p99_and_each_projections_newest_sample() -> None:
@@ -234,11 +339,21 @@ def test_projection_lag_gauge_is_the_windows_p99_and_each_projections_newest_sam
     registry.register(SliCollector(engine, clock=lambda: (T0 + 120_000) / 1000))
     with every_window():  # 1h is not a default window of a 30d projection-lag SLO
         found = gauge(registry, "sla_projection_lag_seconds")
-    assert found[(("projection", "*"), ("slo", "projection-lag"), ("window", "1h"))] == pytest.approx(3.0, rel=0.01)
-    assert found[(("projection", "AvailableStock"), ("slo", "stock-lag"), ("window", "1h"))] == pytest.approx(3.0, rel=0.01)
+    assert found[
+        (("projection", "*"), ("slo", "projection-lag"), ("window", "1h"))
+    ] == pytest.approx(3.0, rel=0.01)
+    assert found[
+        (("projection", "AvailableStock"), ("slo", "stock-lag"), ("window", "1h"))
+    ] == pytest.approx(3.0, rel=0.01)
     # the newest sample by event time, per projection the SLO covers
-    assert found[(("projection", "OrderList"), ("slo", "projection-lag"), ("window", "latest"))] == 0.04
-    assert found[(("projection", "AvailableStock"), ("slo", "projection-lag"), ("window", "latest"))] == 3.0
+    assert (
+        found[(("projection", "OrderList"), ("slo", "projection-lag"), ("window", "latest"))]
+        == 0.04
+    )
+    assert (
+        found[(("projection", "AvailableStock"), ("slo", "projection-lag"), ("window", "latest"))]
+        == 3.0
+    )
     assert (("projection", "OrderList"), ("slo", "stock-lag"), ("window", "latest")) not in found
 
 
@@ -254,14 +369,22 @@ def test_the_newest_samples_reach_a_global_view_that_consumed_none_of_them() -> 
     registry = CollectorRegistry()
     registry.register(SliCollector(view, clock=lambda: (T0 + 120_000) / 1000))
     found = gauge(registry, "sla_projection_lag_seconds")
-    assert found[(("projection", "OrderList"), ("slo", "projection-lag"), ("window", "latest"))] == 0.04
+    assert (
+        found[(("projection", "OrderList"), ("slo", "projection-lag"), ("window", "latest"))]
+        == 0.04
+    )
     assert SliEngine.source_of_key("l|projections:3|A|B") == "projections:3"
 
 
 def test_pipeline_lag_is_self_monitoring_per_input_topic_without_any_lag_slo() -> None:
     engine = SliEngine(lag_config())
-    engine.apply(RequestEvent(T0, "orders-api", "GET /", 200, 5.0), "requests:0", 0,
-                 processed_ms=T0 + 2500, appended_ms=T0 + 500)
+    engine.apply(
+        RequestEvent(T0, "orders-api", "GET /", 200, 5.0),
+        "requests:0",
+        0,
+        processed_ms=T0 + 2500,
+        appended_ms=T0 + 500,
+    )
     engine.apply(ProjectionEvent(T0, "A", 5.0), "projections:1", 0, processed_ms=T0 + 300)
     registry = CollectorRegistry()
     registry.register(SliCollector(engine, clock=lambda: (T0 + 3000) / 1000))
@@ -278,8 +401,13 @@ def test_generated_projection_samples_are_valid_with_one_slow_projection_inciden
 
     from slaengine.synthetic import TrafficPlan, generate_events, plan_slow_projections
 
-    plan = TrafficPlan(start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 10, 3, tzinfo=UTC),
-                       seed=7, requests_per_minute=0.5, orders_per_hour=2)
+    plan = TrafficPlan(
+        start=datetime(2026, 10, 1, tzinfo=UTC),
+        end=datetime(2026, 10, 3, tzinfo=UTC),
+        seed=7,
+        requests_per_minute=0.5,
+        orders_per_hour=2,
+    )
     events = list(generate_events(plan))
     raw = [e for e in events if "projection" in e]
     assert len(raw) == 2 * 24 * 60 * 2  # one sample a minute per projection
@@ -293,22 +421,74 @@ def test_generated_projection_samples_are_valid_with_one_slow_projection_inciden
     assert len(during) == incident.minutes  # every sample of the incident is slow
     assert len(slow) - len(during) < 10  # elsewhere only the lognormal tail
     # the projection samples come from their own random stream: the other events are unchanged
-    without = list(generate_events(TrafficPlan(start=plan.start, end=plan.end, seed=7,
-                                               requests_per_minute=0.5, orders_per_hour=2,
-                                               projection_samples_per_minute=0)))
+    without = list(
+        generate_events(
+            TrafficPlan(
+                start=plan.start,
+                end=plan.end,
+                seed=7,
+                requests_per_minute=0.5,
+                orders_per_hour=2,
+                projection_samples_per_minute=0,
+            )
+        )
+    )
     assert [e for e in events if "projection" not in e] == without
 
 
-def test_a_generated_day_gives_a_met_projection_lag_slo_from_the_default_config(tmp_path: Path) -> None:
+def test_a_generated_day_gives_a_met_projection_lag_slo_from_the_default_config(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "day.ndjson"
-    subprocess.run([sys.executable, "-m", "slaengine.cli", "generate", "--month", "2026-02", "--seed", "3",
-                    "--requests-per-minute", "0.2", "--orders-per-hour", "1", "--out", str(out),
-                    "--no-progress"], check=True, cwd=REPO, capture_output=True, timeout=300)
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "slaengine.cli", "compute", "--events", str(out), "--config",
-         str(REPO / "slaengine" / "data" / "slo.yaml"), "--at", "2026-03-01T00:00:00Z"],
-        check=True, cwd=REPO, capture_output=True, text=True, timeout=300).stdout)
-    [month] = [r for r in document["slos"] if r["name"] == "projection-lag" and r["window"] == "month:2026-02"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "generate",
+            "--month",
+            "2026-02",
+            "--seed",
+            "3",
+            "--requests-per-minute",
+            "0.2",
+            "--orders-per-hour",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+    )
+    document = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "slaengine.cli",
+                "compute",
+                "--events",
+                str(out),
+                "--config",
+                str(REPO / "slaengine" / "data" / "slo.yaml"),
+                "--at",
+                "2026-03-01T00:00:00Z",
+            ],
+            check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
+    [month] = [
+        r
+        for r in document["slos"]
+        if r["name"] == "projection-lag" and r["window"] == "month:2026-02"
+    ]
     assert month["total"] == 28 * 24 * 60 * 2
     assert month["status"] == "met" and 99.5 < month["value"] < 100  # the incident costs a little
     assert month["p99_ms"] < 1000

@@ -110,4 +110,3 @@ def test_the_heavy_work_timeout_is_a_worker_setting_that_overrides_every_kind(
     overridden = create_app(CollectorRegistry(), work_timeout_s=5.0)
     assert heavy_work(overridden, "report", timeout=300).timeout == 5.0
     assert heavy_work(create_app(CollectorRegistry()), "report", timeout=300).timeout == 300
-

@@ -44,8 +44,9 @@ def free_port() -> int:
 
 
 def http_json(url: str, data: bytes | None = None, method: str | None = None) -> Any:
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
 
@@ -76,8 +77,12 @@ class Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "slaengine.cli", *self.argv], stdout=log,
-                stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=REPO_ROOT)
+                [sys.executable, "-m", "slaengine.cli", *self.argv],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                cwd=REPO_ROOT,
+            )
         return self
 
     def log_tail(self, lines: int = 40) -> str:
@@ -86,8 +91,9 @@ class Process:
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"{self.argv[0]} exited with {self.process.returncode}:\n"
-                                 f"{self.log_tail()}")
+            raise AssertionError(
+                f"{self.argv[0]} exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -113,9 +119,14 @@ class Prometheus:
         args = [str(PROMETHEUS_LOCAL), "--port", str(self.port)]
         if config is not None:
             args += ["--config", str(config)]
-        return subprocess.run([*args, *command], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PROMETHEUS_LOCAL_DIR": str(self.state_dir)},
-                              check=False)
+        return subprocess.run(
+            [*args, *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PROMETHEUS_LOCAL_DIR": str(self.state_dir)},
+            check=False,
+        )
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         body = http_json(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
@@ -157,10 +168,19 @@ def write_events(path: Path, events: Iterator[dict[str, Any]]) -> int:
 
 def invalid_requests(now: datetime) -> list[dict[str, Any]]:
     """Requests the worker must dead-letter, one per kind of mistake."""
-    base = {"ts": iso(now - timedelta(seconds=30)), "service": "orders-api",
-            "endpoint": "GET /orders", "status": 200, "latency_ms": 12.0}
-    return [dict(base, status=700), dict(base, latency_ms=-1),
-            {k: v for k, v in base.items() if k != "service"}, dict(base, ts="yesterday")]
+    base = {
+        "ts": iso(now - timedelta(seconds=30)),
+        "service": "orders-api",
+        "endpoint": "GET /orders",
+        "status": 200,
+        "latency_ms": 12.0,
+    }
+    return [
+        dict(base, status=700),
+        dict(base, latency_ms=-1),
+        {k: v for k, v in base.items() if k != "service"},
+        dict(base, ts="yesterday"),
+    ]
 
 
 @dataclass
@@ -178,28 +198,45 @@ class DeployStack:
 
     def worker_metrics(self) -> str:
         """What the stack's Prometheus scrapes (deploy/prometheus/prometheus.yml: every window)."""
-        with urllib.request.urlopen(self.worker_url + "/metrics?windows=all", timeout=10) as response:
+        with urllib.request.urlopen(
+            self.worker_url + "/metrics?windows=all", timeout=10
+        ) as response:
             return response.read().decode()
 
 
 def produce(bootstrap: str, prefix: str, path: Path, topic: str | None = None) -> None:
-    argv = [sys.executable, "-m", "slaengine.cli", "produce", str(path), "--bootstrap", bootstrap,
-            "--topic-prefix", prefix, "--batch-size", "50", "--no-progress"]
+    argv = [
+        sys.executable,
+        "-m",
+        "slaengine.cli",
+        "produce",
+        str(path),
+        "--bootstrap",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--batch-size",
+        "50",
+        "--no-progress",
+    ]
     if topic:
         argv += ["--topic", topic]
     subprocess.run(argv, check=True, cwd=REPO_ROOT, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
-def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[DeployStack]:
+def deploy_stack(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DeployStack]:
     """Worker + PagerDuty stand-in + Prometheus, fed 60 days of resources, 3 hours of traffic
     with an outage of orders-api that is still going on, and a few invalid events."""
     from slaengine.synthetic import Incident, TrafficPlan, generate_events
 
     if shutil.which("prometheus") is None:
-        pytest.fail("prometheus not installed: apt-get install -y prometheus "
-                    "(or scripts/prometheus-local --install start)")
+        pytest.fail(
+            "prometheus not installed: apt-get install -y prometheus "
+            "(or scripts/prometheus-local --install start)"
+        )
     root = tmp_path_factory.mktemp("deploy")
     prefix = f"d{uuid.uuid4().hex[:8]}."
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -211,33 +248,62 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         "delivery: {initial_backoff: 200ms, max_backoff: 1s, max_age: 10m}\n"
         "route:\n  receiver: pager\n  group_by: [alertname, slo]\n"
         "  group_wait: 1s\n  group_interval: 5s\n  repeat_interval: 1h\n"
-        "receivers:\n  - name: pager\n    pagerduty: {urgency: high}\n")
+        "receivers:\n  - name: pager\n    pagerduty: {urgency: high}\n"
+    )
     with ExitStack() as cleanup:
         pd_port = free_port()
-        pagerduty = Process(["dev", "pagerduty", "--port", str(pd_port)],
-                            root / "pagerduty.log").start()
+        pagerduty = Process(
+            ["dev", "pagerduty", "--port", str(pd_port)], root / "pagerduty.log"
+        ).start()
         cleanup.callback(pagerduty.stop)
         pagerduty_url = f"http://127.0.0.1:{pd_port}"
-        wait_for(lambda: http_json(pagerduty_url + "/_dev/events") is not None, 30,
-                 "the PagerDuty stand-in")
-        http_json(pagerduty_url + "/_dev/faults",
-                  json.dumps({"status": 503, "count": 2}).encode())
+        wait_for(
+            lambda: http_json(pagerduty_url + "/_dev/events") is not None,
+            30,
+            "the PagerDuty stand-in",
+        )
+        http_json(pagerduty_url + "/_dev/faults", json.dumps({"status": 503, "count": 2}).encode())
 
         # Events go in before the worker starts, so its first capacity report (cached for a
         # minute) already sees 60 days of resources.
         resources = root / "resources.ndjson"
-        write_events(resources, generate_events(TrafficPlan(
-            start=now - timedelta(days=60), end=now - timedelta(days=2), seed=4,
-            requests_per_minute=0, orders_per_hour=0, projection_samples_per_minute=0)))
+        write_events(
+            resources,
+            generate_events(
+                TrafficPlan(
+                    start=now - timedelta(days=60),
+                    end=now - timedelta(days=2),
+                    seed=4,
+                    requests_per_minute=0,
+                    orders_per_hour=0,
+                    projection_samples_per_minute=0,
+                )
+            ),
+        )
         orders = root / "orders.ndjson"  # shipping takes hours: orders need days to complete
-        write_events(orders, generate_events(TrafficPlan(
-            start=now - timedelta(days=2), end=now - timedelta(hours=3), seed=5,
-            requests_per_minute=0, orders_per_hour=30, projection_samples_per_minute=0)))
+        write_events(
+            orders,
+            generate_events(
+                TrafficPlan(
+                    start=now - timedelta(days=2),
+                    end=now - timedelta(hours=3),
+                    seed=5,
+                    requests_per_minute=0,
+                    orders_per_hour=30,
+                    projection_samples_per_minute=0,
+                )
+            ),
+        )
         traffic = root / "traffic.ndjson"
-        outage = Incident("orders-api", int((now - timedelta(minutes=20)).timestamp() * 1000),
-                          25, 1.0, 3.0)
-        count = write_events(traffic, generate_events(TrafficPlan(
-            start=now - timedelta(hours=3), end=now, seed=3, incidents=[outage])))
+        outage = Incident(
+            "orders-api", int((now - timedelta(minutes=20)).timestamp() * 1000), 25, 1.0, 3.0
+        )
+        count = write_events(
+            traffic,
+            generate_events(
+                TrafficPlan(start=now - timedelta(hours=3), end=now, seed=3, incidents=[outage])
+            ),
+        )
         invalid = root / "invalid.ndjson"
         write_events(invalid, iter(invalid_requests(now)))
         for path in (resources, orders, traffic):
@@ -246,14 +312,32 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 
         worker_port = free_port()
         worker = Process(
-            ["worker", "--store", "rocksdb://", "--data-dir", str(root / "worker"),
-             "--http-port", str(worker_port), "--config", str(CONFIG), "--flush-interval", "0.2",
-             "--worker-id", "deploy-1"], root / "worker.log",
-            env={"SLAENGINE_TOPIC_PREFIX": prefix, "SLAENGINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-                 "SLAENGINE_API_TOKEN": API_TOKEN, "SLAENGINE_ROUTING_CONFIG": str(routing),
-                 "SLAENGINE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-                 "SLAENGINE_PAGERDUTY_EVENTS_URL": pagerduty_url,
-                 "SLAENGINE_CAPACITY_REFRESH_S": "5"}).start()
+            [
+                "worker",
+                "--store",
+                "rocksdb://",
+                "--data-dir",
+                str(root / "worker"),
+                "--http-port",
+                str(worker_port),
+                "--config",
+                str(CONFIG),
+                "--flush-interval",
+                "0.2",
+                "--worker-id",
+                "deploy-1",
+            ],
+            root / "worker.log",
+            env={
+                "SLAENGINE_TOPIC_PREFIX": prefix,
+                "SLAENGINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+                "SLAENGINE_API_TOKEN": API_TOKEN,
+                "SLAENGINE_ROUTING_CONFIG": str(routing),
+                "SLAENGINE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+                "SLAENGINE_PAGERDUTY_EVENTS_URL": pagerduty_url,
+                "SLAENGINE_CAPACITY_REFRESH_S": "5",
+            },
+        ).start()
         cleanup.callback(worker.stop)
         worker_url = f"http://127.0.0.1:{worker_port}"
         prometheus = Prometheus(free_port(), root / "prometheus-local")
@@ -265,9 +349,16 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 
         def requests_counted() -> bool:  # /api/v1/slos, not /metrics: no capacity report yet
             rows = http_json(worker_url + "/api/v1/slos")["slos"]
-            return sum(r["total"] for r in rows if r["window"] == "1d"
-                       and r["service"] in ("orders-api", "catalog-api")
-                       and r["sli"] == "availability") >= requests
+            return (
+                sum(
+                    r["total"]
+                    for r in rows
+                    if r["window"] == "1d"
+                    and r["service"] in ("orders-api", "catalog-api")
+                    and r["sli"] == "availability"
+                )
+                >= requests
+            )
 
         requests = sum(1 for line in traffic.open() if '"status"' in line)
         wait_for(worker_ready, 90, "the worker's /health")
@@ -275,9 +366,9 @@ def deploy_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         time.sleep(1)  # resources share the worker's consumer: give them a moment more
         rules_dir = DEPLOY / "prometheus" / "rules"
         config = root / "prometheus.yml"
-        YAML(typ="safe").dump(local_prometheus_config(worker_port, str(rules_dir / "*.yml")),
-                              config.open("w"))
+        YAML(typ="safe").dump(
+            local_prometheus_config(worker_port, str(rules_dir / "*.yml")), config.open("w")
+        )
         started = prometheus.run("start", config=config)
         assert started.returncode == 0, started.stdout + started.stderr
-        yield DeployStack(prefix, worker_url, worker, pagerduty_url, prometheus, rules_dir,
-                          count)
+        yield DeployStack(prefix, worker_url, worker, pagerduty_url, prometheus, rules_dir, count)

@@ -24,15 +24,30 @@ DOCKER_COMPOSE = shutil.which("docker-compose")
 needs_docker_compose = pytest.mark.skipif(
     DOCKER_COMPOSE is None,
     reason="docker-compose not installed (apt-get install -y docker-compose validates without "
-           "an engine)")
+    "an engine)",
+)
 yaml = YAML(typ="safe")
 
 
 def compose(*args: str, file: Path = COMPOSE_FILE) -> subprocess.CompletedProcess[str]:
     assert DOCKER_COMPOSE is not None
-    return subprocess.run([DOCKER_COMPOSE, "--project-directory", str(REPO_ROOT), "-f", str(file),
-                           "--profile", "demo", *args], capture_output=True, text=True,
-                          timeout=60, check=False, cwd=REPO_ROOT)
+    return subprocess.run(
+        [
+            DOCKER_COMPOSE,
+            "--project-directory",
+            str(REPO_ROOT),
+            "-f",
+            str(file),
+            "--profile",
+            "demo",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO_ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +93,8 @@ def test_services_of_the_stack(stack: dict[str, Any]) -> None:
 
 
 def test_workers_scale_without_host_ports_and_listen_on_all_interfaces(
-        stack: dict[str, Any]) -> None:
+    stack: dict[str, Any],
+) -> None:
     worker = stack["services"]["worker"]
     assert "ports" not in worker, "fixed host ports break `docker compose up --scale worker=N`"
     assert "container_name" not in worker
@@ -88,7 +104,8 @@ def test_workers_scale_without_host_ports_and_listen_on_all_interfaces(
 
 
 def test_prometheus_discovers_workers_by_dns_on_the_service_name_and_port(
-        stack: dict[str, Any]) -> None:
+    stack: dict[str, Any],
+) -> None:
     config = yaml.load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "slaengine")
     (discovery,) = job["dns_sd_configs"]
@@ -96,46 +113,63 @@ def test_prometheus_discovers_workers_by_dns_on_the_service_name_and_port(
     assert str(discovery["port"]) == environment(stack["services"]["worker"])["SLAENGINE_HTTP_PORT"]
     assert config["rule_files"] == ["rules/*.yml"]
     mounts = stack["services"]["prometheus"]["volumes"]
-    assert any(str(m).startswith(f"{DEPLOY / 'prometheus'}:/etc/prometheus") or
-               (isinstance(m, dict) and m.get("target") == "/etc/prometheus") for m in mounts)
+    assert any(
+        str(m).startswith(f"{DEPLOY / 'prometheus'}:/etc/prometheus")
+        or (isinstance(m, dict) and m.get("target") == "/etc/prometheus")
+        for m in mounts
+    )
 
 
 def test_alertmanager_posts_to_the_workers_webhook_with_the_workers_token(
-        stack: dict[str, Any]) -> None:
+    stack: dict[str, Any],
+) -> None:
     config = yaml.load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
     (webhook,) = [w for r in config["receivers"] for w in r.get("webhook_configs", [])]
     url = urlparse(webhook["url"])
     worker_env = environment(stack["services"]["worker"])
     assert (url.hostname, str(url.port), url.path) == (
-        "worker", worker_env["SLAENGINE_HTTP_PORT"], "/api/v1/alertmanager")
+        "worker",
+        worker_env["SLAENGINE_HTTP_PORT"],
+        "/api/v1/alertmanager",
+    )
     authorization = webhook["http_config"]["authorization"]
     assert authorization["type"] == "Bearer"
     assert authorization["credentials_file"] == worker_env["SLAENGINE_API_TOKEN_FILE"]
     token_dir = str(Path(authorization["credentials_file"]).parent)
     for name in ("worker", "alertmanager", "api-token"):
         volumes = [str(v) for v in stack["services"][name]["volumes"]]
-        assert any(re.match(rf"api-token:{re.escape(token_dir)}(:r[ow])?$", v) for v in volumes), \
+        assert any(re.match(rf"api-token:{re.escape(token_dir)}(:r[ow])?$", v) for v in volumes), (
             f"{name} does not mount the api-token volume at {token_dir}: {volumes}"
+        )
 
 
 def test_grafana_datasource_points_at_the_prometheus_service(stack: dict[str, Any]) -> None:
     datasources = yaml.load(
-        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text())
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text()
+    )
     (source,) = datasources["datasources"]
     url = urlparse(source["url"])
     assert url.hostname == "prometheus" and url.port == 9090
     assert "prometheus" in stack["services"]
     providers = yaml.load(
-        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "slaengine.yaml").read_text())
+        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "slaengine.yaml").read_text()
+    )
     path = providers["providers"][0]["options"]["path"]
     volumes = [str(v) for v in stack["services"]["grafana"]["volumes"]]
-    assert any(v.split(":")[1] == path and Path(v.split(":")[0]) == DEPLOY / "grafana" /
-               "dashboards" for v in volumes if v.startswith("/")), volumes
+    assert any(
+        v.split(":")[1] == path and Path(v.split(":")[0]) == DEPLOY / "grafana" / "dashboards"
+        for v in volumes
+        if v.startswith("/")
+    ), volumes
 
 
 def test_every_bind_mount_source_exists(stack: dict[str, Any]) -> None:
-    sources = [str(v).split(":")[0] for s in stack["services"].values()
-               for v in s.get("volumes", []) if str(v).startswith(("/", "."))]
+    sources = [
+        str(v).split(":")[0]
+        for s in stack["services"].values()
+        for v in s.get("volumes", [])
+        if str(v).startswith(("/", "."))
+    ]
     assert sources
     missing = [s for s in sources if not (REPO_ROOT / s).exists()]
     assert missing == []
@@ -151,17 +185,27 @@ def test_kafka_image_is_the_version_the_test_broker_runs() -> None:
 @pytest.mark.prometheus
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_prometheus_config_passes_promtool() -> None:
-    checked = subprocess.run(["promtool", "check", "config",
-                              str(DEPLOY / "prometheus" / "prometheus.yml")],
-                             capture_output=True, text=True, timeout=60, check=False)
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None,
-                    reason="amtool not installed (apt-get install -y prometheus-alertmanager)")
+@pytest.mark.skipif(
+    shutil.which("amtool") is None,
+    reason="amtool not installed (apt-get install -y prometheus-alertmanager)",
+)
 def test_alertmanager_config_passes_amtool() -> None:
-    checked = subprocess.run(["amtool", "check-config",
-                              str(DEPLOY / "alertmanager" / "alertmanager.yml")],
-                             capture_output=True, text=True, timeout=60, check=False)
+    checked = subprocess.run(
+        ["amtool", "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout

@@ -24,9 +24,13 @@ RATE_INTERVAL = "20s"  # what Grafana's $__rate_interval becomes with 1 s scrape
 # The worker needs up to a minute to refresh its capacity report and to evaluate and deliver
 # alerts; panels whose series appear later wait up to this long after the stack started.
 SERIES_DEADLINE_S = 120
-COLLECTOR_SOURCES = ["slaengine/metrics.py", "slaengine/evaluator/metrics.py",
-                     "slaengine/router/metrics.py", "forecasting/metrics.py",
-                     "forecasting/data/capacity.yaml"]
+COLLECTOR_SOURCES = [
+    "slaengine/metrics.py",
+    "slaengine/evaluator/metrics.py",
+    "slaengine/router/metrics.py",
+    "forecasting/metrics.py",
+    "forecasting/data/capacity.yaml",
+]
 METRIC_NAME = re.compile(r"\b((?:sla|slaengine|capacity)_[a-z0-9_]+)\b")
 
 
@@ -54,9 +58,12 @@ def panel_queries() -> list[Any]:
         values = variable_values(board)
         for panel in board["panels"]:
             for target in panel["targets"]:
-                params.append(pytest.param(
-                    expand(target["expr"], values),
-                    id=f"{name}: {panel['title']} [{target['refId']}]"))
+                params.append(
+                    pytest.param(
+                        expand(target["expr"], values),
+                        id=f"{name}: {panel['title']} [{target['refId']}]",
+                    )
+                )
     return params
 
 
@@ -75,10 +82,16 @@ def test_committed_json_is_what_the_generator_writes(tmp_path: Path) -> None:
 
 def test_dashboards_cover_every_area_with_unique_uids_and_the_provisioned_datasource() -> None:
     boards = load_dashboards()
-    assert set(boards) == {"sla-overview", "error-budgets", "latency", "order-fulfillment",
-                           "capacity", "pipeline-health"}
+    assert set(boards) == {
+        "sla-overview",
+        "error-budgets",
+        "latency",
+        "order-fulfillment",
+        "capacity",
+        "pipeline-health",
+    }
     assert len({board["uid"] for board in boards.values()}) == len(boards)
-    provisioned = (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml")
+    provisioned = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml"
     assert "uid: prometheus" in provisioned.read_text()
     for board in boards.values():
         ids = [panel["id"] for panel in board["panels"]]
@@ -94,8 +107,13 @@ def test_every_metric_a_dashboard_names_is_one_slaengine_exports() -> None:
     for source in COLLECTOR_SOURCES:
         exported |= set(METRIC_NAME.findall((REPO_ROOT / source).read_text()))
     counters = {name + "_total" for name in exported}
-    used = {name for board in load_dashboards().values() for panel in board["panels"]
-            for target in panel["targets"] for name in METRIC_NAME.findall(target["expr"])}
+    used = {
+        name
+        for board in load_dashboards().values()
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for name in METRIC_NAME.findall(target["expr"])
+    }
     assert used, "no metric found in the dashboards"
     assert used - exported - counters == set()
 
@@ -109,8 +127,9 @@ def series_deadline(deploy_stack: DeployStack) -> float:
 @pytest.mark.prometheus
 @pytest.mark.slow
 @pytest.mark.parametrize("expr", panel_queries())
-def test_panel_query_returns_data_from_prometheus(deploy_stack: DeployStack,
-                                                  series_deadline: float, expr: str) -> None:
+def test_panel_query_returns_data_from_prometheus(
+    deploy_stack: DeployStack, series_deadline: float, expr: str
+) -> None:
     while True:
         result = deploy_stack.prometheus.query(expr)
         if result or time.monotonic() > series_deadline:
@@ -121,8 +140,11 @@ def test_panel_query_returns_data_from_prometheus(deploy_stack: DeployStack,
 
 
 def exported_names(stack: DeployStack) -> list[str]:
-    names = {line.split("{")[0].split(" ")[0] for line in stack.worker_metrics().splitlines()
-             if line and not line.startswith("#")}
+    names = {
+        line.split("{")[0].split(" ")[0]
+        for line in stack.worker_metrics().splitlines()
+        if line and not line.startswith("#")
+    }
     return sorted(names)
 
 
@@ -131,8 +153,14 @@ def test_the_generator_runs_as_a_script(tmp_path: Path) -> None:
     copy.mkdir()
     for name in ("dashboards.py", "builder.py"):
         (copy / name).write_text((DEPLOY / "grafana" / name).read_text())
-    done = subprocess.run([sys.executable, str(copy / "dashboards.py")], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(copy / "dashboards.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (copy / "dashboards").glob("*.json")) == \
-        sorted(p.name for p in DASHBOARDS.glob("*.json"))
+    assert sorted(p.name for p in (copy / "dashboards").glob("*.json")) == sorted(
+        p.name for p in DASHBOARDS.glob("*.json")
+    )

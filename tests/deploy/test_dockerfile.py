@@ -24,8 +24,11 @@ PACKAGES = ("slaengine", "streams", "forecasting")
 
 def instructions() -> list[tuple[str, str]]:
     joined = re.sub(r"\\\n", " ", DOCKERFILE)
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in
-            joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def final_stage() -> list[tuple[str, str]]:
@@ -49,8 +52,9 @@ def matches(pattern: str, path: str) -> bool:
     candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
     if pattern.startswith("**/"):
         return any(fnmatch.fnmatchcase(c.split("/")[-1], pattern[3:]) for c in candidates)
-    return any(fnmatch.fnmatchcase(c, pattern) and c.count("/") == pattern.count("/")
-               for c in candidates)
+    return any(
+        fnmatch.fnmatchcase(c, pattern) and c.count("/") == pattern.count("/") for c in candidates
+    )
 
 
 def in_context(path: str) -> bool:
@@ -97,16 +101,28 @@ def test_every_copied_file_is_in_the_build_context() -> None:
     assert {"pyproject.toml", "slaengine/", "templates/", "alert_rules/"} <= set(sources)
     for source in sources:
         assert (REPO_ROOT / source).exists(), source
-        files = [source] if (REPO_ROOT / source).is_file() else [
-            str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / source).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts]
+        files = (
+            [source]
+            if (REPO_ROOT / source).is_file()
+            else [
+                str(p.relative_to(REPO_ROOT))
+                for p in (REPO_ROOT / source).rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            ]
+        )
         excluded = [f for f in files if not in_context(f)]
         assert files and excluded == [], f"{source}: .dockerignore leaves out {excluded[:5]}"
 
 
 def test_local_state_stays_out_of_the_build_context() -> None:
-    for path in (".venv/bin/python", ".kafka-local/9092/data", ".data/x", ".git/config",
-                 "slaengine/__pycache__/cli.cpython-311.pyc", "tests/conftest.py"):
+    for path in (
+        ".venv/bin/python",
+        ".kafka-local/9092/data",
+        ".data/x",
+        ".git/config",
+        "slaengine/__pycache__/cli.cpython-311.pyc",
+        "tests/conftest.py",
+    ):
         assert not in_context(path), path
 
 
@@ -125,21 +141,49 @@ def test_the_wheel_carries_the_data_files_the_installed_code_looks_for(tmp_path:
     src, site = tmp_path / "src", tmp_path / "site-packages"
     for source in build_stage_copies():  # the build stage's /src, symlinks kept as Docker does
         if (REPO_ROOT / source).is_dir():
-            shutil.copytree(REPO_ROOT / source, src / source, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                REPO_ROOT / source,
+                src / source,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         else:
             (src / source).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO_ROOT / source, src / source)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--target", str(site), str(src)],
-                   capture_output=True, text=True, timeout=300, check=True)
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
-             "from slaengine.report.styles import TEMPLATES_DIR;"
-             "from slaengine.router.config import DEFAULT_ROUTING_FILE;"
-             "from streams.evaluator import ALERT_RULES_DIR;"
-             "print(TEMPLATES_DIR); print(DEFAULT_ROUTING_FILE.parent); print(ALERT_RULES_DIR)")
-    done = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True,
-                          text=True, timeout=120, check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from slaengine.report.styles import TEMPLATES_DIR;"
+        "from slaengine.router.config import DEFAULT_ROUTING_FILE;"
+        "from streams.evaluator import ALERT_RULES_DIR;"
+        "print(TEMPLATES_DIR); print(DEFAULT_ROUTING_FILE.parent); print(ALERT_RULES_DIR)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(site)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+    )
     looked_up = {Path(line).relative_to(site).as_posix() for line in done.stdout.split()}
     assert looked_up == {"slaengine/data/templates", "slaengine/data/alert_rules"}
     for folder in ("templates", "alert_rules"):
@@ -160,9 +204,21 @@ def test_entrypoint_gives_each_replica_its_own_worker_id(tmp_path: Path) -> None
     entrypoint = str(REPO_ROOT / "deploy" / "docker" / "entrypoint.sh")
     env = {k: v for k, v in os.environ.items() if k != "SLAENGINE_WORKER_ID"}
     env["PATH"] = f"{tmp_path}:{env['PATH']}"
-    derived = subprocess.run([entrypoint, "worker", "--flush-interval", "1"], env=env,
-                             capture_output=True, text=True, timeout=30, check=True)
+    derived = subprocess.run(
+        [entrypoint, "worker", "--flush-interval", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert derived.stdout.split() == [socket.gethostname(), "worker", "--flush-interval", "1"]
-    given = subprocess.run([entrypoint, "worker"], env={**env, "SLAENGINE_WORKER_ID": "w7"},
-                           capture_output=True, text=True, timeout=30, check=True)
+    given = subprocess.run(
+        [entrypoint, "worker"],
+        env={**env, "SLAENGINE_WORKER_ID": "w7"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert given.stdout.split() == ["w7", "worker"]

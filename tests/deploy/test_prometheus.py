@@ -51,19 +51,22 @@ def compare(stack: DeployStack, metric: str, field: str) -> int:
             if at not in cache:
                 cache[at] = worker_rows(stack, at)
             candidates.append(cache[at][key][field])
-        assert any(same(value, c) for c in candidates), \
+        assert any(same(value, c) for c in candidates), (
             f"{metric}{key} = {value} in Prometheus, worker says {candidates}"
+        )
     return len(samples)
 
 
 def scraped_everything(stack: DeployStack, metric: str) -> bool:
-    on_worker = sum(1 for line in stack.worker_metrics().splitlines()
-                    if line.startswith(metric + "{"))
+    on_worker = sum(
+        1 for line in stack.worker_metrics().splitlines() if line.startswith(metric + "{")
+    )
     return on_worker > 0 and len(stack.prometheus.query(metric)) == on_worker
 
 
 def test_uptime_and_burn_rates_in_prometheus_equal_the_workers_api(
-        deploy_stack: DeployStack) -> None:
+    deploy_stack: DeployStack,
+) -> None:
     for metric in ("sla_uptime_percentage", "slaengine_slo_burn_rate"):
         wait_for(lambda m=metric: scraped_everything(deploy_stack, m), 60, f"{metric} scraped")
     time.sleep(2)  # a few more scrapes, so every series has a recent sample
@@ -73,10 +76,12 @@ def test_uptime_and_burn_rates_in_prometheus_equal_the_workers_api(
     assert (uptime_series, burn_series) == (30, 60)
     # The outage of orders-api is still going on: the numbers are the real ones, not defaults.
     five_minutes = deploy_stack.prometheus.query(
-        'sla_uptime_percentage{slo="api-availability", window="5m"}')
+        'sla_uptime_percentage{slo="api-availability", window="5m"}'
+    )
     assert float(five_minutes[0]["value"][1]) < 50
     burning = deploy_stack.prometheus.query(
-        'slaengine_slo_burn_rate{slo="api-availability", window="1h"} > 14.4')
+        'slaengine_slo_burn_rate{slo="api-availability", window="1h"} > 14.4'
+    )
     assert burning, "a full outage in the last hour must burn the budget over 14.4x"
 
 
@@ -86,13 +91,19 @@ def rule_count(path: Any) -> int:
 
 
 def test_generated_rules_pass_promtool_and_load_in_prometheus_with_health_ok(
-        deploy_stack: DeployStack) -> None:
+    deploy_stack: DeployStack,
+) -> None:
     files = sorted(deploy_stack.rules_dir.glob("*.yml"))
     assert files, "deploy/prometheus/rules has no rule file"
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing (apt-get install -y prometheus)"
-    checked = subprocess.run([promtool, "check", "rules", "--lint=none", *map(str, files)],
-                             capture_output=True, text=True, check=False, timeout=60)
+    checked = subprocess.run(
+        [promtool, "check", "rules", "--lint=none", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     expected = sum(rule_count(path) for path in files)
 
@@ -105,11 +116,18 @@ def test_generated_rules_pass_promtool_and_load_in_prometheus_with_health_ok(
         return len(loaded) == expected and all(rule["health"] != "unknown" for rule in loaded)
 
     wait_for(all_evaluated, 30, f"{expected} rules loaded and evaluated")
-    unhealthy = [(rule["name"], rule["health"], rule.get("lastError")) for rule in rules()
-                 if rule["health"] != "ok"]
+    unhealthy = [
+        (rule["name"], rule["health"], rule.get("lastError"))
+        for rule in rules()
+        if rule["health"] != "ok"
+    ]
     assert unhealthy == []
     names = {rule["name"] for rule in rules()}
-    assert {"slo:sli_error:ratio_rate5m", "slo:current_burn_rate:ratio",
-            "slo:period_error_budget_remaining:ratio", "SloErrorBudgetBurn"} <= names
+    assert {
+        "slo:sli_error:ratio_rate5m",
+        "slo:current_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+        "SloErrorBudgetBurn",
+    } <= names
     # Recording rules over the worker's lifetime counters produce series once scraped.
     wait_for(lambda: deploy_stack.prometheus.query("sloth_slo_info"), 30, "sloth_slo_info")

@@ -12,9 +12,10 @@ from .conftest import Prometheus, free_port, http_json
 
 pytestmark = [
     pytest.mark.prometheus,
-    pytest.mark.skipif(shutil.which("prometheus") is None,
-                       reason="prometheus not installed "
-                              "(scripts/prometheus-local --install start)"),
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None,
+        reason="prometheus not installed (scripts/prometheus-local --install start)",
+    ),
 ]
 
 
@@ -31,8 +32,9 @@ def config(tmp_path: Path, name: str, interval: str) -> Path:
     return path
 
 
-def test_start_is_idempotent_and_status_follows_the_server(prometheus: Prometheus,
-                                                           tmp_path: Path) -> None:
+def test_start_is_idempotent_and_status_follows_the_server(
+    prometheus: Prometheus, tmp_path: Path
+) -> None:
     first = config(tmp_path, "a.yml", "7s")
     assert prometheus.run("status").returncode == 3
     started = prometheus.run("start", config=first)
@@ -59,19 +61,25 @@ def test_reload_picks_up_an_edited_config(prometheus: Prometheus, tmp_path: Path
     assert "scrape_interval: 3s" in loaded
 
 
-def test_a_running_server_with_another_config_is_left_alone(prometheus: Prometheus,
-                                                           tmp_path: Path) -> None:
+def test_a_running_server_with_another_config_is_left_alone(
+    prometheus: Prometheus, tmp_path: Path
+) -> None:
     assert prometheus.run("start", config=config(tmp_path, "a.yml", "7s")).returncode == 0
     other = prometheus.run("start", config=config(tmp_path, "b.yml", "9s"))
     assert other.returncode == 1 and "stop it first" in other.stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("global: [", "invalid config"),
-    ("global: {scrape_interval: soon}\n", "invalid config"),
-], ids=["broken YAML is refused before starting", "a bad duration is refused before starting"])
-def test_a_bad_config_fails_with_promtools_message(prometheus: Prometheus, tmp_path: Path,
-                                                   content: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("global: [", "invalid config"),
+        ("global: {scrape_interval: soon}\n", "invalid config"),
+    ],
+    ids=["broken YAML is refused before starting", "a bad duration is refused before starting"],
+)
+def test_a_bad_config_fails_with_promtools_message(
+    prometheus: Prometheus, tmp_path: Path, content: str, message: str
+) -> None:
     path = tmp_path / "bad.yml"
     path.write_text(content)
     failed = prometheus.run("start", config=path)

@@ -14,8 +14,15 @@ START = date(2026, 9, 1)
 NOW = datetime(2026, 10, 2, 6, 0, tzinfo=UTC)
 
 
-def make_linear_series(first: float, last: float, days: int, noise: float = 0.0, seed: int = 1,
-                  capacity: float | None = None, unit: str = "") -> DailySeries:
+def make_linear_series(
+    first: float,
+    last: float,
+    days: int,
+    noise: float = 0.0,
+    seed: int = 1,
+    capacity: float | None = None,
+    unit: str = "",
+) -> DailySeries:
     """``days`` daily values from ``first`` to ``last`` with small seeded Gaussian noise."""
     rng = np.random.default_rng(seed)
     values = np.linspace(first, last, days) + rng.normal(0.0, noise, days)

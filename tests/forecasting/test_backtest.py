@@ -14,10 +14,17 @@ from forecasting.regression import LinearTrendModel
 from forecasting.select import select_model
 
 
-@pytest.mark.parametrize(("actual", "forecast", "expected"), [
-    ([100.0], [100.0], 0.0), ([100.0], [50.0], 200 * 50 / 150), ([0.0], [0.0], 0.0),
-    ([0.0], [5.0], 200.0), ([10.0, 20.0], [20.0, 10.0], 200 * (10 / 30))],
-    ids=["exact hit", "half", "zero over zero", "zero actual", "two points"])
+@pytest.mark.parametrize(
+    ("actual", "forecast", "expected"),
+    [
+        ([100.0], [100.0], 0.0),
+        ([100.0], [50.0], 200 * 50 / 150),
+        ([0.0], [0.0], 0.0),
+        ([0.0], [5.0], 200.0),
+        ([10.0, 20.0], [20.0, 10.0], 200 * (10 / 30)),
+    ],
+    ids=["exact hit", "half", "zero over zero", "zero actual", "two points"],
+)
 def test_smape(actual: list[float], forecast: list[float], expected: float) -> None:
     assert smape(np.array(actual), np.array(forecast)) == pytest.approx(expected)
 

@@ -61,21 +61,26 @@ def test_text_format_and_null_days_when_not_projected(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert "not projected to reach capacity" in text and "recommendation:" in text
     assert cli.main(["forecast", "--csv", path, "--capacity", "100"]) == 0
-    assert json.loads(capsys.readouterr().out)["days_to"] == {"80": None, "90": None,
-                                                              "100": None}
+    assert json.loads(capsys.readouterr().out)["days_to"] == {"80": None, "90": None, "100": None}
 
 
-@pytest.mark.parametrize(("header", "rows", "message"), [
-    ("ds,value", ["2026-01-01,1"], "missing column 'y' (header has: ds, value)"),
-    ("ds,y", ["2026-01-01,1", "2026-13-01,2"], ":3: column ds: cannot parse '2026-13-01'"),
-    ("ds,y", ["2026-01-01,1", "2026-01-02,lots"], ":3: column y: 'lots' is not a number"),
-    ("ds,y", ["2026-01-01,nan"], ":2: column y: 'nan' is not a finite number"),
-    ("ds,y", [], "no data rows after the header"),
-    ("ds,y", ["2026-01-01,1", "2026-01-02,2", "2026-01-03,-0.5"],
-     ":4: column y: '-0.5' is negative"),
-], ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows", "a negative value"])
-def test_bad_csv_is_a_one_line_error_with_exit_1(tmp_path, capsys, header, rows,
-                                                 message) -> None:
+@pytest.mark.parametrize(
+    ("header", "rows", "message"),
+    [
+        ("ds,value", ["2026-01-01,1"], "missing column 'y' (header has: ds, value)"),
+        ("ds,y", ["2026-01-01,1", "2026-13-01,2"], ":3: column ds: cannot parse '2026-13-01'"),
+        ("ds,y", ["2026-01-01,1", "2026-01-02,lots"], ":3: column y: 'lots' is not a number"),
+        ("ds,y", ["2026-01-01,nan"], ":2: column y: 'nan' is not a finite number"),
+        ("ds,y", [], "no data rows after the header"),
+        (
+            "ds,y",
+            ["2026-01-01,1", "2026-01-02,2", "2026-01-03,-0.5"],
+            ":4: column y: '-0.5' is negative",
+        ),
+    ],
+    ids=["a missing column", "a bad date", "a bad number", "a NaN", "no rows", "a negative value"],
+)
+def test_bad_csv_is_a_one_line_error_with_exit_1(tmp_path, capsys, header, rows, message) -> None:
     path = write_csv(tmp_path / "bad.csv", rows, header)
     assert cli.main(["forecast", "--csv", path]) == 1
     err = capsys.readouterr().err
@@ -100,9 +105,14 @@ def test_storage_locations_saturate_at_capacity_unless_told_otherwise(tmp_path, 
     out = json.loads(capsys.readouterr().out)
     assert out["bounded"] is True and out["reference_model"] == "linear"
     assert max(max(r["upper95"], r["yhat"], r["linear"]) for r in out["forecast"]) <= 1000
-    assert cli.main(["forecast", "--csv", path, "--capacity", "1000", "--no-bounded",
-                     "--format", "text"]) == 0
+    assert (
+        cli.main(
+            ["forecast", "--csv", path, "--capacity", "1000", "--no-bounded", "--format", "text"]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "linear (ref)" in text
-    assert max(float(line.split()[5]) for line in text.splitlines()
-               if line[:4] == "2026") > 1000  # upper95 column, unbounded
+    assert (
+        max(float(line.split()[5]) for line in text.splitlines() if line[:4] == "2026") > 1000
+    )  # upper95 column, unbounded

@@ -24,13 +24,23 @@ TRENDING = 100 + 0.5 * DAYS + np.cumsum(RNG.normal(0, 1, 200))
 WEEKLY = TRENDING + 8 * np.where(DAYS % 7 >= 5, -1.0, 0.4)
 
 
-@pytest.mark.parametrize("model", [
-    NaiveModel(), DriftModel(), LinearTrendModel(), LinearTrendModel(robust=True),
-    EtsModel(), EtsModel(damped=True), EtsModel(damped=True, seasonal_periods=7),
-    EtsModel(seasonal_periods=7), SeasonalTrendModel(weekly=True),
-    SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False),
-    SeasonallyAdjustedModel(weekly=True, yearly=False, trend=True)],
-    ids=lambda m: m.name)
+@pytest.mark.parametrize(
+    "model",
+    [
+        NaiveModel(),
+        DriftModel(),
+        LinearTrendModel(),
+        LinearTrendModel(robust=True),
+        EtsModel(),
+        EtsModel(damped=True),
+        EtsModel(damped=True, seasonal_periods=7),
+        EtsModel(seasonal_periods=7),
+        SeasonalTrendModel(weekly=True),
+        SeasonallyAdjustedModel(weekly=True, yearly=False, trend=False),
+        SeasonallyAdjustedModel(weekly=True, yearly=False, trend=True),
+    ],
+    ids=lambda m: m.name,
+)
 def test_every_model_gives_nested_intervals_that_widen_with_the_horizon(model) -> None:
     projection = model.fit(WEEKLY if "seasonal" in model.name else TRENDING).project(90)
     assert len(projection) == 90
@@ -42,8 +52,11 @@ def test_every_model_gives_nested_intervals_that_widen_with_the_horizon(model) -
     assert width[-1] > 2 * width[0]
 
 
-@pytest.mark.parametrize(("damped", "seasonal"), [(False, None), (True, None), (True, 7)],
-                         ids=["Holt", "damped Holt", "weekly seasonal damped Holt"])
+@pytest.mark.parametrize(
+    ("damped", "seasonal"),
+    [(False, None), (True, None), (True, 7)],
+    ids=["Holt", "damped Holt", "weekly seasonal damped Holt"],
+)
 def test_ets_closed_form_matches_statsmodels_prediction(damped: bool, seasonal: int | None) -> None:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
@@ -53,10 +66,15 @@ def test_ets_closed_form_matches_statsmodels_prediction(damped: bool, seasonal: 
     centre, scale = y.mean(), y.std()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = ETSModel(pd.Series((y - centre) / scale), error="add", trend="add",
-                          damped_trend=damped, seasonal="add" if seasonal else None,
-                          seasonal_periods=seasonal, initialization_method="heuristic"
-                          ).fit(disp=False)
+        result = ETSModel(
+            pd.Series((y - centre) / scale),
+            error="add",
+            trend="add",
+            damped_trend=damped,
+            seasonal="add" if seasonal else None,
+            seasonal_periods=seasonal,
+            initialization_method="heuristic",
+        ).fit(disp=False)
         frame = result.get_prediction(start=y.size, end=y.size + 59).summary_frame(alpha=0.05)
     np.testing.assert_allclose(ours.mean, frame["mean"] * scale + centre, rtol=1e-9)
     np.testing.assert_allclose(ours.upper95, frame["pi_upper"] * scale + centre, rtol=1e-6)
@@ -96,8 +114,7 @@ def test_weekly_fourier_trend_recovers_the_weekly_shape_and_the_slope() -> None:
     days = np.arange(200, 214, dtype=float)
     expected_shape = 8 * np.where(days % 7 >= 5, -1.0, 0.4)
     shape = projection.mean - np.convolve(projection.mean, np.ones(7) / 7, "same")
-    np.testing.assert_allclose(shape[3:-3], expected_shape[3:-3] - expected_shape.mean(),
-                               atol=1.5)
+    np.testing.assert_allclose(shape[3:-3], expected_shape[3:-3] - expected_shape.mean(), atol=1.5)
 
 
 def test_smoothed_level_weights_recent_days_only_as_much_as_the_noise_allows() -> None:

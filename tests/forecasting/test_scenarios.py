@@ -27,13 +27,18 @@ def test_database_growing_5_gb_a_month_projects_80_gb_at_six_months(linear_serie
     assert low is not None and high is not None and low < 80 < high
 
 
-@pytest.mark.parametrize(("capacity", "horizon", "tier"), [
-    (100, 365, 150), (70, 120, 100), (90, 365, 150)], ids=[
-    "100 GB moves to the next tier, 150 GB",
-    "70 GB moves to the next tier, 100 GB",
-    "90 GB skips 100 GB, which the projection would fill within the horizon"])
+@pytest.mark.parametrize(
+    ("capacity", "horizon", "tier"),
+    [(100, 365, 150), (70, 120, 100), (90, 365, 150)],
+    ids=[
+        "100 GB moves to the next tier, 150 GB",
+        "70 GB moves to the next tier, 100 GB",
+        "90 GB skips 100 GB, which the projection would fill within the horizon",
+    ],
+)
 def test_database_recommends_the_next_tier_in_the_month_of_the_80_percent_crossing(
-        capacity: float, horizon: int, tier: float, linear_series) -> None:
+    capacity: float, horizon: int, tier: float, linear_series
+) -> None:
     series = linear_series(45, 50, 31, noise=0.05, capacity=capacity, unit="GB")
     forecast = forecast_series(series, resource="database_size", horizon_days=horizon)
     crossing = forecast.crossings[80]
@@ -45,8 +50,9 @@ def test_database_recommends_the_next_tier_in_the_month_of_the_80_percent_crossi
     assert advice.amount == tier
     assert advice.due_in_months == math.floor(crossing.likely_days / DAYS_PER_MONTH)
     assert advice.due_date == crossing.likely_date
-    assert advice.message.startswith(f"upgrade to the next tier ({tier:g} GB) in "
-                                     f"{advice.due_in_months} month")
+    assert advice.message.startswith(
+        f"upgrade to the next tier ({tier:g} GB) in {advice.due_in_months} month"
+    )
 
 
 def test_event_store_at_5m_growing_15k_a_day_projects_7_7m_and_stays_under_the_rate_limit() -> None:
@@ -62,13 +68,15 @@ def test_event_store_at_5m_growing_15k_a_day_projects_7_7m_and_stays_under_the_r
 
 
 def test_920_of_1000_locations_fire_critical_and_recommend_more_locations(
-        now, history_from) -> None:
+    now, history_from
+) -> None:
     flat = DailySeries(date(2026, 9, 1), np.full(30, 920.0), "locations", 1000.0)
     report = build_report(history_from({"storage_locations": flat}), CONFIG, now)
     resource = report.resources["storage_locations"]
     assert resource.forecast.status == "not_projected"
     assert [(a.name, a.severity) for a in resource.alerts] == [
-        ("CapacityUtilizationCritical", "critical")]
+        ("CapacityUtilizationCritical", "critical")
+    ]
     advice = resource.recommendation
     assert advice.action == "add_locations"
     assert advice.amount == math.ceil(920 / 0.70) - 1000  # back to the 70 % target
@@ -82,7 +90,8 @@ def test_too_little_history_gives_insufficient_data(linear_series) -> None:
 
 @pytest.mark.parametrize("last", [100.0, 80.0], ids=["flat", "shrinking"])
 def test_flat_or_shrinking_series_is_not_projected_to_reach_capacity(
-        last: float, linear_series) -> None:
+    last: float, linear_series
+) -> None:
     series = linear_series(100, last, 60, noise=0.3, capacity=150)
     forecast = forecast_series(series, horizon_days=180)
     assert forecast.status == "not_projected"

@@ -27,7 +27,8 @@ def weekly_truth(t: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("noise", [0.0, 4.0], ids=["exact", "noisy"])
 def test_weekly_seasonal_series_projects_80_percent_within_10_days_of_the_truth(
-        noise: float) -> None:
+    noise: float,
+) -> None:
     t = np.arange(60, dtype=float)
     y = weekly_truth(t) + np.random.default_rng(5).normal(0, noise, t.size)
     forecast = forecast_series(DailySeries(START, y, "GB", 500.0), horizon_days=HORIZON)
@@ -42,16 +43,22 @@ def yearly_process(days: int, seed: int) -> np.ndarray:
     """Three years of a resource with growth, a yearly high season, a weekly cycle, noise."""
     t = np.arange(days, dtype=float)
     rng = np.random.default_rng(seed)
-    return (500 + 0.3 * t + 80 * np.sin(2 * np.pi * t / 365.25)
-            + 20 * np.where(t % 7 >= 5, -1.0, 0.4) + rng.normal(0, 8, days))
+    return (
+        500
+        + 0.3 * t
+        + 80 * np.sin(2 * np.pi * t / 365.25)
+        + 20 * np.where(t % 7 >= 5, -1.0, 0.4)
+        + rng.normal(0, 8, days)
+    )
 
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_yearly_seasonal_series_keeps_the_truth_inside_its_95_band(seed: int) -> None:
     history_days = 3 * 365
     full = yearly_process(history_days + HORIZON, seed)
-    forecast = forecast_series(DailySeries(START, full[:history_days], "GB", 5000.0),
-                               horizon_days=HORIZON)
+    forecast = forecast_series(
+        DailySeries(START, full[:history_days], "GB", 5000.0), horizon_days=HORIZON
+    )
     p, truth = forecast.projection, full[history_days:]
     assert p is not None
     inside95 = np.mean((truth >= p.lower95) & (truth <= p.upper95))
@@ -71,17 +78,24 @@ def test_a_step_change_is_detected_and_the_model_fitted_after_it() -> None:
     assert forecast.step_jump == pytest.approx(-40, abs=4)
     assert forecast.growth_per_month == pytest.approx(30.44, rel=0.1)  # 1 per day after it
     assert forecast.value_after(1) == pytest.approx(60 + 150, abs=4)
-    assert forecast.to_json()["step_change"] == {"date": step_day.isoformat(),
-                                                 "jump": pytest.approx(-40, abs=4)}
+    assert forecast.to_json()["step_change"] == {
+        "date": step_day.isoformat(),
+        "jump": pytest.approx(-40, abs=4),
+    }
     assert "fitted after the step change on 2024-04-10" in forecast.message
 
 
-@pytest.mark.parametrize("y", [
-    100 + 0.5 * np.arange(200) + np.random.default_rng(7).normal(0, 3, 200),
-    weekly_truth(np.arange(200, dtype=float)),
-    500 + 80 * np.sin(2 * np.pi * np.arange(400) / 365.25)
-    + np.random.default_rng(8).normal(0, 5, 400),
-], ids=["noisy line", "weekly cycle", "yearly cycle"])
+@pytest.mark.parametrize(
+    "y",
+    [
+        100 + 0.5 * np.arange(200) + np.random.default_rng(7).normal(0, 3, 200),
+        weekly_truth(np.arange(200, dtype=float)),
+        500
+        + 80 * np.sin(2 * np.pi * np.arange(400) / 365.25)
+        + np.random.default_rng(8).normal(0, 5, 400),
+    ],
+    ids=["noisy line", "weekly cycle", "yearly cycle"],
+)
 def test_no_step_change_is_seen_in_trends_and_seasons(y: np.ndarray) -> None:
     assert last_step_change(y) is None
 
@@ -105,8 +119,9 @@ def test_a_bounded_series_never_forecasts_above_its_capacity() -> None:
 
 
 def test_storage_locations_are_bounded_by_default_in_the_service(history_from, now) -> None:
-    report = build_report(history_from({"storage_locations": bounded_locations()}),
-                          load_capacity_config(), now)
+    report = build_report(
+        history_from({"storage_locations": bounded_locations()}), load_capacity_config(), now
+    )
     forecast = report.resources["storage_locations"].forecast
     assert forecast.bounded and forecast.projection is not None
     assert forecast.projection.upper95.max() <= 1000.0

@@ -70,15 +70,23 @@ def test_state_round_trips_through_json_and_stays_compact() -> None:
     history = ResourceHistory("Europe/Berlin")
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
     for i in range(400):
-        history.observe("database_size", start + timedelta(days=i), 40 + i / 10,
-                        capacity=150, unit="GB", labels={"cluster": "eu"})
+        history.observe(
+            "database_size",
+            start + timedelta(days=i),
+            40 + i / 10,
+            capacity=150,
+            unit="GB",
+            labels={"cluster": "eu"},
+        )
     history.observe("database_size", start + timedelta(days=399, hours=-2), 99.0)
     text = json.dumps(history.to_state())
     restored = ResourceHistory.from_state(json.loads(text))
     assert restored.timezone == "Europe/Berlin"
     for aggregate in ("max", "last"):
-        np.testing.assert_array_equal(restored.series("database_size", aggregate).values,
-                                      history.series("database_size", aggregate).values)
+        np.testing.assert_array_equal(
+            restored.series("database_size", aggregate).values,
+            history.series("database_size", aggregate).values,
+        )
     assert restored.days("database_size").labels == {"cluster": "eu"}
     assert len(text) < 12_000  # ~400 days x 2 numbers; max is stored only where it differs
 
@@ -92,9 +100,11 @@ def test_per_resource_state_can_live_in_a_table_keyed_by_resource() -> None:
     assert history.series("r").capacity == 10
 
 
-@pytest.mark.parametrize(("value", "capacity"), [
-    (float("nan"), None), (float("inf"), None), (1.0, 0.0), (1.0, -5.0)],
-    ids=["a NaN value", "an infinite value", "a zero capacity", "a negative capacity"])
+@pytest.mark.parametrize(
+    ("value", "capacity"),
+    [(float("nan"), None), (float("inf"), None), (1.0, 0.0), (1.0, -5.0)],
+    ids=["a NaN value", "an infinite value", "a zero capacity", "a negative capacity"],
+)
 def test_rejects_values_that_would_poison_the_state(value: float, capacity: float | None) -> None:
     with pytest.raises(InvalidEventError):
         ResourceHistory().observe("r", at(1, 1), value, capacity=capacity)

@@ -54,11 +54,23 @@ receivers:
   - name: chat
     chat: {webhook_url: "http://127.0.0.1:9/hooks/never-called"}
 """
-SLOS = {"slos": [
-    {"name": "api-availability", "service": "orders-api", "sli": "availability", "target": 99.9},
-    {"name": "api-latency", "service": "orders-api", "sli": "latency", "threshold_ms": 500,
-     "target": 95},
-]}
+SLOS = {
+    "slos": [
+        {
+            "name": "api-availability",
+            "service": "orders-api",
+            "sli": "availability",
+            "target": 99.9,
+        },
+        {
+            "name": "api-latency",
+            "service": "orders-api",
+            "sli": "latency",
+            "threshold_ms": 500,
+            "target": 95,
+        },
+    ]
+}
 
 
 def engine_with_traffic(config: SlaConfig) -> SliEngine:
@@ -68,9 +80,13 @@ def engine_with_traffic(config: SlaConfig) -> SliEngine:
         ts_ms = int((start + timedelta(minutes=minute)).timestamp() * 1000)
         for n in range(3):
             status = 500 if minute % 97 == 0 and n == 0 else 200
-            engine.apply(RequestEvent(ts_ms + n, "orders-api", "GET /orders", status,
-                                      120.0 + 400 * (minute % 13 == 0)),
-                         "requests:0", minute * 3 + n)
+            engine.apply(
+                RequestEvent(
+                    ts_ms + n, "orders-api", "GET /orders", status, 120.0 + 400 * (minute % 13 == 0)
+                ),
+                "requests:0",
+                minute * 3 + n,
+            )
     return engine
 
 
@@ -79,8 +95,7 @@ def resource_history() -> ResourceHistory:
     for day in range(60):
         at = NOW - timedelta(days=60 - day)
         growth = 1 + day / 60
-        history.observe("database_size", at, 40 * growth + math.sin(day), capacity=100,
-                        unit="GB")
+        history.observe("database_size", at, 40 * growth + math.sin(day), capacity=100, unit="GB")
         history.observe("event_store_size", at, 4e6 * growth, unit="events")
         history.observe("storage_locations", at, 700 + 3 * day, capacity=1000)
         history.observe("api_instances", at, 4 + (day % 7) / 3, capacity=12)
@@ -102,18 +117,27 @@ def build_api(data_dir: Path) -> tuple[web.Application, AlertRouter, IncidentLog
     def build_report(month: date) -> MonthReport:
         return month_report_from_engine(engine, config, month, int(NOW.timestamp() * 1000))
 
-    reports = ReportService(build_report, ReportStore(data_dir / "reports"),
-                            lambda: datetime.now(UTC), "UTC",
-                            outbox=DeliveryOutbox(data_dir / "reports", lambda: datetime.now(UTC)))
+    reports = ReportService(
+        build_report,
+        ReportStore(data_dir / "reports"),
+        lambda: datetime.now(UTC),
+        "UTC",
+        outbox=DeliveryOutbox(data_dir / "reports", lambda: datetime.now(UTC)),
+    )
     loop_lag = LoopLagMonitor(window=LAG_WINDOW_S)
     registry.register(SliCollector(engine))
     registry.register(CapacityCollector(capacity, cached_only=True))
     registry.register(RouterCollector(router.outbox, router.clock, router.errors))
     registry.register(loop_lag)
-    app = create_app(registry, engine, TOKEN, health_info={"worker": "fuzz"},
-                     route_setups=api_route_setups(router, incident_log, capacity, reports,
-                                                   alerting),
-                     loop_monitor=loop_lag, work_timeout_s=WORK_TIMEOUT_S)
+    app = create_app(
+        registry,
+        engine,
+        TOKEN,
+        health_info={"worker": "fuzz"},
+        route_setups=api_route_setups(router, incident_log, capacity, reports, alerting),
+        loop_monitor=loop_lag,
+        work_timeout_s=WORK_TIMEOUT_S,
+    )
     return app, router, incident_log
 
 

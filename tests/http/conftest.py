@@ -37,10 +37,17 @@ class ApiServer:
     url: str
     process: subprocess.Popen[str]
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 60) -> Answer:
-        request = urllib.request.Request(self.url + path, data=body, method=method,
-                                         headers=headers or {})
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> Answer:
+        request = urllib.request.Request(
+            self.url + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return Answer(response.status, response.read(), dict(response.headers))
@@ -62,12 +69,25 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     port = free_port()
     folder = tmp_path_factory.mktemp("api")
     log_path = folder / "server.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "SLAENGINE_PAGERDUTY_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "SLAENGINE_PAGERDUTY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "tests/http/apiserver.py"), str(port), str(folder / "data")],
-            stdout=log_file, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+            [
+                sys.executable,
+                str(REPO / "tests/http/apiserver.py"),
+                str(port),
+                str(folder / "data"),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
     deadline = time.monotonic() + 90
     while "ready" not in log_path.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -86,6 +106,9 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         server_log = log_path.read_text()
         # no handler may ever fail, whatever the input (aiohttp's own log of a request line it
         # could not parse, answered 400 by aiohttp itself, is not a handler failure)
-        for marker in ("unhandled error in", "exception was never retrieved",
-                       "Exception in callback"):
+        for marker in (
+            "unhandled error in",
+            "exception was never retrieved",
+            "Exception in callback",
+        ):
             assert marker not in server_log, server_log[-5000:]

@@ -24,37 +24,76 @@ from slaengine.pagerduty.webhook import sign_body
 
 from .conftest import TOKEN, WEBHOOK_SECRET, ApiServer
 
-HOSTILE_TEXT = ["", " ", "9" * 5000, "-" + "9" * 400, "NaN", "Infinity", "-1", "0", "1e309",
-                "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0000-00-00",
-                "2026-13", "2026-00", "10000-01", "30s", "0s", "1ms", "99999999999999999999y",
-                "9" * 30 + "d", "x" * 3000, "%", "../../etc/passwd", "\x00", "é", "<!channel>",
-                "a\r\nb", "(a+)+$", 'alertname=~"(a+)+$"']
-ONE_ALERT = (b'{"status": "firing", "labels": {"alertname": "x"}, '
-             b'"startsAt": "2026-11-01T00:00:00Z"}')
+HOSTILE_TEXT = [
+    "",
+    " ",
+    "9" * 5000,
+    "-" + "9" * 400,
+    "NaN",
+    "Infinity",
+    "-1",
+    "0",
+    "1e309",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "0000-00-00",
+    "2026-13",
+    "2026-00",
+    "10000-01",
+    "30s",
+    "0s",
+    "1ms",
+    "99999999999999999999y",
+    "9" * 30 + "d",
+    "x" * 3000,
+    "%",
+    "../../etc/passwd",
+    "\x00",
+    "é",
+    "<!channel>",
+    "a\r\nb",
+    "(a+)+$",
+    'alertname=~"(a+)+$"',
+]
+ONE_ALERT = (
+    b'{"status": "firing", "labels": {"alertname": "x"}, "startsAt": "2026-11-01T00:00:00Z"}'
+)
 AIOHTTP_MAX_LINE = 8190  # a longer request line gets aiohttp's own 400 before any handler
-OPERATIONS = [(path, method, operation)
-              for path, item in openapi_document()["paths"].items()
-              for method, operation in item.items()]
+OPERATIONS = [
+    (path, method, operation)
+    for path, item in openapi_document()["paths"].items()
+    for method, operation in item.items()
+]
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 hostile_text = st.one_of(st.sampled_from(HOSTILE_TEXT), text)
-times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                     timezones=st.sampled_from([UTC, timezone(timedelta(hours=14)),
-                                                timezone(timedelta(hours=-14))]))
-recent_times = st.datetimes(min_value=datetime(2026, 11, 1), max_value=datetime(2026, 12, 31),
-                            timezones=st.just(UTC))
+times = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14))]),
+)
+recent_times = st.datetimes(
+    min_value=datetime(2026, 11, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
+)
 
 
 def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     leaves = st.one_of(
-        st.none(), st.booleans(),
-        st.integers(), st.sampled_from([10**400, -(10**4000), 2**63, -1]),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.sampled_from([10**400, -(10**4000), 2**63, -1]),
         st.floats(allow_nan=True, allow_infinity=True),
         st.text(max_size=30),  # surrogates included: sent as \\ud800 escapes
-        st.sampled_from(HOSTILE_TEXT))
-    return st.recursive(leaves, lambda inner: st.one_of(
-        st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=10), inner, max_size=5)),
-        max_leaves=max_leaves)
+        st.sampled_from(HOSTILE_TEXT),
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=10), inner, max_size=5)
+        ),
+        max_leaves=max_leaves,
+    )
 
 
 def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -90,14 +129,16 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         if not properties:
             extra = schema.get("additionalProperties")
             values = from_schema(extra) if isinstance(extra, dict) else json_values(4)
-            return st.tuples(st.fixed_dictionaries({name: values for name in required}),
-                             st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
-                                             values, max_size=4)
-                             ).map(lambda pair: {**pair[1], **pair[0]})
+            return st.tuples(
+                st.fixed_dictionaries({name: values for name in required}),
+                st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), values, max_size=4),
+            ).map(lambda pair: {**pair[1], **pair[0]})
         return st.fixed_dictionaries(
             {name: from_schema(sub) for name, sub in properties.items() if name in required},
-            optional={name: from_schema(sub) for name, sub in properties.items()
-                      if name not in required})
+            optional={
+                name: from_schema(sub) for name, sub in properties.items() if name not in required
+            },
+        )
     return json_values(4)
 
 
@@ -111,19 +152,25 @@ def body_bytes(operation: dict[str, Any]) -> st.SearchStrategy[bytes]:
         return st.just(b"")
     schema = body["content"]["application/json"]["schema"]
     as_json = st.one_of(from_schema(schema), json_values()).map(
-        lambda value: json.dumps(value, allow_nan=True).encode())
-    raw = st.one_of(st.binary(max_size=200),
-                    st.integers(1, 20_000).map(lambda depth: b"[" * depth + b"]" * depth),
-                    st.integers(1, 20_000).map(lambda depth: b'{"a":' * depth + b"1" +
-                                               b"}" * depth),
-                    st.just(b'{"version": "4", "status": "firing", "alerts": [' +
-                            b",".join([ONE_ALERT] * 1001) + b"]}"))
+        lambda value: json.dumps(value, allow_nan=True).encode()
+    )
+    raw = st.one_of(
+        st.binary(max_size=200),
+        st.integers(1, 20_000).map(lambda depth: b"[" * depth + b"]" * depth),
+        st.integers(1, 20_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
+        st.just(
+            b'{"version": "4", "status": "firing", "alerts": ['
+            + b",".join([ONE_ALERT] * 1001)
+            + b"]}"
+        ),
+    )
     return st.one_of(as_json, as_json, raw)
 
 
 @st.composite
-def requests(draw: st.DrawFn, path: str, method: str,
-             operation: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+def requests(
+    draw: st.DrawFn, path: str, method: str, operation: dict[str, Any]
+) -> tuple[str, bytes, dict[str, str]]:
     concrete = path
     query: list[tuple[str, str]] = []
     for parameter in operation.get("parameters", []):
@@ -132,8 +179,9 @@ def requests(draw: st.DrawFn, path: str, method: str,
         value = draw(parameter_value(parameter))
         values = value if isinstance(value, list) else [value]
         if parameter["in"] == "path":
-            concrete = concrete.replace("{" + parameter["name"] + "}",
-                                        urllib.parse.quote(str(values[0]) or "x", safe=""))
+            concrete = concrete.replace(
+                "{" + parameter["name"] + "}", urllib.parse.quote(str(values[0]) or "x", safe="")
+            )
         else:
             query += [(parameter["name"], str(v)) for v in values]
     body = draw(body_bytes(operation))
@@ -149,22 +197,39 @@ def requests(draw: st.DrawFn, path: str, method: str,
     return url, body, {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
 
 
-@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS,
-                         ids=[f"{method.upper()} {path}" for path, method, _ in OPERATIONS])
-def test_no_input_gets_a_server_error(api_server: ApiServer, path: str, method: str,
-                                      operation: dict[str, Any]) -> None:
-    @settings(max_examples=25, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.filter_too_much])
+@pytest.mark.parametrize(
+    ("path", "method", "operation"),
+    OPERATIONS,
+    ids=[f"{method.upper()} {path}" for path, method, _ in OPERATIONS],
+)
+def test_no_input_gets_a_server_error(
+    api_server: ApiServer, path: str, method: str, operation: dict[str, Any]
+) -> None:
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
     @given(request=requests(path, method, operation))
     def check(request: tuple[str, bytes, dict[str, str]]) -> None:
         url, body, headers = request
-        answer = api_server.request(method.upper(), url, body=body or None, headers=headers,
-                                    timeout=120)
+        answer = api_server.request(
+            method.upper(), url, body=body or None, headers=headers, timeout=120
+        )
         # a 5xx only as documented: 503 when heavy work outlasts its time limit
         documented = str(answer.status) in operation["responses"]
-        assert answer.status < 500 or documented, (method, url, body[:300], answer.status,
-                                                   answer.body[:300])
+        assert answer.status < 500 or documented, (
+            method,
+            url,
+            body[:300],
+            answer.status,
+            answer.body[:300],
+        )
         if answer.status >= 400 and len(url) < AIOHTTP_MAX_LINE:
             error = answer.json()["error"]
             assert isinstance(error, str) and error and "Traceback" not in error

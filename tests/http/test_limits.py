@@ -72,8 +72,10 @@ async def test_the_capacity_report_keeps_the_loop_free(api) -> None:
     monitor = LoopLagMonitor(interval=0.01)
     monitor.start()
     try:
-        answers = await asyncio.gather(*(api.get("/api/capacity/report") for _ in range(8)),
-                                       api.get("/api/v1/silences", headers=AUTH))
+        answers = await asyncio.gather(
+            *(api.get("/api/capacity/report") for _ in range(8)),
+            api.get("/api/v1/silences", headers=AUTH),
+        )
     finally:
         await monitor.stop()
     statuses = [answer.status for answer in answers]
@@ -82,25 +84,34 @@ async def test_the_capacity_report_keeps_the_loop_free(api) -> None:
     assert monitor.max_seen < 0.1, monitor.max_seen
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=99999999999999999999y",
-     "invalid replay range"),
-    ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=" + "9" * 5000 + "s", "too long"),
-    ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=0s", "positive"),
-    ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=100ms", "step must be between"),
-    ("start=0001-01-01T00:00:00%2B14:00&end=2026-11-02T00:00:00Z", "outside years"),
-    ("start=2026-11-01T00:00:00Z&end=9999-12-31T23:59:59-14:00", "outside years"),
-    ("start=2026-11-01&end=2026-10-01", "end must follow start"),
-    ("end=2026-10-01", "missing query parameter 'start'"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (
+            "start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=99999999999999999999y",
+            "invalid replay range",
+        ),
+        (
+            "start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=" + "9" * 5000 + "s",
+            "too long",
+        ),
+        ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=0s", "positive"),
+        ("start=2026-11-01T00:00:00Z&end=2026-11-02T00:00:00Z&step=100ms", "step must be between"),
+        ("start=0001-01-01T00:00:00%2B14:00&end=2026-11-02T00:00:00Z", "outside years"),
+        ("start=2026-11-01T00:00:00Z&end=9999-12-31T23:59:59-14:00", "outside years"),
+        ("start=2026-11-01&end=2026-10-01", "end must follow start"),
+        ("end=2026-10-01", "missing query parameter 'start'"),
+    ],
+)
 async def test_replay_ranges_get_400_with_the_reason(api, query: str, expected: str) -> None:
     response = await api.get(f"/api/v1/alerts/replay?{query}", headers=AUTH)
     assert response.status == 400
     assert expected in (await response.json())["error"]
 
 
-@pytest.mark.parametrize("at", ["0001-01-01T00:00:00%2B14:00", "9999-12-31T23:59:59-14:00",
-                                "99999-01-01", "9" * 5000])
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00%2B14:00", "9999-12-31T23:59:59-14:00", "99999-01-01", "9" * 5000]
+)
 async def test_slo_results_at_out_of_range_times_get_400(api, at: str) -> None:
     response = await api.get(f"/api/v1/slos?at={at}")
     assert response.status == 400

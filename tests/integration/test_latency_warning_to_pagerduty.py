@@ -37,13 +37,21 @@ async def pagerduty(aiohttp_server: Callable[..., Any], monkeypatch: pytest.Monk
 
 
 async def test_p95_above_500_ms_for_five_minutes_opens_a_low_urgency_incident(
-        pagerduty: Any, tmp_path: Path) -> None:
+    pagerduty: Any, tmp_path: Path
+) -> None:
     rules = load_alert_rules(REPO / "alert_rules").for_slos(
-        load_sla_config(REPO / "slaengine" / "data" / "slo.yaml").slos)
+        load_sla_config(REPO / "slaengine" / "data" / "slo.yaml").slos
+    )
     evaluator = AlertEvaluator([], rules)
-    source = TimelineSliSource({}, {"sla_api_response_time_p95": [
-        ({"slo": "api-latency", "service": "orders-api", "window": "5m"}, 730.0),
-        ({"slo": "api-latency", "service": "orders-api", "window": "1h"}, 410.0)]})
+    source = TimelineSliSource(
+        {},
+        {
+            "sla_api_response_time_p95": [
+                ({"slo": "api-latency", "service": "orders-api", "window": "5m"}, 730.0),
+                ({"slo": "api-latency", "service": "orders-api", "window": "1h"}, 410.0),
+            ]
+        },
+    )
     routing = load_routing_config(DEFAULT_ROUTING_FILE)
     factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
     now = START
@@ -61,7 +69,9 @@ async def test_p95_above_500_ms_for_five_minutes_opens_a_low_urgency_incident(
         await router.close()
     [incident] = pagerduty.ledger.incidents.values()
     assert incident.urgency == "low" and incident.status == "triggered"
-    assert incident.title == ("[ApiLatencyP95High] Latency SLO api-latency: p95 of orders-api is "
-                              "730 ms over 5m, above 500 ms")
+    assert incident.title == (
+        "[ApiLatencyP95High] Latency SLO api-latency: p95 of orders-api is "
+        "730 ms over 5m, above 500 ms"
+    )
     [record] = [r for r in pagerduty.events_log if r["event"]["event_action"] == "trigger"]
     assert record["event"]["payload"]["severity"] == "warning"

@@ -30,11 +30,21 @@ class Clock:
 
 
 def page(status: str, at: datetime) -> Alert:
-    return Alert(labels={"alertname": "SloErrorBudgetBurn", "severity": "critical", "service": "orders-api",
-                         "slo": "api-availability"}, status=status,  # type: ignore[arg-type]
-                 starts_at=at, annotations={"summary": "orders-api burns its error budget 33x",
-                                            "runbook_url": "https://runbooks/slo-error-budget-burn"},
-                 ends_at=at if status == "resolved" else None)
+    return Alert(
+        labels={
+            "alertname": "SloErrorBudgetBurn",
+            "severity": "critical",
+            "service": "orders-api",
+            "slo": "api-availability",
+        },
+        status=status,  # type: ignore[arg-type]
+        starts_at=at,
+        annotations={
+            "summary": "orders-api burns its error budget 33x",
+            "runbook_url": "https://runbooks/slo-error-budget-burn",
+        },
+        ends_at=at if status == "resolved" else None,
+    )
 
 
 @pytest.fixture
@@ -53,7 +63,9 @@ def make_router(tmp_path: Path, clock: Callable[[], datetime] | None = None) -> 
     return AlertRouter(config, tmp_path, build_senders(config, factories), **options)
 
 
-async def test_a_critical_alert_reaches_pagerduty_within_a_second(pagerduty: Any, tmp_path: Path) -> None:
+async def test_a_critical_alert_reaches_pagerduty_within_a_second(
+    pagerduty: Any, tmp_path: Path
+) -> None:
     router = make_router(tmp_path)
     router.start(tick=0.1)
     try:
@@ -72,7 +84,8 @@ async def test_a_critical_alert_reaches_pagerduty_within_a_second(pagerduty: Any
 
 
 async def test_a_refire_within_five_minutes_updates_the_incident_and_resolution_resolves_it(
-        pagerduty: Any, tmp_path: Path) -> None:
+    pagerduty: Any, tmp_path: Path
+) -> None:
     clock = Clock()
     router = make_router(tmp_path, clock)
     t0 = clock.now
@@ -102,20 +115,32 @@ async def test_a_refire_within_five_minutes_updates_the_incident_and_resolution_
 
 
 def alertmanager_payload(status: str) -> dict[str, Any]:
-    alert = {"status": status, "labels": {"alertname": "CheckoutDown", "severity": "critical",
-                                          "service": "checkout"},
-             "annotations": {"summary": "checkout returns 5xx"},
-             "startsAt": "2026-10-05T08:59:00Z",
-             "endsAt": "2026-10-05T09:04:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-             "generatorURL": "http://prometheus/graph", "fingerprint": "c0ffee"}
-    return {"version": "4", "groupKey": '{}:{alertname="CheckoutDown"}', "truncatedAlerts": 0,
-            "status": status, "receiver": "slaengine", "groupLabels": {"alertname": "CheckoutDown"},
-            "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
-            "externalURL": "http://alertmanager", "alerts": [alert]}
+    alert = {
+        "status": status,
+        "labels": {"alertname": "CheckoutDown", "severity": "critical", "service": "checkout"},
+        "annotations": {"summary": "checkout returns 5xx"},
+        "startsAt": "2026-10-05T08:59:00Z",
+        "endsAt": "2026-10-05T09:04:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus/graph",
+        "fingerprint": "c0ffee",
+    }
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="CheckoutDown"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "slaengine",
+        "groupLabels": {"alertname": "CheckoutDown"},
+        "commonLabels": alert["labels"],
+        "commonAnnotations": alert["annotations"],
+        "externalURL": "http://alertmanager",
+        "alerts": [alert],
+    }
 
 
 async def test_an_alertmanager_webhook_twice_then_resolved_is_one_trigger_and_one_resolve(
-        pagerduty: Any, tmp_path: Path, aiohttp_client: Callable[..., Any]) -> None:
+    pagerduty: Any, tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
     from prometheus_client import CollectorRegistry
 
     from slaengine.http.app import create_app
@@ -123,11 +148,18 @@ async def test_an_alertmanager_webhook_twice_then_resolved_is_one_trigger_and_on
 
     clock = Clock()
     router = make_router(tmp_path, clock)
-    client = await aiohttp_client(create_app(CollectorRegistry(), api_token="intake-token",
-                                             route_setups=[lambda app: add_routes(app, router)]))
+    client = await aiohttp_client(
+        create_app(
+            CollectorRegistry(),
+            api_token="intake-token",
+            route_setups=[lambda app: add_routes(app, router)],
+        )
+    )
     auth = {"Authorization": "Bearer intake-token"}
     for status in ("firing", "firing", "resolved"):
-        response = await client.post("/api/v1/alertmanager", json=alertmanager_payload(status), headers=auth)
+        response = await client.post(
+            "/api/v1/alertmanager", json=alertmanager_payload(status), headers=auth
+        )
         assert response.status == 200, await response.text()
         for _ in range(8):  # Alertmanager re-sends; a few minutes pass between the posts
             clock.now += timedelta(seconds=40)

@@ -31,12 +31,14 @@ print(json.dumps(seen))
 
 @pytest.fixture(scope="module")
 def loaded_by_module() -> dict[str, list[str]]:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out)
 
 
-@pytest.mark.parametrize("module", PURE_MODULES,
-                         ids=lambda name: f"{name.rsplit('.', 1)[1]} stays pure")
+@pytest.mark.parametrize(
+    "module", PURE_MODULES, ids=lambda name: f"{name.rsplit('.', 1)[1]} stays pure"
+)
 def test_pure_module_imports_no_io_libraries(loaded_by_module, module):
     assert loaded_by_module[module] == []

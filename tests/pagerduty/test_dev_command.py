@@ -11,9 +11,11 @@ import urllib.request
 
 import pytest
 
-LAUNCH = ("import sys; from slaengine import cli; "
-          "cli.COMMAND_MODULES = ['slaengine.commands.pagerduty']; "
-          "sys.exit(cli.main(sys.argv[1:]))")
+LAUNCH = (
+    "import sys; from slaengine import cli; "
+    "cli.COMMAND_MODULES = ['slaengine.commands.pagerduty']; "
+    "sys.exit(cli.main(sys.argv[1:]))"
+)
 
 
 def free_port() -> int:
@@ -25,9 +27,12 @@ def free_port() -> int:
 @pytest.fixture
 def dev_process():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, "dev", "pagerduty", "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "dev", "pagerduty", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     yield proc, port
     proc.terminate()
     proc.wait(timeout=10)
@@ -38,12 +43,19 @@ def test_dev_pagerduty_serves_the_events_api(dev_process):
     banner = proc.stdout.readline()
     assert f"http://127.0.0.1:{port}/v2/enqueue" in banner
     base = f"http://127.0.0.1:{port}"
-    event = {"routing_key": "0" * 32, "event_action": "trigger", "dedup_key": "demo",
-             "payload": {"summary": "demo", "source": "cli-test", "severity": "info"}}
+    event = {
+        "routing_key": "0" * 32,
+        "event_action": "trigger",
+        "dedup_key": "demo",
+        "payload": {"summary": "demo", "source": "cli-test", "severity": "info"},
+    }
     for _ in range(50):  # the banner is printed just before the socket is bound
         try:
-            request = urllib.request.Request(f"{base}/v2/enqueue", json.dumps(event).encode(),
-                                             {"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{base}/v2/enqueue",
+                json.dumps(event).encode(),
+                {"Content-Type": "application/json"},
+            )
             with urllib.request.urlopen(request, timeout=2) as resp:
                 assert resp.status == 202
             break

@@ -16,12 +16,27 @@ from slaengine.pagerduty.events_payload import (
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.mark.parametrize("ours, theirs", [
-    ("critical", "critical"), ("page", "critical"), ("error", "error"),
-    ("warning", "warning"), ("info", "info"), ("WARNING", "warning"), ("bogus", "warning"),
-], ids=["critical stays critical", "page becomes critical", "error stays error",
-        "warning stays warning", "info stays info", "case does not matter",
-        "unknown severities fall back to warning"])
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        ("critical", "critical"),
+        ("page", "critical"),
+        ("error", "error"),
+        ("warning", "warning"),
+        ("info", "info"),
+        ("WARNING", "warning"),
+        ("bogus", "warning"),
+    ],
+    ids=[
+        "critical stays critical",
+        "page becomes critical",
+        "error stays error",
+        "warning stays warning",
+        "info stays info",
+        "case does not matter",
+        "unknown severities fall back to warning",
+    ],
+)
 def test_severity_mapping(ours, theirs):
     assert map_severity(ours) == theirs
 
@@ -34,8 +49,7 @@ def test_long_summaries_are_cut_to_the_limit_with_an_ellipsis():
     assert truncate_summary("y" * SUMMARY_LIMIT) == "y" * SUMMARY_LIMIT
 
 
-def test_an_overlong_summary_annotation_still_yields_a_valid_event(make_notification,
-                                                                   make_alert):
+def test_an_overlong_summary_annotation_still_yields_a_valid_event(make_notification, make_alert):
     alert = make_alert(annotations={"summary": "z" * 3000})
     event = build_event(make_notification(alert))
     assert len(event["payload"]["summary"]) == SUMMARY_LIMIT
@@ -43,8 +57,11 @@ def test_an_overlong_summary_annotation_still_yields_a_valid_event(make_notifica
 
 
 def test_group_takes_the_worst_severity_and_counts_alerts(make_notification, make_alert):
-    alerts = (make_alert(severity="warning", pod="a"), make_alert(severity="page", pod="b"),
-              make_alert(severity="info", pod="c", value=None))
+    alerts = (
+        make_alert(severity="warning", pod="a"),
+        make_alert(severity="page", pod="b"),
+        make_alert(severity="info", pod="c", value=None),
+    )
     event = build_event(make_notification(*alerts, occurrences=3))
     payload = event["payload"]
     assert payload["severity"] == "critical"

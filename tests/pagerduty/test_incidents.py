@@ -10,18 +10,34 @@ from slaengine.pagerduty.webhook import IncidentEvent
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
-def event(event_type: str, minutes: float, incident: str = "PI1", event_id: str | None = None,
-          key: str = "route/checkout") -> IncidentEvent:
-    return IncidentEvent(event_id=event_id or f"{incident}-{event_type}-{minutes}",
-                         event_type=f"incident.{event_type}",
-                         occurred_at=T0 + timedelta(minutes=minutes), incident_id=incident,
-                         incident_key=key, title="checkout errors", urgency="high",
-                         service_name="checkout")
+def event(
+    event_type: str,
+    minutes: float,
+    incident: str = "PI1",
+    event_id: str | None = None,
+    key: str = "route/checkout",
+) -> IncidentEvent:
+    return IncidentEvent(
+        event_id=event_id or f"{incident}-{event_type}-{minutes}",
+        event_type=f"incident.{event_type}",
+        occurred_at=T0 + timedelta(minutes=minutes),
+        incident_id=incident,
+        incident_key=key,
+        title="checkout errors",
+        urgency="high",
+        service_name="checkout",
+    )
 
 
 def test_timeline_measures_from_trigger_to_first_ack_and_last_resolve():
-    events = [event("resolved", 50), event("acknowledged", 7), event("triggered", 0),
-              event("escalated", 5), event("acknowledged", 20), event("resolved", 45)]
+    events = [
+        event("resolved", 50),
+        event("acknowledged", 7),
+        event("triggered", 0),
+        event("escalated", 5),
+        event("acknowledged", 20),
+        event("resolved", 45),
+    ]
     [timeline] = build_timelines(events)
     assert timeline.time_to_acknowledge == timedelta(minutes=7)
     assert timeline.time_to_resolve == timedelta(minutes=50)
@@ -42,9 +58,14 @@ def test_without_a_trigger_no_durations_are_claimed():
 
 
 def test_response_summary_averages_over_incidents_that_reached_each_state():
-    events = [event("triggered", 0, "A"), event("acknowledged", 4, "A"), event("resolved", 30, "A"),
-              event("triggered", 60, "B"), event("acknowledged", 68, "B"),
-              event("triggered", 90, "C")]
+    events = [
+        event("triggered", 0, "A"),
+        event("acknowledged", 4, "A"),
+        event("resolved", 30, "A"),
+        event("triggered", 60, "B"),
+        event("acknowledged", 68, "B"),
+        event("triggered", 90, "C"),
+    ]
     stats = summarize_response(build_timelines(events))
     assert (stats.incidents, stats.acknowledged, stats.resolved) == (3, 2, 1)
     assert stats.mean_time_to_acknowledge == timedelta(minutes=6)
@@ -69,8 +90,9 @@ def test_incident_log_selects_incidents_by_trigger_month(tmp_path):
     log = IncidentLog(tmp_path / "log.sqlite3")
     for minutes, incident in ((-3 * 24 * 60, "FEB"), (0, "MAR"), (29 * 24 * 60, "APR")):
         log.record(event("triggered", minutes, incident))
-    march = log.timelines(since=datetime(2025, 3, 1, tzinfo=UTC),
-                          until=datetime(2025, 4, 1, tzinfo=UTC))
+    march = log.timelines(
+        since=datetime(2025, 3, 1, tzinfo=UTC), until=datetime(2025, 4, 1, tzinfo=UTC)
+    )
     assert [t.incident_id for t in march] == ["MAR"]
     assert [e.incident_id for e in log.events(["APR"])] == ["APR"]
     log.close()

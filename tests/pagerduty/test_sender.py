@@ -27,7 +27,8 @@ def alerts_of(server):
 
 
 async def test_firing_notification_reaches_the_server_within_one_second(
-        sender, pagerduty_server, make_notification):
+    sender, pagerduty_server, make_notification
+):
     started = time.perf_counter()
     await sender.send(make_notification())
     elapsed = time.perf_counter() - started
@@ -61,10 +62,12 @@ async def test_refire_updates_the_same_alert(sender, pagerduty_server, make_noti
 
 
 async def test_resolve_resolves_the_alert_and_a_later_fire_opens_a_new_one(
-        sender, pagerduty_server, make_notification, make_alert):
+    sender, pagerduty_server, make_notification, make_alert
+):
     await sender.send(make_notification())
-    await sender.send(make_notification(make_alert(status="resolved"), status="resolved",
-                                        sequence=2))
+    await sender.send(
+        make_notification(make_alert(status="resolved"), status="resolved", sequence=2)
+    )
     [alert] = alerts_of(pagerduty_server)
     assert alert.status == "resolved"
     [incident] = pagerduty_server.state.ledger.incidents.values()
@@ -75,15 +78,22 @@ async def test_resolve_resolves_the_alert_and_a_later_fire_opens_a_new_one(
     assert statuses == ["resolved", "triggered"]
 
 
-@pytest.mark.parametrize("status, retry_after, expected_retry_after", [
-    (429, 7, 7.0),
-    (503, None, None),
-    (500, 2.5, 2.5),
-], ids=["429 is retryable and carries Retry-After", "503 is retryable",
-        "500 is retryable with a fractional Retry-After"])
-async def test_throttling_and_outages_are_retryable(sender, pagerduty_server, dev_call,
-                                                    make_notification, status, retry_after,
-                                                    expected_retry_after):
+@pytest.mark.parametrize(
+    "status, retry_after, expected_retry_after",
+    [
+        (429, 7, 7.0),
+        (503, None, None),
+        (500, 2.5, 2.5),
+    ],
+    ids=[
+        "429 is retryable and carries Retry-After",
+        "503 is retryable",
+        "500 is retryable with a fractional Retry-After",
+    ],
+)
+async def test_throttling_and_outages_are_retryable(
+    sender, pagerduty_server, dev_call, make_notification, status, retry_after, expected_retry_after
+):
     fault = {"status": status, "count": 1, "scope": "events"}
     if retry_after is not None:
         fault["retry_after"] = retry_after
@@ -161,8 +171,10 @@ def test_routing_key_never_appears_in_repr():
 
 def test_environment_overrides_config_for_key_and_url():
     settings = EventsSettings(url="https://events.eu.pagerduty.com", routing_key="k" * 32)
-    env = {"SLAENGINE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-           "SLAENGINE_PAGERDUTY_EVENTS_URL": "http://127.0.0.1:8025"}
+    env = {
+        "SLAENGINE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+        "SLAENGINE_PAGERDUTY_EVENTS_URL": "http://127.0.0.1:8025",
+    }
     assert settings.resolved(env) == (ROUTING_KEY, "http://127.0.0.1:8025")
     assert settings.resolved({}) == ("k" * 32, "https://events.eu.pagerduty.com")
     sender = PagerDutySender.from_settings(settings, env)
@@ -170,8 +182,11 @@ def test_environment_overrides_config_for_key_and_url():
     sender.close()
 
 
-@pytest.mark.parametrize("url", ["http://events.example.com", "ftp://127.0.0.1"],
-                         ids=["plain http off loopback", "not http at all"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://events.example.com", "ftp://127.0.0.1"],
+    ids=["plain http off loopback", "not http at all"],
+)
 def test_insecure_base_urls_are_refused(url):
     with pytest.raises(ConfigError, match="must be https"):
         PagerDutySender(ROUTING_KEY, url)

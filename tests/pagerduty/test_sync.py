@@ -58,22 +58,28 @@ async def test_sync_provisions_the_escalation_chain_schedule_and_service(pagerdu
     last_target = policy["escalation_rules"][2]["targets"][0]
     assert last_target["type"] == "user_reference"
     assert rest.objects["users"][last_target["id"]]["email"] == "margaret@example.com"
-    primary = next(s for s in rest.objects["schedules"].values()
-                   if s["name"] == "checkout-primary")
+    primary = next(s for s in rest.objects["schedules"].values() if s["name"] == "checkout-primary")
     [layer] = primary["schedule_layers"]
     assert layer["rotation_turn_length_seconds"] == 7 * 24 * 3600
     assert [rest.objects["users"][u["user"]["id"]]["name"] for u in layer["users"]] == [
-        "Ada Lovelace", "Grace Hopper", "Linus Torvalds"]
+        "Ada Lovelace",
+        "Grace Hopper",
+        "Linus Torvalds",
+    ]
     [service] = rest.objects["services"].values()
     assert service["escalation_policy"]["id"] == policy["id"]
     assert service["incident_urgency_rule"] == {"type": "constant", "urgency": "severity_based"}
     assert report.routing_key is not None and len(report.routing_key) == 32
 
 
-@pytest.mark.parametrize("severity, urgency", [("critical", "high"), ("warning", "low")],
-                         ids=["critical pages with high urgency", "warning opens low urgency"])
+@pytest.mark.parametrize(
+    "severity, urgency",
+    [("critical", "high"), ("warning", "low")],
+    ids=["critical pages with high urgency", "warning opens low urgency"],
+)
 async def test_the_provisioned_routing_key_routes_events_to_the_service(
-        pagerduty_server, make_notification, make_alert, severity, urgency):
+    pagerduty_server, make_notification, make_alert, severity, urgency
+):
     report = await asyncio.to_thread(run_sync, pagerduty_server.base_url)
     sender = PagerDutySender(str(report.routing_key), pagerduty_server.base_url)
     await sender.send(make_notification(make_alert(severity=severity)))
@@ -86,13 +92,15 @@ async def test_the_provisioned_routing_key_routes_events_to_the_service(
 
 async def test_a_changed_config_updates_only_what_differs(pagerduty_server, tmp_path):
     await asyncio.to_thread(run_sync, pagerduty_server.base_url)
-    changed = edited_example(tmp_path, "{name: L2 secondary, delay_minutes: 15",
-                             "{name: L2 secondary, delay_minutes: 20")
+    changed = edited_example(
+        tmp_path, "{name: L2 secondary, delay_minutes: 15", "{name: L2 secondary, delay_minutes: 20"
+    )
 
     report = await asyncio.to_thread(run_sync, pagerduty_server.base_url, changed)
 
     assert [(c.kind, c.action, c.fields) for c in report.changes if c.action != "unchanged"] == [
-        ("escalation_policy", "updated", ("escalation_rules",))]
+        ("escalation_policy", "updated", ("escalation_rules",))
+    ]
     [policy] = pagerduty_server.state.rest.objects["escalation_policies"].values()
     assert [r["escalation_delay_in_minutes"] for r in policy["escalation_rules"]] == [5, 20, 30]
 
@@ -107,10 +115,14 @@ async def test_drift_made_in_pagerduty_is_reverted(pagerduty_server):
 
     [update] = [c for c in report.changes if c.action == "updated"]
     assert (update.kind, set(update.fields)) == (
-        "service", {"description", "acknowledgement_timeout"})
+        "service",
+        {"description", "acknowledgement_timeout"},
+    )
     assert service is not pagerduty_server.state.rest.objects["services"][service["id"]]
-    assert pagerduty_server.state.rest.objects["services"][service["id"]][
-        "description"] == "Checkout SLOs evaluated by slaengine"
+    assert (
+        pagerduty_server.state.rest.objects["services"][service["id"]]["description"]
+        == "Checkout SLOs evaluated by slaengine"
+    )
 
 
 async def test_a_wrong_token_fails_with_a_clear_error(pagerduty_server):
@@ -120,16 +132,18 @@ async def test_a_wrong_token_fails_with_a_clear_error(pagerduty_server):
 
 
 def test_unknown_schedule_in_a_level_is_reported_with_file_and_line(tmp_path):
-    path = edited_example(tmp_path, "targets: [{schedule: checkout-secondary}]",
-                          "targets: [{schedule: checkout-tertiary}]")
+    path = edited_example(
+        tmp_path,
+        "targets: [{schedule: checkout-secondary}]",
+        "targets: [{schedule: checkout-tertiary}]",
+    )
     with pytest.raises(ConfigError, match="unknown schedule 'checkout-tertiary'") as caught:
         load_pagerduty_config(path)
     assert caught.value.file == str(path)
 
 
 def test_a_level_without_delay_is_reported_at_its_line(tmp_path):
-    path = edited_example(tmp_path, "{name: L3 manager, delay_minutes: 30, ",
-                          "{name: L3 manager, ")
+    path = edited_example(tmp_path, "{name: L3 manager, delay_minutes: 30, ", "{name: L3 manager, ")
     with pytest.raises(ConfigError) as caught:
         load_pagerduty_config(path)
     assert caught.value.field == "escalation_policy.levels[2].delay_minutes"
@@ -139,19 +153,32 @@ def test_a_level_without_delay_is_reported_at_its_line(tmp_path):
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = cli.OneLineErrorParser(prog="slaengine")
-    pagerduty_command.add_parser(parser.add_subparsers(dest="command",
-                                                       parser_class=cli.OneLineErrorParser))
+    pagerduty_command.add_parser(
+        parser.add_subparsers(dest="command", parser_class=cli.OneLineErrorParser)
+    )
     return parser.parse_args(argv)
 
 
 async def test_cli_sync_prints_a_summary_and_writes_the_routing_key(
-        pagerduty_server, tmp_path, capsys):
+    pagerduty_server, tmp_path, capsys
+):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     key_file = tmp_path / "routing.key"
-    args = parse(["pagerduty", "sync", "--config", str(EXAMPLE), "--api-url",
-                  pagerduty_server.base_url, "--token-file", str(token_file),
-                  "--routing-key-file", str(key_file)])
+    args = parse(
+        [
+            "pagerduty",
+            "sync",
+            "--config",
+            str(EXAMPLE),
+            "--api-url",
+            pagerduty_server.base_url,
+            "--token-file",
+            str(token_file),
+            "--routing-key-file",
+            str(key_file),
+        ]
+    )
 
     assert await asyncio.to_thread(args.func, args) == 0
     assert await asyncio.to_thread(args.func, args) == 0

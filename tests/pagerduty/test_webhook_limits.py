@@ -28,31 +28,50 @@ async def test_a_chunked_body_over_the_limit_is_413_before_it_is_read_whole(rece
         for _ in range(80):
             yield b" " * (64 * 1024)
 
-    response = await receiver.post(WEBHOOK_PATH, data=five_megabytes(),
-                                   headers={"X-PagerDuty-Signature": "v1=" + "0" * 64})
+    response = await receiver.post(
+        WEBHOOK_PATH, data=five_megabytes(), headers={"X-PagerDuty-Signature": "v1=" + "0" * 64}
+    )
     assert response.status == 413
     assert str(MAX_BODY_BYTES) in (await response.json())["error"]
 
 
 async def test_a_content_length_over_the_limit_is_413(receiver) -> None:
     body = b"{" + b" " * MAX_BODY_BYTES + b"}"
-    response = await receiver.post(WEBHOOK_PATH, data=body,
-                                   headers={"X-PagerDuty-Signature": sign_body(body, SECRET)})
+    response = await receiver.post(
+        WEBHOOK_PATH, data=body, headers={"X-PagerDuty-Signature": sign_body(body, SECRET)}
+    )
     assert response.status == 413
 
 
-@pytest.mark.parametrize("header", ["v1=é", "v1=" + "é" * 64, "v1=\udcff", "v1=" + "g" * 64,
-                                    ",".join(["v1=00"] * 1000), "v1", "=", "v1==="])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "v1=é",
+        "v1=" + "é" * 64,
+        "v1=\udcff",
+        "v1=" + "g" * 64,
+        ",".join(["v1=00"] * 1000),
+        "v1",
+        "=",
+        "v1===",
+    ],
+)
 async def test_a_malformed_signature_header_is_401(receiver, header: str) -> None:
     body = b'{"event": {}}'
-    response = await receiver.post(WEBHOOK_PATH, data=body,
-                                   headers={"X-PagerDuty-Signature": header.encode(
-                                       "utf-8", "surrogateescape").decode("latin-1")})
+    response = await receiver.post(
+        WEBHOOK_PATH,
+        data=body,
+        headers={
+            "X-PagerDuty-Signature": header.encode("utf-8", "surrogateescape").decode("latin-1")
+        },
+    )
     assert response.status == 401
     assert "X-PagerDuty-Signature" in (await response.json())["error"]
 
 
 def test_non_ascii_digests_never_raise() -> None:
     assert verify_signature(b"{}", "v1=é", [SECRET]) is False
-    assert verify_signature(b"{}", sign_body(b"{}", SECRET).upper().replace("V1=", "v1="),
-                            [SECRET]) is True
+    assert (
+        verify_signature(b"{}", sign_body(b"{}", SECRET).upper().replace("V1=", "v1="), [SECRET])
+        is True
+    )

@@ -261,9 +261,13 @@ def october_report() -> MonthReport:
 
 # 29 Sep - 31 Oct 2026 of light synthetic traffic: the file test_collect.py and
 # test_report_cli.py both check the report against
-SYNTHETIC_PLAN = TrafficPlan(start=datetime(2026, 9, 29, tzinfo=UTC),
-                             end=datetime(2026, 11, 1, tzinfo=UTC),
-                             seed=5, requests_per_minute=0.5, orders_per_hour=8.0)
+SYNTHETIC_PLAN = TrafficPlan(
+    start=datetime(2026, 9, 29, tzinfo=UTC),
+    end=datetime(2026, 11, 1, tzinfo=UTC),
+    seed=5,
+    requests_per_minute=0.5,
+    orders_per_hour=8.0,
+)
 
 
 @pytest.fixture(scope="session")

@@ -22,16 +22,24 @@ start_smtp = test_scheduler.start_smtp
 
 
 async def test_three_workers_without_a_shared_disk_send_the_report_exactly_once(
-    tmp_path: Path, kafka_bootstrap: str, create_topics: CreateTopics, smtp_port: int,
-    start_smtp: Callable[..., Inbox], october_report: MonthReport,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    create_topics: CreateTopics,
+    smtp_port: int,
+    start_smtp: Callable[..., Inbox],
+    october_report: MonthReport,
 ) -> None:
     inbox = start_smtp()
     (topic,) = await create_topics("sla.report-claims", partitions=1)
     clock = Clock(first_of_november(6, 0) + timedelta(seconds=30))
     builders = [Builder(october_report) for _ in range(3)]
     schedulers = [
-        ReportScheduler(report_config(tmp_path / f"worker-{n}", smtp_port), builders[n], clock,
-                        claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner=f"worker-{n}"))
+        ReportScheduler(
+            report_config(tmp_path / f"worker-{n}", smtp_port),
+            builders[n],
+            clock,
+            claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner=f"worker-{n}"),
+        )
         for n in range(3)
     ]
     for _ in range(3):  # every worker ticks at the same moment, three times (hours apart)
@@ -46,17 +54,29 @@ async def test_three_workers_without_a_shared_disk_send_the_report_exactly_once(
 
 
 async def test_a_failed_generation_is_released_and_another_worker_makes_the_report(
-    tmp_path: Path, kafka_bootstrap: str, create_topics: CreateTopics, smtp_port: int,
-    start_smtp: Callable[..., Inbox], october_report: MonthReport,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    create_topics: CreateTopics,
+    smtp_port: int,
+    start_smtp: Callable[..., Inbox],
+    october_report: MonthReport,
 ) -> None:
     inbox = start_smtp()
     (topic,) = await create_topics("sla.report-claims", partitions=1)
     clock = Clock(first_of_november(6, 0) + timedelta(seconds=30))
     failing, working = Builder(october_report, failures=1), Builder(october_report)
-    first = ReportScheduler(report_config(tmp_path / "a", smtp_port), failing, clock,
-                            claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner="a"))
-    second = ReportScheduler(report_config(tmp_path / "b", smtp_port), working, clock,
-                             claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner="b"))
+    first = ReportScheduler(
+        report_config(tmp_path / "a", smtp_port),
+        failing,
+        clock,
+        claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner="a"),
+    )
+    second = ReportScheduler(
+        report_config(tmp_path / "b", smtp_port),
+        working,
+        clock,
+        claim=KafkaMonthClaim(kafka_bootstrap, topic, clock, owner="b"),
+    )
     assert (await first.tick()).generated is None  # claimed, failed, released
     assert (await second.tick()).generated == date(2026, 10, 1)
     assert (await first.tick()).generated is None  # done: never again
@@ -65,7 +85,8 @@ async def test_a_failed_generation_is_released_and_another_worker_makes_the_repo
 
 
 async def test_a_claim_left_by_a_dead_worker_is_taken_over_once_stale(
-    kafka_bootstrap: str, create_topics: CreateTopics,
+    kafka_bootstrap: str,
+    create_topics: CreateTopics,
 ) -> None:
     (topic,) = await create_topics("sla.report-claims", partitions=1)
     clock = Clock(first_of_november(6, 0))

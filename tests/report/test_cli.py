@@ -54,7 +54,7 @@ def test_missing_input_files_are_named(inputs: list[str], tmp_path: Path) -> Non
     args = parser().parse_args(
         ["report", "--month", "2026-10", *inputs[:1], str(tmp_path / "missing.jsonl"), *inputs[2:]]
     )
-    with pytest.raises(SlaEngineError, match="--events .*missing.jsonl: no such file"):
+    with pytest.raises(SlaEngineError, match=r"--events .*missing\.jsonl: no such file"):
         args.func(args)
 
 

@@ -47,6 +47,8 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+
+
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -74,8 +76,10 @@ def month(synthetic_events: Path) -> Month:
     report = month_report_from_engine(batch.engine, config, OCTOBER, NOW_MS)
     # what ``slaengine compute --at 2026-11-01T00:00:00Z --format json`` prints (the real
     # command is compared with the PDF in test_report_cli.py)
-    rows = {(row.name, row.window): row.to_json()
-            for row in evaluate_all(batch.engine, ms("2026-11-01T00:00:00Z"))}
+    rows = {
+        (row.name, row.window): row.to_json()
+        for row in evaluate_all(batch.engine, ms("2026-11-01T00:00:00Z"))
+    }
     raw = [json.loads(line) for line in path.read_text().splitlines()]
     return Month(config, batch, report, rows, raw)
 
@@ -95,8 +99,7 @@ def test_month_figures_are_the_compute_numbers_for_the_month(month: Month, name:
     assert slo.budget_consumed == row["burn_rate"]
     assert slo.target == row["target"]
     if slo.sli == "latency":
-        assert (slo.p50_ms, slo.p95_ms, slo.p99_ms) == (row["p50_ms"], row["p95_ms"],
-                                                        row["p99_ms"])
+        assert (slo.p50_ms, slo.p95_ms, slo.p99_ms) == (row["p50_ms"], row["p95_ms"], row["p99_ms"])
         assert slo.latency_threshold_ms == 500
 
 
@@ -143,21 +146,27 @@ def test_latency_percentiles_are_within_ddsketch_accuracy_of_the_raw_latencies(
             exact = float(np.percentile(sample, q, method="lower"))
             assert value == pytest.approx(exact, rel=0.0101), (point.day, q)
     october = np.concatenate([latencies[p.day] for p in slo.daily])
-    assert slo.p95_ms == pytest.approx(float(np.percentile(october, 95, method="lower")),
-                                       rel=0.0101)
+    assert slo.p95_ms == pytest.approx(
+        float(np.percentile(october, 95, method="lower")), rel=0.0101
+    )
 
 
 def test_the_worst_availability_hour_is_a_planned_outage(month: Month) -> None:
     windows = month.slo("api-availability").worst_windows
     assert 1 <= len(windows) <= 3
     assert [w.value_percent for w in windows] == sorted(w.value_percent for w in windows)
-    outages = [i for i in plan_incidents(SYNTHETIC_PLAN)
-               if i.service == "orders-api" and i.error_ratio == 1.0]
+    outages = [
+        i
+        for i in plan_incidents(SYNTHETIC_PLAN)
+        if i.service == "orders-api" and i.error_ratio == 1.0
+    ]
     worst = windows[0]
     start_ms = int(worst.start.timestamp() * 1000)
     assert worst.end - worst.start == timedelta(hours=1)
     assert any(start_ms - i.minutes * 60_000 < i.start_ms < start_ms + HOUR_MS for i in outages)
-    in_hour = [e for e in month.requests("orders-api") if start_ms <= ms(e["ts"]) < start_ms + HOUR_MS]
+    in_hour = [
+        e for e in month.requests("orders-api") if start_ms <= ms(e["ts"]) < start_ms + HOUR_MS
+    ]
     good = sum(e["status"] < 500 and e["status"] != 429 for e in in_hour)
     assert worst.value_percent == pytest.approx(100 * good / len(in_hour))
 
@@ -178,25 +187,36 @@ def test_fulfillment_days_match_the_orders_in_the_file(month: Month) -> None:
     by_day = month.report.fulfillment_by_day
     assert by_day is not None
     slo_daily = month.slo("order-fulfillment").daily
-    assert [(d.day, d.good, d.total) for d in by_day] == [(p.day, p.good, p.total)
-                                                           for p in slo_daily]
+    assert [(d.day, d.good, d.total) for d in by_day] == [
+        (p.day, p.good, p.total) for p in slo_daily
+    ]
     # the last two days hold orders still open when the file ends
     for ratio in by_day[:29]:
         assert [ratio.good, ratio.total] == expected[ratio.day], ratio.day
     assert month.slo("order-fulfillment").worst_windows[0].value_percent == min(
-        d.percent for d in by_day if d.percent is not None)
+        d.percent for d in by_day if d.percent is not None
+    )
 
 
-def test_projection_lag_comes_from_the_files_samples_with_its_p99_in_the_headline(month: Month) -> None:
-    lags = sorted(lag_ms_of(e) for e in month.raw if "projection" in e
-                  and ms("2026-10-01T00:00:00Z") <= ms(e["ts"]) < ms("2026-11-01T00:00:00Z"))
+def test_projection_lag_comes_from_the_files_samples_with_its_p99_in_the_headline(
+    month: Month,
+) -> None:
+    lags = sorted(
+        lag_ms_of(e)
+        for e in month.raw
+        if "projection" in e
+        and ms("2026-10-01T00:00:00Z") <= ms(e["ts"]) < ms("2026-11-01T00:00:00Z")
+    )
     good = sum(1 for lag in lags if lag <= 1000)
     lag = month.slo("projection-lag")
     assert lag.attained == pytest.approx(100 * good / len(lags))
     assert lag.status == ("met" if good >= 0.99 * len(lags) else "breached")
     exact_p99 = lags[int(0.99 * (len(lags) - 1))]
     assert lag.p99_ms == pytest.approx(exact_p99, rel=0.01)
-    assert format_headline(lag) == f"Projection lag: {format_lag(lag.p99_ms / 1000)} (SLA {lag.status})"
+    assert (
+        format_headline(lag)
+        == f"Projection lag: {format_lag(lag.p99_ms / 1000)} (SLA {lag.status})"
+    )
     summary = month.report.lag_summary
     assert summary is not None and summary.threshold_seconds == 1
     [row] = summary.projections
@@ -214,16 +234,31 @@ def lag_ms_of(event: dict[str, Any]) -> float:
 @pytest.mark.parametrize(
     ("name", "phrases"),
     [
-        pytest.param("api-availability", ["100-499", "not 429", "arrives late still counts"],
-                     id="availability names its statuses and how late requests count"),
-        pytest.param("api-latency", ["500 ms", "DDSketch", "1% relative accuracy"],
-                     id="latency names its threshold and sketch accuracy"),
-        pytest.param("api-uptime", ["One-minute slices", "95%", "not counted"],
-                     id="uptime names its slices and the no-traffic rule"),
-        pytest.param("order-fulfillment", ["t + 24h", "cancelled before", "grace"],
-                     id="fulfillment names its deadline and exclusions"),
-        pytest.param("catalog-availability", ["calendar ones in UTC", "exact to the minute"],
-                     id="every definition names the calendar and the rolling windows"),
+        pytest.param(
+            "api-availability",
+            ["100-499", "not 429", "arrives late still counts"],
+            id="availability names its statuses and how late requests count",
+        ),
+        pytest.param(
+            "api-latency",
+            ["500 ms", "DDSketch", "1% relative accuracy"],
+            id="latency names its threshold and sketch accuracy",
+        ),
+        pytest.param(
+            "api-uptime",
+            ["One-minute slices", "95%", "not counted"],
+            id="uptime names its slices and the no-traffic rule",
+        ),
+        pytest.param(
+            "order-fulfillment",
+            ["t + 24h", "cancelled before", "grace"],
+            id="fulfillment names its deadline and exclusions",
+        ),
+        pytest.param(
+            "catalog-availability",
+            ["calendar ones in UTC", "exact to the minute"],
+            id="every definition names the calendar and the rolling windows",
+        ),
     ],
 )
 def test_definitions_say_how_each_number_is_computed(
@@ -254,19 +289,32 @@ def test_a_month_not_started_is_refused(month: Month) -> None:
 @pytest.mark.parametrize(
     ("created", "now", "counted"),
     [
-        pytest.param("2026-10-10T12:00:00Z", "2026-10-20T12:00:00Z", (0, 1),
-                     id="the current month counts an order overdue now as missed"),
-        pytest.param("2026-10-10T12:00:00Z", "2026-10-10T18:00:00Z", (0, 0),
-                     id="an order before its deadline is not counted yet"),
-        pytest.param("2026-10-31T12:00:00Z", "2026-11-22T12:00:00Z", (0, 0),
-                     id="a finished month is evaluated at its end, not later"),
+        pytest.param(
+            "2026-10-10T12:00:00Z",
+            "2026-10-20T12:00:00Z",
+            (0, 1),
+            id="the current month counts an order overdue now as missed",
+        ),
+        pytest.param(
+            "2026-10-10T12:00:00Z",
+            "2026-10-10T18:00:00Z",
+            (0, 0),
+            id="an order before its deadline is not counted yet",
+        ),
+        pytest.param(
+            "2026-10-31T12:00:00Z",
+            "2026-11-22T12:00:00Z",
+            (0, 0),
+            id="a finished month is evaluated at its end, not later",
+        ),
     ],
 )
 def test_a_month_is_evaluated_at_its_end_or_now_if_earlier(
     created: str, now: str, counted: tuple[int, int]
 ) -> None:
-    config = SlaConfig.model_validate({"slos": [
-        {"name": "fulfillment", "sli": "fulfillment", "within": "24h", "target": 95}]})
+    config = SlaConfig.model_validate(
+        {"slos": [{"name": "fulfillment", "sli": "fulfillment", "within": "24h", "target": 95}]}
+    )
     engine = SliEngine(config)
     engine.apply(OrderEvent(ms(created), "o-1", "created"), "orders:0", 1)
     report = month_report_from_engine(engine, config, OCTOBER, ms(now))
@@ -276,8 +324,12 @@ def test_a_month_is_evaluated_at_its_end_or_now_if_earlier(
 
 
 def test_days_follow_the_slo_timezone_across_the_clock_change() -> None:
-    config = SlaConfig.model_validate({"timezone": "Europe/Berlin", "slos": [
-        {"name": "shop-uptime", "service": "shop", "sli": "uptime", "target": 99.9}]})
+    config = SlaConfig.model_validate(
+        {
+            "timezone": "Europe/Berlin",
+            "slos": [{"name": "shop-uptime", "service": "shop", "sli": "uptime", "target": 99.9}],
+        }
+    )
     engine = SliEngine(config)
     start = ms("2026-10-24T22:00:00Z")  # 25 Oct 00:00 CEST; the day ends 26 Oct 00:00 CET
     bad_minute = ms("2026-10-25T01:30:00Z")  # 02:30 CET, the repeated hour
@@ -296,21 +348,37 @@ def test_days_follow_the_slo_timezone_across_the_clock_change() -> None:
 
 
 def test_requests_later_than_the_grace_period_still_count_for_their_day_and_hour() -> None:
-    config = SlaConfig.model_validate({"slos": [
-        {"name": "shop-availability", "service": "shop", "sli": "availability", "target": 99}]})
+    config = SlaConfig.model_validate(
+        {
+            "slos": [
+                {
+                    "name": "shop-availability",
+                    "service": "shop",
+                    "sli": "availability",
+                    "target": 99,
+                }
+            ]
+        }
+    )
     engine = SliEngine(config)
     for offset, (at, status) in enumerate([("12:00", 200), ("12:30", 200), ("12:05", 500)]):
         event = RequestEvent(ms(f"2026-10-07T{at}:00Z"), "shop", "GET /", status, 10.0)
         engine.apply(event, "requests:0", offset)
-    assert engine.series[("shop-availability", "requests:0")][ms("2026-10-07T12:00:00Z")
-                                                              // HOUR_MS].total == 3
+    assert (
+        engine.series[("shop-availability", "requests:0")][
+            ms("2026-10-07T12:00:00Z") // HOUR_MS
+        ].total
+        == 3
+    )
     (slo,) = month_report_from_engine(engine, config, OCTOBER, NOW_MS).slos
     (day,) = [p for p in slo.daily if p.total]
     assert (day.day, day.good, day.total) == (date(2026, 10, 7), 2, 3)
     assert slo.attained == pytest.approx(200 / 3)
     (worst,) = slo.worst_windows
-    assert (worst.start, worst.value_percent) == (datetime(2026, 10, 7, 12, tzinfo=UTC),
-                                                  pytest.approx(200 / 3))
+    assert (worst.start, worst.value_percent) == (
+        datetime(2026, 10, 7, 12, tzinfo=UTC),
+        pytest.approx(200 / 3),
+    )
 
 
 def resource(day: datetime, name: str, value: float, capacity: float | None) -> ResourceEvent:
@@ -318,8 +386,9 @@ def resource(day: datetime, name: str, value: float, capacity: float | None) -> 
 
 
 def test_capacity_uses_history_up_to_the_month_end_only(month: Month) -> None:
-    kept = [e for e in month.batch.resources if e.resource in ("database_size",
-                                                               "storage_locations")]
+    kept = [
+        e for e in month.batch.resources if e.resource in ("database_size", "storage_locations")
+    ]
     after = resource(datetime(2026, 11, 3, tzinfo=UTC), "database_size", 99.0, 100.0)
     no_capacity = resource(datetime(2026, 10, 3, tzinfo=UTC), "orphan", 1.0, None)
     month_end_ms = ms("2026-11-01T00:00:00Z")
@@ -356,18 +425,26 @@ def test_capacity_is_absent_without_resource_events(month: Month) -> None:
 def test_incident_rows_come_from_pagerduty_timelines() -> None:
     triggered = datetime(2026, 10, 7, 14, 3, tzinfo=UTC)
 
-    def timeline(incident_id: str, start: datetime | None, ack: datetime | None,
-                 end: datetime | None) -> IncidentTimeline:
-        return IncidentTimeline(incident_id, "group", f"Shop down {incident_id}", "shop", "high",
-                                start, ack, end, 0)
+    def timeline(
+        incident_id: str, start: datetime | None, ack: datetime | None, end: datetime | None
+    ) -> IncidentTimeline:
+        return IncidentTimeline(
+            incident_id, "group", f"Shop down {incident_id}", "shop", "high", start, ack, end, 0
+        )
 
-    rows = incident_rows([
-        timeline("P1", triggered, triggered + timedelta(minutes=2), triggered + timedelta(hours=1)),
-        timeline("P2", triggered, None, None),
-        timeline("P3", None, None, triggered),
-    ])
+    rows = incident_rows(
+        [
+            timeline(
+                "P1", triggered, triggered + timedelta(minutes=2), triggered + timedelta(hours=1)
+            ),
+            timeline("P2", triggered, None, None),
+            timeline("P3", None, None, triggered),
+        ]
+    )
     assert [(r.title, r.severity, r.start) for r in rows] == [
-        ("Shop down P1", "high", triggered), ("Shop down P2", "high", triggered)]
+        ("Shop down P1", "high", triggered),
+        ("Shop down P2", "high", triggered),
+    ]
     assert rows[0].time_to_acknowledge == timedelta(minutes=2)
     assert rows[0].time_to_resolve == rows[0].duration == timedelta(hours=1)
     assert (rows[1].end, rows[1].time_to_resolve) == (None, None)
@@ -387,8 +464,10 @@ def config_with(tmp_path: Path, extra: str) -> Path:
 
 
 def test_the_report_section_names_the_organisation(tmp_path: Path, empty_events: Path) -> None:
-    path = config_with(tmp_path, "report:\n  organisation: Acme Retail\n"
-                                 "  service_name: Shop platform\n  timezone: UTC\n")
+    path = config_with(
+        tmp_path,
+        "report:\n  organisation: Acme Retail\n  service_name: Shop platform\n  timezone: UTC\n",
+    )
     report = build_month_report(empty_events, path, OCTOBER, now=NOW)
     assert (report.organisation, report.service_name) == ("Acme Retail", "Shop platform")
     assert report.capacity is None and report.incidents is None
@@ -398,16 +477,24 @@ def test_the_report_section_names_the_organisation(tmp_path: Path, empty_events:
 @pytest.mark.parametrize(
     ("extra", "message", "added_line"),
     [
-        pytest.param("report:\n  organisation: A\n  service_name: B\n  timezone: Europe/Berlin\n",
-                     r"slo\.yaml:\d+: report\.timezone: 'Europe/Berlin' differs from timezone "
-                     r"'UTC'", 4, id="a report timezone other than the SLO timezone is refused"),
-        pytest.param("forecasting:\n  horizon_days: 3\n",
-                     r"slo\.yaml:\d+: forecasting\.horizon_days: Input should be greater", 2,
-                     id="a bad forecasting section names file, line and field"),
+        pytest.param(
+            "report:\n  organisation: A\n  service_name: B\n  timezone: Europe/Berlin\n",
+            r"slo\.yaml:\d+: report\.timezone: 'Europe/Berlin' differs from timezone "
+            r"'UTC'",
+            4,
+            id="a report timezone other than the SLO timezone is refused",
+        ),
+        pytest.param(
+            "forecasting:\n  horizon_days: 3\n",
+            r"slo\.yaml:\d+: forecasting\.horizon_days: Input should be greater",
+            2,
+            id="a bad forecasting section names file, line and field",
+        ),
     ],
 )
-def test_config_mistakes_name_their_place(tmp_path: Path, empty_events: Path, extra: str,
-                                          message: str, added_line: int) -> None:
+def test_config_mistakes_name_their_place(
+    tmp_path: Path, empty_events: Path, extra: str, message: str, added_line: int
+) -> None:
     path = config_with(tmp_path, extra)
     with pytest.raises(ConfigError, match=message) as raised:
         build_month_report(empty_events, path, OCTOBER, now=NOW)
@@ -419,27 +506,36 @@ def test_a_month_started_in_kiritimati_but_not_in_the_slo_timezone_is_refused(
 ) -> None:
     # 30 Nov 12:00 UTC is already 1 Dec in UTC+14, which the CLI's own check accepts
     with pytest.raises(ReportRequestError, match="2026-12 has not started yet in UTC"):
-        build_month_report(empty_events, CONFIG, date(2026, 12, 1),
-                           now=datetime(2026, 11, 30, 12, tzinfo=UTC))
+        build_month_report(
+            empty_events, CONFIG, date(2026, 12, 1), now=datetime(2026, 11, 30, 12, tzinfo=UTC)
+        )
 
 
 def test_the_collector_imports_no_kafka_web_or_pdf_code() -> None:
-    code = ("import sys, slaengine.report.collect; "
-            "print(sorted(m for m in ('faust', 'aiokafka', 'aiohttp', 'reportlab') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=REPO)
+    code = (
+        "import sys, slaengine.report.collect; "
+        "print(sorted(m for m in ('faust', 'aiokafka', 'aiohttp', 'reportlab') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
     assert out.stdout.strip() == "[]"
 
 
 def test_the_cli_report_forecasts_in_its_second_process_what_the_batch_engine_would(
-        month: Month, synthetic_events: Path) -> None:
+    month: Month, synthetic_events: Path
+) -> None:
     # build_month_report computes capacity in a forked process from the file's resource events;
     # it must be the report of the in-process path: run_batch's resources -> capacity_sections
     month_end_ms = ms("2026-11-01T00:00:00Z")
     in_process = month_report_from_engine(
-        month.batch.engine, month.config, OCTOBER, NOW_MS,
-        capacity=capacity_sections(month.batch.resources, month.config, month_end_ms))
+        month.batch.engine,
+        month.config,
+        OCTOBER,
+        NOW_MS,
+        capacity=capacity_sections(month.batch.resources, month.config, month_end_ms),
+    )
     built = build_month_report(synthetic_events, CONFIG, OCTOBER, now=NOW)
     assert built.capacity and len(built.capacity) >= 2
     assert built == replace(in_process, generated_at=built.generated_at)

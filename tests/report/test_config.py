@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,5 +92,5 @@ def test_an_unknown_template_placeholder_is_refused(tmp_path: Path) -> None:
 def test_the_template_needs_a_subject_line(tmp_path: Path) -> None:
     template = tmp_path / "mail.txt"
     template.write_text("Hello\n")
-    with pytest.raises(ConfigError, match="first line must be 'Subject: ...'"):
+    with pytest.raises(ConfigError, match=re.escape("first line must be 'Subject: ...'")):
         EmailTemplate(template)

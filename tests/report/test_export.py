@@ -35,8 +35,11 @@ def cells(line: str) -> list[str]:
 
 
 def shown(report: MonthReport, section: str, subject: str, figure: str) -> str:
-    return next(f.shown for f in report_figures(report)
-                if (f.section, f.subject, f.figure) == (section, subject, figure))
+    return next(
+        f.shown
+        for f in report_figures(report)
+        if (f.section, f.subject, f.figure) == (section, subject, figure)
+    )
 
 
 @pytest.fixture(params=["october", "breached", "partly overspent"])
@@ -45,14 +48,22 @@ def report(request: pytest.FixtureRequest, october_report: MonthReport) -> Month
         return october_report
     if request.param == "breached":
         return breached_uptime(october_report)
-    uptime = replace(october_report.slos[0], attained=99.80, status="breached",
-                     budget_consumed=1.925, budget_remaining=-0.925)
+    uptime = replace(
+        october_report.slos[0],
+        attained=99.80,
+        status="breached",
+        budget_consumed=1.925,
+        budget_remaining=-0.925,
+    )
     return replace(october_report, slos=(uptime, *october_report.slos[1:]))
 
 
 def test_golden_figures_of_one_slo(october_report: MonthReport) -> None:
-    rows = [(f.figure, f.value, f.unit, f.shown) for f in report_figures(october_report)
-            if f.section == "slo" and f.subject == "uptime"]
+    rows = [
+        (f.figure, f.value, f.unit, f.shown)
+        for f in report_figures(october_report)
+        if f.section == "slo" and f.subject == "uptime"
+    ]
     uptime = october_report.slos[0]
     assert rows == [
         ("headline", uptime.attained, "%", "Uptime: 99.95%"),
@@ -98,8 +109,11 @@ def test_every_printed_figure_is_in_the_pdf(report: MonthReport, tmp_path: Path)
     text = " ".join(pdf_text(write_report(report, tmp_path / "r.pdf")).split())
     printed = [f for f in report_figures(report) if f.shown]
     assert len(printed) > 60
-    missing = [(f.section, f.subject, f.figure, f.shown) for f in printed
-               if " ".join(f.shown.split()) not in text]
+    missing = [
+        (f.section, f.subject, f.figure, f.shown)
+        for f in printed
+        if " ".join(f.shown.split()) not in text
+    ]
     assert missing == []
 
 
@@ -112,15 +126,25 @@ def test_the_pdf_tables_are_the_export_line_by_line(report: MonthReport, tmp_pat
     for slo in report.slos:
         expected = [slo_label(slo)] + [
             shown(report, "slo", slo.name, figure)
-            for figure in ("target", "attained", "status", "budget_used", "budget_left",
-                           "previous_attained")
+            for figure in (
+                "target",
+                "attained",
+                "status",
+                "budget_used",
+                "budget_left",
+                "previous_attained",
+            )
         ]
         assert expected in by_first_cell[slo_label(slo)], slo.name  # "SLOs at a glance"
-    facts = [f.shown for f in report_figures(report)
-             if f.section == "summary" and f.figure in
-             ("worst_slo", "worst_day_budget_share", "count", "warnings")]
-    for label, sentence in zip(("Worst SLO", "Worst day", "Incidents", "Capacity"), facts,
-                               strict=True):
+    facts = [
+        f.shown
+        for f in report_figures(report)
+        if f.section == "summary"
+        and f.figure in ("worst_slo", "worst_day_budget_share", "count", "warnings")
+    ]
+    for label, sentence in zip(
+        ("Worst SLO", "Worst day", "Incidents", "Capacity"), facts, strict=True
+    ):
         assert [label, sentence] in by_first_cell[label]
     headlines = [f.shown for f in report_figures(report) if f.figure == "headline"]
     assert [line.strip() for line in lines if line.strip() in headlines] == headlines
@@ -128,8 +152,9 @@ def test_the_pdf_tables_are_the_export_line_by_line(report: MonthReport, tmp_pat
 
 def test_the_pdf_names_its_data_files(october_report: MonthReport, tmp_path: Path) -> None:
     text = " ".join(pdf_text(write_report(october_report, tmp_path / "r.pdf")).split())
-    assert ("The numbers behind this report: sla-report-2026-10.csv and "
-            "sla-report-2026-10.json") in text
+    assert (
+        "The numbers behind this report: sla-report-2026-10.csv and sla-report-2026-10.json"
+    ) in text
     assert "GET /api/v1/reports/2026-10.csv" in text
 
 
@@ -142,8 +167,9 @@ def test_saved_exports_are_the_rendered_ones(october_report: MonthReport, tmp_pa
 
 
 def test_an_unmeasured_report_exports_no_data_not_zero(october_report: MonthReport) -> None:
-    bare = replace(october_report, incidents=None, capacity=None, fulfillment_by_day=None,
-                   lag_summary=None)
+    bare = replace(
+        october_report, incidents=None, capacity=None, fulfillment_by_day=None, lag_summary=None
+    )
     figures = report_figures(bare)
     count = next(f for f in figures if f.subject == "incidents" and f.figure == "count")
     assert (count.value, count.shown) == (None, "not reported (no incident data source)")

@@ -234,7 +234,12 @@ def test_counts_days_and_plain_numbers() -> None:
     assert format_days(None) == "not within the forecast"
     assert format_days(0.0) == "already reached"
     assert [format_target_percent(v) for v in (99.9, 95.0, 100.0, 97.5, 1e3)] == [
-        "99.9%", "95%", "100%", "97.5%", "1000%"]
+        "99.9%",
+        "95%",
+        "100%",
+        "97.5%",
+        "1000%",
+    ]
     assert format_model_name("seasonal_damped_holt") == "seasonal damped holt"
 
 

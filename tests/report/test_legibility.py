@@ -51,8 +51,11 @@ def relative_luminance(colour: Color) -> float:
     def channel(c: float) -> float:
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
-    return (0.2126 * channel(colour.red) + 0.7152 * channel(colour.green)
-            + 0.0722 * channel(colour.blue))
+    return (
+        0.2126 * channel(colour.red)
+        + 0.7152 * channel(colour.green)
+        + 0.0722 * channel(colour.blue)
+    )
 
 
 def contrast(a: Color, b: Color) -> float:
@@ -70,8 +73,15 @@ def test_forecast_bands_are_visible_in_grey_scale(october_report: MonthReport) -
     assert light - dark >= 0.1, "the 80% band must be darker than the 95% band"
     assert all(getattr(band.fillColor, "alpha", 1.0) == 1.0 for band in bands)  # opaque: prints
     legend = texts(drawing)
-    for entry in ("measured", "forecast", "80% likely range", "95% likely range",
-                  "100% of capacity", "90% of capacity", "80% of capacity"):
+    for entry in (
+        "measured",
+        "forecast",
+        "80% likely range",
+        "95% likely range",
+        "100% of capacity",
+        "90% of capacity",
+        "80% of capacity",
+    ):
         assert entry in legend
 
 
@@ -88,8 +98,11 @@ def test_status_colours_differ_in_grey_scale_and_keep_their_text_readable() -> N
 
 def test_latency_lines_differ_by_dash_not_only_colour(october_report: MonthReport) -> None:
     drawing = charts.draw_latency(october_report.slos[1], 31, STYLE)
-    dashes = {str(line.strokeDashArray) for line in shapes(drawing)
-              if isinstance(line, PolyLine) and line.strokeWidth == 1.3}
+    dashes = {
+        str(line.strokeDashArray)
+        for line in shapes(drawing)
+        if isinstance(line, PolyLine) and line.strokeWidth == 1.3
+    }
     assert len(dashes) == 3
 
 
@@ -120,12 +133,20 @@ def test_budget_bars_show_overspend_in_red_beyond_the_budget(october_report: Mon
     report = breached_uptime(october_report)
     drawing = charts.draw_budget_bars(report.slos, STYLE, 500)
     breached = HexColor(STYLE.status.breached)
-    red = [s for s in shapes(drawing) if isinstance(s, Rect) and s.fillColor is not None
-           and s.fillColor.hexval() == breached.hexval() and s.height == 8]
+    red = [
+        s
+        for s in shapes(drawing)
+        if isinstance(s, Rect)
+        and s.fillColor is not None
+        and s.fillColor.hexval() == breached.hexval()
+        and s.height == 8
+    ]
     assert len(red) == 1  # only uptime is overspent
     budget = next(s for s in shapes(drawing) if isinstance(s, Rect) and s.height == 8)
     assert red[0].x == budget.x + budget.width  # it starts where the budget ends
-    assert red[0].width == pytest.approx(budget.width * 1.99)  # and is 1.99 budgets long (remaining -199%)
+    assert red[0].width == pytest.approx(
+        budget.width * 1.99
+    )  # and is 1.99 budgets long (remaining -199%)
     words = texts(drawing)
     assert "299.0% used, overspent by 2×" in words
     assert "79.0% used, 21.0% left" in words
@@ -136,8 +157,9 @@ def test_budget_bars_show_overspend_in_red_beyond_the_budget(october_report: Mon
 def test_a_huge_overspend_is_capped_in_the_bar_but_said_in_words(
     october_report: MonthReport,
 ) -> None:
-    uptime = replace(october_report.slos[0], status="breached", budget_consumed=41.0,
-                     budget_remaining=-40.0)
+    uptime = replace(
+        october_report.slos[0], status="breached", budget_consumed=41.0, budget_remaining=-40.0
+    )
     drawing = charts.draw_budget_bars((uptime,), STYLE, 500)
     bars = [s for s in shapes(drawing) if isinstance(s, Rect) and s.height == 8]
     assert sum(bar.width for bar in bars) <= 500
@@ -146,8 +168,10 @@ def test_a_huge_overspend_is_capped_in_the_bar_but_said_in_words(
 
 def pdf_info(pdf: Path) -> dict[str, str]:
     out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    return {key.strip(): value.strip() for key, _, value in
-            (line.partition(":") for line in out.splitlines())}
+    return {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in out.splitlines())
+    }
 
 
 def test_the_pdf_has_title_language_and_an_outline(
@@ -159,8 +183,13 @@ def test_the_pdf_has_title_language_and_an_outline(
     raw = pdf.read_bytes()
     assert b"/Lang (en)" in raw
     assert b"/DisplayDocTitle true" in raw
-    for heading in (b"Executive summary", b"SLOs in detail", b"Capacity", b"Trend",
-                    b"Appendix: definitions"):
+    for heading in (
+        b"Executive summary",
+        b"SLOs in detail",
+        b"Capacity",
+        b"Trend",
+        b"Appendix: definitions",
+    ):
         assert b"/Title (" + heading + b")" in raw
     # reportlab's open-source edition writes no structure tree: say so rather than pretend
     assert info["Tagged"] == "no"
@@ -168,23 +197,35 @@ def test_the_pdf_has_title_language_and_an_outline(
 
 def test_the_summary_page_holds_the_summary(october_report: MonthReport, tmp_path: Path) -> None:
     pdf = write_report(october_report, tmp_path / "r.pdf")
-    page2 = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"],
-                           capture_output=True, text=True, check=True).stdout
+    page2 = subprocess.run(
+        ["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     text = " ".join(page2.split())
-    for phrase in ("All 4 SLOs with data met their targets.", "Error budget of the month",
-                   "Worst SLO", "Worst day", "2 incidents, 22 min in total, longest 12 min",
-                   "orders database disk reaches 80% in 68 days", "SLOs at a glance",
-                   "sla-report-2026-10.csv"):
+    for phrase in (
+        "All 4 SLOs with data met their targets.",
+        "Error budget of the month",
+        "Worst SLO",
+        "Worst day",
+        "2 incidents, 22 min in total, longest 12 min",
+        "orders database disk reaches 80% in 68 days",
+        "SLOs at a glance",
+        "sla-report-2026-10.csv",
+    ):
         assert phrase in text, phrase
-
 
 
 def test_a_report_with_many_slos_flows_its_budget_bars_over_pages(
     october_report: MonthReport, tmp_path: Path
 ) -> None:
-    many = tuple(replace(october_report.slos[3], name=f"checkout-{i}", display_name=f"Shop {i}")
-                 for i in range(70))  # 70 rows of bars are taller than a page
+    many = tuple(
+        replace(october_report.slos[3], name=f"checkout-{i}", display_name=f"Shop {i}")
+        for i in range(70)
+    )  # 70 rows of bars are taller than a page
     pdf = write_report(replace(october_report, slos=many, trend=()), tmp_path / "many.pdf")
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert text.count("35.9% used, 64.1% left") == 70

@@ -58,25 +58,34 @@ class Mailer:
 def queue(outbox: DeliveryOutbox, folder: Path, month: date) -> None:
     pdf = folder / f"sla-report-{month:%Y-%m}.pdf"
     pdf.write_bytes(b"%PDF-1.4 test")
-    outbox.enqueue(month, pdf, "slaengine@acme.example", ["sla@acme.example"],
-                   EmailText("SLA report", "Attached."))
+    outbox.enqueue(
+        month,
+        pdf,
+        "slaengine@acme.example",
+        ["sla@acme.example"],
+        EmailText("SLA report", "Attached."),
+    )
 
 
 def damage_entry(outbox: DeliveryOutbox, month: date, damage: bytes) -> None:
     """What a hand edit or a bug leaves in a stored e-mail (the file itself stays intact)."""
     db = sqlite3.connect(outbox.outbox.path)
     with db:
-        db.execute("UPDATE deliveries SET payload = ? WHERE notification_id = ?",
-                   (damage.decode("utf-8", "replace"), f"{month:%Y-%m}"))
+        db.execute(
+            "UPDATE deliveries SET payload = ? WHERE notification_id = ?",
+            (damage.decode("utf-8", "replace"), f"{month:%Y-%m}"),
+        )
     db.close()
 
 
-@pytest.mark.parametrize("damage", [b"", b"{", b"[]", b'{"month": "2026-10"}', b"\xff\xfe",
-                                    b'{"month": "x-y", "recipients": 5}'],
-                         ids=["empty", "truncated", "list", "fields missing", "not utf-8",
-                              "wrong types"])
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"{", b"[]", b'{"month": "2026-10"}', b"\xff\xfe", b'{"month": "x-y", "recipients": 5}'],
+    ids=["empty", "truncated", "list", "fields missing", "not utf-8", "wrong types"],
+)
 async def test_a_damaged_outbox_entry_is_quarantined_and_the_rest_delivered(
-        tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     clock = Clock(NOW)
     outbox = DeliveryOutbox(tmp_path, clock)
     queue(outbox, tmp_path, date(2026, 9, 1))
@@ -93,10 +102,14 @@ async def test_a_damaged_outbox_entry_is_quarantined_and_the_rest_delivered(
     assert "damaged report e-mail outbox entry" in caplog.text and outbox.damaged == 1
 
 
-@pytest.mark.parametrize("damage", [b"\x00" * 4096, b"SQLite format 3\x00" + b"\xff" * 200],
-                         ids=["zeros", "truncated header"])
+@pytest.mark.parametrize(
+    "damage",
+    [b"\x00" * 4096, b"SQLite format 3\x00" + b"\xff" * 200],
+    ids=["zeros", "truncated header"],
+)
 def test_a_damaged_outbox_file_is_moved_aside_and_a_new_one_started(
-        tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / OUTBOX_FILE).write_bytes(damage)
     with caplog.at_level(logging.ERROR):
         outbox = DeliveryOutbox(tmp_path, Clock(NOW))
@@ -107,13 +120,17 @@ def test_a_damaged_outbox_file_is_moved_aside_and_a_new_one_started(
     assert [p.month for p in outbox.pending()] == [date(2026, 10, 1)]
 
 
-async def test_the_report_listing_survives_a_damaged_outbox_entry(aiohttp_client: Any,
-                                                                  tmp_path: Path,
-                                                                  october_report: MonthReport
-                                                                  ) -> None:
+async def test_the_report_listing_survives_a_damaged_outbox_entry(
+    aiohttp_client: Any, tmp_path: Path, october_report: MonthReport
+) -> None:
     outbox = DeliveryOutbox(tmp_path, Clock(NOW))
-    service = ReportService(lambda month: october_report, ReportStore(tmp_path), lambda: NOW,
-                            "Europe/Berlin", outbox=outbox)
+    service = ReportService(
+        lambda month: october_report,
+        ReportStore(tmp_path),
+        lambda: NOW,
+        "Europe/Berlin",
+        outbox=outbox,
+    )
     service.store.save(date(2026, 10, 1), b"%PDF-1.4 test")
     queue(outbox, tmp_path, date(2026, 10, 1))
     damage_entry(outbox, date(2026, 10, 1), b"not json")
@@ -124,7 +141,8 @@ async def test_the_report_listing_survives_a_damaged_outbox_entry(aiohttp_client
     response = await client.get("/api/v1/reports", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status == 200
     assert [(r["month"], r["email"]) for r in (await response.json())["reports"]] == [
-        ("2026-10", None)]
+        ("2026-10", None)
+    ]
 
 
 async def test_report_email_retries_end_at_max_age(tmp_path: Path) -> None:
@@ -166,8 +184,9 @@ def test_report_backoff_is_capped_at_any_attempt(attempts: int) -> None:
     assert retry.delay_after(attempts, retry_after=1e300) == retry.max_age_seconds
 
 
-def test_report_files_are_fsynced_before_the_rename(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_files_are_fsynced_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synced: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
 
@@ -184,14 +203,21 @@ def test_report_files_are_fsynced_before_the_rename(tmp_path: Path,
     path = ReportStore(tmp_path).save(date(2026, 10, 1), b"%PDF-1.4 test")
     assert path.read_bytes() == b"%PDF-1.4 test"
     assert [Path(s).name if not s.startswith("rename") else s for s in synced] == [
-        synced[0].rpartition("/")[2], "rename sla-report-2026-10.pdf", tmp_path.name]
+        synced[0].rpartition("/")[2],
+        "rename sla-report-2026-10.pdf",
+        tmp_path.name,
+    ]
     assert synced[0].rpartition("/")[2].startswith(".sla-report-2026-10.pdf.")
 
 
 def test_cr_lf_in_a_report_subject_never_breaks_the_message() -> None:
-    message = build_message("slaengine@acme.example", ["sla@acme.example"],
-                            EmailText("SLA report for Acme\r\nBcc: everyone@acme.example", "Hi"),
-                            b"%PDF-1.4 test", "sla-report-2026-10.pdf")
+    message = build_message(
+        "slaengine@acme.example",
+        ["sla@acme.example"],
+        EmailText("SLA report for Acme\r\nBcc: everyone@acme.example", "Hi"),
+        b"%PDF-1.4 test",
+        "sla-report-2026-10.pdf",
+    )
     assert message["Subject"] == "SLA report for Acme Bcc: everyone@acme.example"
     assert message["Bcc"] is None
 
@@ -203,18 +229,33 @@ async def test_emails_pending_in_old_json_files_move_into_the_outbox(tmp_path: P
     pdf.write_bytes(b"%PDF-1.4 test")
     old = tmp_path / "outbox"
     old.mkdir()
-    (old / "2026-10.json").write_text(json.dumps({
-        "month": "2026-10", "pdf_path": str(pdf), "filename": pdf.name,
-        "sender": "slaengine@acme.example", "recipients": ["sla@acme.example"],
-        "subject": "SLA report", "body": "Attached.", "created_at": NOW.isoformat(),
-        "next_attempt_at": (NOW + timedelta(minutes=2)).isoformat(), "attempts": 2,
-        "last_error": "SMTP unreachable"}))
+    (old / "2026-10.json").write_text(
+        json.dumps(
+            {
+                "month": "2026-10",
+                "pdf_path": str(pdf),
+                "filename": pdf.name,
+                "sender": "slaengine@acme.example",
+                "recipients": ["sla@acme.example"],
+                "subject": "SLA report",
+                "body": "Attached.",
+                "created_at": NOW.isoformat(),
+                "next_attempt_at": (NOW + timedelta(minutes=2)).isoformat(),
+                "attempts": 2,
+                "last_error": "SMTP unreachable",
+            }
+        )
+    )
     (old / "2026-09.json").write_bytes(b"{")
     clock = Clock(NOW)
     outbox = DeliveryOutbox(tmp_path, clock)
     [pending] = outbox.pending()
     assert (pending.month, pending.attempts, pending.next_attempt_at, pending.created_at) == (
-        date(2026, 10, 1), 2, NOW + timedelta(minutes=2), NOW)
+        date(2026, 10, 1),
+        2,
+        NOW + timedelta(minutes=2),
+        NOW,
+    )
     assert (old / "migrated" / "2026-10.json").exists()
     assert (old / "damaged" / "2026-09.json").exists()
     assert list(old.glob("*.json")) == []

@@ -27,16 +27,24 @@ from slaengine.synthetic import generate_events, plan_for_days
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "slaengine" / "data" / "slo.yaml"
+
+
 def slaengine(*args: str | Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "slaengine.cli", *map(str, args)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "slaengine.cli", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def pdf_text(pdf: Path, *options: str) -> str:
     tool = shutil.which("pdftotext")
     assert tool, "pdftotext missing: apt-get install -y poppler-utils"
-    return subprocess.run([tool, *options, str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        [tool, *options, str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @dataclass
@@ -57,8 +65,17 @@ def october(tmp_path_factory: pytest.TempPathFactory, synthetic_events: Path) ->
     args = ("report", "--month", "2026-10", "--events", events, "--config", CONFIG)
     report = slaengine(*args, "--out", pdf)
     export = slaengine(*args, "--format", "json", "--out", as_json)
-    compute = slaengine("compute", "--events", events, "--config", CONFIG,
-                        "--at", "2026-11-01T00:00:00Z", "--format", "json")
+    compute = slaengine(
+        "compute",
+        "--events",
+        events,
+        "--config",
+        CONFIG,
+        "--at",
+        "2026-11-01T00:00:00Z",
+        "--format",
+        "json",
+    )
     report_out, report_err = report.communicate(timeout=180)
     compute_out, compute_err = compute.communicate(timeout=180)
     export_out, export_err = export.communicate(timeout=180)
@@ -67,8 +84,13 @@ def october(tmp_path_factory: pytest.TempPathFactory, synthetic_events: Path) ->
     assert report.returncode == 0, report_err
     assert compute.returncode == 0, compute_err
     rows = {(row["name"], row["window"]): row for row in json.loads(compute_out)["slos"]}
-    return Rendered(report_out.splitlines(), pdf_text(pdf), rows,
-                    pdf_text(pdf, "-layout").splitlines(), json.loads(as_json.read_text()))
+    return Rendered(
+        report_out.splitlines(),
+        pdf_text(pdf),
+        rows,
+        pdf_text(pdf, "-layout").splitlines(),
+        json.loads(as_json.read_text()),
+    )
 
 
 def expected_headlines(compute: dict[tuple[str, str], dict[str, Any]], month: str) -> list[str]:
@@ -77,9 +99,16 @@ def expected_headlines(compute: dict[tuple[str, str], dict[str, Any]], month: st
     for spec in load_sla_config(CONFIG).slos:
         row = compute.get((spec.name, f"month:{month}"), {})
         slo = SloMonth(
-            name=spec.name, display_name=spec.display_name, sli=spec.sli, service="", target=spec.target,
-            attained=row.get("value"), status=row.get("status", "no-data"),
-            budget_consumed=None, budget_remaining=None, p95_ms=row.get("p95_ms"),
+            name=spec.name,
+            display_name=spec.display_name,
+            sli=spec.sli,
+            service="",
+            target=spec.target,
+            attained=row.get("value"),
+            status=row.get("status", "no-data"),
+            budget_consumed=None,
+            budget_remaining=None,
+            p95_ms=row.get("p95_ms"),
             p99_ms=row.get("p99_ms"),
         )
         lines.append(format_headline(slo))
@@ -127,8 +156,11 @@ def test_the_exported_figures_are_the_compute_numbers(october: Rendered) -> None
 def test_the_pdf_shows_the_exported_figures_line_by_line(october: Rendered) -> None:
     figures = october.figures_json["figures"]
     text = " ".join(october.text.split())
-    missing = [(f["section"], f["subject"], f["figure"], f["shown"]) for f in figures
-               if f["shown"] and " ".join(f["shown"].split()) not in text]
+    missing = [
+        (f["section"], f["subject"], f["figure"], f["shown"])
+        for f in figures
+        if f["shown"] and " ".join(f["shown"].split()) not in text
+    ]
     assert missing == []
     rows = [re.split(r"\s{2,}", line.strip()) for line in october.layout]
     glance = ("target", "attained", "status", "budget_used", "budget_left", "previous_attained")
@@ -141,8 +173,10 @@ def test_the_pdf_shows_the_exported_figures_line_by_line(october: Rendered) -> N
     "phrase",
     [
         pytest.param("No incident data source is configured", id="batch mode has no incidents"),
-        pytest.param("Share of the month each projection stayed within 1.0 s",
-                     id="batch mode has the projection lag of the file"),
+        pytest.param(
+            "Share of the month each projection stayed within 1.0 s",
+            id="batch mode has the projection lag of the file",
+        ),
         pytest.param("database_size", id="capacity is forecast from the file's resources"),
         pytest.param("Recommendation: upgrade to the next tier", id="with a recommendation"),
         pytest.param("Appendix: definitions", id="the appendix is there"),
@@ -164,8 +198,9 @@ def september_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_month_without_data_says_no_data(september_days: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "august.pdf"
-    run = slaengine("report", "--month", "2026-08", "--events", september_days,
-                    "--config", CONFIG, "--out", pdf)
+    run = slaengine(
+        "report", "--month", "2026-08", "--events", september_days, "--config", CONFIG, "--out", pdf
+    )
     out, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     names = [slo.name for slo in load_sla_config(CONFIG).slos]
@@ -183,16 +218,18 @@ def test_a_month_without_data_says_no_data(september_days: Path, tmp_path: Path)
     [
         pytest.param("2026-13", 2, "MM must be 01..12", id="month 13 is a usage error"),
         pytest.param("October", 2, "must look like YYYY-MM", id="a month name is a usage error"),
-        pytest.param("2999-01", 1, "month 2999-01 has not started yet",
-                     id="a future month is an error"),
+        pytest.param(
+            "2999-01", 1, "month 2999-01 has not started yet", id="a future month is an error"
+        ),
     ],
 )
 def test_a_bad_month_gives_one_line_and_no_pdf(
     september_days: Path, tmp_path: Path, month: str, code: int, message: str
 ) -> None:
     pdf = tmp_path / "report.pdf"
-    run = slaengine("report", "--month", month, "--events", september_days, "--config", CONFIG,
-                    "--out", pdf)
+    run = slaengine(
+        "report", "--month", month, "--events", september_days, "--config", CONFIG, "--out", pdf
+    )
     out, err = run.communicate(timeout=60)
     assert run.returncode == code
     assert out == ""
@@ -202,8 +239,10 @@ def test_a_bad_month_gives_one_line_and_no_pdf(
 
 def test_the_csv_export_is_the_json_export(september_days: Path, tmp_path: Path) -> None:
     args = ("report", "--month", "2026-10", "--events", september_days, "--config", CONFIG)
-    runs = [slaengine(*args, "--format", fmt, "--out", tmp_path / f"figures.{fmt}")
-            for fmt in ("csv", "json")]
+    runs = [
+        slaengine(*args, "--format", fmt, "--out", tmp_path / f"figures.{fmt}")
+        for fmt in ("csv", "json")
+    ]
     for run in runs:
         assert run.communicate(timeout=60)[0].endswith(".csv\n" if run is runs[0] else ".json\n")
         assert run.returncode == 0
@@ -212,7 +251,11 @@ def test_the_csv_export_is_the_json_export(september_days: Path, tmp_path: Path)
     assert len(rows) == len(figures) > 100
     for row, figure in zip(rows, figures, strict=True):
         assert (row["section"], row["subject"], row["figure"], row["shown"]) == (
-            figure["section"], figure["subject"], figure["figure"], figure["shown"])
+            figure["section"],
+            figure["subject"],
+            figure["figure"],
+            figure["shown"],
+        )
         value = figure["value"]
         if isinstance(value, float):
             assert float(row["value"]) == value
@@ -224,10 +267,24 @@ def test_without_display_names_headlines_name_the_kind_and_service(
     september_days: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "slo.yaml"
-    config.write_text("".join(line for line in CONFIG.read_text().splitlines(keepends=True)
-                              if "display_name:" not in line))
-    run = slaengine("report", "--month", "2026-10", "--events", september_days, "--config",
-                    config, "--out", tmp_path / "r.pdf")
+    config.write_text(
+        "".join(
+            line
+            for line in CONFIG.read_text().splitlines(keepends=True)
+            if "display_name:" not in line
+        )
+    )
+    run = slaengine(
+        "report",
+        "--month",
+        "2026-10",
+        "--events",
+        september_days,
+        "--config",
+        config,
+        "--out",
+        tmp_path / "r.pdf",
+    )
     out, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     labels = [line.split(": ")[0] for line in out.splitlines()[:-1]]

@@ -27,8 +27,13 @@ from slaengine.report.summary import (
 
 def breached_uptime(report: MonthReport) -> MonthReport:
     """October with uptime at 99.70%: three times its budget spent (the issue's -199.0%)."""
-    uptime = replace(report.slos[0], attained=99.70, status="breached", budget_consumed=2.99,
-                     budget_remaining=-1.99)
+    uptime = replace(
+        report.slos[0],
+        attained=99.70,
+        status="breached",
+        budget_consumed=2.99,
+        budget_remaining=-1.99,
+    )
     return replace(report, slos=(uptime, *report.slos[1:]))
 
 
@@ -41,8 +46,10 @@ def test_the_october_summary_reads_as_computed(october_report: MonthReport) -> N
     assert summary.facts() == [
         ("Worst SLO", "Fulfillment: 96.0% (target 95%), 79.0% of the error budget used"),
         # 12 bad minutes of a 44.7-minute budget = 26.8%; (1440 - 12) / 1440 = 99.166...%
-        ("Worst day",
-         "07 Oct 2026: Uptime at 99.16%, 26.8% of its month's error budget in one day"),
+        (
+            "Worst day",
+            "07 Oct 2026: Uptime at 99.16%, 26.8% of its month's error budget in one day",
+        ),
         ("Incidents", "2 incidents, 22 min in total, longest 12 min (Shop down for 12 minutes)"),
         ("Capacity", "orders database disk reaches 80% in 68 days, 90% in 106 days"),
     ]
@@ -64,7 +71,8 @@ def test_a_breach_names_the_slo_its_value_and_target(october_report: MonthReport
     worst = worst_slo(report.slos)
     assert worst is not None and worst.name == "uptime"
     assert summarise(report).facts()[0] == (
-        "Worst SLO", "Uptime: 99.70% (target 99.9%), error budget overspent by 2×"
+        "Worst SLO",
+        "Uptime: 99.70% (target 99.9%), error budget overspent by 2×",
     )
 
 
@@ -115,8 +123,9 @@ def test_capacity_warnings_only_for_thresholds_within_the_forecast(
 
 def test_a_threshold_already_passed_is_said_so(october_report: MonthReport) -> None:
     assert october_report.capacity is not None
-    full = replace(october_report.capacity[0], resource="locations",
-                   days_to={80: 0.0, 90: 0.0, 100: 60.4})
+    full = replace(
+        october_report.capacity[0], resource="locations", days_to={80: 0.0, 90: 0.0, 100: 60.4}
+    )
     assert capacity_text(capacity_warnings((full,))) == (
         "locations is past 90% of capacity and reaches 100% in 60 days"
     )

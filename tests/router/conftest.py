@@ -39,19 +39,36 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_alert(name: str = "HighLatency", status: str = "firing", severity: str = "warning",
-               starts_at: datetime = T0, **labels: str) -> Alert:
-    return Alert(labels={"alertname": name, "severity": severity, **labels}, status=status,  # type: ignore[arg-type]
-                 starts_at=starts_at, annotations={"summary": f"{name} on {labels.get('service', '?')}"},
-                 ends_at=starts_at if status == "resolved" else None)
+def make_alert(
+    name: str = "HighLatency",
+    status: str = "firing",
+    severity: str = "warning",
+    starts_at: datetime = T0,
+    **labels: str,
+) -> Alert:
+    return Alert(
+        labels={"alertname": name, "severity": severity, **labels},
+        status=status,  # type: ignore[arg-type]
+        starts_at=starts_at,
+        annotations={"summary": f"{name} on {labels.get('service', '?')}"},
+        ends_at=starts_at if status == "resolved" else None,
+    )
 
 
 def make_notification(key: str, sequence: int, status: str = "firing") -> Notification:
     alert = make_alert(service=key, status=status)
-    return Notification(receiver="chat", group_key=key, status=status,  # type: ignore[arg-type]
-                        alerts=(alert,), group_labels={"service": key},
-                        common_labels=dict(alert.labels), common_annotations={}, occurrences=1,
-                        sequence=sequence, created_at=T0)
+    return Notification(
+        receiver="chat",
+        group_key=key,
+        status=status,  # type: ignore[arg-type]
+        alerts=(alert,),
+        group_labels={"service": key},
+        common_labels=dict(alert.labels),
+        common_annotations={},
+        occurrences=1,
+        sequence=sequence,
+        created_at=T0,
+    )
 
 
 @pytest.fixture

@@ -30,16 +30,32 @@ def test_check_prints_the_default_tree(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_test_shows_receiver_and_group(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["routing", "test", "alertname=ErrorBudgetBurnRate", "severity=critical",
-                "service=checkout", "slo=availability", "window=1h"]) == 0
+    assert (
+        run(
+            [
+                "routing",
+                "test",
+                "alertname=ErrorBudgetBurnRate",
+                "severity=critical",
+                "service=checkout",
+                "slo=availability",
+                "window=1h",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("pagerduty-high ") and "'window'" not in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["routing", "test", "severity"], "not NAME=VALUE"),
-    (["routing", "check", "--config", "/nonexistent/routing.yaml"], "cannot read file"),
-], ids=["label without value", "missing file"])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["routing", "test", "severity"], "not NAME=VALUE"),
+        (["routing", "check", "--config", "/nonexistent/routing.yaml"], "cannot read file"),
+    ],
+    ids=["label without value", "missing file"],
+)
 def test_bad_input_is_one_line_and_exit_1(capsys, argv: list[str], message: str) -> None:
     assert run(argv) == 1
     err = capsys.readouterr().err

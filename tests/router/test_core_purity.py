@@ -11,17 +11,29 @@ from slaengine.router.senders import LowUrgencySender, cap_severity
 
 from .conftest import make_notification
 
-PURE_MODULES = ["matchers", "routing", "grouping", "inhibition", "silences", "dispatcher",
-                "config", "alertmanager", "messages"]
+PURE_MODULES = [
+    "matchers",
+    "routing",
+    "grouping",
+    "inhibition",
+    "silences",
+    "dispatcher",
+    "config",
+    "alertmanager",
+    "messages",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_core_module_imports_no_io_framework(module: str) -> None:
-    code = (f"import sys, slaengine.router.{module}; "
-            "print(sorted(m for m in ('aiohttp', 'faust', 'aiokafka', 'aiosmtplib', 'sqlite3') "
-            "if m in sys.modules))")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    code = (
+        f"import sys, slaengine.router.{module}; "
+        "print(sorted(m for m in ('aiohttp', 'faust', 'aiokafka', 'aiosmtplib', 'sqlite3') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == "[]"
 
 

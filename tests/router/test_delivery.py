@@ -21,8 +21,13 @@ from .conftest import CHAT_ROUTING, ChatWebhook, FakeClock, make_alert
 SERVICES = [f"svc-{index}" for index in range(6)]
 
 
-def open_router(write_config, chat_webhook: ChatWebhook, clock: FakeClock, data_dir: Path,
-                routing: str = CHAT_ROUTING) -> AlertRouter:
+def open_router(
+    write_config,
+    chat_webhook: ChatWebhook,
+    clock: FakeClock,
+    data_dir: Path,
+    routing: str = CHAT_ROUTING,
+) -> AlertRouter:
     config = write_config(routing % chat_webhook.url)
     return AlertRouter(config, data_dir, build_senders(config), clock=clock, rng=random.Random(7))
 
@@ -38,14 +43,16 @@ def assert_in_order_once(hook: ChatWebhook) -> dict[str, list[tuple[int, str]]]:
     per_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for payload in hook.accepted:
         per_key[payload["group_key"]].append(
-            (int(payload["notification_id"].rsplit(":", 1)[1]), payload["status"]))
+            (int(payload["notification_id"].rsplit(":", 1)[1]), payload["status"])
+        )
     for key, sent in per_key.items():
         assert [seq for seq, _ in sent] == sorted(seq for seq, _ in sent), f"{key} out of order"
     return per_key
 
 
 async def test_ten_minute_429_503_storm_then_recovery_delivers_everything_once(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> None:
     outage_ends = clock.now.timestamp() + 600
     flip = iter(range(10**6))
 
@@ -68,8 +75,9 @@ async def test_ten_minute_429_503_storm_then_recovery_delivers_everything_once(
 
     per_key = assert_in_order_once(chat_webhook)
     statuses = sorted(tuple(status for _, status in sent) for sent in per_key.values())
-    assert statuses == sorted([("firing", "resolved", "firing")] + [("firing", "resolved")] * 2
-                              + [("firing",)] * 3)
+    assert statuses == sorted(
+        [("firing", "resolved", "firing")] + [("firing", "resolved")] * 2 + [("firing",)] * 3
+    )
     refired = next(p for p in chat_webhook.accepted if p["occurrences"] == 2)
     assert refired["status"] == "firing"
     assert chat_webhook.attempts > len(chat_webhook.accepted) + 20  # the storm really happened
@@ -80,9 +88,12 @@ async def test_ten_minute_429_503_storm_then_recovery_delivers_everything_once(
 
 
 async def test_graceful_restart_mid_delivery_loses_and_repeats_nothing(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> None:
     chat_webhook.delay = 0.02  # each request takes real time: close() finds some in flight
-    chat_webhook.answer = lambda payload: (503, {}) if clock.now.timestamp() % 120 < 60 else (200, {})
+    chat_webhook.answer = lambda payload: (
+        (503, {}) if clock.now.timestamp() % 120 < 60 else (200, {})
+    )
     router = open_router(write_config, chat_webhook, clock, tmp_path)
     for service in SERVICES:
         await router.receive(make_alert(service=service))
@@ -109,7 +120,8 @@ async def test_graceful_restart_mid_delivery_loses_and_repeats_nothing(
 
 
 async def test_crash_mid_send_redelivers_with_the_same_idempotency_key(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> None:
     chat_webhook.hold = asyncio.Event()  # the response never reaches the router before it "crashes"
     router = open_router(write_config, chat_webhook, clock, tmp_path)
     await router.receive(make_alert(service="api"))
@@ -130,7 +142,8 @@ async def test_crash_mid_send_redelivers_with_the_same_idempotency_key(
 
 
 async def test_alerts_waiting_in_group_wait_survive_a_restart(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> None:
     router = open_router(write_config, chat_webhook, clock, tmp_path)
     await router.receive(make_alert(service="api"))
     await advance(router, clock, 10)
@@ -145,15 +158,27 @@ async def test_alerts_waiting_in_group_wait_survive_a_restart(
 DEAD_ROUTING = CHAT_ROUTING.replace("max_age: 1h", "max_age: 10m")
 
 
-@pytest.mark.parametrize(("status", "attempts_at_least", "attempts_at_most"), [
-    (503, 5, 40), (400, 1, 1)],
-    ids=["a receiver down longer than max_age: dead after retrying",
-         "a receiver rejecting the payload: dead at once"])
+@pytest.mark.parametrize(
+    ("status", "attempts_at_least", "attempts_at_most"),
+    [(503, 5, 40), (400, 1, 1)],
+    ids=[
+        "a receiver down longer than max_age: dead after retrying",
+        "a receiver rejecting the payload: dead at once",
+    ],
+)
 async def test_dead_notifications_are_counted_and_unblock_their_queue(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture, status: int, attempts_at_least: int,
-        attempts_at_most: int) -> None:
-    chat_webhook.answer = lambda payload: (status, {}) if payload["status"] == "firing" else (200, {})
+    write_config,
+    chat_webhook: ChatWebhook,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    attempts_at_least: int,
+    attempts_at_most: int,
+) -> None:
+    chat_webhook.answer = lambda payload: (
+        (status, {}) if payload["status"] == "firing" else (200, {})
+    )
     router = open_router(write_config, chat_webhook, clock, tmp_path, DEAD_ROUTING)
     registry = CollectorRegistry()
     registry.register(RouterCollector(router.outbox, clock))
@@ -162,8 +187,9 @@ async def test_dead_notifications_are_counted_and_unblock_their_queue(
     labels = {"receiver": "chat", "integration": "chat"}
     waiting = 1 if status == 503 else 0  # a fatal answer is final at once
     assert registry.get_sample_value("slaengine_alert_outbox_depth", labels) == waiting
-    assert registry.get_sample_value("slaengine_alert_outbox_oldest_pending_age_seconds",
-                                     labels) == pytest.approx(60 - 30 if waiting else 0, abs=5)
+    assert registry.get_sample_value(
+        "slaengine_alert_outbox_oldest_pending_age_seconds", labels
+    ) == pytest.approx(60 - 30 if waiting else 0, abs=5)
     await router.receive(make_alert(service="api", status="resolved"))
     await advance(router, clock, 3600)
 

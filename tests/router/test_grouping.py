@@ -39,8 +39,13 @@ def dispatcher(write_config) -> AlertDispatcher:
     return AlertDispatcher(write_config(ROUTING), SilenceStore(), Counter())
 
 
-def play(dispatcher: AlertDispatcher, events: dict[int, Alert], until: int, start: int = 0,
-         step: int = 10) -> list[Notification]:
+def play(
+    dispatcher: AlertDispatcher,
+    events: dict[int, Alert],
+    until: int,
+    start: int = 0,
+    step: int = 10,
+) -> list[Notification]:
     """Step time from ``start`` to ``until``: file each event at its second, then flush."""
     out = []
     for second in range(start, until + 1, step):
@@ -86,8 +91,11 @@ def test_duplicate_firing_then_resolve_gives_one_trigger_and_one_resolve(dispatc
 
 
 def test_a_resolve_before_the_first_notification_tells_nobody(dispatcher) -> None:
-    sent = play(dispatcher, {0: make_alert(service="api"),
-                             10: make_alert(service="api", status="resolved")}, until=600)
+    sent = play(
+        dispatcher,
+        {0: make_alert(service="api"), 10: make_alert(service="api", status="resolved")},
+        until=600,
+    )
     assert sent == []
 
 
@@ -108,8 +116,14 @@ def test_refire_after_the_window_is_a_new_incident(dispatcher) -> None:
 
 
 def test_resolve_of_an_alert_never_seen_firing_is_ignored(dispatcher) -> None:
-    sent = play(dispatcher, {0: make_alert(service="api", status="resolved"),
-                             10: make_alert(service="api", status="pending")}, until=600)
+    sent = play(
+        dispatcher,
+        {
+            0: make_alert(service="api", status="resolved"),
+            10: make_alert(service="api", status="pending"),
+        },
+        until=600,
+    )
     assert sent == []
 
 

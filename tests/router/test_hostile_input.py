@@ -63,16 +63,19 @@ SEVERITY_ROUTING = """
 
 
 def record(labels: dict[str, Any], status: str = "firing", **extra: Any) -> bytes:
-    return json.dumps({"labels": labels, "status": status, "starts_at": T0.isoformat(),
-                       **extra}).encode()
+    return json.dumps(
+        {"labels": labels, "status": status, "starts_at": T0.isoformat(), **extra}
+    ).encode()
 
 
 @pytest.fixture
-async def router(write_config, chat_webhook: ChatWebhook, clock: FakeClock,
-                 tmp_path: Path) -> AsyncIterator[AlertRouter]:
+async def router(
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[AlertRouter]:
     config = write_config(SEVERITY_ROUTING % chat_webhook.url)
-    router = AlertRouter(config, tmp_path / "data", build_senders(config), clock=clock,
-                         rng=random.Random(7))
+    router = AlertRouter(
+        config, tmp_path / "data", build_senders(config), clock=clock, rng=random.Random(7)
+    )
     yield router
     await router.close()
 
@@ -86,30 +89,54 @@ async def tick(router: AlertRouter, clock: FakeClock, seconds: float) -> None:
 
 
 async def test_a_non_string_label_is_refused_before_it_reaches_the_router(router) -> None:
-    alert = Alert(labels={"alertname": "HighErrorRate", "severity": 5},  # type: ignore[dict-item]
-                  status="firing", starts_at=T0)
-    with pytest.raises(InvalidAlertError, match="labels.severity must be a string, not int"):
+    alert = Alert(
+        labels={"alertname": "HighErrorRate", "severity": 5},  # type: ignore[dict-item]
+        status="firing",
+        starts_at=T0,
+    )
+    with pytest.raises(InvalidAlertError, match=r"labels\.severity must be a string, not int"):
         await router.receive(alert)
     assert router.dispatcher.groups.groups == {}
 
 
-@pytest.mark.parametrize("bad", [
-    record({"alertname": "X", "severity": 5}),
-    record({"alertname": "X", "severity": ["critical"]}),
-    record({"alertname": "X", "bad label": "v"}),
-    record({"alertname": "X", "severity": "critical"}, status="exploded"),
-    record({"alertname": "X", "severity": "critical"}, value=float("nan")),
-    json.dumps({"labels": {"alertname": "X"}, "status": "firing",
-                "starts_at": "0001-01-01T00:00:00+14:00"}).encode(),
-    json.dumps({"labels": {"alertname": "X"}, "status": "firing", "starts_at": 5}).encode(),
-    b'{"labels": {"alertname": "X"}, "status": "firing", "starts_at": "2025-03-01T12:00:00Z"',
-    b"[" * 50_000,
-    b"\xff\xfe",
-    b"[]",
-], ids=["int severity", "list severity", "label name", "status", "NaN value", "year 1",
-        "numeric time", "truncated", "deep", "not utf-8", "not an object"])
-async def test_a_bad_record_never_stops_the_alerts_agent(router, chat_webhook: ChatWebhook,
-                                                         clock: FakeClock, bad: bytes) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        record({"alertname": "X", "severity": 5}),
+        record({"alertname": "X", "severity": ["critical"]}),
+        record({"alertname": "X", "bad label": "v"}),
+        record({"alertname": "X", "severity": "critical"}, status="exploded"),
+        record({"alertname": "X", "severity": "critical"}, value=float("nan")),
+        json.dumps(
+            {
+                "labels": {"alertname": "X"},
+                "status": "firing",
+                "starts_at": "0001-01-01T00:00:00+14:00",
+            }
+        ).encode(),
+        json.dumps({"labels": {"alertname": "X"}, "status": "firing", "starts_at": 5}).encode(),
+        b'{"labels": {"alertname": "X"}, "status": "firing", "starts_at": "2025-03-01T12:00:00Z"',
+        b"[" * 50_000,
+        b"\xff\xfe",
+        b"[]",
+    ],
+    ids=[
+        "int severity",
+        "list severity",
+        "label name",
+        "status",
+        "NaN value",
+        "year 1",
+        "numeric time",
+        "truncated",
+        "deep",
+        "not utf-8",
+        "not an object",
+    ],
+)
+async def test_a_bad_record_never_stops_the_alerts_agent(
+    router, chat_webhook: ChatWebhook, clock: FakeClock, bad: bytes
+) -> None:
     assert await route_alert_record(router, bad) is False
     assert router.errors["invalid_alert"] == 1
     good = record({"alertname": "HighErrorRate", "severity": "critical", "service": "checkout"})
@@ -136,13 +163,17 @@ def disk_full(outbox: Outbox) -> Iterator[None]:
 def big_alert(**labels: str) -> Alert:
     # an annotation of 12 kB needs new (overflow) pages in any sqlite page size
     alert = make_alert(severity="critical", **labels)
-    return Alert(labels=alert.labels, status="firing", starts_at=T0,
-                 annotations={"summary": "checkout down", "description": "x" * 12_000})
+    return Alert(
+        labels=alert.labels,
+        status="firing",
+        starts_at=T0,
+        annotations={"summary": "checkout down", "description": "x" * 12_000},
+    )
 
 
 async def test_a_failed_outbox_write_is_retried_on_the_next_tick(
-        router, chat_webhook: ChatWebhook, clock: FakeClock,
-        caplog: pytest.LogCaptureFixture) -> None:
+    router, chat_webhook: ChatWebhook, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     await router.receive(big_alert(service="checkout"))
     with disk_full(router.outbox), caplog.at_level(logging.ERROR):
         await tick(router, clock, 31)
@@ -159,7 +190,8 @@ async def test_a_failed_outbox_write_is_retried_on_the_next_tick(
 
 
 async def test_a_restart_after_a_failed_flush_still_sends_the_page(
-        write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, chat_webhook: ChatWebhook, clock: FakeClock, tmp_path: Path
+) -> None:
     config = write_config(SEVERITY_ROUTING % chat_webhook.url)
     first = AlertRouter(config, tmp_path / "data", build_senders(config), clock=clock)
     await first.receive(big_alert(service="checkout"))
@@ -176,7 +208,8 @@ async def test_a_restart_after_a_failed_flush_still_sends_the_page(
 
 
 async def test_a_refused_state_write_keeps_the_alert_and_saves_it_with_the_flush(
-        router, chat_webhook: ChatWebhook, clock: FakeClock) -> None:
+    router, chat_webhook: ChatWebhook, clock: FakeClock
+) -> None:
     with disk_full(router.outbox):
         await router.receive(big_alert(service="checkout"))  # does not raise
     await tick(router, clock, 31)
@@ -189,16 +222,21 @@ async def test_a_refused_state_write_keeps_the_alert_and_saves_it_with_the_flush
 
 @pytest.fixture
 async def api(aiohttp_client, router: AlertRouter) -> Any:
-    app = create_app(CollectorRegistry(), api_token=TOKEN,
-                     route_setups=[lambda app: add_routes(app, router)])
+    app = create_app(
+        CollectorRegistry(), api_token=TOKEN, route_setups=[lambda app: add_routes(app, router)]
+    )
     return await aiohttp_client(app)
 
 
 @pytest.mark.timeout(120)
 async def test_a_catastrophic_regex_in_a_silence_matches_in_linear_time(
-        api, router: AlertRouter, clock: FakeClock) -> None:
-    response = await api.post("/api/v1/silences", headers=AUTH, json={
-        "matchers": ['alertname=~"(a+)+$"'], "duration": "1h", "created_by": "attacker"})
+    api, router: AlertRouter, clock: FakeClock
+) -> None:
+    response = await api.post(
+        "/api/v1/silences",
+        headers=AUTH,
+        json={"matchers": ['alertname=~"(a+)+$"'], "duration": "1h", "created_by": "attacker"},
+    )
     assert response.status == 201, await response.text()
     await router.receive(make_alert(name="a" * 28 + "!", service="checkout"))
     started = time.perf_counter()
@@ -206,14 +244,20 @@ async def test_a_catastrophic_regex_in_a_silence_matches_in_linear_time(
     assert time.perf_counter() - started < 1.0
 
 
-@pytest.mark.parametrize("matcher, reason", [
-    ('alertname=~"(a)\\1"', "invalid escape sequence"),
-    ('alertname=~"(?=a)a"', "invalid perl operator"),
-    ('alertname=~"(a{1000}){1000}"', "invalid repetition size"),
-])
+@pytest.mark.parametrize(
+    "matcher, reason",
+    [
+        ('alertname=~"(a)\\1"', "invalid escape sequence"),
+        ('alertname=~"(?=a)a"', "invalid perl operator"),
+        ('alertname=~"(a{1000}){1000}"', "invalid repetition size"),
+    ],
+)
 async def test_a_pattern_re2_refuses_is_a_clear_400(api, matcher: str, reason: str) -> None:
-    response = await api.post("/api/v1/silences", headers=AUTH, json={
-        "matchers": [matcher], "duration": "1h", "created_by": "ops"})
+    response = await api.post(
+        "/api/v1/silences",
+        headers=AUTH,
+        json={"matchers": [matcher], "duration": "1h", "created_by": "ops"},
+    )
     assert response.status == 400
     message = (await response.json())["error"]
     assert reason in message and "RE2" in message
@@ -223,16 +267,21 @@ async def test_a_pattern_re2_refuses_is_a_clear_400(api, matcher: str, reason: s
 
 
 def alertmanager_payload(count: int) -> dict[str, Any]:
-    alerts = [{"status": "firing",
-               "labels": {"alertname": "HighLatency", "severity": "warning",
-                          "service": f"svc-{n}"},
-               "startsAt": "2025-03-01T11:58:00Z", "endsAt": "0001-01-01T00:00:00Z"}
-              for n in range(count)]
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": "HighLatency", "severity": "warning", "service": f"svc-{n}"},
+            "startsAt": "2025-03-01T11:58:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+        }
+        for n in range(count)
+    ]
     return {"version": "4", "status": "firing", "receiver": "slaengine", "alerts": alerts}
 
 
 async def test_an_intake_request_is_one_state_write_whatever_its_size(
-        api, router: AlertRouter) -> None:
+    api, router: AlertRouter
+) -> None:
     writes = 0
     save_state = router.outbox.save_state
 
@@ -243,8 +292,9 @@ async def test_an_intake_request_is_one_state_write_whatever_its_size(
 
     router.outbox.save_state = counting_save_state  # type: ignore[method-assign]
     started = time.perf_counter()
-    response = await api.post("/api/v1/alertmanager", headers=AUTH,
-                              json=alertmanager_payload(MAX_INTAKE_ALERTS))
+    response = await api.post(
+        "/api/v1/alertmanager", headers=AUTH, json=alertmanager_payload(MAX_INTAKE_ALERTS)
+    )
     elapsed = time.perf_counter() - started
     assert response.status == 200, await response.text()
     assert (await response.json())["alerts"] == MAX_INTAKE_ALERTS
@@ -254,8 +304,9 @@ async def test_an_intake_request_is_one_state_write_whatever_its_size(
 
 
 async def test_an_intake_request_over_the_batch_limit_is_413(api, router: AlertRouter) -> None:
-    response = await api.post("/api/v1/alertmanager", headers=AUTH,
-                              json=alertmanager_payload(MAX_INTAKE_ALERTS + 1))
+    response = await api.post(
+        "/api/v1/alertmanager", headers=AUTH, json=alertmanager_payload(MAX_INTAKE_ALERTS + 1)
+    )
     assert response.status == 413
     assert "max_alerts" in (await response.json())["error"]
     assert router.dispatcher.groups.groups == {}
@@ -281,33 +332,45 @@ def test_backoff_is_capped_at_any_attempt(attempt: int) -> None:
 # --- defect 12: 400 with the real message, never 500 --------------------------------------
 
 
-@pytest.mark.parametrize("body, expected", [
-    (b"[" * 5000 + b"]" * 5000, "nested deeper than 32"),
-    (b'{"version": "4", "alerts": [], "status": "firing", "n": ' + b"7" * 5000 + b"}",
-     "5000 digits"),
-    (b'{"version": "4", "status": NaN}', "NaN is not a JSON number"),
-    (b'{"version": "4",', "Expecting property name"),
-    (b'\xff{}', "not UTF-8"),
-    (b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32"),
+        (
+            b'{"version": "4", "alerts": [], "status": "firing", "n": ' + b"7" * 5000 + b"}",
+            "5000 digits",
+        ),
+        (b'{"version": "4", "status": NaN}', "NaN is not a JSON number"),
+        (b'{"version": "4",', "Expecting property name"),
+        (b"\xff{}", "not UTF-8"),
+        (b"", "empty"),
+    ],
+)
 async def test_bad_json_gets_400_with_the_real_reason(api, body: bytes, expected: str) -> None:
     response = await api.post("/api/v1/alertmanager", headers=AUTH, data=body)
     assert response.status == 400
     assert expected in (await response.json())["error"]
 
 
-@pytest.mark.parametrize("fields, expected", [
-    ({"starts_at": "0001-01-01T00:00:00+14:00", "duration": "1h"}, "outside 1970..2999"),
-    ({"ends_at": "9999-12-31T23:59:59-14:00"}, "ends_at"),
-    ({"starts_at": "9999-12-31T23:00:00+00:00", "duration": "2h"}, "starts_at"),
-    ({"duration": "99999999999999999999y"}, "duration"),
-    ({"duration": "9" * 5000 + "s"}, "duration"),
-    ({"duration": 1e300}, "duration"),
-])
-async def test_silence_times_out_of_range_get_400(api, fields: dict[str, Any],
-                                                  expected: str) -> None:
-    response = await api.post("/api/v1/silences", headers=AUTH, json={
-        "matchers": ['service="checkout"'], "created_by": "ops", **fields})
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({"starts_at": "0001-01-01T00:00:00+14:00", "duration": "1h"}, "outside 1970..2999"),
+        ({"ends_at": "9999-12-31T23:59:59-14:00"}, "ends_at"),
+        ({"starts_at": "9999-12-31T23:00:00+00:00", "duration": "2h"}, "starts_at"),
+        ({"duration": "99999999999999999999y"}, "duration"),
+        ({"duration": "9" * 5000 + "s"}, "duration"),
+        ({"duration": 1e300}, "duration"),
+    ],
+)
+async def test_silence_times_out_of_range_get_400(
+    api, fields: dict[str, Any], expected: str
+) -> None:
+    response = await api.post(
+        "/api/v1/silences",
+        headers=AUTH,
+        json={"matchers": ['service="checkout"'], "created_by": "ops", **fields},
+    )
     assert response.status == 400, await response.text()
     assert expected in (await response.json())["error"]
 
@@ -325,31 +388,47 @@ async def test_dates_near_year_1_in_alertmanager_alerts_get_400(api) -> None:
 
 async def test_cr_lf_in_a_label_never_breaks_e_mail(smtp_server) -> None:
     handler, port = smtp_server
-    sender = EmailSender(host="127.0.0.1", port=port, sender="slaengine@example.org",
-                         to=["oncall@example.org"])
+    sender = EmailSender(
+        host="127.0.0.1", port=port, sender="slaengine@example.org", to=["oncall@example.org"]
+    )
     alert = make_alert(service="checkout\r\nBcc: everyone@example.org")
     notification = make_notification("chat-1", 1)
-    notification = type(notification)(**{**notification.__dict__, "alerts": (alert,),
-                                          "group_labels": dict(alert.labels),
-                                          "common_labels": dict(alert.labels)})
+    notification = type(notification)(
+        **{
+            **notification.__dict__,
+            "alerts": (alert,),
+            "group_labels": dict(alert.labels),
+            "common_labels": dict(alert.labels),
+        }
+    )
     await sender.send(notification)
     [envelope] = handler.messages
     assert envelope.rcpt_tos == ["oncall@example.org"]
     message = message_from_bytes(envelope.content)
     assert message["Bcc"] is None
-    assert "\n" not in message["Subject"] and "checkout Bcc: everyone@example.org" in \
-        message["Subject"]
+    assert (
+        "\n" not in message["Subject"]
+        and "checkout Bcc: everyone@example.org" in message["Subject"]
+    )
 
 
 def test_label_values_reach_chat_escaped() -> None:
     alert = make_alert(service="<!channel> & <https://evil.example|click>")
     notification = make_notification("chat-1", 1)
-    notification = type(notification)(**{**notification.__dict__, "alerts": (alert,),
-                                          "group_labels": dict(alert.labels),
-                                          "common_labels": dict(alert.labels)})
+    notification = type(notification)(
+        **{
+            **notification.__dict__,
+            "alerts": (alert,),
+            "group_labels": dict(alert.labels),
+            "common_labels": dict(alert.labels),
+        }
+    )
     payload = ChatSender("https://hooks.example/T0/secret").build_payload(notification)
-    texts = [payload["text"], *(a["text"] for a in payload["attachments"]),
-             *(a["fallback"] for a in payload["attachments"])]
+    texts = [
+        payload["text"],
+        *(a["text"] for a in payload["attachments"]),
+        *(a["fallback"] for a in payload["attachments"]),
+    ]
     assert all("<" not in text and ">" not in text for text in texts)
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in payload["text"]
 
@@ -367,15 +446,18 @@ EMAIL_ROUTING = """
 
 
 async def test_alert_mail_waits_out_an_smtp_outage_and_nothing_is_lost(
-        write_config, clock: FakeClock, tmp_path: Path) -> None:
+    write_config, clock: FakeClock, tmp_path: Path
+) -> None:
     port = free_port()  # nothing listens yet: the SMTP server is down
     config = write_config(EMAIL_ROUTING % port)
-    router = AlertRouter(config, tmp_path / "data", build_senders(config), clock=clock,
-                         rng=random.Random(5))
+    router = AlertRouter(
+        config, tmp_path / "data", build_senders(config), clock=clock, rng=random.Random(5)
+    )
     try:
         await router.receive(make_alert(severity="critical", service="checkout\r\nBcc: x@y.z"))
-        await router.receive(make_alert(name="HighErrorRate", severity="critical",
-                                        service="search"))
+        await router.receive(
+            make_alert(name="HighErrorRate", severity="critical", service="search")
+        )
         for _ in range(5):  # 5 minutes of failed attempts
             await tick(router, clock, 60)
         retried = sum(s.counters.get("retried", 0) for s in router.outbox.stats().values())
@@ -394,6 +476,8 @@ async def test_alert_mail_waits_out_an_smtp_outage_and_nothing_is_lost(
     finally:
         await router.close()
     subjects = sorted(message_from_bytes(m.content)["Subject"] for m in handler.messages)
-    assert subjects == ["[FIRING:1] HighErrorRate search (critical)",
-                        "[FIRING:1] HighLatency checkout Bcc: x@y.z (critical)"]
+    assert subjects == [
+        "[FIRING:1] HighErrorRate search (critical)",
+        "[FIRING:1] HighLatency checkout Bcc: x@y.z (critical)",
+    ]
     assert all(m.rcpt_tos == ["oncall@example.com"] for m in handler.messages)

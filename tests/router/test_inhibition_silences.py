@@ -30,40 +30,73 @@ def sequence_counter():
 
 
 def default_dispatcher(silences: SilenceStore | None = None) -> AlertDispatcher:
-    return AlertDispatcher(load_routing_config(DEFAULT_ROUTING_FILE), silences or SilenceStore(),
-                           sequence_counter())
+    return AlertDispatcher(
+        load_routing_config(DEFAULT_ROUTING_FILE), silences or SilenceStore(), sequence_counter()
+    )
 
 
 def step(dispatcher: AlertDispatcher, start: int, until: int) -> list[Notification]:
     return [n for s in range(start, until + 1, 10) for n in dispatcher.flush_due(at(s))]
 
 
-PAGE_BURN = make_alert("SloErrorBudgetBurn", severity="critical", service="checkout",
-                       slo="availability", window="1h")
-TICKET_BURN = make_alert("SloErrorBudgetBurn", severity="warning", service="checkout",
-                         slo="availability", window="1d")
-OTHER_SLO_TICKET = make_alert("SloErrorBudgetBurn", severity="warning", service="checkout",
-                              slo="latency", window="1d")
+PAGE_BURN = make_alert(
+    "SloErrorBudgetBurn", severity="critical", service="checkout", slo="availability", window="1h"
+)
+TICKET_BURN = make_alert(
+    "SloErrorBudgetBurn", severity="warning", service="checkout", slo="availability", window="1d"
+)
+OTHER_SLO_TICKET = make_alert(
+    "SloErrorBudgetBurn", severity="warning", service="checkout", slo="latency", window="1d"
+)
 
 
-@pytest.mark.parametrize(("source", "target", "muted"), [
-    (PAGE_BURN, TICKET_BURN, True),
-    (PAGE_BURN, OTHER_SLO_TICKET, False),
-    (make_alert("ServiceDown", severity="critical", service="checkout"),
-     make_alert("HighLatency", severity="warning", service="checkout"), True),
-    (make_alert("ServiceDown", severity="critical", service="search"),
-     make_alert("HighLatency", severity="warning", service="checkout"), False),
-    (Alert(labels={"alertname": "B", "severity": "critical", "sloth_severity": "page",
-                   "sloth_id": "checkout-availability"}, status="firing", starts_at=T0),
-     Alert(labels={"alertname": "B", "severity": "warning", "sloth_severity": "ticket",
-                   "sloth_id": "checkout-availability"}, status="firing", starts_at=T0), True),
-], ids=[
-    "a page-level burn alert mutes the ticket-level one of the same SLO",
-    "it leaves another SLO's ticket alone",
-    "a service-down alert mutes that service's latency alerts",
-    "but not another service's",
-    "Sloth page/ticket alerts of the same sloth_id",
-])
+@pytest.mark.parametrize(
+    ("source", "target", "muted"),
+    [
+        (PAGE_BURN, TICKET_BURN, True),
+        (PAGE_BURN, OTHER_SLO_TICKET, False),
+        (
+            make_alert("ServiceDown", severity="critical", service="checkout"),
+            make_alert("HighLatency", severity="warning", service="checkout"),
+            True,
+        ),
+        (
+            make_alert("ServiceDown", severity="critical", service="search"),
+            make_alert("HighLatency", severity="warning", service="checkout"),
+            False,
+        ),
+        (
+            Alert(
+                labels={
+                    "alertname": "B",
+                    "severity": "critical",
+                    "sloth_severity": "page",
+                    "sloth_id": "checkout-availability",
+                },
+                status="firing",
+                starts_at=T0,
+            ),
+            Alert(
+                labels={
+                    "alertname": "B",
+                    "severity": "warning",
+                    "sloth_severity": "ticket",
+                    "sloth_id": "checkout-availability",
+                },
+                status="firing",
+                starts_at=T0,
+            ),
+            True,
+        ),
+    ],
+    ids=[
+        "a page-level burn alert mutes the ticket-level one of the same SLO",
+        "it leaves another SLO's ticket alone",
+        "a service-down alert mutes that service's latency alerts",
+        "but not another service's",
+        "Sloth page/ticket alerts of the same sloth_id",
+    ],
+)
 def test_default_inhibit_rules(source: Alert, target: Alert, muted: bool) -> None:
     dispatcher = default_dispatcher()
     dispatcher.receive(source, at(0))
@@ -79,12 +112,24 @@ def test_inhibited_alert_notifies_when_the_source_resolves() -> None:
     dispatcher.receive(TICKET_BURN, at(0))
     early = step(dispatcher, 0, 60)
     assert [(n.receiver, a.labels["window"]) for n in early for a in n.alerts] == [
-        ("pagerduty-high", "1h")]
-    dispatcher.receive(make_alert("SloErrorBudgetBurn", status="resolved", severity="critical",
-                                  service="checkout", slo="availability", window="1h"), at(100))
+        ("pagerduty-high", "1h")
+    ]
+    dispatcher.receive(
+        make_alert(
+            "SloErrorBudgetBurn",
+            status="resolved",
+            severity="critical",
+            service="checkout",
+            slo="availability",
+            window="1h",
+        ),
+        at(100),
+    )
     later = step(dispatcher, 100, 700)
     assert sorted((n.receiver, n.status) for n in later) == [
-        ("pagerduty-high", "resolved"), ("team-warnings", "firing")]
+        ("pagerduty-high", "resolved"),
+        ("team-warnings", "firing"),
+    ]
 
 
 def test_silenced_alert_is_tracked_and_notifies_after_expiry(tmp_path: Path) -> None:
@@ -97,8 +142,10 @@ def test_silenced_alert_is_tracked_and_notifies_after_expiry(tmp_path: Path) -> 
     assert [n.group_labels["service"] for n in during] == ["search"]
     after = step(dispatcher, 600, 1200)  # silence expired; alert still firing
     assert [n.group_labels["service"] for n in after] == ["checkout"]
-    assert SilenceStore(tmp_path / "silences.json").listing(at(1200), True)[0].silence_id == \
-        silence.silence_id
+    assert (
+        SilenceStore(tmp_path / "silences.json").listing(at(1200), True)[0].silence_id
+        == silence.silence_id
+    )
 
 
 def test_expiring_a_silence_through_the_store_unmutes_at_once(tmp_path: Path) -> None:
@@ -129,18 +176,27 @@ def test_maintenance_window_from_config(write_config) -> None:
     dispatcher.receive(make_alert("Down", service="db"), at(310))
     assert dispatcher.flush_due(at(310)) == []
     assert len(dispatcher.flush_due(at(610))) == 1
-    with pytest.raises(InvalidSilenceError, match="routing.yaml"):
+    with pytest.raises(InvalidSilenceError, match=r"routing\.yaml"):
         store.expire("config-0", at(320))
 
 
-@pytest.mark.parametrize(("matchers", "ends", "author", "reason"), [
-    ([], 600, "a", "at least one matcher"),
-    (['service=~".*"'], 600, "a", "must not match the empty string"),
-    (["nonsense"], 600, "a", "invalid matcher"),
-    (['service="x"'], -10, "a", "after starts_at"),
-    (['service="x"'], 600, " ", "created_by"),
-], ids=["no matchers", "matches everything", "unparsable matcher", "ends before it starts",
-        "anonymous"])
+@pytest.mark.parametrize(
+    ("matchers", "ends", "author", "reason"),
+    [
+        ([], 600, "a", "at least one matcher"),
+        (['service=~".*"'], 600, "a", "must not match the empty string"),
+        (["nonsense"], 600, "a", "invalid matcher"),
+        (['service="x"'], -10, "a", "after starts_at"),
+        (['service="x"'], 600, " ", "created_by"),
+    ],
+    ids=[
+        "no matchers",
+        "matches everything",
+        "unparsable matcher",
+        "ends before it starts",
+        "anonymous",
+    ],
+)
 def test_invalid_silences_are_refused(matchers, ends, author, reason) -> None:
     with pytest.raises(InvalidSilenceError, match=reason):
         SilenceStore().create(matchers, at(0), at(ends), author, "", at(0))

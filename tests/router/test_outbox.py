@@ -20,20 +20,28 @@ from .conftest import make_notification as notification
 
 def test_only_queue_heads_are_due_and_replays_are_ignored(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite3", max_age_seconds=3600, codec=NOTIFICATIONS)
-    batch = [(notification("a", 1), ["chat/chat"]), (notification("a", 2, "resolved"), ["chat/chat"]),
-             (notification("b", 1), ["chat/chat", "mail/email"])]
+    batch = [
+        (notification("a", 1), ["chat/chat"]),
+        (notification("a", 2, "resolved"), ["chat/chat"]),
+        (notification("b", 1), ["chat/chat", "mail/email"]),
+    ]
     assert outbox.enqueue(batch, now=0) == 4
     assert outbox.enqueue(batch, now=5) == 0  # same notification ids: nothing new
     due = outbox.due(now=0)
     assert sorted((d.channel, d.item.notification_id) for d in due) == [
-        ("chat/chat", "a:1"), ("chat/chat", "b:1"), ("mail/email", "b:1")]
+        ("chat/chat", "a:1"),
+        ("chat/chat", "b:1"),
+        ("mail/email", "b:1"),
+    ]
     head = next(d for d in due if d.item.group_key == "a")
     assert outbox.mark_failed(head, now=1, error="503", retry_in=10)
-    assert [d.item.notification_id for d in outbox.due(now=5)
-            if d.item.group_key == "a"] == []  # a:2 waits behind its trigger
+    assert [
+        d.item.notification_id for d in outbox.due(now=5) if d.item.group_key == "a"
+    ] == []  # a:2 waits behind its trigger
     outbox.mark_delivered(replace(head, attempts=1), now=11)
-    assert [d.item.notification_id for d in outbox.due(now=11)
-            if d.item.group_key == "a"] == ["a:2"]
+    assert [d.item.notification_id for d in outbox.due(now=11) if d.item.group_key == "a"] == [
+        "a:2"
+    ]
 
 
 def test_a_delivery_failing_past_max_age_is_dead(tmp_path: Path) -> None:
@@ -58,10 +66,17 @@ def test_sequences_and_deliveries_survive_reopening(tmp_path: Path) -> None:
     assert reopened.due(now=0)[0].item == notification("a", 3)
 
 
-@pytest.mark.parametrize(("attempt", "retry_after", "low", "high"), [
-    (1, None, 0, 1), (3, None, 0, 4), (20, None, 0, 60), (1, 30.0, 30, 30), (8, 5.0, 5, 60)],
-    ids=["first retry within the initial backoff", "doubling per attempt",
-         "capped at max_backoff", "Retry-After is honoured", "jitter above Retry-After"])
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "low", "high"),
+    [(1, None, 0, 1), (3, None, 0, 4), (20, None, 0, 60), (1, 30.0, 30, 30), (8, 5.0, 5, 60)],
+    ids=[
+        "first retry within the initial backoff",
+        "doubling per attempt",
+        "capped at max_backoff",
+        "Retry-After is honoured",
+        "jitter above Retry-After",
+    ],
+)
 def test_backoff_is_capped_exponential_with_full_jitter(attempt, retry_after, low, high) -> None:
     policy = BackoffPolicy(initial=1, cap=60)
     rng = random.Random(1)
@@ -72,31 +87,46 @@ def test_backoff_is_capped_exponential_with_full_jitter(attempt, retry_after, lo
 
 
 def test_a_damaged_entry_is_quarantined_and_the_queues_move_on(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 16: a payload that no longer decodes used to make every ``due`` raise, so the
     router delivered nothing at all any more."""
     outbox = Outbox(tmp_path / "o.sqlite3", max_age_seconds=3600, codec=NOTIFICATIONS)
-    outbox.enqueue([(notification("a", 1), ["chat/chat"]),
-                    (notification("a", 2, "resolved"), ["chat/chat"]),
-                    (notification("b", 1), ["chat/chat"])], now=0)
-    outbox._db.execute("UPDATE deliveries SET payload = '{\"receiver\": 1}'"
-                       " WHERE notification_id = 'a:1'")
+    outbox.enqueue(
+        [
+            (notification("a", 1), ["chat/chat"]),
+            (notification("a", 2, "resolved"), ["chat/chat"]),
+            (notification("b", 1), ["chat/chat"]),
+        ],
+        now=0,
+    )
+    outbox._db.execute(
+        "UPDATE deliveries SET payload = '{\"receiver\": 1}' WHERE notification_id = 'a:1'"
+    )
     with caplog.at_level(logging.ERROR):
         due = outbox.due(now=0)
     assert sorted(d.item.notification_id for d in due) == ["a:2", "b:1"]
     assert [(h["notification_id"], h["state"]) for h in outbox.history()] == [
-        ("a:1", "damaged"), ("a:2", "pending"), ("b:1", "pending")]
+        ("a:1", "damaged"),
+        ("a:2", "pending"),
+        ("b:1", "pending"),
+    ]
     assert outbox.damaged == 1 and outbox.stats()["chat/chat"].counters == {"damaged": 1}
     assert "damaged notification outbox entry" in caplog.text
     registry = CollectorRegistry()
     registry.register(RouterCollector(outbox, FakeClock()))
-    assert registry.get_sample_value("slaengine_alert_deliveries_damaged_total",
-                                     {"receiver": "chat", "integration": "chat"}) == 1
+    assert (
+        registry.get_sample_value(
+            "slaengine_alert_deliveries_damaged_total", {"receiver": "chat", "integration": "chat"}
+        )
+        == 1
+    )
     assert [d.item.notification_id for d in outbox.pending(now=0)] == ["a:2", "b:1"]
 
 
 async def test_a_router_starts_on_a_damaged_outbox_file(
-        write_config, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 16: a file that is no longer a database used to stop the router from starting."""
     config = write_config(CHAT_ROUTING % "http://127.0.0.1:9/hook")
     (tmp_path / OUTBOX_FILE).write_bytes(b"\x00" * 8192)

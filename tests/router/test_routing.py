@@ -10,31 +10,38 @@ from slaengine.router.matchers import InvalidMatcherError, Matcher
 from slaengine.router.routing import build_route_tree
 
 
-@pytest.mark.parametrize(("text", "labels", "expected"), [
-    ('severity="critical"', {"severity": "critical"}, True),
-    ("severity=critical", {"severity": "error"}, False),
-    ('severity!="info"', {"severity": "warning"}, True),
-    ('severity!="info"', {}, True),
-    ('severity=~"critical|error"', {"severity": "error"}, True),
-    ('severity=~"crit"', {"severity": "critical"}, False),
-    ('service!~"test-.*"', {"service": "test-api"}, False),
-    ('service=""', {}, True),
-], ids=[
-    "equality matches the same value",
-    "equality rejects another value",
-    "inequality accepts another value",
-    "a missing label is the empty string",
-    "regex alternatives match",
-    "regexes are anchored at both ends",
-    "negative regex rejects a match",
-    "empty value matches a missing label",
-])
+@pytest.mark.parametrize(
+    ("text", "labels", "expected"),
+    [
+        ('severity="critical"', {"severity": "critical"}, True),
+        ("severity=critical", {"severity": "error"}, False),
+        ('severity!="info"', {"severity": "warning"}, True),
+        ('severity!="info"', {}, True),
+        ('severity=~"critical|error"', {"severity": "error"}, True),
+        ('severity=~"crit"', {"severity": "critical"}, False),
+        ('service!~"test-.*"', {"service": "test-api"}, False),
+        ('service=""', {}, True),
+    ],
+    ids=[
+        "equality matches the same value",
+        "equality rejects another value",
+        "inequality accepts another value",
+        "a missing label is the empty string",
+        "regex alternatives match",
+        "regexes are anchored at both ends",
+        "negative regex rejects a match",
+        "empty value matches a missing label",
+    ],
+)
 def test_matcher_semantics(text: str, labels: dict[str, str], expected: bool) -> None:
     assert Matcher.parse(text).matches(labels) is expected
 
 
-@pytest.mark.parametrize("text", ["severity", "=x", 'a=~"("', "1abc=x"],
-                         ids=["no operator", "no label", "broken regex", "bad label name"])
+@pytest.mark.parametrize(
+    "text",
+    ["severity", "=x", 'a=~"("', "1abc=x"],
+    ids=["no operator", "no label", "broken regex", "bad label name"],
+)
 def test_invalid_matchers_are_rejected(text: str) -> None:
     with pytest.raises(InvalidMatcherError):
         Matcher.parse(text)
@@ -67,17 +74,21 @@ TREE = """
 """
 
 
-@pytest.mark.parametrize(("labels", "receivers"), [
-    ({"team": "ops"}, ["default"]),
-    ({"team": "db", "severity": "warning"}, ["db", "web"]),
-    ({"team": "db", "severity": "critical"}, ["db-pager", "web"]),
-    ({"team": "web"}, ["web"]),
-], ids=[
-    "no child matches: the root takes it",
-    "continue lets a later sibling match too",
-    "the deepest matching child wins over its parent",
-    "the first match without continue stops the search",
-])
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        ({"team": "ops"}, ["default"]),
+        ({"team": "db", "severity": "warning"}, ["db", "web"]),
+        ({"team": "db", "severity": "critical"}, ["db-pager", "web"]),
+        ({"team": "web"}, ["web"]),
+    ],
+    ids=[
+        "no child matches: the root takes it",
+        "continue lets a later sibling match too",
+        "the deepest matching child wins over its parent",
+        "the first match without continue stops the search",
+    ],
+)
 def test_route_tree(write_config, labels: dict[str, str], receivers: list[str]) -> None:
     root = build_route_tree(write_config(TREE).route)
     assert [route.receiver for route in root.matches(labels)] == receivers
@@ -103,12 +114,16 @@ def test_group_keys_are_stable_and_distinct_per_route(write_config) -> None:
     assert first.group_key(labels) != first.group_key({"alertname": "B"})
 
 
-@pytest.mark.parametrize(("severity", "receivers"), [
-    ("critical", ["pagerduty-high"]),
-    ("error", ["pagerduty-high"]),
-    ("warning", ["team-warnings"]),
-    ("info", ["team-chat"]),
-], ids=["critical pages", "error pages", "warning mails and chats", "info chats"])
+@pytest.mark.parametrize(
+    ("severity", "receivers"),
+    [
+        ("critical", ["pagerduty-high"]),
+        ("error", ["pagerduty-high"]),
+        ("warning", ["team-warnings"]),
+        ("info", ["team-chat"]),
+    ],
+    ids=["critical pages", "error pages", "warning mails and chats", "info chats"],
+)
 def test_default_routing_by_severity(severity: str, receivers: list[str]) -> None:
     config = load_routing_config(DEFAULT_ROUTING_FILE)
     routes = build_route_tree(config.route).matches({"alertname": "X", "severity": severity})
@@ -117,21 +132,54 @@ def test_default_routing_by_severity(severity: str, receivers: list[str]) -> Non
         assert set(config.receiver("team-warnings").integrations()) == {"email", "chat"}
 
 
-@pytest.mark.parametrize(("text", "line", "field", "reason"), [
-    ("route:\n  receiver: nobody\nreceivers:\n  - {name: a, chat: {}}\n", 2, "route.receiver",
-     "unknown receiver 'nobody'"),
-    ("route:\n  receiver: a\n  group_wait: soon\nreceivers:\n  - {name: a, chat: {}}\n", 3,
-     "route.group_wait", "invalid duration"),
-    (("route:\n  receiver: a\n  routes:\n    - matchers: ['sev=~\"(\"']\nreceivers:\n"
-     "  - {name: a, chat: {}}\n"), 4, "route.routes[0].matchers", "invalid regex"),
-    ("route:\n  receiver: a\nreceivers:\n  - name: a\n", 4, "receivers[0]",
-     "at least one of pagerduty, email, chat"),
-    ("route:\n  receiver: a\nreceivers:\n  - name: a\n    chat: {}\n    mail: {}\n", 6,
-     "receivers[0].mail", "Extra inputs"),
-], ids=["unknown receiver", "bad duration", "bad regex in a child route",
-        "receiver without integration", "typo in a receiver"])
-def test_config_errors_name_file_line_and_field(tmp_path: Path, text: str, line: int, field: str,
-                                                 reason: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "line", "field", "reason"),
+    [
+        (
+            "route:\n  receiver: nobody\nreceivers:\n  - {name: a, chat: {}}\n",
+            2,
+            "route.receiver",
+            "unknown receiver 'nobody'",
+        ),
+        (
+            "route:\n  receiver: a\n  group_wait: soon\nreceivers:\n  - {name: a, chat: {}}\n",
+            3,
+            "route.group_wait",
+            "invalid duration",
+        ),
+        (
+            (
+                "route:\n  receiver: a\n  routes:\n    - matchers: ['sev=~\"(\"']\nreceivers:\n"
+                "  - {name: a, chat: {}}\n"
+            ),
+            4,
+            "route.routes[0].matchers",
+            "invalid regex",
+        ),
+        (
+            "route:\n  receiver: a\nreceivers:\n  - name: a\n",
+            4,
+            "receivers[0]",
+            "at least one of pagerduty, email, chat",
+        ),
+        (
+            "route:\n  receiver: a\nreceivers:\n  - name: a\n    chat: {}\n    mail: {}\n",
+            6,
+            "receivers[0].mail",
+            "Extra inputs",
+        ),
+    ],
+    ids=[
+        "unknown receiver",
+        "bad duration",
+        "bad regex in a child route",
+        "receiver without integration",
+        "typo in a receiver",
+    ],
+)
+def test_config_errors_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str, reason: str
+) -> None:
     path = tmp_path / "routing.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:

@@ -11,11 +11,14 @@ from slaengine import cli
 # Sloth's golden files live in ../shared/ beside the checkout (CI, the team's machines); a clone
 # without it, such as a user's, skips the tests that need them. SLAENGINE_SHARED_DIR points
 # elsewhere, e.g. from a git worktree.
-SHARED_DIR = Path(os.environ.get("SLAENGINE_SHARED_DIR")
-                  or Path(__file__).resolve().parents[3] / "shared")
+SHARED_DIR = Path(
+    os.environ.get("SLAENGINE_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared"
+)
 SLOTH_FIXTURES = SHARED_DIR / "conformance" / "sloth"
-NO_SLOTH_FIXTURES = (f"no Sloth conformance files at {SLOTH_FIXTURES} "
-                     "(the team's ../shared/; or set SLAENGINE_SHARED_DIR)")
+NO_SLOTH_FIXTURES = (
+    f"no Sloth conformance files at {SLOTH_FIXTURES} "
+    "(the team's ../shared/; or set SLAENGINE_SHARED_DIR)"
+)
 
 
 @pytest.fixture

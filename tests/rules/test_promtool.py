@@ -24,7 +24,9 @@ from slaengine.rules.windows import WindowsCatalog
 PROMTOOL = shutil.which("promtool")
 pytestmark = [
     pytest.mark.prometheus,
-    pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)"),
+    pytest.mark.skipif(
+        PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)"
+    ),
 ]
 START = datetime(2026, 3, 2, tzinfo=UTC)
 STEP = timedelta(seconds=30)
@@ -44,12 +46,16 @@ class Spec:  # the fields of slaengine.config.SloSpec the adapter reads
 
 def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     assert PROMTOOL is not None
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def run_evaluator(spec: Spec, timeline: list[MinuteCounts], end: datetime) -> list[ExpectedAlert]:
     """Evaluate every 30 s like Prometheus; firing intervals per alert."""
-    evaluator = AlertEvaluator([slo_definition(spec, WindowsCatalog.builtin().for_period(timedelta(days=30)))])
+    evaluator = AlertEvaluator(
+        [slo_definition(spec, WindowsCatalog.builtin().for_period(timedelta(days=30)))]
+    )
     source = TimelineSliSource({spec.name: timeline})
     fired: dict[str, Alert] = {}
     intervals: list[ExpectedAlert] = []
@@ -69,22 +75,35 @@ def run_evaluator(spec: Spec, timeline: list[MinuteCounts], end: datetime) -> li
 def write_rules(tmp_path: Path, spec: Spec) -> Path:
     catalog = WindowsCatalog.builtin()
     slo = slo_definition(spec, catalog.for_period(timedelta(days=30)))
-    groups = generate_slo_rules(slo, catalog.for_period(slo.period), GenerateOptions(__version__),
-                                spec="slaengine/v1", mode="cli-gen-slaengine")
+    groups = generate_slo_rules(
+        slo,
+        catalog.for_period(slo.period),
+        GenerateOptions(__version__),
+        spec="slaengine/v1",
+        mode="cli-gen-slaengine",
+    )
     path = tmp_path / "slo-rules.yaml"
     path.write_text(render_rule_documents([groups], __version__), encoding="utf-8")
     return path
 
 
-def compare_with_promtool(tmp_path: Path, spec: Spec, timeline: list[MinuteCounts]) -> list[ExpectedAlert]:
+def compare_with_promtool(
+    tmp_path: Path, spec: Spec, timeline: list[MinuteCounts]
+) -> list[ExpectedAlert]:
     rules = write_rules(tmp_path, spec)
     checked = promtool("check", "rules", str(rules), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     end = timeline[-1].at
     expected = run_evaluator(spec, timeline, end)
-    write_promtool_test(tmp_path / "test.yaml", timeline, slo=spec.name, rule_files=[rules.name],
-                        expected=expected, end=end,
-                        series_labels={"service": "checkout", "sli": "availability"})
+    write_promtool_test(
+        tmp_path / "test.yaml",
+        timeline,
+        slo=spec.name,
+        rule_files=[rules.name],
+        expected=expected,
+        end=end,
+        series_labels={"service": "checkout", "sli": "availability"},
+    )
     result = promtool("test", "rules", "test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     return expected

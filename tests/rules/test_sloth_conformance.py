@@ -64,40 +64,72 @@ def assert_same_rules(actual: list[Any], expected: list[Any]) -> None:
 
 CASES = [
     pytest.param("in-base.yaml", [], "out-base.yaml.tpl", id="base spec gives Sloth's rules"),
-    pytest.param("in-base.yaml", ["--disable-alerts"], "out-base-no-alerts.yaml.tpl",
-                 id="disabling alerts keeps only recordings"),
-    pytest.param("in-base.yaml", ["--disable-recordings"], "out-base-no-recordings.yaml.tpl",
-                 id="disabling recordings keeps only alerts"),
-    pytest.param("in-base.yaml", ["-l", "exk1=exv1", "-l", "exk2=exv2"],
-                 "out-base-extra-labels.yaml.tpl", id="extra labels land on every recording"),
-    pytest.param("in-base.yaml", ["--default-slo-period", "28d"], "out-base-28d.yaml.tpl",
-                 id="a 28 day period derives its burn factors"),
-    pytest.param("in-base.yaml", ["--default-slo-period", "7d", "--slo-period-windows-path",
-                                  "{fixtures}/windows"], "out-base-custom-windows-7d.yaml.tpl",
-                 id="custom 7 day windows replace the built-in ones"),
+    pytest.param(
+        "in-base.yaml",
+        ["--disable-alerts"],
+        "out-base-no-alerts.yaml.tpl",
+        id="disabling alerts keeps only recordings",
+    ),
+    pytest.param(
+        "in-base.yaml",
+        ["--disable-recordings"],
+        "out-base-no-recordings.yaml.tpl",
+        id="disabling recordings keeps only alerts",
+    ),
+    pytest.param(
+        "in-base.yaml",
+        ["-l", "exk1=exv1", "-l", "exk2=exv2"],
+        "out-base-extra-labels.yaml.tpl",
+        id="extra labels land on every recording",
+    ),
+    pytest.param(
+        "in-base.yaml",
+        ["--default-slo-period", "28d"],
+        "out-base-28d.yaml.tpl",
+        id="a 28 day period derives its burn factors",
+    ),
+    pytest.param(
+        "in-base.yaml",
+        ["--default-slo-period", "7d", "--slo-period-windows-path", "{fixtures}/windows"],
+        "out-base-custom-windows-7d.yaml.tpl",
+        id="custom 7 day windows replace the built-in ones",
+    ),
     pytest.param("in-openslo.yaml", [], "out-openslo.yaml.tpl", id="OpenSLO gives recordings only"),
-    pytest.param("in-multifile.yaml", [], "out-multifile.yaml.tpl",
-                 id="each YAML document gives its own rule document"),
+    pytest.param(
+        "in-multifile.yaml",
+        [],
+        "out-multifile.yaml.tpl",
+        id="each YAML document gives its own rule document",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("spec", "options", "expected"), CASES)
-def test_generated_rules_match_sloth(run_cli, sloth_fixtures: Path, tmp_path: Path,
-                                     spec: str, options: list[str], expected: str) -> None:
+def test_generated_rules_match_sloth(
+    run_cli, sloth_fixtures: Path, tmp_path: Path, spec: str, options: list[str], expected: str
+) -> None:
     out = tmp_path / "rules.yaml"
     options = [o.replace("{fixtures}", str(sloth_fixtures)) for o in options]
-    code = run_cli("rules", "generate", "--input", str(sloth_fixtures / spec),
-                   "--out", str(out), *options)
+    code = run_cli(
+        "rules", "generate", "--input", str(sloth_fixtures / spec), "--out", str(out), *options
+    )
     assert code == 0
     want = render_expected((sloth_fixtures / expected).read_text(encoding="utf-8"))
     assert_same_rules(load_documents(out.read_text(encoding="utf-8")), load_documents(want))
 
 
-def test_invalid_version_fails_with_one_line_error(run_cli, sloth_fixtures: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_version_fails_with_one_line_error(
+    run_cli, sloth_fixtures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "rules.yaml"
-    code = run_cli("rules", "generate", "--input", str(sloth_fixtures / "in-invalid-version.yaml"),
-                   "--out", str(out))
+    code = run_cli(
+        "rules",
+        "generate",
+        "--input",
+        str(sloth_fixtures / "in-invalid-version.yaml"),
+        "--out",
+        str(out),
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and not out.exists()
     assert len(err.splitlines()) == 1
@@ -127,8 +159,9 @@ BAD_REASONS = {
 
 
 @pytest.mark.parametrize("name", _validate_cases("bad"))
-def test_bad_specs_fail_with_file_line_and_field(run_cli, sloth_fixtures: Path, name: str,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_specs_fail_with_file_line_and_field(
+    run_cli, sloth_fixtures: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run_cli("validate", str(sloth_fixtures / "validate" / "bad" / name))
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -136,8 +169,9 @@ def test_bad_specs_fail_with_file_line_and_field(run_cli, sloth_fixtures: Path, 
     assert f"{name}{BAD_REASONS[name]}" in err
 
 
-def test_validate_reports_every_bad_file_of_a_directory(run_cli, sloth_fixtures: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_every_bad_file_of_a_directory(
+    run_cli, sloth_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_cli("validate", str(sloth_fixtures / "validate")) == 1
     captured = capsys.readouterr()
     assert len(captured.err.strip().splitlines()) == len(BAD_REASONS)
