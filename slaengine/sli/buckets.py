@@ -135,11 +135,13 @@ class HourBucket:
         if self.minute_sketches is None:
             return False
         self.minute_sketches = None
+        if self.sketch is not None:
+            self.sketch.pack()  # the hour no longer changes, but for late events
         return True
 
     def compact(self, uptime_ratio: Fraction | None) -> None:
         """Drop minute detail, keeping what month totals and uptime still need."""
-        self.minute_sketches = None
+        self.compact_sketches()
         if self.minute_total is None:
             return
         if uptime_ratio is not None:
@@ -171,6 +173,8 @@ class HourBucket:
         bucket.sketch = LatencySketch.from_state(state["sk"]) if "sk" in state else None
         bucket.minute_sketches = ({int(m): LatencySketch.from_state(s) for m, s in state["ms"].items()}
                                   if "ms" in state else None)
+        if bucket.sketch is not None and bucket.minute_sketches is None:
+            bucket.sketch.pack()  # a compacted hour (most of a restored year)
         bucket.slices = tuple(state["sl"]) if "sl" in state else None  # type: ignore[assignment]
         return bucket
 
