@@ -23,7 +23,9 @@ from slaengine.events import OrderEvent
 
 GOOD, BAD, EXCLUDED = "good", "bad", "excluded"
 EXPIRY_MS = 24 * 3_600_000  # how long after its deadline an order is kept for late events
-GROUP_MS = 3_600_000  # orders are persisted in one record per hour of their first event
+GROUP_MS = 3_600_000  # orders are persisted in one record per hour of their first event ...
+GROUP_ORDERS = 4_096  # ... of at most this many orders (~330 kB of JSON, under Kafka's 1 MB)
+GROUPS_PER_HOUR = 1_000  # group id = hour * GROUPS_PER_HOUR + part
 
 
 @dataclass(slots=True)
@@ -75,6 +77,13 @@ class FulfillmentTracker:
         self.dirty: set[int] = set()  # groups to write
         self.legacy: set[str] = set()  # ids restored from per-order records, deleted at next write
 
+    def _group_with_room(self, ts_ms: int) -> int:
+        """The first part of ``ts_ms``'s hour holding fewer than GROUP_ORDERS orders."""
+        group = ts_ms // GROUP_MS * GROUPS_PER_HOUR
+        while len(self.members.get(group, ())) >= GROUP_ORDERS:
+            group += 1
+        return group
+
     def _join(self, order_id: str, group: int) -> None:
         self.group_of[order_id] = group
         self.members.setdefault(group, set()).add(order_id)
@@ -112,7 +121,7 @@ class FulfillmentTracker:
         order = self.orders.get(event.order_id)
         if order is None:
             order = self.orders[event.order_id] = OrderState()
-            self._join(event.order_id, event.ts_ms // GROUP_MS)
+            self._join(event.order_id, self._group_with_room(event.ts_ms))
         elif offset <= order.offset:
             return []  # replayed after a crash or rebalance: already applied
         kind = event.event
@@ -178,7 +187,7 @@ class FulfillmentTracker:
             self._schedule_expiry(order_id, base)
         if group is None:
             times = [t for t in (order.created_ms, order.shipped_ms, order.cancelled_ms) if t is not None]
-            group = min(times) // GROUP_MS if times else 0
+            group = self._group_with_room(min(times) if times else 0)
             self.legacy.add(order_id)
             self.dirty.add(group)
         self._leave(order_id)  # a restored snapshot replaces the order wherever it was

@@ -15,6 +15,7 @@ from slaengine.config import load_sla_config
 from slaengine.events import ORDERS_TOPIC, SOURCE_NAMES, decode_element
 from slaengine.settings import DEFAULT_CONFIG
 from slaengine.sli.engine import SliEngine
+from slaengine.sli.fulfillment import GROUP_ORDERS, GROUPS_PER_HOUR
 from slaengine.sli.results import evaluate_all
 
 START = datetime(2026, 10, 5, tzinfo=UTC)
@@ -104,7 +105,7 @@ def test_a_group_is_deleted_once_its_orders_expired_and_the_view_forgets_them(tm
     apply_all(source, order_events(50, hours=1))
     for key, value in wire(source.take_changes(SOURCE)):
         view.put(key, value)
-    first_hour = START_MS // 3_600_000
+    first_hour = START_MS // 3_600_000 * GROUPS_PER_HOUR  # the hour's first (only) part
     assert view.trackers[("order-fulfillment", SOURCE)].orders
     # three days later every order of the first hour is past deadline + grace + a day
     later = START + timedelta(days=3)
@@ -122,7 +123,7 @@ def test_per_order_records_of_older_versions_are_restored_and_rewritten_as_a_gro
     created_ms = START_MS + 600_000
     engine.load(f"o|order-fulfillment|{SOURCE}|o1", {"c": created_ms, "s": None, "r": None, "o": 7})
     changes = wire(engine.take_changes(SOURCE))
-    group = created_ms // 3_600_000
+    group = created_ms // 3_600_000 * GROUPS_PER_HOUR
     assert changes == [(f"o|order-fulfillment|{SOURCE}|o1", None),
                        (f"O|order-fulfillment|{SOURCE}|{group}",
                         {"o1": {"c": created_ms, "s": None, "r": None, "o": 7}})]
@@ -130,3 +131,16 @@ def test_per_order_records_of_older_versions_are_restored_and_rewritten_as_a_gro
     apply_all(engine, [{"ts": (START + timedelta(hours=2)).isoformat(), "order_id": "o1",
                         "event": "shipped"}], 8)
     assert fulfillment_rows(engine, START + timedelta(days=2))[("order-fulfillment", "30d")] == (1, 1)
+
+
+def test_a_busy_hour_is_split_into_records_of_at_most_group_orders() -> None:
+    """One record per hour would pass Kafka's 1 MB message limit at ~12,000 orders an hour."""
+    engine = SliEngine(load_sla_config(DEFAULT_CONFIG))
+    apply_all(engine, order_events(2 * GROUP_ORDERS + 10, hours=0.9))
+    groups = {key: value for key, value in wire(engine.take_changes(SOURCE)) if key.startswith("O|")}
+    assert sorted(len(value) for value in groups.values()) == [10, GROUP_ORDERS, GROUP_ORDERS]  # type: ignore[arg-type]
+    assert max(len(json.dumps(value)) for value in groups.values()) < 1_000_000
+    view = SliEngine(load_sla_config(DEFAULT_CONFIG))
+    for key, value in groups.items():
+        view.put(key, value)
+    assert len(view.trackers[("order-fulfillment", SOURCE)].orders) == 2 * GROUP_ORDERS + 10
