@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from slaengine.config import load_sla_config
+from slaengine.config import SlaConfig, load_sla_config
 from slaengine.events import ORDERS_TOPIC, SOURCE_NAMES, decode_element
 from slaengine.settings import DEFAULT_CONFIG
 from slaengine.sli.engine import SliEngine
@@ -24,7 +24,7 @@ SOURCE = f"{SOURCE_NAMES[ORDERS_TOPIC]}:0"
 FULFILLMENT_SLOS = 10
 
 
-def config_with_fulfillment_slos(tmp_path: Path):  # type: ignore[no-untyped-def]
+def config_with_fulfillment_slos(tmp_path: Path) -> SlaConfig:
     variants = "".join(f"\n  - {{name: orders-{i}, sli: fulfillment, within: {2 + i}h, target: 95}}"
                        for i in range(FULFILLMENT_SLOS - 1))
     path = tmp_path / "slo.yaml"
@@ -35,7 +35,7 @@ def config_with_fulfillment_slos(tmp_path: Path):  # type: ignore[no-untyped-def
 def order_events(orders: int, hours: float) -> list[dict[str, object]]:
     """``orders`` orders created over ``hours``, each shipped 90 minutes later (some late
     for the short deadlines), every fifth one never shipped."""
-    events = []
+    events: list[dict[str, object]] = []
     for n in range(orders):
         created = START + timedelta(hours=hours * n / orders)
         events.append({"ts": created.isoformat(), "order_id": f"o{n}", "event": "created"})
@@ -93,9 +93,9 @@ def test_restore_and_global_view_from_group_records_equal_the_source(tmp_path: P
     assert expected[("order-fulfillment", "30d")][1] > 0
     assert fulfillment_rows(view, at) == expected
     # a restored stage-1 engine holds the orders and their pending decisions too
-    for key, tracker in source.trackers.items():
-        assert restored.trackers[key].orders == tracker.orders
-        assert view.trackers[key].orders == tracker.orders
+    for series, tracker in source.trackers.items():
+        assert restored.trackers[series].orders == tracker.orders
+        assert view.trackers[series].orders == tracker.orders
 
 
 def test_a_group_is_deleted_once_its_orders_expired_and_the_view_forgets_them(tmp_path: Path) -> None:

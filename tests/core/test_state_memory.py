@@ -12,6 +12,7 @@ import gc
 import json
 import random
 import tracemalloc
+from collections.abc import Callable
 
 from slaengine.config import SlaConfig
 from slaengine.events import RequestEvent
@@ -40,7 +41,7 @@ def latency_hours(hours: int) -> list[RequestEvent]:
             for h in range(hours) for n in range(REQUESTS_PER_HOUR)]
 
 
-def engine_bytes(build) -> tuple[int, SliEngine]:  # type: ignore[no-untyped-def]
+def engine_bytes(build: Callable[[], SliEngine]) -> tuple[int, SliEngine]:
     gc.collect()
     tracemalloc.start()
     try:
