@@ -340,10 +340,10 @@ class SliEngine:
         for (name, item_source), tracker in self.trackers.items():
             if not wanted(item_source):
                 continue
-            for order_id in sorted(tracker.legacy):  # before its group, which now holds it
-                changes.append((f"o|{name}|{item_source}|{order_id}", item_source, None))
             for group in sorted(tracker.dirty):
                 changes.append((f"O|{name}|{item_source}|{group}", item_source, tracker.group_state(group)))
+            for order_id in sorted(tracker.legacy):  # after its group: a cut flush loses nothing
+                changes.append((f"o|{name}|{item_source}|{order_id}", item_source, None))
             tracker.legacy.clear()
             tracker.dirty.clear()
         taken_first = {k for k in self.dirty_first if wanted(k[1])}
@@ -440,7 +440,8 @@ class SliEngine:
                 return
             tracker = self._tracker(self.slos[name], source)
             if value is None:
-                tracker.orders.pop(order_id, None)
+                if order_id not in tracker.group_of:  # else its group record holds it now
+                    tracker.orders.pop(order_id, None)
             else:  # no expiry is scheduled: a global view only reads, its sources expire orders
                 tracker.orders[order_id] = OrderState.from_state(value)
             return

@@ -180,6 +180,9 @@ class FulfillmentTracker:
     def load(self, order_id: str, state: dict[str, Any], group: int | None = None) -> None:
         """Restore one order of group ``group``; without one (a per-order record of older
         versions) it joins the group of its earliest time and is rewritten at the next flush."""
+        if group is None and order_id in self.group_of:
+            self.legacy.add(order_id)  # its group (restored too) is newer: only delete the record
+            return
         order = OrderState.from_state(state)
         self.orders[order_id] = order
         base = order.created_ms if order.created_ms is not None else order.shipped_ms

@@ -124,9 +124,25 @@ def test_per_order_records_of_older_versions_are_restored_and_rewritten_as_a_gro
     engine.load(f"o|order-fulfillment|{SOURCE}|o1", {"c": created_ms, "s": None, "r": None, "o": 7})
     changes = wire(engine.take_changes(SOURCE))
     group = created_ms // 3_600_000 * GROUPS_PER_HOUR
-    assert changes == [(f"o|order-fulfillment|{SOURCE}|o1", None),
-                       (f"O|order-fulfillment|{SOURCE}|{group}",
-                        {"o1": {"c": created_ms, "s": None, "r": None, "o": 7}})]
+    # the group first: a flush cut between the two records leaves the order in one of them
+    assert changes == [(f"O|order-fulfillment|{SOURCE}|{group}",
+                        {"o1": {"c": created_ms, "s": None, "r": None, "o": 7}}),
+                       (f"o|order-fulfillment|{SOURCE}|o1", None)]
+    # a table holding both (a flush cut before the deletion): the group's newer state wins,
+    # whichever record a restore reads first, and the old record is deleted at the next flush
+    newer = {"c": created_ms, "s": created_ms + 60_000, "r": "good", "o": 9}
+    for records in ([(changes[0][0], {"o1": newer}), (changes[1][0], {"c": created_ms, "o": 7})],
+                    [(changes[1][0], {"c": created_ms, "o": 7}), (changes[0][0], {"o1": newer})]):
+        restored = SliEngine(config)
+        for key, value in records:
+            restored.load(key, value)
+        assert restored.trackers[("order-fulfillment", SOURCE)].orders["o1"].offset == 9
+        assert (f"o|order-fulfillment|{SOURCE}|o1", None) in wire(restored.take_changes(SOURCE))
+    # a global view reading the log: the deletion after the group keeps the order
+    view = SliEngine(config)
+    for key, value in changes:
+        view.put(key, value)
+    assert set(view.trackers[("order-fulfillment", SOURCE)].orders) == {"o1"}
     # shipped within its day: good, counted once after the rewrite
     apply_all(engine, [{"ts": (START + timedelta(hours=2)).isoformat(), "order_id": "o1",
                         "event": "shipped"}], 8)
