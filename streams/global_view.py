@@ -84,7 +84,7 @@ def decode(raw: bytes | None) -> Any:
 
 # Table keys are JSON strings "<kind>|...": the kind is readable without decoding the record.
 BUCKET_KIND = b"b"  # an hour bucket's snapshot (SliEngine.take_changes): big, kept raw until settled
-SLI_KINDS = (b"a", b"f", b"l", b"o", b"w")  # small records, put at once (some merge by max/min)
+SLI_KINDS = (b"a", b"f", b"l", b"o", b"O", b"w")  # small records, put at once (some merge by max/min)
 BUCKET_OFFSET = re.compile(rb'\{"h":-?\d+,"o":(-?\d+)[,}]')  # HourBucket.to_state, compact JSON
 
 

@@ -340,10 +340,11 @@ class SliEngine:
         for (name, item_source), tracker in self.trackers.items():
             if not wanted(item_source):
                 continue
-            for order_id in sorted(tracker.dirty):
-                order = tracker.orders.get(order_id)
-                changes.append((f"o|{name}|{item_source}|{order_id}", item_source,
-                                order.to_state() if order else None))
+            for group in sorted(tracker.dirty):
+                changes.append((f"O|{name}|{item_source}|{group}", item_source, tracker.group_state(group)))
+            for order_id in sorted(tracker.legacy):  # after its group: a cut flush loses nothing
+                changes.append((f"o|{name}|{item_source}|{order_id}", item_source, None))
+            tracker.legacy.clear()
             tracker.dirty.clear()
         taken_first = {k for k in self.dirty_first if wanted(k[1])}
         for name, item_source in sorted(taken_first):
@@ -393,7 +394,11 @@ class SliEngine:
             name, source = rest.split("|")
             series = (name, source)
             self.first_request[series] = min(int(value), self.first_request.get(series, int(value)))
-        elif kind == "o":
+        elif kind == "O":  # the orders of one hour (FulfillmentTracker.group_state)
+            name, source, group = rest.split("|")
+            if name in self.slos:
+                self._tracker(self.slos[name], source).load_group(int(group), value)
+        elif kind == "o":  # one order, as older versions wrote them
             name, source, order_id = rest.split("|", 2)
             if name in self.slos:
                 self._tracker(self.slos[name], source).load(order_id, value)
@@ -424,13 +429,19 @@ class SliEngine:
             held = hours.get(int(hour_text)) if hours is not None else None
             if held is not None and int(value["o"]) < held.offset:
                 return
-        elif kind == "o":
+        elif kind == "O":
+            name, source, group = rest.split("|")
+            if name in self.slos:  # no expiry is scheduled: a global view only reads
+                self._tracker(self.slos[name], source).put_group(int(group), value)
+            return
+        elif kind == "o":  # older versions' per-order records
             name, source, order_id = rest.split("|", 2)
             if name not in self.slos:
                 return
             tracker = self._tracker(self.slos[name], source)
             if value is None:
-                tracker.orders.pop(order_id, None)
+                if order_id not in tracker.group_of:  # else its group record holds it now
+                    tracker.orders.pop(order_id, None)
             else:  # no expiry is scheduled: a global view only reads, its sources expire orders
                 tracker.orders[order_id] = OrderState.from_state(value)
             return

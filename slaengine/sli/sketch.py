@@ -9,6 +9,8 @@ and workers, and it serialises compactly into the changelog.
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from ddsketch.mapping import LogarithmicMapping
@@ -33,12 +35,46 @@ def bin_key(value: float) -> int | None:
 
 
 class LatencySketch:
-    __slots__ = ("bins", "count", "zero_count")
+    """Bins as a ``{key: count}`` dict while the sketch changes; ``pack`` turns a sketch that
+    no longer changes (an hour past its minute sketches) into two sorted arrays, a fifth of
+    the memory: 13 months of hours of 50 SLOs are held by the stage-1 engine and again by
+    the global view. Any change unpacks it again."""
+
+    __slots__ = ("_bins", "_packed", "count", "zero_count")
 
     def __init__(self, bins: dict[int, int] | None = None, zero_count: int = 0) -> None:
-        self.bins: dict[int, int] = bins if bins is not None else {}
+        self._bins: dict[int, int] | None = bins if bins is not None else {}
+        self._packed: tuple[array[int], array[int]] | None = None  # (sorted keys, counts)
         self.zero_count = zero_count
-        self.count = zero_count + sum(self.bins.values())
+        self.count = zero_count + sum(self._bins.values())
+
+    @property
+    def bins(self) -> dict[int, int]:
+        """The bins, writable: a packed sketch is unpacked."""
+        if self._bins is None:
+            assert self._packed is not None
+            self._bins = dict(zip(*self._packed, strict=True))
+            self._packed = None
+        return self._bins
+
+    def items(self) -> Iterable[tuple[int, int]]:
+        """(key, count) of every bin, read-only (a packed sketch stays packed)."""
+        if self._bins is not None:
+            return self._bins.items()
+        assert self._packed is not None
+        return zip(*self._packed, strict=True)
+
+    @property
+    def packed(self) -> bool:
+        return self._packed is not None
+
+    def pack(self) -> None:
+        if self._bins is not None:
+            keys = sorted(self._bins)
+            counts = [self._bins[key] for key in keys]
+            wide = counts and max(counts) > 0xFFFF_FFFF  # over 4 billion values in one bin
+            self._packed = (array("h", keys), array("q" if wide else "I", counts))
+            self._bins = None
 
     def add(self, value: float) -> None:
         self.add_key(bin_key(value))
@@ -49,14 +85,15 @@ class LatencySketch:
         if key is None:
             self.zero_count += 1
         else:
-            self.bins[key] = self.bins.get(key, 0) + 1
+            bins = self._bins if self._bins is not None else self.bins
+            bins[key] = bins.get(key, 0) + 1
 
     def merge(self, other: LatencySketch) -> None:
         bins = self.bins
         if not bins:  # into an empty sketch (a window's first part): a copy, at C speed
-            self.bins = dict(other.bins)
+            self._bins = dict(other.items())
         else:
-            for key, count in other.bins.items():
+            for key, count in other.items():
                 bins[key] = bins.get(key, 0) + count
         self.zero_count += other.zero_count
         self.count += other.count
@@ -69,14 +106,15 @@ class LatencySketch:
         seen = self.zero_count
         if seen > rank:
             return 0.0
-        for key in sorted(self.bins):
-            seen += self.bins[key]
+        key = 0
+        for key, count in (sorted(self._bins.items()) if self._bins is not None else self.items()):
+            seen += count
             if seen > rank:
                 return float(_MAPPING.value(key))
-        return float(_MAPPING.value(max(self.bins)))
+        return float(_MAPPING.value(key))  # the highest bin
 
     def to_state(self) -> dict[str, Any]:
-        return {"z": self.zero_count, "b": {str(k): v for k, v in self.bins.items()}}
+        return {"z": self.zero_count, "b": {str(k): v for k, v in self.items()}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> LatencySketch:

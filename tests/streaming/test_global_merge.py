@@ -112,7 +112,7 @@ def test_a_deleted_bucket_or_order_leaves_the_view() -> None:
     hour = start_ms // 3_600_000
     assert view.trackers[("order-fulfillment", "orders:1")].orders.keys() == {"o1"}
     assert hour in view.series[("api-availability", "requests:1")]
-    view.put("o|order-fulfillment|orders:1|o1", None)
+    view.put(f"O|order-fulfillment|orders:1|{hour * 1000}", None)  # the group of the order's hour
     view.put(f"b|api-availability|requests:1|{hour}", None)
     assert view.trackers[("order-fulfillment", "orders:1")].orders == {}
     assert hour not in view.series[("api-availability", "requests:1")]
