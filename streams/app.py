@@ -57,6 +57,11 @@ from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 log = logging.getLogger(__name__)
 
 YIELD_EVERY_S = 0.01  # a batch gives the event loop (HTTP API, timers, commits) a turn this often
+# A partition that went quiet is flushed once a flush interval has passed since its last flush.
+# Checked only every interval, that took up to two intervals (the timer's phase is not the
+# flush's): the tail of every burst waited ~1 s for the gauges at 0.5 s. Checked 5x as often, at
+# most 1.2 intervals; a check is a loop over the assigned partitions.
+QUIET_CHECKS_PER_INTERVAL = 5
 
 
 APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark: p|<source>
@@ -400,7 +405,7 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
     async def _restore_quiet_partitions() -> None:
         runtime.load_assigned()
 
-    @app.timer(settings.flush_interval_s)
+    @app.timer(settings.flush_interval_s / QUIET_CHECKS_PER_INTERVAL)
     async def _flush_quiet_partitions() -> None:
         await runtime.flush_quiet(settings.flush_interval_s)
 
