@@ -60,6 +60,19 @@ class _PartitionMessage:
         self.tp, self.topic, self.partition = tp, tp.topic, tp.partition
 
 
+# How long a fetch waits at the broker for new records. Faust hard-codes 1500 ms, and with it
+# the last records of a burst reached the worker up to 1.6 s late (at ~30,000 events/s into one
+# partition: applied p99 1,560 ms; with 100 ms: 147 ms). An idle worker sends ~10 fetches/s.
+FETCH_MAX_WAIT_MS = 100
+
+
+class BulkConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when its fetcher starts
+        return consumer
+
+
 class BulkConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, handing the records of the bulk topics to their handler per batch."""
 
@@ -67,6 +80,9 @@ class BulkConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self.bulk_handlers: dict[str, BatchHandler] = getattr(self.app, "bulk_handlers", {})
         self._bulk_acked: dict[TP, int] = {}  # partition -> the offset to commit (next to read)
+
+    def _new_consumer_thread(self) -> BulkConsumerThread:
+        return BulkConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack_through(self, tp: TP, offset: int) -> None:
         """Every message of ``tp`` up to ``offset`` is done (its state written): commit past it."""

@@ -37,6 +37,7 @@ class WorkerProcess:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     config: Path = CONFIG
+    flush_interval: float = 0.2
 
     @property
     def url(self) -> str:
@@ -50,7 +51,8 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "slaengine.cli", "worker", "--store", self.store,
                  "--data-dir", str(self.data_dir), "--http-port", str(self.port),
-                 "--worker-id", self.worker_id, "--config", str(self.config), "--flush-interval", "0.2"],
+                 "--worker-id", self.worker_id, "--config", str(self.config),
+                 "--flush-interval", str(self.flush_interval)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
         self.wait_until_ready()
         return self
