@@ -65,11 +65,16 @@ class Aggregate:
             self.add(decoded)
 
     def summary(self) -> dict[str, Any]:
-        return {"events": self.events,
-                "minutes": {service: {str(m): cell for m, cell in sorted(per_minute.items())}
-                            for service, per_minute in sorted(self.minutes.items())},
-                "p95_ms": {service: sketch.quantile(0.95)
-                           for service, sketch in sorted(self.sketches.items())}}
+        return {
+            "events": self.events,
+            "minutes": {
+                service: {str(m): cell for m, cell in sorted(per_minute.items())}
+                for service, per_minute in sorted(self.minutes.items())
+            },
+            "p95_ms": {
+                service: sketch.quantile(0.95) for service, sketch in sorted(self.sketches.items())
+            },
+        }
 
 
 def reference(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -91,24 +96,29 @@ def differences(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
         if wrong or extra:
             problems.append(f"{service}: {len(wrong)} minutes differ, {len(extra)} unexpected")
         if got["p95_ms"].get(service) != expected["p95_ms"][service]:
-            problems.append(f"{service}: p95 {got['p95_ms'].get(service)} != "
-                            f"{expected['p95_ms'][service]}")
+            problems.append(
+                f"{service}: p95 {got['p95_ms'].get(service)} != {expected['p95_ms'][service]}"
+            )
     return problems
 
 
-def expected_slo_rows(expected: dict[str, Any], latencies_good: dict[str, int]
-                      ) -> dict[str, tuple[int, int]]:
+def expected_slo_rows(
+    expected: dict[str, Any], latencies_good: dict[str, int]
+) -> dict[str, tuple[int, int]]:
     """(good, total) the demo config's SLOs must show over 30 days, from the reference."""
+
     def totals(service: str) -> tuple[int, int]:
         cells = expected["minutes"].get(service, {}).values()
         return sum(c[1] for c in cells), sum(c[0] for c in cells)
 
     orders_minutes = expected["minutes"].get("orders-api", {}).values()
     up = sum(1 for count, good in orders_minutes if good / count >= UPTIME_GOOD_RATIO)
-    return {"api-availability": totals("orders-api"),
-            "catalog-availability": totals("catalog-api"),
-            "api-latency": (latencies_good.get("orders-api", 0), totals("orders-api")[1]),
-            "api-uptime": (up, len(orders_minutes))}
+    return {
+        "api-availability": totals("orders-api"),
+        "catalog-availability": totals("catalog-api"),
+        "api-latency": (latencies_good.get("orders-api", 0), totals("orders-api")[1]),
+        "api-uptime": (up, len(orders_minutes)),
+    }
 
 
 def latency_good_counts(events: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -119,8 +129,9 @@ def latency_good_counts(events: Iterable[dict[str, Any]]) -> dict[str, int]:
     return good
 
 
-def worker_differences(expected: dict[str, Any], latencies_good: dict[str, int],
-                       answer: dict[str, Any]) -> list[str]:
+def worker_differences(
+    expected: dict[str, Any], latencies_good: dict[str, int], answer: dict[str, Any]
+) -> list[str]:
     """Compare a worker's ``/api/v1/slos`` answer (30-day rows) with the reference."""
     rows = {row["name"]: row for row in answer["slos"] if row["window"] == "30d"}
     problems = []

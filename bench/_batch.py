@@ -46,8 +46,12 @@ def measure_child(command: list[str], stderr_path: str) -> dict[str, Any]:
     with open(stderr_path, "ab") as err:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
-    return {"wall_s": time.perf_counter() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "max_rss_mb": usage.ru_maxrss / 1024, "code": os.waitstatus_to_exitcode(status)}
+    return {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": usage.ru_maxrss / 1024,
+        "code": os.waitstatus_to_exitcode(status),
+    }
 
 
 def time_command(label: str, args: list[str], runs: int, log: Path) -> Timing:
@@ -58,7 +62,11 @@ def time_command(label: str, args: list[str], runs: int, log: Path) -> Timing:
     for index in range(runs + 1):  # the first is a warm-up (imports, page cache)
         launcher = subprocess.run(
             [sys.executable, __file__, str(log), sys.executable, "-m", "slaengine.cli", *args],
-            check=True, capture_output=True, text=True, cwd=REPO_ROOT)
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+        )
         run = json.loads(launcher.stdout)
         if run["code"] != 0:
             raise RuntimeError(f"slaengine {' '.join(args)} exited {run['code']}; see {log}")
@@ -70,24 +78,56 @@ def time_command(label: str, args: list[str], runs: int, log: Path) -> Timing:
     return Timing(label, statistics.median(walls), statistics.median(cpus), max(rss), runs, codes)
 
 
-def run_batch(workdir: Path, month: str | None, days: float | None, runs: int
-              ) -> tuple[int, list[Timing]]:
+def run_batch(
+    workdir: Path, month: str | None, days: float | None, runs: int
+) -> tuple[int, list[Timing]]:
     """Generate the events (one calendar month, or ``days`` ending now), then time both."""
     events = workdir / "batch.ndjson"
     span = ["--month", month] if month else ["--days", f"{days:g}"]
-    subprocess.run([sys.executable, "-m", "slaengine.cli", "generate", *span, "--out", str(events),
-                    "--no-progress"], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "generate",
+            *span,
+            "--out",
+            str(events),
+            "--no-progress",
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     count = sum(1 for _ in events.open("rb"))
     report_month = month or time.strftime("%Y-%m", time.gmtime())
-    print(f"  {count:,} events, {events.stat().st_size / 1e6:.0f} MB; {runs} run(s) each after a "
-          "warm-up", flush=True)
-    compute = time_command("slaengine compute", ["compute", "--events", str(events), "--config",
-                                                 str(DEFAULT_CONFIG), "--format", "json"], runs,
-                           workdir / "compute.log")
-    report = time_command("slaengine report (pdf)", [
-        "report", "--month", report_month, "--events", str(events), "--config",
-        str(DEFAULT_CONFIG), "--out", str(workdir / "report.pdf")], runs,
-        workdir / "report.log")
+    print(
+        f"  {count:,} events, {events.stat().st_size / 1e6:.0f} MB; {runs} run(s) each after a "
+        "warm-up",
+        flush=True,
+    )
+    compute = time_command(
+        "slaengine compute",
+        ["compute", "--events", str(events), "--config", str(DEFAULT_CONFIG), "--format", "json"],
+        runs,
+        workdir / "compute.log",
+    )
+    report = time_command(
+        "slaengine report (pdf)",
+        [
+            "report",
+            "--month",
+            report_month,
+            "--events",
+            str(events),
+            "--config",
+            str(DEFAULT_CONFIG),
+            "--out",
+            str(workdir / "report.pdf"),
+        ],
+        runs,
+        workdir / "report.log",
+    )
     return count, [compute, report]
 
 

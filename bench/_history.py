@@ -41,7 +41,9 @@ class HistoryResult:
     months: float
     slos: int
     events: dict[str, int]  # per topic
-    messages: dict[str, int]  # per topic: orders are keyed by order id, so their envelopes are small
+    messages: dict[
+        str, int
+    ]  # per topic: orders are keyed by order id, so their envelopes are small
     batch_size: int
     seconds: float
     events_per_s: float
@@ -66,8 +68,12 @@ class HistoryResult:
 
 
 def slaengine(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "slaengine.cli", *args], check=True, cwd=REPO_ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "slaengine.cli", *args],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def tenth_marks(followed: Followed, total_events: int) -> list[float]:
@@ -121,12 +127,15 @@ def topic_shares(followed: Followed, total_events: int) -> list[dict[str, float]
 
 def cpu_shares(followed: Followed, total_events: int) -> list[float]:
     """The worker's CPU seconds per wall second in each tenth: below ~1 it was waiting."""
+
     def cpu_at(moment: float) -> float:
         return min(followed.samples, key=lambda s: abs(s.at - moment)).cpu_s
 
     marks = tenth_marks(followed, total_events)
-    return [(cpu_at(b) - cpu_at(a)) / (b - a) if b > a else float("nan")
-            for a, b in itertools.pairwise(marks)]
+    return [
+        (cpu_at(b) - cpu_at(a)) / (b - a) if b > a else float("nan")
+        for a, b in itertools.pairwise(marks)
+    ]
 
 
 def worst_vs_median(rates: list[float]) -> float:
@@ -154,22 +163,27 @@ def events_per_topic(events_file: Path) -> dict[str, int]:
 
 
 def config_with_slos(count: int, path: Path) -> Path:
-    """The demo's SLOs plus variants of them (other thresholds, targets, deadlines) up to ``count``."""
+    """The demo's SLOs plus variants of them (other thresholds, targets, deadlines) up to
+    ``count``."""
     variants = []
     for index in range(count - DEMO_SLOS):
         service = ("orders-api", "catalog-api")[index % 2]
         kind = index // 2 % 5
         name = f"bench-{index}"
         variants.append(
-            f"{{name: {name}, service: {service}, sli: latency, threshold_ms: {100 + 50 * index}, target: 95}}"
-            if kind == 0 else
-            f"{{name: {name}, service: {service}, sli: availability, target: {99 + index % 10 / 10:.1f}}}"
-            if kind == 1 else
-            f"{{name: {name}, service: {service}, sli: uptime, slice_good_ratio: 0.9{index % 10}, target: 99}}"
-            if kind == 2 else
-            f"{{name: {name}, sli: fulfillment, within: {12 + index}h, target: 95}}"
-            if kind == 3 else
-            f"{{name: {name}, sli: projection_lag, threshold_s: {1 + index % 5}, target: 99}}")
+            f"{{name: {name}, service: {service}, sli: latency, "
+            f"threshold_ms: {100 + 50 * index}, target: 95}}"
+            if kind == 0
+            else f"{{name: {name}, service: {service}, sli: availability, "
+            f"target: {99 + index % 10 / 10:.1f}}}"
+            if kind == 1
+            else f"{{name: {name}, service: {service}, sli: uptime, "
+            f"slice_good_ratio: 0.9{index % 10}, target: 99}}"
+            if kind == 2
+            else f"{{name: {name}, sli: fulfillment, within: {12 + index}h, target: 95}}"
+            if kind == 3
+            else f"{{name: {name}, sli: projection_lag, threshold_s: {1 + index % 5}, target: 99}}"
+        )
     path.write_text(DEFAULT_CONFIG.read_text() + "".join(f"\n  - {v}" for v in variants) + "\n")
     return path
 
@@ -178,8 +192,9 @@ def row_counts(answer: dict[str, Any]) -> list[tuple[str, str, int, int]]:
     return sorted((r["name"], r["window"], r["good"], r["total"]) for r in answer["slos"])
 
 
-def wait_same_answer(worker: RealWorker, at_ms: int, expected: list[tuple[str, str, int, int]],
-                     timeout: float) -> float:
+def wait_same_answer(
+    worker: RealWorker, at_ms: int, expected: list[tuple[str, str, int, int]], timeout: float
+) -> float:
     """Seconds from the worker's start until its answer equals ``expected``."""
     worker.wait_http(timeout)
     deadline = time.monotonic() + timeout
@@ -190,12 +205,21 @@ def wait_same_answer(worker: RealWorker, at_ms: int, expected: list[tuple[str, s
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the restarted worker did not restore its state in {timeout} s; "
-                       f"see {worker.log_path}")
+    raise RuntimeError(
+        f"the restarted worker did not restore its state in {timeout} s; see {worker.log_path}"
+    )
 
 
-def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_size: int,
-                workdir: Path, timeout: float, slos: int = DEMO_SLOS) -> HistoryResult:
+def run_history(
+    bootstrap: str,
+    prefix: str,
+    port: int,
+    months: float,
+    batch_size: int,
+    workdir: Path,
+    timeout: float,
+    slos: int = DEMO_SLOS,
+) -> HistoryResult:
     """``slos`` above the demo's six: its config plus variants (``config_with_slos``)."""
     events_file = workdir / "history.ndjson"
     config = config_with_slos(slos, workdir / f"slo-{slos}.yaml") if slos > DEMO_SLOS else None
@@ -204,12 +228,27 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     slaengine("generate", "--days", f"{days:g}", "--out", str(events_file), "--no-progress")
     events = events_per_topic(events_file)
     print(f"  producing {sum(events.values()):,} events in envelopes of {batch_size}", flush=True)
-    slaengine("produce", str(events_file), "--bootstrap", bootstrap, "--topic-prefix", prefix,
-              "--batch-size", str(batch_size), "--no-progress")
-    messages = {topic: asyncio.run(topic_end_offsets(bootstrap, f"{prefix}{topic}"))
-                for topic in TOPICS}
-    print("  " + ", ".join(f"{topic}: {events[topic]:,} events in {messages[topic]:,} messages"
-                           for topic in TOPICS), flush=True)
+    slaengine(
+        "produce",
+        str(events_file),
+        "--bootstrap",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--batch-size",
+        str(batch_size),
+        "--no-progress",
+    )
+    messages = {
+        topic: asyncio.run(topic_end_offsets(bootstrap, f"{prefix}{topic}")) for topic in TOPICS
+    }
+    print(
+        "  "
+        + ", ".join(
+            f"{topic}: {events[topic]:,} events in {messages[topic]:,} messages" for topic in TOPICS
+        ),
+        flush=True,
+    )
     total_events = sum(events.values())
     deadline = time.monotonic() + timeout
     data_dir = workdir / "history-data"
@@ -220,8 +259,15 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         while worker.processed_events(TOPICS) < total_events and time.monotonic() < deadline:
             time.sleep(0.1)
         by_topic = worker.processed_by_topic(TOPICS)
-        followed.samples.append(Sample(time.perf_counter(), worker.cpu_seconds(),
-                                       messages[REQUESTS_TOPIC], sum(by_topic.values()), by_topic))
+        followed.samples.append(
+            Sample(
+                time.perf_counter(),
+                worker.cpu_seconds(),
+                messages[REQUESTS_TOPIC],
+                sum(by_topic.values()),
+                by_topic,
+            )
+        )
         at_ms = int(time.time() * 1000)
         rates = followed.rates(total_events)
         per_tenth = tenths(followed, total_events)
@@ -230,8 +276,11 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
         expected = row_counts(worker.slos(at_ms))
     finally:
         worker.stop()
-    print(f"  replayed at {rates['events_per_s']:,.0f} events/s (all topics); restarting on "
-          "the same data dir", flush=True)
+    print(
+        f"  replayed at {rates['events_per_s']:,.0f} events/s (all topics); restarting on "
+        "the same data dir",
+        flush=True,
+    )
     worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
     try:
         kept = wait_same_answer(worker, at_ms, expected, timeout)
@@ -250,9 +299,29 @@ def run_history(bootstrap: str, prefix: str, port: int, months: float, batch_siz
     if reads < MIN_COUNTER_READS:  # a replay of a few seconds cannot be cut into tenths
         per_tenth = []
     shares = cpu_shares(followed, total_events) if per_tenth else []
-    per_cpu_s = [rate / share if share > 0 else float("nan") for rate, share in zip(per_tenth, shares)]
-    return HistoryResult(months, slos, events, messages, batch_size, rates["seconds"],
-                         rates["events_per_s"], rates["events_per_cpu_s"], per_tenth, shares,
-                         topic_shares(followed, total_events) if per_tenth else [],
-                         worst_vs_median(per_tenth), per_cpu_s, worst_vs_median(per_cpu_s),
-                         rss_replay, kept, rss_kept, empty, rss_empty, followed.complete)
+    per_cpu_s = [
+        rate / share if share > 0 else float("nan")
+        for rate, share in zip(per_tenth, shares, strict=True)
+    ]
+    return HistoryResult(
+        months,
+        slos,
+        events,
+        messages,
+        batch_size,
+        rates["seconds"],
+        rates["events_per_s"],
+        rates["events_per_cpu_s"],
+        per_tenth,
+        shares,
+        topic_shares(followed, total_events) if per_tenth else [],
+        worst_vs_median(per_tenth),
+        per_cpu_s,
+        worst_vs_median(per_cpu_s),
+        rss_replay,
+        kept,
+        rss_kept,
+        empty,
+        rss_empty,
+        followed.complete,
+    )

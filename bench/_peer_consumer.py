@@ -52,20 +52,30 @@ class Progress:
         wall, cpu, events_before = self.first or (time.perf_counter(), time.process_time(), 0)
         seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
         measured = self.events - events_before
-        return {"messages": self.messages, "events": self.events, "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-                "events_per_s": measured / seconds if seconds > 0 else 0.0,
-                "events_per_cpu_s": measured / cpu_seconds if cpu_seconds > 0 else 0.0,
-                "complete": self.messages >= target, "load_1m": os.getloadavg()[0],
-                "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                "summary": summary}
+        return {
+            "messages": self.messages,
+            "events": self.events,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "events_per_s": measured / seconds if seconds > 0 else 0.0,
+            "events_per_cpu_s": measured / cpu_seconds if cpu_seconds > 0 else 0.0,
+            "complete": self.messages >= target,
+            "load_1m": os.getloadavg()[0],
+            "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "summary": summary,
+        }
 
 
 async def run_aiokafka(args: argparse.Namespace) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(args.topic, bootstrap_servers=args.bootstrap, group_id=args.group,
-                                auto_offset_reset="earliest", enable_auto_commit=True)
+    consumer = AIOKafkaConsumer(
+        args.topic,
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+    )
     await consumer.start()
     aggregate, progress = Aggregate(), Progress()
     idle_since = time.monotonic()
@@ -111,10 +121,19 @@ def run_quix(args: argparse.Namespace, state_dir: str) -> dict[str, Any]:
             window["b"][key] = window["b"].get(key, 0) + 1
         return window
 
-    app = Application(broker_address=args.bootstrap, consumer_group=args.group,
-                      auto_offset_reset="earliest", state_dir=state_dir, loglevel="WARNING")
-    topic = app.topic(args.topic, key_deserializer="str", value_deserializer="json",
-                      timestamp_extractor=event_time)
+    app = Application(
+        broker_address=args.bootstrap,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        state_dir=state_dir,
+        loglevel="WARNING",
+    )
+    topic = app.topic(
+        args.topic,
+        key_deserializer="str",
+        value_deserializer="json",
+        timestamp_extractor=event_time,
+    )
     latest: dict[tuple[str, int], dict[str, Any]] = {}  # (service, window start) -> last value
     progress = Progress()
 

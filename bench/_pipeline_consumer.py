@@ -38,12 +38,20 @@ IDLE_TIMEOUT_S = 120.0  # give up when nothing arrives for this long
 
 def faust_options(datadir: str) -> dict[str, Any]:
     """What build_app passes to faust.App, minus the table/changelog settings it alone needs."""
-    return {"store": "memory://", "datadir": datadir, "web_enabled": False,
-            "topic_partitions": 4, "topic_replication_factor": 1,
-            "consumer_auto_offset_reset": "earliest", "producer_acks": -1,
-            "broker_commit_interval": 1.0, "stream_buffer_maxsize": 65536,
-            "stream_wait_empty": False, "topic_disable_leader": True,
-            "table_standby_replicas": 0}
+    return {
+        "store": "memory://",
+        "datadir": datadir,
+        "web_enabled": False,
+        "topic_partitions": 4,
+        "topic_replication_factor": 1,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "broker_commit_interval": 1.0,
+        "stream_buffer_maxsize": 65536,
+        "stream_wait_empty": False,
+        "topic_disable_leader": True,
+        "table_standby_replicas": 0,
+    }
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,9 @@ class Counter:
     events = 0
 
 
-def build_bare(prefix: str, group: str, bootstrap: str, datadir: str
-               ) -> tuple[faust.App, Callable[[], int]]:
+def build_bare(
+    prefix: str, group: str, bootstrap: str, datadir: str
+) -> tuple[faust.App, Callable[[], int]]:
     app = faust.App(group, broker=f"kafka://{bootstrap}", **faust_options(datadir))
     topic = app.topic(f"{prefix}sla.requests", key_serializer="raw", value_serializer="raw")
     counter = Counter()
@@ -75,8 +84,9 @@ def build_bare(prefix: str, group: str, bootstrap: str, datadir: str
     return app, lambda: counter.events
 
 
-def build_naive(prefix: str, group: str, bootstrap: str, datadir: str
-                ) -> tuple[faust.App, Callable[[], int]]:
+def build_naive(
+    prefix: str, group: str, bootstrap: str, datadir: str
+) -> tuple[faust.App, Callable[[], int]]:
     app = faust.App(group, broker=f"kafka://{bootstrap}", **faust_options(datadir))
     topic = app.topic(f"{prefix}sla.requests", key_serializer="raw", value_serializer="raw")
     table = app.Table("naive-counts", default=int, key_type=str, value_type=int)
@@ -91,11 +101,18 @@ def build_naive(prefix: str, group: str, bootstrap: str, datadir: str
     return app, lambda: counter.events
 
 
-def build_pipeline(prefix: str, group: str, bootstrap: str, datadir: str
-                   ) -> tuple[faust.App, Callable[[], int]]:
-    settings = BenchSettings(group=group, kafka_bootstrap=bootstrap, store="memory://",
-                             topic_prefix=prefix, data_dir=Path(datadir), worker_id="bench",
-                             flush_interval_s=0.5)
+def build_pipeline(
+    prefix: str, group: str, bootstrap: str, datadir: str
+) -> tuple[faust.App, Callable[[], int]]:
+    settings = BenchSettings(
+        group=group,
+        kafka_bootstrap=bootstrap,
+        store="memory://",
+        topic_prefix=prefix,
+        data_dir=Path(datadir),
+        worker_id="bench",
+        flush_interval_s=0.5,
+    )
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     app, runtime = build_app(settings, load_sla_config(DEFAULT_CONFIG))
     return app, lambda: runtime.engine.applied_events
@@ -104,8 +121,9 @@ def build_pipeline(prefix: str, group: str, bootstrap: str, datadir: str
 BUILDERS = {"bare": build_bare, "naive": build_naive, "pipeline": build_pipeline}
 
 
-def attach_watcher(app: faust.App, count_of: Callable[[], int], target: int,
-                   result_path: Path) -> None:
+def attach_watcher(
+    app: faust.App, count_of: Callable[[], int], target: int, result_path: Path
+) -> None:
     @app.task
     async def watch() -> None:
         started = time.monotonic()
@@ -120,13 +138,17 @@ def attach_watcher(app: faust.App, count_of: Callable[[], int], target: int,
             last = count_of()
         seconds = time.perf_counter() - t_first
         cpu_seconds = time.process_time() - cpu_first  # all threads: robust to a busy machine
-        result = {"events": last, "measured_events": last - first, "seconds": seconds,
-                  "cpu_seconds": cpu_seconds,
-                  "events_per_s": (last - first) / seconds if seconds > 0 else 0.0,
-                  "events_per_cpu_s": (last - first) / cpu_seconds if cpu_seconds > 0 else 0.0,
-                  "load_1m": os.getloadavg()[0],
-                  "complete": last >= target,
-                  "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+        result = {
+            "events": last,
+            "measured_events": last - first,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "events_per_s": (last - first) / seconds if seconds > 0 else 0.0,
+            "events_per_cpu_s": (last - first) / cpu_seconds if cpu_seconds > 0 else 0.0,
+            "load_1m": os.getloadavg()[0],
+            "complete": last >= target,
+            "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        }
         await asyncio.sleep(1.2)  # let the pipeline's flush reach the changelog before stopping
         await app.producer.flush()
         result_path.write_text(json.dumps(result))

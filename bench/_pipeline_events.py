@@ -40,10 +40,14 @@ def iso(ts_ms: int) -> str:
 def request_event(rng: random.Random, ts_ms: int, service: str | None = None) -> dict:
     if service is None:
         service = SERVICES[0][0] if rng.random() < SERVICES[0][1] else SERVICES[1][0]
-    return {"ts": iso(ts_ms), "service": service, "endpoint": rng.choice(ENDPOINTS),
-            "status": 503 if rng.random() < ERROR_RATIO else rng.choice(STATUSES),
-            "latency_ms": round(rng.lognormvariate(math.log(80), 0.7), 2),
-            "request_id": f"r-{ts_ms}-{rng.randrange(10**6)}"}
+    return {
+        "ts": iso(ts_ms),
+        "service": service,
+        "endpoint": rng.choice(ENDPOINTS),
+        "status": 503 if rng.random() < ERROR_RATIO else rng.choice(STATUSES),
+        "latency_ms": round(rng.lognormvariate(math.log(80), 0.7), 2),
+        "request_id": f"r-{ts_ms}-{rng.randrange(10**6)}",
+    }
 
 
 def generate_requests(count: int, end_ms: int, seed: int = 1) -> Iterator[dict]:
@@ -59,8 +63,9 @@ def single_messages(topic: str, events: Iterable[dict]) -> Iterator[tuple[str, b
         yield topic, event["service"].encode(), json.dumps(event, separators=(",", ":")).encode()
 
 
-def enveloped_messages(topic: str, events: Iterable[dict], size: int
-                       ) -> Iterator[tuple[str, bytes, bytes]]:
+def enveloped_messages(
+    topic: str, events: Iterable[dict], size: int
+) -> Iterator[tuple[str, bytes, bytes]]:
     """JSON-array envelopes of up to ``size`` consecutive events of one service."""
     pending: dict[str, list[dict]] = {}
     for event in events:
@@ -81,8 +86,10 @@ def requests_topic(prefix: str) -> str:
 
 def create_pipeline_topics(bootstrap: str, prefix: str) -> None:
     """Every topic a worker with this prefix uses, as ``slaengine worker`` creates them."""
-    names = [f"{prefix}{name}" for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC,
-                                            DEADLETTER_TOPIC, ALERTS_TOPIC)]
+    names = [
+        f"{prefix}{name}"
+        for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, DEADLETTER_TOPIC, ALERTS_TOPIC)
+    ]
     asyncio.run(ensure_topics(bootstrap, names, PARTITIONS))
 
 

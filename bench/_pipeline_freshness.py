@@ -82,8 +82,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def latencies_ms(send_times: list[float], scrapes: list[Scrape], first_count: int,
-                 reading: str) -> list[float | None]:
+def latencies_ms(
+    send_times: list[float], scrapes: list[Scrape], first_count: int, reading: str
+) -> list[float | None]:
     """Per event in send order: first scrape whose counter covers it minus its send time."""
     counts = [getattr(s, reading) for s in scrapes]  # non-decreasing within one worker
     out: list[float | None] = []
@@ -111,19 +112,42 @@ def summary(latencies: list[float | None]) -> tuple[float, float, float]:
 class WorkerUnderTest:
     """``slaengine worker`` (on a memory store unless told), started through the real CLI."""
 
-    def __init__(self, bootstrap: str, prefix: str, port: int, log_path: Path,
-                 store: str = "memory://") -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str, port: int, log_path: Path, store: str = "memory://"
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}/metrics"
         self.datadir = tempfile.mkdtemp(prefix="bench-worker-")
         self.log_path = log_path
         env = {**os.environ, "SLAENGINE_API_TOKEN": ""}
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "slaengine.cli", "worker", "--store", store,
-                 "--bootstrap", bootstrap, "--topic-prefix", prefix, "--http-port", str(port),
-                 "--data-dir", self.datadir, "--config", str(DEFAULT_CONFIG),
-                 "--worker-id", "bench", "--flush-interval", "0.5"],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+                [
+                    sys.executable,
+                    "-m",
+                    "slaengine.cli",
+                    "worker",
+                    "--store",
+                    store,
+                    "--bootstrap",
+                    bootstrap,
+                    "--topic-prefix",
+                    prefix,
+                    "--http-port",
+                    str(port),
+                    "--data-dir",
+                    self.datadir,
+                    "--config",
+                    str(DEFAULT_CONFIG),
+                    "--worker-id",
+                    "bench",
+                    "--flush-interval",
+                    "0.5",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO_ROOT,
+            )
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the worker process so far, from /proc."""
@@ -146,8 +170,9 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> Scrape:
     return Scrape(time.time(), *parse_metrics(text))
 
 
-async def wait_for_applied(session: aiohttp.ClientSession, url: str, count: int,
-                           timeout: float, worker: WorkerUnderTest) -> None:
+async def wait_for_applied(
+    session: aiohttp.ClientSession, url: str, count: int, timeout: float, worker: WorkerUnderTest
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
@@ -159,24 +184,28 @@ async def wait_for_applied(session: aiohttp.ClientSession, url: str, count: int,
         except aiohttp.ClientError:
             pass  # not listening yet
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"the worker applied fewer than {count} events in {timeout} s; "
-                       f"see {worker.log_path}")
+    raise RuntimeError(
+        f"the worker applied fewer than {count} events in {timeout} s; see {worker.log_path}"
+    )
 
 
-async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: float,
-                  seconds: float) -> FreshnessResult:
+async def measure(
+    bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: float, seconds: float
+) -> FreshnessResult:
     from aiokafka import AIOKafkaProducer
 
     topic, rng = requests_topic(prefix), random.Random(7)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=True
+    )
     await producer.start()
 
     async def send_one() -> float:
         sent_at = time.time()
         event = request_event(rng, int(sent_at * 1000), "orders-api")
-        await producer.send(topic, json.dumps(event, separators=(",", ":")).encode(),
-                            key=b"orders-api")
+        await producer.send(
+            topic, json.dumps(event, separators=(",", ":")).encode(), key=b"orders-api"
+        )
         return sent_at
 
     async with aiohttp.ClientSession() as session:
@@ -217,14 +246,30 @@ async def measure(bootstrap: str, prefix: str, worker: WorkerUnderTest, rate: fl
             await producer.stop()
     applied = latencies_ms(send_times, scrapes, WARMUP_EVENTS, "applied")
     gauge = latencies_ms(send_times, scrapes, WARMUP_EVENTS, "gauge")
-    return FreshnessResult(rate, len(send_times), seconds, summary(applied), summary(gauge),
-                           len(scrapes), percentile(sorted(scrape_ms), 0.5),
-                           sum(1 for x in gauge if x is None), worst_second(send_times, applied),
-                           worker_cpu, client_cpu)
+    return FreshnessResult(
+        rate,
+        len(send_times),
+        seconds,
+        summary(applied),
+        summary(gauge),
+        len(scrapes),
+        percentile(sorted(scrape_ms), 0.5),
+        sum(1 for x in gauge if x is None),
+        worst_second(send_times, applied),
+        worker_cpu,
+        client_cpu,
+    )
 
 
-def run_freshness(bootstrap: str, prefix: str, port: int, rate: float, seconds: float,
-                  log_path: Path, store: str = "memory://") -> FreshnessResult:
+def run_freshness(
+    bootstrap: str,
+    prefix: str,
+    port: int,
+    rate: float,
+    seconds: float,
+    log_path: Path,
+    store: str = "memory://",
+) -> FreshnessResult:
     worker = WorkerUnderTest(bootstrap, prefix, port, log_path, store)
     try:
         return asyncio.run(measure(bootstrap, prefix, worker, rate, seconds))

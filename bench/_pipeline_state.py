@@ -38,8 +38,13 @@ async def read_changelog(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     """The latest value per key of a compacted changelog topic, read to its end."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     latest: dict[bytes, bytes] = {}
     try:
@@ -72,12 +77,20 @@ def changelog_sizes(bootstrap: str, topic: str, config: SlaConfig) -> list[Bucke
         if name[0] != "b":
             continue
         sizes.setdefault(kinds.get(name[1], "?"), []).append(len(key) + len(value))
-    return [BucketSize(f"changelog, {kind} bucket", len(values), sum(values) / len(values),
-                       max(values)) for kind, values in sorted(sizes.items())]
+    return [
+        BucketSize(f"changelog, {kind} bucket", len(values), sum(values) / len(values), max(values))
+        for kind, values in sorted(sizes.items())
+    ]
 
 
-def fill_busy_hour(engine: SliEngine, hour: int, per_minute: int, slow_minutes: int,
-                   rng: random.Random, offset: int) -> int:
+def fill_busy_hour(
+    engine: SliEngine,
+    hour: int,
+    per_minute: int,
+    slow_minutes: int,
+    rng: random.Random,
+    offset: int,
+) -> int:
     """Apply a busy hour of orders-api requests; ``slow_minutes`` in an incident (×3, 5xx)."""
     for minute in range(60):
         slow = minute < slow_minutes
@@ -87,8 +100,11 @@ def fill_busy_hour(engine: SliEngine, hour: int, per_minute: int, slow_minutes: 
             if rng.random() < 0.001:
                 latency *= 40  # a timeout-like outlier: the long tail stretches the sketch
             status = 503 if slow and rng.random() < 0.3 else 200
-            engine.apply_request(RequestEvent(ts, "orders-api", "GET /orders", status,
-                                              round(latency, 2)), "requests:0", offset)
+            engine.apply_request(
+                RequestEvent(ts, "orders-api", "GET /orders", status, round(latency, 2)),
+                "requests:0",
+                offset,
+            )
             offset += 1
     return offset
 
@@ -102,13 +118,20 @@ def busy_bucket_sizes(config: SlaConfig, per_minute: int = 1000) -> list[BucketS
             offset = fill_busy_hour(engine, hour, per_minute, slow, random.Random(hour), offset)
         for slo_name, hours in sorted(engine.series.items()):
             sizes = [len(json.dumps(b.to_state(), separators=(",", ":"))) for b in hours.values()]
-            out.append(BucketSize(f"{slo_name[0]}, {per_minute * 60:,} req/h, {label}",
-                                  len(sizes), sum(sizes) / len(sizes), max(sizes)))
+            out.append(
+                BucketSize(
+                    f"{slo_name[0]}, {per_minute * 60:,} req/h, {label}",
+                    len(sizes),
+                    sum(sizes) / len(sizes),
+                    max(sizes),
+                )
+            )
     return out
 
 
-def python_bytes_per_bucket(config: SlaConfig, hours: int = 24 * 30,
-                            per_minute: int = 1000) -> dict[str, float]:
+def python_bytes_per_bucket(
+    config: SlaConfig, hours: int = 24 * 30, per_minute: int = 1000
+) -> dict[str, float]:
     """tracemalloc bytes per hour bucket of a month of orders-api traffic, per SLO.
 
     Buckets are cloned from one filled hour per SLO through ``to_state``/``from_state``

@@ -58,32 +58,63 @@ class Followed:
         last = self.samples[-1]
         events = total_events - (started.processed or 0)
         seconds, cpu = last.at - started.at, last.cpu_s - started.cpu_s
-        return {"events_per_s": events / seconds if seconds > 0 else 0.0,
-                "events_per_cpu_s": events / cpu if cpu > 0 else 0.0,
-                "seconds": seconds, "cpu_seconds": cpu, "measured_events": events,
-                "startup_cpu_s": started.cpu_s}
+        return {
+            "events_per_s": events / seconds if seconds > 0 else 0.0,
+            "events_per_cpu_s": events / cpu if cpu > 0 else 0.0,
+            "seconds": seconds,
+            "cpu_seconds": cpu,
+            "measured_events": events,
+            "startup_cpu_s": started.cpu_s,
+        }
 
 
 class RealWorker:
-    def __init__(self, bootstrap: str, prefix: str, port: int, data_dir: Path, log_path: Path,
-                 config: Path | None = None, profile: Path | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        port: int,
+        data_dir: Path,
+        log_path: Path,
+        config: Path | None = None,
+        profile: Path | None = None,
+    ) -> None:
         self.bootstrap, self.prefix, self.port = bootstrap, prefix, port
         self.data_dir, self.log_path = data_dir, log_path
         self.url = f"http://127.0.0.1:{port}"
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("SLAENGINE_API_TOKEN", "SLAENGINE_API_TOKEN_FILE", "SLAENGINE_STORE")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("SLAENGINE_API_TOKEN", "SLAENGINE_API_TOKEN_FILE", "SLAENGINE_STORE")
+        }
         self.profile = profile
-        launcher = (["-m", "slaengine.cli"] if profile is None
-                    else [str(Path(__file__).with_name("_profiled_worker.py")), str(profile)])
-        command = [sys.executable, *launcher, "worker",
-                   "--bootstrap", bootstrap, "--topic-prefix", prefix,
-                   "--http-port", str(port), "--data-dir", str(data_dir), "--worker-id", "bench"]
+        launcher = (
+            ["-m", "slaengine.cli"]
+            if profile is None
+            else [str(Path(__file__).with_name("_profiled_worker.py")), str(profile)]
+        )
+        command = [
+            sys.executable,
+            *launcher,
+            "worker",
+            "--bootstrap",
+            bootstrap,
+            "--topic-prefix",
+            prefix,
+            "--http-port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--worker-id",
+            "bench",
+        ]
         if config is not None:
             command += ["--config", str(config)]
         self.started_at = time.perf_counter()
         with log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=env, cwd=REPO_ROOT)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
+            )
 
     @property
     def group(self) -> str:
@@ -144,11 +175,17 @@ class RealWorker:
                 time.sleep(0.2)
         raise RuntimeError(f"the worker's HTTP API did not answer in {timeout} s")
 
-    def follow(self, total_messages: int, timeout: float, read_counter_every: float | None = None,
-               counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> Followed:
+    def follow(
+        self,
+        total_messages: int,
+        timeout: float,
+        read_counter_every: float | None = None,
+        counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,),
+    ) -> Followed:
         """Poll committed offsets until ``total_messages``; see ``follow_offsets``."""
-        return asyncio.run(follow_offsets(self, total_messages, timeout, read_counter_every,
-                                          counted_topics))
+        return asyncio.run(
+            follow_offsets(self, total_messages, timeout, read_counter_every, counted_topics)
+        )
 
     def stop(self, timeout: float = 60) -> float:
         """SIGTERM (the worker flushes and commits), then wait; seconds it took to exit."""
@@ -178,9 +215,13 @@ def restamp_window_start(worker: Any, sample: Sample) -> None:
     sample.at, sample.cpu_s = time.perf_counter(), worker.cpu_seconds()
 
 
-async def follow_offsets(worker: RealWorker, total: int, timeout: float,
-                         read_counter_every: float | None = None,
-                         counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,)) -> Followed:
+async def follow_offsets(
+    worker: RealWorker,
+    total: int,
+    timeout: float,
+    read_counter_every: float | None = None,
+    counted_topics: tuple[str, ...] = (REQUESTS_TOPIC,),
+) -> Followed:
     """Committed offsets of sla.requests and CPU every POLL_S until ``total`` messages; the
     applied-events counter of ``counted_topics`` until the first event, then every
     ``read_counter_every`` seconds if given (a scrape of /metrics: it costs the worker
@@ -196,8 +237,10 @@ async def follow_offsets(worker: RealWorker, total: int, timeout: float,
         while time.monotonic() < deadline and worker.alive():
             committed = await committed_messages(admin, worker.group, worker.topic)
             sample = Sample(time.perf_counter(), worker.cpu_seconds(), committed)
-            if last_read is None or (read_counter_every is not None and (
-                    sample.at - last_read.at >= read_counter_every or committed >= total)):
+            if last_read is None or (
+                read_counter_every is not None
+                and (sample.at - last_read.at >= read_counter_every or committed >= total)
+            ):
                 try:
                     sample.by_topic = worker.processed_by_topic(counted_topics)
                     sample.processed = sum(sample.by_topic.values()) or None

@@ -116,41 +116,102 @@ def _running_total(load: Callable[[], np.ndarray], scale: float) -> Callable[[],
 
 
 SERIES = [
-    RealSeries("chicago_ridership", "modeldata::Chicago ridership (Clark/Lake, 2001-2016)", True,
-               _column("modeldata", "Chicago", "ridership")),
-    RealSeries("chicago_clinton", "modeldata::Chicago Clinton station", True,
-               _column("modeldata", "Chicago", "Clinton")),
-    RealSeries("chicago_archer_35th", "modeldata::Chicago Archer/35th station", True,
-               _column("modeldata", "Chicago", "Archer_35th")),
-    RealSeries("chicago_riders_total", "running total of Clark/Lake (event-store-like)", True,
-               _running_total(_column("modeldata", "Chicago", "ridership"), 1000.0)),
-    RealSeries("us_births", "mosaicData::Births (US daily births 1969-1988)", True,
-               _column("mosaicData", "Births", "births")),
-    RealSeries("us_births_cdc", "mosaicData::BirthsCDC (US daily births 1994-2003)", True,
-               _column("mosaicData", "BirthsCDC", "births")),
-    RealSeries("us_births_total", "running total of US births (event-store-like)", True,
-               _running_total(_column("mosaicData", "Births", "births"), 1000.0)),
-    RealSeries("gasoline_weekly", "fpp2::gasoline (US gasoline supplied, weekly 1991-2017)", True,
-               _weekly_rdataset("fpp2", "gasoline")),
+    RealSeries(
+        "chicago_ridership",
+        "modeldata::Chicago ridership (Clark/Lake, 2001-2016)",
+        True,
+        _column("modeldata", "Chicago", "ridership"),
+    ),
+    RealSeries(
+        "chicago_clinton",
+        "modeldata::Chicago Clinton station",
+        True,
+        _column("modeldata", "Chicago", "Clinton"),
+    ),
+    RealSeries(
+        "chicago_archer_35th",
+        "modeldata::Chicago Archer/35th station",
+        True,
+        _column("modeldata", "Chicago", "Archer_35th"),
+    ),
+    RealSeries(
+        "chicago_riders_total",
+        "running total of Clark/Lake (event-store-like)",
+        True,
+        _running_total(_column("modeldata", "Chicago", "ridership"), 1000.0),
+    ),
+    RealSeries(
+        "us_births",
+        "mosaicData::Births (US daily births 1969-1988)",
+        True,
+        _column("mosaicData", "Births", "births"),
+    ),
+    RealSeries(
+        "us_births_cdc",
+        "mosaicData::BirthsCDC (US daily births 1994-2003)",
+        True,
+        _column("mosaicData", "BirthsCDC", "births"),
+    ),
+    RealSeries(
+        "us_births_total",
+        "running total of US births (event-store-like)",
+        True,
+        _running_total(_column("mosaicData", "Births", "births"), 1000.0),
+    ),
+    RealSeries(
+        "gasoline_weekly",
+        "fpp2::gasoline (US gasoline supplied, weekly 1991-2017)",
+        True,
+        _weekly_rdataset("fpp2", "gasoline"),
+    ),
     RealSeries("co2_weekly", "statsmodels co2 (Mauna Loa, weekly 1958-2001)", True, _co2),
-    RealSeries("melbourne_temp", "quantreg::MelTemp (daily max temperature 1981-1990)", True,
-               _column("quantreg", "MelTemp", "value")),
-    RealSeries("pr_deaths", "dslabs::pr_death_counts (Puerto Rico daily deaths 2015-2018)",
-               True, _column("dslabs", "pr_death_counts", "deaths")),
-    RealSeries("vic_peak_demand", "fpp2::elecdemand half-hourly -> daily max (2014)", False,
-               _daily_peak_of_half_hours),
-    RealSeries("hyndsight_pageviews", "fpp2::hyndsight (blog pageviews, 2014-2015)", False,
-               _column("fpp2", "hyndsight", "value")),
-    RealSeries("goog_close", "fpp2::goog (Google closing price, 1000 trading days)", False,
-               _column("fpp2", "goog", "value")),
-    RealSeries("dax", "datasets::EuStockMarkets DAX (1991-1998 business days)", False,
-               _column("datasets", "EuStockMarkets", "DAX")),
-    RealSeries("ftse", "datasets::EuStockMarkets FTSE", False,
-               _column("datasets", "EuStockMarkets", "FTSE")),
+    RealSeries(
+        "melbourne_temp",
+        "quantreg::MelTemp (daily max temperature 1981-1990)",
+        True,
+        _column("quantreg", "MelTemp", "value"),
+    ),
+    RealSeries(
+        "pr_deaths",
+        "dslabs::pr_death_counts (Puerto Rico daily deaths 2015-2018)",
+        True,
+        _column("dslabs", "pr_death_counts", "deaths"),
+    ),
+    RealSeries(
+        "vic_peak_demand",
+        "fpp2::elecdemand half-hourly -> daily max (2014)",
+        False,
+        _daily_peak_of_half_hours,
+    ),
+    RealSeries(
+        "hyndsight_pageviews",
+        "fpp2::hyndsight (blog pageviews, 2014-2015)",
+        False,
+        _column("fpp2", "hyndsight", "value"),
+    ),
+    RealSeries(
+        "goog_close",
+        "fpp2::goog (Google closing price, 1000 trading days)",
+        False,
+        _column("fpp2", "goog", "value"),
+    ),
+    RealSeries(
+        "dax",
+        "datasets::EuStockMarkets DAX (1991-1998 business days)",
+        False,
+        _column("datasets", "EuStockMarkets", "DAX"),
+    ),
+    RealSeries(
+        "ftse",
+        "datasets::EuStockMarkets FTSE",
+        False,
+        _column("datasets", "EuStockMarkets", "FTSE"),
+    ),
 ]
 
 
 # --- the models -------------------------------------------------------------------------------
+
 
 def ours(train: np.ndarray, h: int) -> Bands:
     forecast = forecast_series(DailySeries(date(2000, 1, 1), train), horizon_days=h)
@@ -207,16 +268,22 @@ def prophet(train: np.ndarray, h: int) -> Bands:
     import pandas as pd
     from prophet import Prophet
 
-    frame = pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=train.size, freq="D"),
-                          "y": train})
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2000-01-01", periods=train.size, freq="D"), "y": train}
+    )
     model = Prophet(interval_width=0.8)
     model.fit(frame)
     future = model.make_future_dataframe(periods=h, include_history=False)
     p80 = model.predict(future)
     model.interval_width = 0.95
     p95 = model.predict(future)
-    return (p80["yhat"].to_numpy(), p80["yhat_lower"].to_numpy(), p80["yhat_upper"].to_numpy(),
-            p95["yhat_lower"].to_numpy(), p95["yhat_upper"].to_numpy())
+    return (
+        p80["yhat"].to_numpy(),
+        p80["yhat_lower"].to_numpy(),
+        p80["yhat_upper"].to_numpy(),
+        p95["yhat_lower"].to_numpy(),
+        p95["yhat_upper"].to_numpy(),
+    )
 
 
 MODELS: dict[str, Callable[[np.ndarray, int], Bands]] = {
@@ -231,6 +298,7 @@ MODELS: dict[str, Callable[[np.ndarray, int], Bands]] = {
 
 
 # --- the backtest -----------------------------------------------------------------------------
+
 
 @dataclass
 class Score:
@@ -259,17 +327,19 @@ def plan_rolling_origins(n: int, horizon: int, max_origins: int) -> list[int]:
     return sorted({round(float(x)) for x in np.linspace(first, last, count)})
 
 
-def score_model(fit_predict: Callable[[np.ndarray, int], Bands], y: np.ndarray, horizon: int,
-                origins: list[int]) -> Score:
+def score_model(
+    fit_predict: Callable[[np.ndarray, int], Bands], y: np.ndarray, horizon: int, origins: list[int]
+) -> Score:
     score = Score()
     for origin in origins:
-        train, actual = y[max(0, origin - TRAIN_WINDOW):origin], y[origin:origin + horizon]
+        train, actual = y[max(0, origin - TRAIN_WINDOW) : origin], y[origin : origin + horizon]
         started = time.perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                mean, lo80, hi80, lo95, hi95 = (np.asarray(b, float)
-                                                for b in fit_predict(train, horizon))
+                mean, lo80, hi80, lo95, hi95 = (
+                    np.asarray(b, float) for b in fit_predict(train, horizon)
+                )
         except Exception as err:  # noqa: BLE001 - an anchor that fails is counted, not fatal
             print(f"    failed at origin {origin}: {type(err).__name__}: {err}", file=sys.stderr)
             score.failures += 1
@@ -285,8 +355,9 @@ def score_model(fit_predict: Callable[[np.ndarray, int], Bands], y: np.ndarray, 
     return score
 
 
-def run(models: list[str], max_origins: int, names: set[str] | None,
-        results: dict[str, dict], out: Path) -> None:
+def run(
+    models: list[str], max_origins: int, names: set[str] | None, results: dict[str, dict], out: Path
+) -> None:
     for real in SERIES:
         if names and real.name not in names:
             continue
@@ -298,28 +369,40 @@ def run(models: list[str], max_origins: int, names: set[str] | None,
                 results[f"{model}|{real.name}|{horizon}"] = asdict(score)
                 # written as it goes: an interrupted run keeps what it measured
                 out.write_text(json.dumps(results, indent=1, sort_keys=True))
-                print(f"  {real.name} h={horizon} {model}: MASE {score.mase:.3f}, "
-                      f"{score.seconds / max(score.origins, 1):.2f} s/fit", file=sys.stderr)
+                print(
+                    f"  {real.name} h={horizon} {model}: MASE {score.mase:.3f}, "
+                    f"{score.seconds / max(score.origins, 1):.2f} s/fit",
+                    file=sys.stderr,
+                )
 
 
 # --- the table --------------------------------------------------------------------------------
 
-def pooled(results: dict[str, dict], model: str, horizon: int | None,
-           series: set[str]) -> dict[str, float] | None:
-    scores = [Score(**v) for k, v in results.items()
-              if k.split("|")[0] == model and k.split("|")[1] in series
-              and (horizon is None or int(k.split("|")[2]) == horizon)]
+
+def pooled(
+    results: dict[str, dict], model: str, horizon: int | None, series: set[str]
+) -> dict[str, float] | None:
+    scores = [
+        Score(**v)
+        for k, v in results.items()
+        if k.split("|")[0] == model
+        and k.split("|")[1] in series
+        and (horizon is None or int(k.split("|")[2]) == horizon)
+    ]
     scores = [s for s in scores if s.points]
     if not scores:
         return None
     points = sum(s.points for s in scores)
     mases = [s.mase for s in scores if math.isfinite(s.mase)]
-    return {"series": len(scores), "mase": float(np.mean(mases)),
-            "smape": float(np.mean([100 * s.smape_sum / s.points for s in scores])),
-            "cov80": sum(s.inside80 for s in scores) / points,
-            "cov95": sum(s.inside95 for s in scores) / points,
-            "seconds": sum(s.seconds for s in scores) / max(sum(s.origins for s in scores), 1),
-            "failures": sum(s.failures for s in scores)}
+    return {
+        "series": len(scores),
+        "mase": float(np.mean(mases)),
+        "smape": float(np.mean([100 * s.smape_sum / s.points for s in scores])),
+        "cov80": sum(s.inside80 for s in scores) / points,
+        "cov95": sum(s.inside95 for s in scores) / points,
+        "seconds": sum(s.seconds for s in scores) / max(sum(s.origins for s in scores), 1),
+        "failures": sum(s.failures for s in scores),
+    }
 
 
 def render_per_series(results: dict[str, dict]) -> str:
@@ -328,8 +411,10 @@ def render_per_series(results: dict[str, dict]) -> str:
         model, series, horizon = key.split("|")
         s = Score(**results[key])
         if s.points:
-            lines.append(f"{series:<22}{horizon:>5}  {model:<15}{s.mase:>7.3f}"
-                         f"{s.inside80 / s.points:>7.2f}{s.inside95 / s.points:>7.2f}")
+            lines.append(
+                f"{series:<22}{horizon:>5}  {model:<15}{s.mase:>7.3f}"
+                f"{s.inside80 / s.points:>7.2f}{s.inside95 / s.points:>7.2f}"
+            )
     return "\n".join(lines)
 
 
@@ -337,8 +422,11 @@ def render(results: dict[str, dict], markdown: bool) -> str:
     models = [m for m in MODELS if any(k.startswith(m + "|") for k in results)]
     groups = [("all", {s.name for s in SERIES}), ("yearly", {s.name for s in SERIES if s.yearly})]
     head = ["series", "h", "model", "MASE", "sMAPE %", "cov80", "cov95", "s/fit", "n"]
-    fmt = ("| " + " | ".join(["{}"] * len(head)) + " |") if markdown else \
-        "{:<7}{:>5}  {:<15}{:>7}{:>9}{:>7}{:>7}{:>8}{:>4}"
+    fmt = (
+        ("| " + " | ".join(["{}"] * len(head)) + " |")
+        if markdown
+        else "{:<7}{:>5}  {:<15}{:>7}{:>9}{:>7}{:>7}{:>8}{:>4}"
+    )
     lines = [fmt.format(*head)] + (["|" + "---|" * len(head)] if markdown else [])
     for label, names in groups:
         for horizon in (*HORIZONS, None):
@@ -349,10 +437,19 @@ def render(results: dict[str, dict], markdown: bool) -> str:
             for model, r in rows.items():
                 mase = f"{r['mase']:.3f}" + ("*" if r["mase"] == best else "")
                 fails = f" ({r['failures']:.0f} failed)" if r["failures"] else ""
-                lines.append(fmt.format(label, horizon or "all", model + fails, mase,
-                                        f"{r['smape']:.2f}", f"{r['cov80']:.2f}",
-                                        f"{r['cov95']:.2f}", f"{r['seconds']:.2f}",
-                                        f"{r['series']:.0f}"))
+                lines.append(
+                    fmt.format(
+                        label,
+                        horizon or "all",
+                        model + fails,
+                        mase,
+                        f"{r['smape']:.2f}",
+                        f"{r['cov80']:.2f}",
+                        f"{r['cov95']:.2f}",
+                        f"{r['seconds']:.2f}",
+                        f"{r['series']:.0f}",
+                    )
+                )
     lines.append("* best pooled MASE of the group; nominal coverage 0.80 / 0.95")
     return "\n".join(lines)
 
@@ -377,8 +474,13 @@ def main() -> int:
             print("needs the bench extra: pip install -e '.[bench]'", file=sys.stderr)
             return 2
         started = time.perf_counter()
-        run(args.models, args.max_origins, set(args.series) if args.series else None, results,
-            args.out)
+        run(
+            args.models,
+            args.max_origins,
+            set(args.series) if args.series else None,
+            results,
+            args.out,
+        )
         print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.per_series:
         print(render_per_series(results) + "\n")

@@ -4,7 +4,8 @@ Target: under 10 s for 100 series of 400 days, a third of them with a weekly pat
 adds the weekly candidates); ``--days 1095`` (the stream's retention) adds the yearly ones.
 Prints the time and the ratio to the target; run pinned to one core:
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c 0 python bench/forecast_speed.py [--days 1095]
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 taskset -c 0 python bench/forecast_speed.py [--days
+    1095]
 """
 
 from __future__ import annotations
@@ -59,11 +60,15 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     per_series_ms = 1000 * elapsed / len(series)
-    print(f"{len(series)} series x {args.days} days, horizon {args.horizon_days}: "
-          f"{elapsed:.2f} s wall, {cpu:.2f} s CPU ({per_series_ms:.0f} ms/series); "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"target {TARGET_SECONDS:.0f} s for 100 series; ratio time/target = "
-          f"{elapsed * 100 / len(series) / TARGET_SECONDS:.2f} (< 1 meets it)")
+    print(
+        f"{len(series)} series x {args.days} days, horizon {args.horizon_days}: "
+        f"{elapsed:.2f} s wall, {cpu:.2f} s CPU ({per_series_ms:.0f} ms/series); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"target {TARGET_SECONDS:.0f} s for 100 series; ratio time/target = "
+        f"{elapsed * 100 / len(series) / TARGET_SECONDS:.2f} (< 1 meets it)"
+    )
     print("models chosen: " + ", ".join(f"{k} {v}" for k, v in models.most_common()))
     return 0
 

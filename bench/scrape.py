@@ -39,8 +39,17 @@ def build(slo_count: int) -> tuple[SliEngine, SliCollector, int, int]:
     for i in range(slo_count):
         for minute in range(0, 24 * 60, 2):  # a request every 2 minutes for a day
             offset += 1
-            engine.apply(RequestEvent(start + minute * 60_000, f"svc-{i}", "GET /", 200 if minute % 97 else 503,
-                                      40.0 + minute % 300), f"requests:{i % 4}", offset)
+            engine.apply(
+                RequestEvent(
+                    start + minute * 60_000,
+                    f"svc-{i}",
+                    "GET /",
+                    200 if minute % 97 else 503,
+                    40.0 + minute % 300,
+                ),
+                f"requests:{i % 4}",
+                offset,
+            )
     series = sum(len(windows_for(s)) for s in config.slos)
     return engine, SliCollector(engine), series, offset
 
@@ -58,16 +67,24 @@ def main() -> None:
     now_ms = int(time.time() * 1000)
     for scrape in range(args.scrapes):
         # a new event: the kept exposition is stale, every exported window is evaluated again
-        engine.apply(RequestEvent(now_ms - 1000, "svc-0", "GET /", 200, 40.0), "requests:0",
-                     events + 1 + scrape)
+        engine.apply(
+            RequestEvent(now_ms - 1000, "svc-0", "GET /", 200, 40.0),
+            "requests:0",
+            events + 1 + scrape,
+        )
         started = time.perf_counter()
         size = len(exposition(registry, every_window=args.windows == "all"))
         timings.append((time.perf_counter() - started) * 1000)
     median = statistics.median(timings)
-    print(f"SLOs: {args.slos}, SLO window series per family: {series}, events: {events}, "
-          f"windows: {args.windows}, body {size / 1024:.0f} KiB, re-rendered {collector.renders} times")
-    print(f"scrape (state changed) median {median:.1f} ms, max {max(timings):.1f} ms; "
-          f"target {TARGET_MS:.0f} ms -> ratio {median / TARGET_MS:.2f}")
+    print(
+        f"SLOs: {args.slos}, SLO window series per family: {series}, events: {events}, "
+        f"windows: {args.windows}, body {size / 1024:.0f} KiB, re-rendered {collector.renders} "
+        "times"
+    )
+    print(
+        f"scrape (state changed) median {median:.1f} ms, max {max(timings):.1f} ms; "
+        f"target {TARGET_MS:.0f} ms -> ratio {median / TARGET_MS:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,9 +50,11 @@ def main() -> None:
     buckets = sum(len(hours) for hours in engine.series.values())
     changes = engine.take_changes()
     size = sum(len(json.dumps(value, separators=(",", ":"))) for _, _, value in changes)
-    print(f"{buckets:,} hour buckets, {traced / 1e6:.1f} MB traced (tracemalloc), applied in "
-          f"{cpu:.1f} s CPU under tracemalloc; one flush of all: {len(changes):,} records, "
-          f"{size / 1e6:.1f} MB of JSON")
+    print(
+        f"{buckets:,} hour buckets, {traced / 1e6:.1f} MB traced (tracemalloc), applied in "
+        f"{cpu:.1f} s CPU under tracemalloc; one flush of all: {len(changes):,} records, "
+        f"{size / 1e6:.1f} MB of JSON"
+    )
 
 
 if __name__ == "__main__":

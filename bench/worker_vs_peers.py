@@ -67,10 +67,19 @@ from slaengine.settings import DEFAULT_CONFIG
 BENCH_DIR = Path(__file__).resolve().parent
 ENVELOPE = 500
 PEER_TIMEOUT_S = 600
-TARGETS = {"worker_vs_faust": 0.9, "worker_vs_quix": 1.0, "envelope_events_per_s": 100_000,
-           "freshness_p99_ms": 1000, "scrape_cpu_ms": 5.0, "scrape_kb": 40.0,
-           "scrape_1000_ms": 100.0, "history_flat": 0.20, "restore_s": 30.0, "rss_mb": 1024,
-           "report_s": 5.0}
+TARGETS = {
+    "worker_vs_faust": 0.9,
+    "worker_vs_quix": 1.0,
+    "envelope_events_per_s": 100_000,
+    "freshness_p99_ms": 1000,
+    "scrape_cpu_ms": 5.0,
+    "scrape_kb": 40.0,
+    "scrape_1000_ms": 100.0,
+    "history_flat": 0.20,
+    "restore_s": 30.0,
+    "rss_mb": 1024,
+    "report_s": 5.0,
+}
 # (label, contender, data set): data set "single" or "envelopes"
 CONTENDERS = (
     ("raw aiokafka, single events", "aiokafka", "single"),
@@ -81,22 +90,32 @@ CONTENDERS = (
     ("slaengine worker, single events", "worker", "single"),
     ("slaengine worker, 500-event envelopes", "worker", "envelopes"),
 )
-QUICK = {"events": 20_000, "envelope_events": 100_000, "rounds": 1, "freshness_seconds": 5.0,
-         "history_months": 0.07, "batch_days": 2.0, "batch_runs": 1, "scrapes": 5,
-         "profile_events": 10_000}
+QUICK = {
+    "events": 20_000,
+    "envelope_events": 100_000,
+    "rounds": 1,
+    "freshness_seconds": 5.0,
+    "history_months": 0.07,
+    "batch_days": 2.0,
+    "batch_runs": 1,
+    "scrapes": 5,
+    "profile_events": 10_000,
+}
 
 # Ten SLOs added to the demo config's six for the 16-SLO scrape.
 EXTRA_SLOS = """
   - {name: orders-latency-250, service: orders-api, sli: latency, threshold_ms: 250, target: 90}
   - {name: orders-latency-1s, service: orders-api, sli: latency, threshold_ms: 1000, target: 99}
   - {name: orders-availability-strict, service: orders-api, sli: availability, target: 99.99}
-  - {name: orders-uptime-strict, service: orders-api, sli: uptime, slice_good_ratio: 0.99, target: 99}
+  - {name: orders-uptime-strict, service: orders-api, sli: uptime, slice_good_ratio: 0.99, target:
+  99}
   - {name: catalog-latency-300, service: catalog-api, sli: latency, threshold_ms: 300, target: 90}
   - {name: catalog-latency-500, service: catalog-api, sli: latency, threshold_ms: 500, target: 95}
   - {name: catalog-latency-1s, service: catalog-api, sli: latency, threshold_ms: 1000, target: 99}
   - {name: catalog-availability-30d, service: catalog-api, sli: availability, target: 99.9}
   - {name: catalog-uptime, service: catalog-api, sli: uptime, slice_good_ratio: 0.95, target: 99.5}
-  - {name: catalog-uptime-strict, service: catalog-api, sli: uptime, slice_good_ratio: 0.99, target: 99}
+  - {name: catalog-uptime-strict, service: catalog-api, sli: uptime, slice_good_ratio: 0.99,
+  target: 99}
 """
 
 
@@ -111,8 +130,9 @@ class DataSet:
 
     def __init__(self, name: str, events: list[dict[str, Any]], envelope: int | None) -> None:
         self.name, self.events = name, len(events)
-        raw = (enveloped_messages("t", events, envelope) if envelope
-               else single_messages("t", events))
+        raw = (
+            enveloped_messages("t", events, envelope) if envelope else single_messages("t", events)
+        )
         self.messages = [(key, value) for _, key, value in raw]
         self.reference = reference(events)
         self.latency_good = latency_good_counts(events)
@@ -123,36 +143,60 @@ class DataSet:
         produce(bootstrap, ((topic, key, value) for key, value in self.messages))
 
 
-def run_peer(kind: str, data: DataSet, prefix: str, group: str, bootstrap: str,
-             workdir: Path) -> dict[str, Any]:
+def run_peer(
+    kind: str, data: DataSet, prefix: str, group: str, bootstrap: str, workdir: Path
+) -> dict[str, Any]:
     result, log = workdir / f"{group}.json", workdir / f"{group}.log"
-    command = [sys.executable, str(BENCH_DIR / "_peer_consumer.py"), kind, "--topic",
-               requests_topic(prefix), "--group", group, "--bootstrap", bootstrap,
-               "--messages", str(len(data.messages)), "--result", str(result)]
+    command = [
+        sys.executable,
+        str(BENCH_DIR / "_peer_consumer.py"),
+        kind,
+        "--topic",
+        requests_topic(prefix),
+        "--group",
+        group,
+        "--bootstrap",
+        bootstrap,
+        "--messages",
+        str(len(data.messages)),
+        "--result",
+        str(result),
+    ]
     with log.open("wb") as out:
-        subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=PEER_TIMEOUT_S,
-                       check=False)
+        subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, timeout=PEER_TIMEOUT_S, check=False
+        )
     if not result.exists():
         raise SystemExit(f"worker_vs_peers: {kind} wrote no result; see {log}")
     measured = json.loads(result.read_text())
     if not measured["complete"]:
-        raise SystemExit(f"worker_vs_peers: {kind} saw {measured['messages']} of "
-                         f"{len(data.messages)} messages; see {log}")
+        raise SystemExit(
+            f"worker_vs_peers: {kind} saw {measured['messages']} of "
+            f"{len(data.messages)} messages; see {log}"
+        )
     summary = measured.pop("summary")
     if summary is None:  # the bare agent only counts
-        problems = ([] if measured["events"] == len(data.messages)
-                    else [f"{measured['events']} events"])
+        problems = (
+            [] if measured["events"] == len(data.messages) else [f"{measured['events']} events"]
+        )
     else:
         problems = differences(data.reference, summary)
     measured["check"] = "exact" if not problems else "; ".join(problems)
     return measured
 
 
-def run_worker(data: DataSet, prefix: str, bootstrap: str, workdir: Path,
-               profile: Path | None = None) -> dict[str, Any]:
+def run_worker(
+    data: DataSet, prefix: str, bootstrap: str, workdir: Path, profile: Path | None = None
+) -> dict[str, Any]:
     label = prefix.rstrip(".").rsplit(".", 1)[-1]
-    worker = RealWorker(bootstrap, prefix, free_port(), workdir / f"data-{label}",
-                        workdir / f"worker-{label}.log", profile=profile)
+    worker = RealWorker(
+        bootstrap,
+        prefix,
+        free_port(),
+        workdir / f"data-{label}",
+        workdir / f"worker-{label}.log",
+        profile=profile,
+    )
     try:
         followed = worker.follow(len(data.messages), PEER_TIMEOUT_S)
         if not followed.complete:
@@ -160,8 +204,9 @@ def run_worker(data: DataSet, prefix: str, bootstrap: str, workdir: Path,
         measured: dict[str, Any] = {**followed.rates(data.events)}
         measured["rss_mb"] = worker.rss_mb()
         worker.wait_http()
-        problems = worker_differences(data.reference, data.latency_good,
-                                      worker.slos(int(time.time() * 1000)))
+        problems = worker_differences(
+            data.reference, data.latency_good, worker.slos(int(time.time() * 1000))
+        )
         measured["check"] = "exact" if not problems else "; ".join(problems)
     finally:
         worker.stop()
@@ -169,40 +214,49 @@ def run_worker(data: DataSet, prefix: str, bootstrap: str, workdir: Path,
     return measured
 
 
-def run_rounds(args: argparse.Namespace, base: str, sets: dict[str, DataSet], workdir: Path
-               ) -> dict[str, list[dict[str, Any]]]:
+def run_rounds(
+    args: argparse.Namespace, base: str, sets: dict[str, DataSet], workdir: Path
+) -> dict[str, list[dict[str, Any]]]:
     measured: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in CONTENDERS}
     for index in range(args.rounds):
         prefixes = {name: f"{base}r{index}{name[0]}." for name in sets}
         started = time.perf_counter()
         for name, data in sets.items():
             data.publish(args.bootstrap, prefixes[name])
-        print(f"round {index + 1}/{args.rounds}: produced in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"round {index + 1}/{args.rounds}: produced in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for label, kind, set_name in CONTENDERS:
             data, prefix = sets[set_name], prefixes[set_name]
             if kind == "worker":
                 result = run_worker(data, prefix, args.bootstrap, workdir)
             else:
-                result = run_peer(kind, data, prefix, f"{prefix}g-{kind}", args.bootstrap,
-                                  workdir)
+                result = run_peer(kind, data, prefix, f"{prefix}g-{kind}", args.bootstrap, workdir)
             measured[label].append(result)
-            print(f"  {label:<40} {result['events_per_s']:>10,.0f} events/s "
-                  f"{result['events_per_cpu_s']:>10,.0f} per CPU-s  {result['check']}  "
-                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f"  {label:<40} {result['events_per_s']:>10,.0f} events/s "
+                f"{result['events_per_cpu_s']:>10,.0f} per CPU-s  {result['check']}  "
+                f"(load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     return measured
 
 
 def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"events_per_s": statistics.median(r["events_per_s"] for r in results),
-            "events_per_cpu_s": statistics.median(r["events_per_cpu_s"] for r in results),
-            "rounds_events_per_cpu_s": [round(r["events_per_cpu_s"]) for r in results],
-            "check": "exact" if all(r["check"] == "exact" for r in results)
-            else "; ".join(sorted({r["check"] for r in results if r["check"] != "exact"}))}
+    return {
+        "events_per_s": statistics.median(r["events_per_s"] for r in results),
+        "events_per_cpu_s": statistics.median(r["events_per_cpu_s"] for r in results),
+        "rounds_events_per_cpu_s": [round(r["events_per_cpu_s"]) for r in results],
+        "check": "exact"
+        if all(r["check"] == "exact" for r in results)
+        else "; ".join(sorted({r["check"] for r in results if r["check"] != "exact"})),
+    }
 
 
-def scrape_16_slos(args: argparse.Namespace, base: str, data: DataSet, workdir: Path
-                   ) -> dict[str, float]:
+def scrape_16_slos(
+    args: argparse.Namespace, base: str, data: DataSet, workdir: Path
+) -> dict[str, float]:
     """Worker CPU per /metrics scrape of a real worker holding 16 SLOs' state.
 
     "changed": one event before each scrape (the scrape re-renders), less the CPU of the same
@@ -212,8 +266,14 @@ def scrape_16_slos(args: argparse.Namespace, base: str, data: DataSet, workdir: 
     config.write_text(DEFAULT_CONFIG.read_text() + EXTRA_SLOS)
     prefix = f"{base}scrape."
     data.publish(args.bootstrap, prefix)
-    worker = RealWorker(args.bootstrap, prefix, free_port(), workdir / "data-scrape",
-                        workdir / "worker-scrape.log", config=config)
+    worker = RealWorker(
+        args.bootstrap,
+        prefix,
+        free_port(),
+        workdir / "data-scrape",
+        workdir / "worker-scrape.log",
+        config=config,
+    )
     try:
         if not worker.follow(len(data.messages), PEER_TIMEOUT_S).complete:
             raise SystemExit(f"worker_vs_peers: the 16-SLO worker stalled; see {worker.log_path}")
@@ -228,9 +288,14 @@ def scrape_16_slos(args: argparse.Namespace, base: str, data: DataSet, workdir: 
         for name, path in (("", "/metrics"), ("all_", "/metrics?windows=all")):
             changed = scrape_changed_cpu_ms(worker, args.bootstrap, args.scrapes, path)
             unchanged_ms, size = scrape_cpu_ms(worker, args.scrapes, 0.0, idle_per_s, path)
-            figures.update({f"{name}cpu_ms": changed["cpu_ms"], f"{name}bytes": size,
-                            f"{name}back_to_back_cpu_ms": unchanged_ms,
-                            f"{name}rerendered": changed["rerendered"]})
+            figures.update(
+                {
+                    f"{name}cpu_ms": changed["cpu_ms"],
+                    f"{name}bytes": size,
+                    f"{name}back_to_back_cpu_ms": unchanged_ms,
+                    f"{name}rerendered": changed["rerendered"],
+                }
+            )
     finally:
         worker.stop()
     return figures
@@ -239,8 +304,9 @@ def scrape_16_slos(args: argparse.Namespace, base: str, data: DataSet, workdir: 
 SCRAPE_EVENT_WAIT_S = 1.2  # an event reaches the global view within a flush interval and a read
 
 
-def scrape_changed_cpu_ms(worker: RealWorker, bootstrap: str, scrapes: int, path: str
-                          ) -> dict[str, float]:
+def scrape_changed_cpu_ms(
+    worker: RealWorker, bootstrap: str, scrapes: int, path: str
+) -> dict[str, float]:
     """The worker's CPU ms per scrape of a state that changed since the previous scrape."""
     rng = random.Random(14)
 
@@ -260,12 +326,15 @@ def scrape_changed_cpu_ms(worker: RealWorker, bootstrap: str, scrapes: int, path
     events_only, _ = stretch(scrape=False)
     with_scrapes, bodies = stretch(scrape=True)
     rerendered = sum(1 for before, after in itertools.pairwise(bodies) if before != after)
-    return {"cpu_ms": (with_scrapes - events_only) / scrapes * 1000,
-            "rerendered": rerendered / max(1, len(bodies) - 1)}
+    return {
+        "cpu_ms": (with_scrapes - events_only) / scrapes * 1000,
+        "rerendered": rerendered / max(1, len(bodies) - 1),
+    }
 
 
-def scrape_cpu_ms(worker: RealWorker, scrapes: int, spacing: float, idle_per_s: float,
-                  path: str = "/metrics") -> tuple[float, int]:
+def scrape_cpu_ms(
+    worker: RealWorker, scrapes: int, spacing: float, idle_per_s: float, path: str = "/metrics"
+) -> tuple[float, int]:
     """The worker's CPU ms per /metrics scrape over ``scrapes`` of them, and the body size."""
     cpu, started, size = worker.cpu_seconds(), time.perf_counter(), 0
     for _ in range(scrapes):
@@ -276,16 +345,24 @@ def scrape_cpu_ms(worker: RealWorker, scrapes: int, spacing: float, idle_per_s: 
 
 
 def scrape_1000_series(scrapes: int) -> dict[str, Any]:
-    output = subprocess.run([sys.executable, str(BENCH_DIR / "scrape.py"), "--scrapes",
-                             str(scrapes)], check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "scrape.py"), "--scrapes", str(scrapes)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     median = re.search(r"median ([\d.]+) ms", output)
     series = re.search(r"series per family: (\d+)", output)
-    return {"ms": float(median.group(1)) if median else float("nan"),
-            "series": int(series.group(1)) if series else 0, "output": output.strip()}
+    return {
+        "ms": float(median.group(1)) if median else float("nan"),
+        "series": int(series.group(1)) if series else 0,
+        "output": output.strip(),
+    }
 
 
-def print_profile(stats_path: Path, events: int, unprofiled_us: float, top: int = 18
-                  ) -> dict[str, Any]:
+def print_profile(
+    stats_path: Path, events: int, unprofiled_us: float, top: int = 18
+) -> dict[str, Any]:
     """Where each microsecond of an event goes: own time per package and per function.
 
     cProfile's CPU-time clock costs far more than the code it measures, so the
@@ -299,25 +376,39 @@ def print_profile(stats_path: Path, events: int, unprofiled_us: float, top: int 
     for (filename, _, name), row in rows.items():
         package = package_of(filename, name)
         by_package[package] = by_package.get(package, 0.0) + row[2]
-    print(f"\nworker CPU profile (cProfile on CPU time, main thread, from the first event "
-          f"applied to the last committed; {events:,} single events; µs scaled to the "
-          f"unprofiled {unprofiled_us:.0f} µs/event):")
+    print(
+        f"\nworker CPU profile (cProfile on CPU time, main thread, from the first event "
+        f"applied to the last committed; {events:,} single events; µs scaled to the "
+        f"unprofiled {unprofiled_us:.0f} µs/event):"
+    )
     print("  per package (own time):")
     for package, seconds in sorted(by_package.items(), key=lambda kv: -kv[1]):
         if seconds / total >= 0.01:
-            print(f"    {package:<60} {seconds / total:6.1%} {seconds / total * unprofiled_us:6.1f} µs")
+            print(
+                f"    {package:<60} {seconds / total:6.1%} {seconds / total * unprofiled_us:6.1f} "
+                "µs"
+            )
     print("  slaengine's own code, cumulative (the rest is Faust, mode, asyncio, aiokafka):")
-    ours = [(key, row) for key, row in rows.items()
-            if short_path(key[0]).startswith(("slaengine/", "streams/"))]
+    ours = [
+        (key, row)
+        for key, row in rows.items()
+        if short_path(key[0]).startswith(("slaengine/", "streams/"))
+    ]
     for (filename, line, name), row in sorted(ours, key=lambda kv: -kv[1][3])[:6]:
-        print(f"    {row[3] / total:6.1%} {row[3] / total * unprofiled_us:6.1f} µs "
-              f"{row[1] / events:6.1f} calls/event  {short_path(filename)}:{line}({name})")
+        print(
+            f"    {row[3] / total:6.1%} {row[3] / total * unprofiled_us:6.1f} µs "
+            f"{row[1] / events:6.1f} calls/event  {short_path(filename)}:{line}({name})"
+        )
     print("  top functions (own time):")
     for (filename, line, name), row in sorted(rows.items(), key=lambda kv: -kv[1][2])[:top]:
-        print(f"    {row[2] / total:6.1%} {row[2] / total * unprofiled_us:6.1f} µs "
-              f"{row[1] / events:6.1f} calls/event  {short_path(filename)}:{line}({name})")
-    return {"unprofiled_us_per_event": unprofiled_us,
-            "package_shares": {k: v / total for k, v in by_package.items()}}
+        print(
+            f"    {row[2] / total:6.1%} {row[2] / total * unprofiled_us:6.1f} µs "
+            f"{row[1] / events:6.1f} calls/event  {short_path(filename)}:{line}({name})"
+        )
+    return {
+        "unprofiled_us_per_event": unprofiled_us,
+        "package_shares": {k: v / total for k, v in by_package.items()},
+    }
 
 
 def short_path(filename: str) -> str:
@@ -346,14 +437,33 @@ def ratio(a: float, b: float) -> float:
 def scrape_rows(scrape: dict[str, float]) -> list[tuple[str, float, str, bool | None]]:
     """The 16-SLO scrape rows of the target table (default export, then ?windows=all)."""
     return [
-        (("scrape CPU ms at 16 SLOs (state changed before each scrape, re-rendered "
-          f"{scrape['rerendered']:.0%}; unchanged, back to back {scrape['back_to_back_cpu_ms']:.1f})"),
-         scrape["cpu_ms"], f"<= {TARGETS['scrape_cpu_ms']}", scrape["cpu_ms"] <= TARGETS["scrape_cpu_ms"]),
-        ("scrape size kB at 16 SLOs", scrape["bytes"] / 1000,
-         f"<= {TARGETS['scrape_kb']}", scrape["bytes"] / 1000 <= TARGETS["scrape_kb"]),
-        (("scrape ?windows=all at 16 SLOs, CPU ms (state changed; unchanged "
-          f"{scrape['all_back_to_back_cpu_ms']:.1f})"), scrape["all_cpu_ms"], "-", None),
-        ("scrape ?windows=all at 16 SLOs, kB", scrape["all_bytes"] / 1000, "-", None)]
+        (
+            (
+                "scrape CPU ms at 16 SLOs (state changed before each scrape, re-rendered "
+                f"{scrape['rerendered']:.0%}; unchanged, back to back "
+                f"{scrape['back_to_back_cpu_ms']:.1f})"
+            ),
+            scrape["cpu_ms"],
+            f"<= {TARGETS['scrape_cpu_ms']}",
+            scrape["cpu_ms"] <= TARGETS["scrape_cpu_ms"],
+        ),
+        (
+            "scrape size kB at 16 SLOs",
+            scrape["bytes"] / 1000,
+            f"<= {TARGETS['scrape_kb']}",
+            scrape["bytes"] / 1000 <= TARGETS["scrape_kb"],
+        ),
+        (
+            (
+                "scrape ?windows=all at 16 SLOs, CPU ms (state changed; unchanged "
+                f"{scrape['all_back_to_back_cpu_ms']:.1f})"
+            ),
+            scrape["all_cpu_ms"],
+            "-",
+            None,
+        ),
+        ("scrape ?windows=all at 16 SLOs, kB", scrape["all_bytes"] / 1000, "-", None),
+    ]
 
 
 def scrape_only(args: argparse.Namespace) -> int:
@@ -361,33 +471,62 @@ def scrape_only(args: argparse.Namespace) -> int:
     base = f"bench{uuid.uuid4().hex[:8]}."
     workdir = Path(tempfile.mkdtemp(prefix="bench-scrape-"))
     print(f"topics {base}*, logs in {workdir}, load {os.getloadavg()[0]:.1f}", flush=True)
-    data = DataSet("envelopes", list(generate_requests(args.envelope_events,
-                                                       int(time.time() * 1000), seed=2)), ENVELOPE)
+    data = DataSet(
+        "envelopes",
+        list(generate_requests(args.envelope_events, int(time.time() * 1000), seed=2)),
+        ENVELOPE,
+    )
     targets: list[tuple[str, float, str, bool | None]] = []
     try:
         if args.freshness_seconds > 0 and args.freshness_rate:
-            print(f"freshness: {args.freshness_rate:,.0f} events/s for {args.freshness_seconds:g} s",
-                  flush=True)
-            fresh = run_freshness(args.bootstrap, f"{base}f.", free_port(), args.freshness_rate,
-                                  args.freshness_seconds, workdir / "worker-freshness.log",
-                                  store="rocksdb://")
+            print(
+                f"freshness: {args.freshness_rate:,.0f} events/s for {args.freshness_seconds:g} s",
+                flush=True,
+            )
+            fresh = run_freshness(
+                args.bootstrap,
+                f"{base}f.",
+                free_port(),
+                args.freshness_rate,
+                args.freshness_seconds,
+                workdir / "worker-freshness.log",
+                store="rocksdb://",
+            )
             p99 = fresh.gauge_ms[1]
-            targets.append(((f"freshness event -> gauge p99 ms at {args.freshness_rate:,.0f} "
-                             f"events/s (p50 {fresh.gauge_ms[0]:.0f}; event -> applied p50 "
-                             f"{fresh.applied_ms[0]:.0f}, p99 {fresh.applied_ms[1]:.0f})"), p99,
-                            f"< {TARGETS['freshness_p99_ms']}", p99 < TARGETS["freshness_p99_ms"]))
+            targets.append(
+                (
+                    (
+                        f"freshness event -> gauge p99 ms at {args.freshness_rate:,.0f} "
+                        f"events/s (p50 {fresh.gauge_ms[0]:.0f}; event -> applied p50 "
+                        f"{fresh.applied_ms[0]:.0f}, p99 {fresh.applied_ms[1]:.0f})"
+                    ),
+                    p99,
+                    f"< {TARGETS['freshness_p99_ms']}",
+                    p99 < TARGETS["freshness_p99_ms"],
+                )
+            )
         print("scrapes: a real worker with 16 SLOs, then bench/scrape.py", flush=True)
         targets += scrape_rows(scrape_16_slos(args, base, data, workdir))
         thousand = scrape_1000_series(args.scrapes)
         print(thousand["output"])
-        targets.append((f"scrape ms at {thousand['series']} series per family", thousand["ms"],
-                        f"< {TARGETS['scrape_1000_ms']}", thousand["ms"] < TARGETS["scrape_1000_ms"]))
+        targets.append(
+            (
+                f"scrape ms at {thousand['series']} series per family",
+                thousand["ms"],
+                f"< {TARGETS['scrape_1000_ms']}",
+                thousand["ms"] < TARGETS["scrape_1000_ms"],
+            )
+        )
     finally:
         if not args.keep_topics:
             asyncio.run(delete_topics(args.bootstrap, base))
-    print(f"\nload {os.getloadavg()[0]:.1f} at the end\n| target | measured | goal | met |\n|---|---|---|---|")
+    print(
+        f"\nload {os.getloadavg()[0]:.1f} at the end\n| target | measured | goal | met "
+        "|\n|---|---|---|---|"
+    )
     for name, value, goal, met in targets:
-        print(f"| {name} | {value:,.2f} | {goal} | {'-' if met is None else ('yes' if met else 'NO')} |")
+        verdict = "-" if met is None else ("yes" if met else "NO")
+        print(f"| {name} | {value:,.2f} | {goal} | {verdict} |")
     return 0
 
 
@@ -395,49 +534,83 @@ def print_report(figures: dict[str, Any]) -> None:
     runs = figures["runs"]
     bare = runs["bare Faust agent (iterates only)"]["events_per_cpu_s"]
     quix = runs["Quix Streams 3.x, single events"]["events_per_cpu_s"]
-    print(f"\n{figures['events']:,} single events / {figures['envelope_events']:,} in envelopes, "
-          f"{figures['rounds']} round(s), medians; {figures['cpus']} CPUs, load "
-          f"{figures['load_1m']:.1f} at the end")
-    print("| contender | events/s (wall) | events per CPU-second | vs bare Faust | vs Quix | "
-          "per-CPU-s each round | check |")
+    print(
+        f"\n{figures['events']:,} single events / {figures['envelope_events']:,} in envelopes, "
+        f"{figures['rounds']} round(s), medians; {figures['cpus']} CPUs, load "
+        f"{figures['load_1m']:.1f} at the end"
+    )
+    print(
+        "| contender | events/s (wall) | events per CPU-second | vs bare Faust | vs Quix | "
+        "per-CPU-s each round | check |"
+    )
     print("|---|---|---|---|---|---|---|")
     for label, _, _ in CONTENDERS:
         run = runs[label]
-        print(f"| {label} | {run['events_per_s']:,.0f} | {run['events_per_cpu_s']:,.0f} | "
-              f"{ratio(run['events_per_cpu_s'], bare):.2f} | "
-              f"{ratio(run['events_per_cpu_s'], quix):.2f} | "
-              f"{', '.join(f'{x:,}' for x in run['rounds_events_per_cpu_s'])} | {run['check']} |")
+        print(
+            f"| {label} | {run['events_per_s']:,.0f} | {run['events_per_cpu_s']:,.0f} | "
+            f"{ratio(run['events_per_cpu_s'], bare):.2f} | "
+            f"{ratio(run['events_per_cpu_s'], quix):.2f} | "
+            f"{', '.join(f'{x:,}' for x in run['rounds_events_per_cpu_s'])} | {run['check']} |"
+        )
     single = runs["slaengine worker, single events"]
     envelopes = runs["slaengine worker, 500-event envelopes"]
     targets = [
-        ("worker single / bare Faust per CPU-s", ratio(single["events_per_cpu_s"], bare),
-         f">= {TARGETS['worker_vs_faust']}", ratio(single["events_per_cpu_s"], bare)
-         >= TARGETS["worker_vs_faust"]),
-        ("worker single / Quix per CPU-s (moonshot)", ratio(single["events_per_cpu_s"], quix),
-         f">= {TARGETS['worker_vs_quix']}", ratio(single["events_per_cpu_s"], quix)
-         >= TARGETS["worker_vs_quix"]),
-        ("worker envelopes, events/s (wall)", envelopes["events_per_s"],
-         f">= {TARGETS['envelope_events_per_s']:,}",
-         envelopes["events_per_s"] >= TARGETS["envelope_events_per_s"]),
+        (
+            "worker single / bare Faust per CPU-s",
+            ratio(single["events_per_cpu_s"], bare),
+            f">= {TARGETS['worker_vs_faust']}",
+            ratio(single["events_per_cpu_s"], bare) >= TARGETS["worker_vs_faust"],
+        ),
+        (
+            "worker single / Quix per CPU-s (moonshot)",
+            ratio(single["events_per_cpu_s"], quix),
+            f">= {TARGETS['worker_vs_quix']}",
+            ratio(single["events_per_cpu_s"], quix) >= TARGETS["worker_vs_quix"],
+        ),
+        (
+            "worker envelopes, events/s (wall)",
+            envelopes["events_per_s"],
+            f">= {TARGETS['envelope_events_per_s']:,}",
+            envelopes["events_per_s"] >= TARGETS["envelope_events_per_s"],
+        ),
     ]
     if "freshness" in figures:
         p99 = figures["freshness"]["gauge_ms"][1]
-        targets.append(((f"freshness event -> gauge p99 ms at {figures['freshness']['rate']:,.0f}"
-                        " events/s"), p99, f"< {TARGETS['freshness_p99_ms']}",
-                        p99 < TARGETS["freshness_p99_ms"]))
+        targets.append(
+            (
+                (
+                    f"freshness event -> gauge p99 ms at {figures['freshness']['rate']:,.0f}"
+                    " events/s"
+                ),
+                p99,
+                f"< {TARGETS['freshness_p99_ms']}",
+                p99 < TARGETS["freshness_p99_ms"],
+            )
+        )
     if "scrape_16" in figures:
         targets += scrape_rows(figures["scrape_16"])
     if "scrape_1000" in figures:
         ms = figures["scrape_1000"]["ms"]
-        targets.append((f"scrape ms at {figures['scrape_1000']['series']} series per family",
-                        ms, f"< {TARGETS['scrape_1000_ms']}", ms < TARGETS["scrape_1000_ms"]))
+        targets.append(
+            (
+                f"scrape ms at {figures['scrape_1000']['series']} series per family",
+                ms,
+                f"< {TARGETS['scrape_1000_ms']}",
+                ms < TARGETS["scrape_1000_ms"],
+            )
+        )
     if "history" in figures:
         targets += history_targets(figures["history"])
     for timing in figures.get("batch", []):
         is_report = timing["command"].startswith("slaengine report")
-        targets.append((f"{timing['command']} over {figures['batch_events']:,} events, wall s",
-                        timing["wall_s"], f"< {TARGETS['report_s']}" if is_report else "-",
-                        timing["wall_s"] < TARGETS["report_s"] if is_report else None))
+        targets.append(
+            (
+                f"{timing['command']} over {figures['batch_events']:,} events, wall s",
+                timing["wall_s"],
+                f"< {TARGETS['report_s']}" if is_report else "-",
+                timing["wall_s"] < TARGETS["report_s"] if is_report else None,
+            )
+        )
     print_targets(targets)
     if "history" in figures:
         print_history(figures["history"])
@@ -454,62 +627,115 @@ def history_targets(history: dict[str, Any]) -> list[tuple[str, float, str, bool
     flat = history["worst_tenth_vs_median"]
     scale = f"{history['months']:g} months, {history['slos']} SLOs"
     return [
-        (f"history ({scale}): worst tenth vs median"
-         + (" (replay too short to cut into tenths)" if math.isnan(flat) else ""),
-         flat, f"<= {TARGETS['history_flat']}",
-         None if math.isnan(flat) else flat <= TARGETS["history_flat"]),
-        (f"history ({scale}): worst tenth vs median, per worker CPU-second",
-         history["worst_tenth_per_cpu_vs_median"], f"<= {TARGETS['history_flat']}",
-         None if math.isnan(history["worst_tenth_per_cpu_vs_median"])
-         else history["worst_tenth_per_cpu_vs_median"] <= TARGETS["history_flat"]),
-        (f"restart ({scale}), state kept, s", history["restart_kept_state_s"],
-         f"< {TARGETS['restore_s']}", history["restart_kept_state_s"] < TARGETS["restore_s"]),
-        (f"restart ({scale}), state from changelog, s", history["restart_empty_dir_s"],
-         f"< {TARGETS['restore_s']}", history["restart_empty_dir_s"] < TARGETS["restore_s"]),
-        ("RSS MB after replay", history["rss_after_replay_mb"], f"< {TARGETS['rss_mb']}",
-         history["rss_after_replay_mb"] < TARGETS["rss_mb"]),
-        ("RSS MB after restart, state kept / from changelog",
-         max(history["rss_after_restart_mb"], history["rss_after_changelog_restore_mb"]),
-         f"< {TARGETS['rss_mb']}",
-         max(history["rss_after_restart_mb"], history["rss_after_changelog_restore_mb"])
-         < TARGETS["rss_mb"])]
+        (
+            f"history ({scale}): worst tenth vs median"
+            + (" (replay too short to cut into tenths)" if math.isnan(flat) else ""),
+            flat,
+            f"<= {TARGETS['history_flat']}",
+            None if math.isnan(flat) else flat <= TARGETS["history_flat"],
+        ),
+        (
+            f"history ({scale}): worst tenth vs median, per worker CPU-second",
+            history["worst_tenth_per_cpu_vs_median"],
+            f"<= {TARGETS['history_flat']}",
+            None
+            if math.isnan(history["worst_tenth_per_cpu_vs_median"])
+            else history["worst_tenth_per_cpu_vs_median"] <= TARGETS["history_flat"],
+        ),
+        (
+            f"restart ({scale}), state kept, s",
+            history["restart_kept_state_s"],
+            f"< {TARGETS['restore_s']}",
+            history["restart_kept_state_s"] < TARGETS["restore_s"],
+        ),
+        (
+            f"restart ({scale}), state from changelog, s",
+            history["restart_empty_dir_s"],
+            f"< {TARGETS['restore_s']}",
+            history["restart_empty_dir_s"] < TARGETS["restore_s"],
+        ),
+        (
+            "RSS MB after replay",
+            history["rss_after_replay_mb"],
+            f"< {TARGETS['rss_mb']}",
+            history["rss_after_replay_mb"] < TARGETS["rss_mb"],
+        ),
+        (
+            "RSS MB after restart, state kept / from changelog",
+            max(history["rss_after_restart_mb"], history["rss_after_changelog_restore_mb"]),
+            f"< {TARGETS['rss_mb']}",
+            max(history["rss_after_restart_mb"], history["rss_after_changelog_restore_mb"])
+            < TARGETS["rss_mb"],
+        ),
+    ]
 
 
 def print_history(history: dict[str, Any]) -> None:
-    print("history replay: " + ", ".join(
-        f"{topic} {history['events'][topic]:,} events in {history['messages'][topic]:,} "
-        "messages" for topic in history["events"]))
-    print(f"  {history['events_per_s']:,.0f} events/s over {history['seconds']:,.0f} s, "
-          f"{history['events_per_cpu_s']:,.0f} per CPU-second")
+    print(
+        "history replay: "
+        + ", ".join(
+            f"{topic} {history['events'][topic]:,} events in {history['messages'][topic]:,} "
+            "messages"
+            for topic in history["events"]
+        )
+    )
+    print(
+        f"  {history['events_per_s']:,.0f} events/s over {history['seconds']:,.0f} s, "
+        f"{history['events_per_cpu_s']:,.0f} per CPU-second"
+    )
     tenths = history["tenths_events_per_s"]
     if tenths:
         print("history replay, events/s per tenth: " + ", ".join(f"{x:,.0f}" for x in tenths))
-        print("  events per worker CPU-second in each tenth: " + ", ".join(
-            f"{x:,.0f}" for x in history["tenths_events_per_cpu_s"]))
-        print("  the worker's CPU share in each tenth: " + ", ".join(
-            f"{x:.2f}" for x in history["tenths_cpu_share"]))
-        print("  orders' share of the events each tenth applied: " + ", ".join(
-            f"{shares.get('sla.orders', 0):.0%}" for shares in history["tenths_topic_share"]))
+        print(
+            "  events per worker CPU-second in each tenth: "
+            + ", ".join(f"{x:,.0f}" for x in history["tenths_events_per_cpu_s"])
+        )
+        print(
+            "  the worker's CPU share in each tenth: "
+            + ", ".join(f"{x:.2f}" for x in history["tenths_cpu_share"])
+        )
+        print(
+            "  orders' share of the events each tenth applied: "
+            + ", ".join(
+                f"{shares.get('sla.orders', 0):.0%}" for shares in history["tenths_topic_share"]
+            )
+        )
 
 
 def history_only(args: argparse.Namespace) -> int:
     """``--history-only``: the history replay and restarts, without the other rows."""
     base = f"bench{uuid.uuid4().hex[:8]}."
     workdir = Path(tempfile.mkdtemp(prefix="bench-history-"))
-    print(f"topics {base}*, logs in {workdir}, {os.cpu_count()} CPUs, load "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"topics {base}*, logs in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     try:
-        print(f"history: {args.history_months:g} months, {args.history_slos} SLOs into a real "
-              "worker", flush=True)
-        history = run_history(args.bootstrap, f"{base}h.", free_port(), args.history_months,
-                              args.history_batch_size, workdir, timeout=3600,
-                              slos=args.history_slos).as_dict()
+        print(
+            f"history: {args.history_months:g} months, {args.history_slos} SLOs into a real worker",
+            flush=True,
+        )
+        history = run_history(
+            args.bootstrap,
+            f"{base}h.",
+            free_port(),
+            args.history_months,
+            args.history_batch_size,
+            workdir,
+            timeout=3600,
+            slos=args.history_slos,
+        ).as_dict()
         print(f"\nload {os.getloadavg()[0]:.1f} at the end")
         print_targets(history_targets(history))
         print_history(history)
         if args.json is not None:
-            args.json.write_text(json.dumps({"history": history, "cpus": os.cpu_count(),
-                                             "load_1m": os.getloadavg()[0]}, indent=2, default=str))
+            args.json.write_text(
+                json.dumps(
+                    {"history": history, "cpus": os.cpu_count(), "load_1m": os.getloadavg()[0]},
+                    indent=2,
+                    default=str,
+                )
+            )
     finally:
         if not args.keep_topics:
             print(f"deleted {asyncio.run(delete_topics(args.bootstrap, base))} bench topics")
@@ -519,43 +745,89 @@ def history_only(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="everything small (a smoke run of about two minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="everything small (a smoke run of about two minutes)"
+    )
     parser.add_argument("--events", type=int, default=200_000, help="single-event messages")
-    parser.add_argument("--envelope-events", type=int, default=1_000_000,
-                        help=f"events sent in {ENVELOPE}-event envelopes")
+    parser.add_argument(
+        "--envelope-events",
+        type=int,
+        default=1_000_000,
+        help=f"events sent in {ENVELOPE}-event envelopes",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
-    parser.add_argument("--bootstrap", default=os.environ.get("SLAENGINE_KAFKA_BOOTSTRAP",
-                                                               "127.0.0.1:9092"))
-    parser.add_argument("--freshness-seconds", type=float, default=20.0,
-                        help="event-to-gauge freshness run (0: skip)")
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    parser.add_argument(
+        "--freshness-seconds",
+        type=float,
+        default=20.0,
+        help="event-to-gauge freshness run (0: skip)",
+    )
     parser.add_argument("--scrapes", type=int, default=20, help="scrapes timed per scrape row")
-    parser.add_argument("--scrape-only", action="store_true",
-                        help="only the scrape rows (and freshness with --freshness-rate)")
-    parser.add_argument("--freshness-rate", type=float,
-                        help="events/s of the freshness run (default: half the worker's "
-                        "single-event rate; with --scrape-only: no freshness run without it)")
-    parser.add_argument("--history-months", type=float, default=1.0,
-                        help="months of generated history to replay (0: skip; 6 = full scale)")
-    parser.add_argument("--history-batch-size", type=int, default=200,
-                        help="events per envelope in the replay (the demo's 200)")
-    parser.add_argument("--history-slos", type=int, default=6,
-                        help="SLOs of the history worker: the demo's 6, or more with variants of "
-                             "them (50 = the issue's restore scale)")
-    parser.add_argument("--history-only", action="store_true",
-                        help="run only the history replay and restarts (with --history-months)")
-    parser.add_argument("--batch-month", help="month (YYYY-MM) for compute/report timings "
-                        "(default: the last full month)")
-    parser.add_argument("--batch-days", type=float,
-                        help="instead of a month: this many days ending now (0: skip batch)")
+    parser.add_argument(
+        "--scrape-only",
+        action="store_true",
+        help="only the scrape rows (and freshness with --freshness-rate)",
+    )
+    parser.add_argument(
+        "--freshness-rate",
+        type=float,
+        help="events/s of the freshness run (default: half the worker's "
+        "single-event rate; with --scrape-only: no freshness run without it)",
+    )
+    parser.add_argument(
+        "--history-months",
+        type=float,
+        default=1.0,
+        help="months of generated history to replay (0: skip; 6 = full scale)",
+    )
+    parser.add_argument(
+        "--history-batch-size",
+        type=int,
+        default=200,
+        help="events per envelope in the replay (the demo's 200)",
+    )
+    parser.add_argument(
+        "--history-slos",
+        type=int,
+        default=6,
+        help="SLOs of the history worker: the demo's 6, or more with variants of "
+        "them (50 = the issue's restore scale)",
+    )
+    parser.add_argument(
+        "--history-only",
+        action="store_true",
+        help="run only the history replay and restarts (with --history-months)",
+    )
+    parser.add_argument(
+        "--batch-month",
+        help="month (YYYY-MM) for compute/report timings (default: the last full month)",
+    )
+    parser.add_argument(
+        "--batch-days",
+        type=float,
+        help="instead of a month: this many days ending now (0: skip batch)",
+    )
     parser.add_argument("--batch-runs", type=int, default=3, help="timed runs of each command")
-    parser.add_argument("--profile", type=Path,
-                        help="also run the worker under cProfile on single events; stats here")
-    parser.add_argument("--profile-events", type=int, default=30_000,
-                        help="single events of the profiled run (cProfile slows it ~10x)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="also run the worker under cProfile on single events; stats here",
+    )
+    parser.add_argument(
+        "--profile-events",
+        type=int,
+        default=30_000,
+        help="single events of the profiled run (cProfile slows it ~10x)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--keep-topics", action="store_true",
-                        help="leave the bench topics on the broker (default: delete them)")
+    parser.add_argument(
+        "--keep-topics",
+        action="store_true",
+        help="leave the bench topics on the broker (default: delete them)",
+    )
     return parser
 
 
@@ -568,8 +840,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             if getattr(args, name, None) == defaults.get(name):  # an explicit flag wins
                 setattr(args, name, value)
     if args.events < 1000 or args.envelope_events < 10 * ENVELOPE or args.rounds < 1:
-        parser.error(f"--events must be at least 1000, --envelope-events at least "
-                     f"{10 * ENVELOPE} and --rounds at least 1")
+        parser.error(
+            f"--events must be at least 1000, --envelope-events at least "
+            f"{10 * ENVELOPE} and --rounds at least 1"
+        )
     if args.batch_month and not re.fullmatch(r"\d{4}-\d{2}", args.batch_month):
         parser.error(f"--batch-month must be YYYY-MM, got {args.batch_month!r}")
     if args.history_months < 0 or args.scrapes < 1 or args.batch_runs < 1:
@@ -605,34 +879,62 @@ def main(argv: list[str] | None = None) -> int:
         return history_only(args)
     base = f"bench{uuid.uuid4().hex[:8]}."
     workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
-    print(f"topics {base}*, logs in {workdir}, {os.cpu_count()} CPUs, load "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"topics {base}*, logs in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     end_ms = int(time.time() * 1000)
-    sets = {"single": DataSet("single", list(generate_requests(args.events, end_ms)), None),
-            "envelopes": DataSet("envelopes", list(generate_requests(args.envelope_events, end_ms,
-                                                                      seed=2)), ENVELOPE)}
-    figures: dict[str, Any] = {"events": args.events, "envelope_events": args.envelope_events,
-                               "rounds": args.rounds, "cpus": os.cpu_count()}
+    sets = {
+        "single": DataSet("single", list(generate_requests(args.events, end_ms)), None),
+        "envelopes": DataSet(
+            "envelopes", list(generate_requests(args.envelope_events, end_ms, seed=2)), ENVELOPE
+        ),
+    }
+    figures: dict[str, Any] = {
+        "events": args.events,
+        "envelope_events": args.envelope_events,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+    }
     try:
         measured = run_rounds(args, base, sets, workdir)
         figures["runs"] = {label: median_of(results) for label, results in measured.items()}
         if args.freshness_seconds > 0:
-            rate = (args.freshness_rate
-                    or figures["runs"]["slaengine worker, single events"]["events_per_s"] / 2)
-            print(f"freshness: {rate:,.0f} events/s for {args.freshness_seconds:g} s into a real "
-                  "worker (RocksDB store)", flush=True)
-            figures["freshness"] = asdict(run_freshness(
-                args.bootstrap, f"{base}f.", free_port(), rate, args.freshness_seconds,
-                workdir / "worker-freshness.log", store="rocksdb://"))
+            rate = (
+                args.freshness_rate
+                or figures["runs"]["slaengine worker, single events"]["events_per_s"] / 2
+            )
+            print(
+                f"freshness: {rate:,.0f} events/s for {args.freshness_seconds:g} s into a real "
+                "worker (RocksDB store)",
+                flush=True,
+            )
+            figures["freshness"] = asdict(
+                run_freshness(
+                    args.bootstrap,
+                    f"{base}f.",
+                    free_port(),
+                    rate,
+                    args.freshness_seconds,
+                    workdir / "worker-freshness.log",
+                    store="rocksdb://",
+                )
+            )
         print("scrapes: a real worker with 16 SLOs, then bench/scrape.py", flush=True)
         figures["scrape_16"] = scrape_16_slos(args, base, sets["envelopes"], workdir)
         figures["scrape_1000"] = scrape_1000_series(args.scrapes)
         if args.history_months > 0:
             print(f"history: {args.history_months:g} months into a real worker", flush=True)
-            figures["history"] = run_history(args.bootstrap, f"{base}h.", free_port(),
-                                             args.history_months, args.history_batch_size,
-                                             workdir, timeout=3600,
-                                             slos=args.history_slos).as_dict()
+            figures["history"] = run_history(
+                args.bootstrap,
+                f"{base}h.",
+                free_port(),
+                args.history_months,
+                args.history_batch_size,
+                workdir,
+                timeout=3600,
+                slos=args.history_slos,
+            ).as_dict()
         if args.batch_days != 0:
             month = None if args.batch_days else (args.batch_month or last_full_month())
             print(f"batch: {month or f'{args.batch_days:g} days'}", flush=True)
@@ -645,14 +947,18 @@ def main(argv: list[str] | None = None) -> int:
             args.profile.mkdir(parents=True, exist_ok=True)
             stats = args.profile / "worker-single.pstats"
             prefix = f"{base}prof."
-            profile_set = DataSet("profile", list(generate_requests(
-                min(args.events, args.profile_events), end_ms)), None)
+            profile_set = DataSet(
+                "profile",
+                list(generate_requests(min(args.events, args.profile_events), end_ms)),
+                None,
+            )
             profile_set.publish(args.bootstrap, prefix)
             profiled = run_worker(profile_set, prefix, args.bootstrap, workdir, profile=stats)
             print(f"  profiled run: {profiled['check']}", flush=True)
             unprofiled = figures["runs"]["slaengine worker, single events"]["events_per_cpu_s"]
-            figures["profile"] = print_profile(stats, int(profiled["measured_events"]),
-                                               1e6 / unprofiled)
+            figures["profile"] = print_profile(
+                stats, int(profiled["measured_events"]), 1e6 / unprofiled
+            )
         if args.json is not None:
             args.json.write_text(json.dumps(figures, indent=2, default=str))
     finally:

@@ -26,8 +26,12 @@ DEADLETTER_TOPIC = "sla.deadletter"
 ALERTS_TOPIC = "sla.alerts"
 
 # short names of the input topics, used in partition sources such as "requests:3"
-SOURCE_NAMES = {REQUESTS_TOPIC: "requests", ORDERS_TOPIC: "orders", RESOURCES_TOPIC: "resources",
-                PROJECTIONS_TOPIC: "projections"}
+SOURCE_NAMES = {
+    REQUESTS_TOPIC: "requests",
+    ORDERS_TOPIC: "orders",
+    RESOURCES_TOPIC: "resources",
+    PROJECTIONS_TOPIC: "projections",
+}
 
 
 def source_id(short_name: str, partition: int) -> str:
@@ -39,9 +43,12 @@ def source_name(source: str) -> str:
     """The topic's short name of a source id: ``requests:3`` -> ``requests``."""
     return source.split(":", 1)[0]
 
+
 ORDER_EVENT_KINDS = ("created", "allocated", "shipped", "cancelled")
 MAX_FUTURE_MS = 5 * 60 * 1000
-MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken clock or seconds sent as ms
+MIN_TS_MS = (
+    946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a broken clock or seconds sent as ms
+)
 MAX_TEXT = 200  # characters in any name, id or label
 MAX_LABELS = 20  # labels per resource measurement
 MAX_LATENCY_MS = 1e9  # about 11.6 days
@@ -104,9 +111,22 @@ class InvalidElement:
     element: Any = None  # the decoded element, when it was JSON
 
 
-INVALID_REASONS = ("not_utf8", "not_json", "not_object", "empty_batch", "batch_too_large", "missing_field",
-                   "wrong_type", "out_of_range", "bad_text", "too_long", "bad_timestamp", "future_timestamp",
-                   "conflicting_fields", "unknown_topic")
+INVALID_REASONS = (
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "empty_batch",
+    "batch_too_large",
+    "missing_field",
+    "wrong_type",
+    "out_of_range",
+    "bad_text",
+    "too_long",
+    "bad_timestamp",
+    "future_timestamp",
+    "conflicting_fields",
+    "unknown_topic",
+)
 
 
 def _short(value: Any) -> str:
@@ -134,9 +154,13 @@ def parse_timestamp_ms(value: Any) -> int:
                 parsed = parsed.replace(tzinfo=UTC)
             ts_ms = int(parsed.timestamp() * 1000)
         except (ValueError, OverflowError):
-            raise _Invalid("bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp") from None
+            raise _Invalid(
+                "bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp"
+            ) from None
     elif isinstance(value, bool):
-        raise _Invalid("bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
+        raise _Invalid(
+            "bad_timestamp", "ts must be an ISO-8601 string or epoch milliseconds, not a boolean"
+        )
     elif isinstance(value, int):  # compared as an int: a 400-digit integer must not reach float()
         ts_ms = value
     elif isinstance(value, float):
@@ -144,10 +168,16 @@ def parse_timestamp_ms(value: Any) -> int:
             raise _Invalid("bad_timestamp", f"ts {value!r} is not a valid epoch-milliseconds value")
         ts_ms = int(value)  # exact for any finite float, however large
     else:
-        raise _Invalid("bad_timestamp",
-                       f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
+        raise _Invalid(
+            "bad_timestamp",
+            f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}",
+        )
     if ts_ms < MIN_TS_MS:
-        hint = " (epoch seconds? ts takes milliseconds)" if isinstance(value, (int, float)) and ts_ms > 0 else ""
+        hint = (
+            " (epoch seconds? ts takes milliseconds)"
+            if isinstance(value, (int, float)) and ts_ms > 0
+            else ""
+        )
         raise _Invalid("bad_timestamp", f"ts {_short(value)} is before 2000-01-01{hint}")
     return ts_ms
 
@@ -161,12 +191,17 @@ def check_text(name: str, value: str) -> str:
     if len(value) <= MAX_TEXT and value.isprintable():  # fast path: plain names
         return value
     if len(value) > MAX_TEXT:
-        raise _Invalid("too_long", f"field {name!r} has {len(value)} characters (at most {MAX_TEXT})")
+        raise _Invalid(
+            "too_long", f"field {name!r} has {len(value)} characters (at most {MAX_TEXT})"
+        )
     bad = _BAD_TEXT.search(value)
     if bad is not None:
-        raise _Invalid("bad_text", f"field {name!r} contains the character U+{ord(bad.group()):04X} at "
-                                   f"position {bad.start()} (control characters and lone surrogates are "
-                                   "not allowed)")
+        raise _Invalid(
+            "bad_text",
+            f"field {name!r} contains the character U+{ord(bad.group()):04X} at "
+            f"position {bad.start()} (control characters and lone surrogates are "
+            "not allowed)",
+        )
     return value
 
 
@@ -177,7 +212,9 @@ def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], kind
     if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
         raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got a boolean")
     if not isinstance(value, kind):
-        raise _Invalid("wrong_type", f"field {name!r} must be {kind_name}, got {type(value).__name__}")
+        raise _Invalid(
+            "wrong_type", f"field {name!r} must be {kind_name}, got {type(value).__name__}"
+        )
     if isinstance(value, str):
         if not value:
             raise _Invalid("missing_field", f"field {name!r} must not be empty")
@@ -200,9 +237,13 @@ def _finite_number(obj: dict[str, Any], name: str, low: float, high: float) -> f
     if isinstance(value, float) and not math.isfinite(value):
         raise _Invalid("out_of_range", f"field {name!r} must be finite, got {value!r}")
     if value < 0 <= low:
-        raise _Invalid("out_of_range", f"field {name!r} is {_short(value)}: negative (must be 0 or more)")
+        raise _Invalid(
+            "out_of_range", f"field {name!r} is {_short(value)}: negative (must be 0 or more)"
+        )
     if not low <= value <= high:
-        raise _Invalid("out_of_range", f"field {name!r} is {_short(value)}, outside {low:g} to {high:g}")
+        raise _Invalid(
+            "out_of_range", f"field {name!r} is {_short(value)}, outside {low:g} to {high:g}"
+        )
     return float(value)
 
 
@@ -214,7 +255,9 @@ def _timestamp(obj: dict[str, Any], now_ms: int) -> int:
         if ts_ms > now_ms + 10**12:  # centuries ahead: not worth a count of seconds
             raise _Invalid("future_timestamp", f"ts {_short(obj['ts'])} is far in the future")
         ahead = (ts_ms - now_ms) / 1000
-        raise _Invalid("future_timestamp", f"ts is {ahead:.0f} s in the future (at most 300 s allowed)")
+        raise _Invalid(
+            "future_timestamp", f"ts is {ahead:.0f} s in the future (at most 300 s allowed)"
+        )
     return ts_ms
 
 
@@ -223,13 +266,27 @@ def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     # anything unusual goes through the checked path, which explains what is wrong.
     service, endpoint = obj.get("service"), obj.get("endpoint")
     status, latency, request_id = obj.get("status"), obj.get("latency_ms"), obj.get("request_id")
-    if (type(service) is str and 0 < len(service) <= MAX_TEXT and service.isprintable()
-            and type(endpoint) is str and 0 < len(endpoint) <= MAX_TEXT and endpoint.isprintable()
-            and type(status) is int and 100 <= status <= 599
-            and (type(latency) is float or type(latency) is int) and 0 <= latency <= MAX_LATENCY_MS
-            and (request_id is None or type(request_id) is str and len(request_id) <= MAX_TEXT
-                 and request_id.isprintable())):
-        return RequestEvent(_timestamp(obj, now_ms), service, endpoint, status, float(latency), request_id)
+    if (
+        type(service) is str
+        and 0 < len(service) <= MAX_TEXT
+        and service.isprintable()
+        and type(endpoint) is str
+        and 0 < len(endpoint) <= MAX_TEXT
+        and endpoint.isprintable()
+        and type(status) is int
+        and 100 <= status <= 599
+        and (type(latency) is float or type(latency) is int)
+        and 0 <= latency <= MAX_LATENCY_MS
+        and (
+            request_id is None
+            or (
+                type(request_id) is str and len(request_id) <= MAX_TEXT and request_id.isprintable()
+            )
+        )
+    ):
+        return RequestEvent(
+            _timestamp(obj, now_ms), service, endpoint, status, float(latency), request_id
+        )
     return _checked_request(obj, now_ms)
 
 
@@ -241,7 +298,9 @@ def _checked_request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     if not 100 <= status <= 599:
         raise _Invalid("out_of_range", f"status {_short(status)} is outside 100-599")
     latency_ms = _finite_number(obj, "latency_ms", 0, MAX_LATENCY_MS)
-    return RequestEvent(ts_ms, service, endpoint, status, latency_ms, _optional_str(obj, "request_id"))
+    return RequestEvent(
+        ts_ms, service, endpoint, status, latency_ms, _optional_str(obj, "request_id")
+    )
 
 
 def _order(obj: dict[str, Any], now_ms: int) -> OrderEvent:
@@ -249,7 +308,9 @@ def _order(obj: dict[str, Any], now_ms: int) -> OrderEvent:
     order_id = _require(obj, "order_id", str, "a string")
     kind = _require(obj, "event", str, "a string")
     if kind not in ORDER_EVENT_KINDS:
-        raise _Invalid("out_of_range", f"event {_short(kind)} is not one of {', '.join(ORDER_EVENT_KINDS)}")
+        raise _Invalid(
+            "out_of_range", f"event {_short(kind)} is not one of {', '.join(ORDER_EVENT_KINDS)}"
+        )
     return OrderEvent(ts_ms, order_id, kind, _optional_str(obj, "warehouse"))
 
 
@@ -266,7 +327,9 @@ def _resource(obj: dict[str, Any], now_ms: int) -> ResourceEvent:
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise _Invalid("wrong_type", "field 'labels' must be an object of string values")
     if len(labels) > MAX_LABELS:
-        raise _Invalid("too_long", f"field 'labels' has {len(labels)} entries (at most {MAX_LABELS})")
+        raise _Invalid(
+            "too_long", f"field 'labels' has {len(labels)} entries (at most {MAX_LABELS})"
+        )
     for label, label_value in labels.items():
         check_text("labels", label)
         check_text(f"labels.{label}", label_value)
@@ -289,15 +352,21 @@ def _projection(obj: dict[str, Any], now_ms: int) -> ProjectionEvent:
     except _Invalid as bad:
         raise _Invalid(bad.reason, f"source_ts: {bad.detail}") from None
     if source_ms > ts_ms + MAX_FUTURE_MS:
-        raise _Invalid("out_of_range", f"source_ts is {(source_ms - ts_ms) / 1000:.0f} s after ts "
-                                       "(a projection cannot be ahead of its source)")
+        raise _Invalid(
+            "out_of_range",
+            f"source_ts is {(source_ms - ts_ms) / 1000:.0f} s after ts "
+            "(a projection cannot be ahead of its source)",
+        )
     # a source_ts slightly after ts is clock skew between the two writers: the lag is 0
     return ProjectionEvent(ts_ms, projection, float(max(0, ts_ms - source_ms)))
 
 
 PARSERS: dict[str, Callable[[dict[str, Any], int], Event]] = {
-    REQUESTS_TOPIC: _request, ORDERS_TOPIC: _order, RESOURCES_TOPIC: _resource,
-    PROJECTIONS_TOPIC: _projection}
+    REQUESTS_TOPIC: _request,
+    ORDERS_TOPIC: _order,
+    RESOURCES_TOPIC: _resource,
+    PROJECTIONS_TOPIC: _projection,
+}
 
 
 def kind_of_topic(topic: str) -> str:
@@ -314,14 +383,18 @@ def decode_element(kind: str, element: Any, now_ms: int) -> Event:
     if parser is None:
         raise _Invalid("unknown_topic", f"no event contract for topic {kind!r}")
     if not isinstance(element, dict):
-        raise _Invalid("not_object", f"an event must be a JSON object, got {type(element).__name__}")
+        raise _Invalid(
+            "not_object", f"an event must be a JSON object, got {type(element).__name__}"
+        )
     return parser(element, now_ms)
 
 
 Decoded = tuple[list[tuple[int, Event]], list[InvalidElement]]
 
 
-class ReadMessage(NamedTuple):  # a tuple: built once per message, 3x cheaper than a frozen dataclass
+class ReadMessage(
+    NamedTuple
+):  # a tuple: built once per message, 3x cheaper than a frozen dataclass
     """A message's JSON document, or the problem that left it without one (``problem``)."""
 
     raw: bytes | None
@@ -334,7 +407,9 @@ def read_message(raw: bytes | None) -> ReadMessage:
     """Parse a message's JSON: orjson (fast), else the json module, which then explains why it is
     not JSON or reads what orjson refuses and json accepts (NaN, Infinity, lone surrogates)."""
     if raw is None:
-        return ReadMessage(raw, problem=InvalidElement("not_json", "the message has no value (tombstone)"))
+        return ReadMessage(
+            raw, problem=InvalidElement("not_json", "the message has no value (tombstone)")
+        )
     try:
         return ReadMessage(raw, orjson.loads(raw), by_orjson=True)
     except orjson.JSONDecodeError:
@@ -345,20 +420,26 @@ def _read_exactly(raw: bytes) -> ReadMessage:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return ReadMessage(raw, problem=InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})"))
+        return ReadMessage(
+            raw, problem=InvalidElement("not_utf8", f"the message is not UTF-8 (byte {err.start})")
+        )
     try:
         return ReadMessage(raw, json.loads(text))
     except (ValueError, RecursionError) as err:
-        return ReadMessage(raw, problem=InvalidElement("not_json", f"the message is not JSON: {err}"[:300]))
+        return ReadMessage(
+            raw, problem=InvalidElement("not_json", f"the message is not JSON: {err}"[:300])
+        )
 
 
 def decode_message(kind: str, raw: bytes | None, now_ms: int) -> Decoded:
-    """Decode a message (one object or a batch array) into (index, event) pairs and invalid elements."""
+    """Decode a message (one object or a batch array) into (index, event) pairs and invalid
+    elements."""
     return decode_read(kind, read_message(raw), now_ms)
 
 
 def decode_read(kind: str, message: ReadMessage, now_ms: int) -> Decoded:
-    """``decode_message`` of a message already read (batch mode tells the kind from the document)."""
+    """``decode_message`` of a message already read (batch mode tells the kind from the
+    document)."""
     if message.problem is not None:
         return [], [message.problem]
     events, invalid = _decode_document(kind, message.document, now_ms)
@@ -375,7 +456,9 @@ def _decode_document(kind: str, document: Any, now_ms: int) -> Decoded:
         if not document:
             return [], [InvalidElement("empty_batch", "the batch array is empty")]
         if len(document) > MAX_BATCH:
-            return [], [InvalidElement("batch_too_large", f"a batch holds at most {MAX_BATCH} events")]
+            return [], [
+                InvalidElement("batch_too_large", f"a batch holds at most {MAX_BATCH} events")
+            ]
         events: list[tuple[int, Event]] = []
         invalid: list[InvalidElement] = []
         for index, element in enumerate(document):
@@ -395,8 +478,12 @@ def event_to_json(event: Event) -> dict[str, Any]:
     ts = datetime.fromtimestamp(event.ts_ms / 1000, tz=UTC)
     body: dict[str, Any] = {"ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.ts_ms % 1000:03d}Z"}
     if isinstance(event, RequestEvent):
-        body.update(service=event.service, endpoint=event.endpoint, status=event.status,
-                    latency_ms=event.latency_ms)
+        body.update(
+            service=event.service,
+            endpoint=event.endpoint,
+            status=event.status,
+            latency_ms=event.latency_ms,
+        )
         if event.request_id:
             body["request_id"] = event.request_id
     elif isinstance(event, OrderEvent):

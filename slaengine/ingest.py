@@ -32,22 +32,47 @@ class Applied:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def apply_message(engine: SliEngine, kind: str, value: bytes | None, source: str, offset: int,
-                  now_ms: int, *, processed_ms: int | None = None, appended_ms: int | None = None,
-                  admit: Callable[[Event], str | None] | None = None,
-                  on_applied: Callable[[Event, str, int], None] | None = None) -> Applied:
-    """Decode ``value`` (a ``kind`` message; ``now_ms`` bounds future timestamps) and apply its events
+def apply_message(
+    engine: SliEngine,
+    kind: str,
+    value: bytes | None,
+    source: str,
+    offset: int,
+    now_ms: int,
+    *,
+    processed_ms: int | None = None,
+    appended_ms: int | None = None,
+    admit: Callable[[Event], str | None] | None = None,
+    on_applied: Callable[[Event, str, int], None] | None = None,
+) -> Applied:
+    """Decode ``value`` (a ``kind`` message; ``now_ms`` bounds future timestamps) and apply its
+    events
     at ``offset`` of ``source``. ``admit`` says why an event may not be applied (None: it may);
-    ``on_applied`` sees each applied event with its source and element offset. Never raises for one event."""
-    return apply_decoded(engine, decode_message(kind, value, now_ms), source, offset,
-                         processed_ms=processed_ms, appended_ms=appended_ms, admit=admit,
-                         on_applied=on_applied)
+    ``on_applied`` sees each applied event with its source and element offset. Never raises for one
+    event."""
+    return apply_decoded(
+        engine,
+        decode_message(kind, value, now_ms),
+        source,
+        offset,
+        processed_ms=processed_ms,
+        appended_ms=appended_ms,
+        admit=admit,
+        on_applied=on_applied,
+    )
 
 
-def apply_decoded(engine: SliEngine, decoded: Decoded, source: str, offset: int, *,
-                  processed_ms: int | None = None, appended_ms: int | None = None,
-                  admit: Callable[[Event], str | None] | None = None,
-                  on_applied: Callable[[Event, str, int], None] | None = None) -> Applied:
+def apply_decoded(
+    engine: SliEngine,
+    decoded: Decoded,
+    source: str,
+    offset: int,
+    *,
+    processed_ms: int | None = None,
+    appended_ms: int | None = None,
+    admit: Callable[[Event], str | None] | None = None,
+    on_applied: Callable[[Event, str, int], None] | None = None,
+) -> Applied:
     """``apply_message`` of a message already decoded (batch mode reads each line's JSON once)."""
     events, invalid = decoded
     outcome = Applied(invalid=invalid)
@@ -63,5 +88,7 @@ def apply_decoded(engine: SliEngine, decoded: Decoded, source: str, offset: int,
                 on_applied(event, source, position)
             outcome.applied += 1
         except Exception as err:  # noqa: BLE001 - one element's failure must not lose the others
-            outcome.rejected.append(Rejected(index, event, "internal_error", f"{type(err).__name__}: {err}", err))
+            outcome.rejected.append(
+                Rejected(index, event, "internal_error", f"{type(err).__name__}: {err}", err)
+            )
     return outcome

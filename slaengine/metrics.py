@@ -77,20 +77,25 @@ class ExportedWindows:
         return _unique(self.alerting, leave_out=set(self.evaluated()))
 
 
-def exported_windows(slos: Sequence[SloSpec], rules: AlertRuleSet,
-                     catalog: WindowsCatalog) -> dict[str, ExportedWindows]:
+def exported_windows(
+    slos: Sequence[SloSpec], rules: AlertRuleSet, catalog: WindowsCatalog
+) -> dict[str, ExportedWindows]:
     """Per SLO: what a default scrape exports (what the worker's alert rules, and the rules
     ``slaengine rules generate`` writes for Prometheus, read)."""
     expanded = rules.for_slos(slos)  # an already expanded set is returned unchanged
     out = {}
     for slo in slos:
-        read = tuple((rule.metric, rule.matchers["window"]) for rule in expanded.threshold_rules
-                     if rule.matchers.get("slo") == slo.name
-                     and rule.matchers.get("window") not in (None, LATEST, slo.window))
+        read = tuple(
+            (rule.metric, rule.matchers["window"])
+            for rule in expanded.threshold_rules
+            if rule.matchers.get("slo") == slo.name
+            and rule.matchers.get("window") not in (None, LATEST, slo.window)
+        )
         definition = slo_definition(slo, catalog.for_period(period_of(slo.window)))
         alerting = [format_duration(w) for w in windows_of(definition, catalog).distinct_windows()]
-        out[slo.name] = ExportedWindows(slo.window, tuple(_unique([*alerting, slo.window], set())),
-                                        read)
+        out[slo.name] = ExportedWindows(
+            slo.window, tuple(_unique([*alerting, slo.window], set())), read
+        )
     return out
 
 
@@ -114,9 +119,12 @@ def exposition(registry: CollectorRegistry, every_window: bool = False) -> bytes
     try:
         if not isinstance(registry, EncodableRegistry):
             return generate_latest(registry)
-        return b"".join(collector.exposition() if isinstance(collector, SliCollector)
-                        else generate_latest(_Encodable(collector))
-                        for collector in registry.collectors)
+        return b"".join(
+            collector.exposition()
+            if isinstance(collector, SliCollector)
+            else generate_latest(_Encodable(collector))
+            for collector in registry.collectors
+        )
     finally:
         _EVERY_WINDOW.reset(token)
 
@@ -129,21 +137,27 @@ class _Rendered:
 
 
 class SliCollector(Collector):
-    def __init__(self, engine: SliEngine, clock: Callable[[], float] = time.time,
-                 owns: Callable[[str], bool] | None = None,
-                 version: Callable[[], object] | None = None,
-                 windows: Mapping[str, ExportedWindows] | None = None) -> None:
+    def __init__(
+        self,
+        engine: SliEngine,
+        clock: Callable[[], float] = time.time,
+        owns: Callable[[str], bool] | None = None,
+        version: Callable[[], object] | None = None,
+        windows: Mapping[str, ExportedWindows] | None = None,
+    ) -> None:
         """``version`` changes whenever the engine's state does (default: its applied-event
         count; a global view fed by ``put`` passes its record count); ``windows`` the default
         export per SLO (default: the built-in alert rules and burn-rate windows)."""
         self.engine = engine
         self.clock = clock
-        # a worker's global view holds every SLO: it exports only the SLOs it owns (streams.global_view)
+        # a worker's global view holds every SLO: it exports only the SLOs it owns
+        # (streams.global_view)
         self.owns = owns if owns is not None else (lambda slo: True)
         self.version = version if version is not None else (lambda: engine.applied_events)
         if windows is None:
-            windows = exported_windows(engine.config.slos, load_alert_rules(DEFAULT_ALERT_RULES),
-                                       WindowsCatalog.builtin())
+            windows = exported_windows(
+                engine.config.slos, load_alert_rules(DEFAULT_ALERT_RULES), WindowsCatalog.builtin()
+            )
         self.windows = windows
         self.renders = 0  # evaluations of the state (a scrape of unchanged state makes none)
         self._rendered: dict[bool, _Rendered] = {}  # per every_window
@@ -173,8 +187,9 @@ class SliCollector(Collector):
             self.renders += 1
         return held
 
-    def results(self, owned: set[str], now_ms: int, every: bool
-                ) -> tuple[list[SloWindowResult], list[tuple[SloSpec, str, float]]]:
+    def results(
+        self, owned: set[str], now_ms: int, every: bool
+    ) -> tuple[list[SloWindowResult], list[tuple[SloSpec, str, float]]]:
         """The owned SLOs' evaluated windows, and (slo, window, burn rate) of their alerting
         windows exported as a burn rate only (none with ``every``: every window is whole)."""
         rows: list[SloWindowResult] = []
@@ -185,13 +200,16 @@ class SliCollector(Collector):
             exported = self._exported_windows(slo)
             whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
             if every:
-                windows = _unique([*windows_for(slo), *exported.evaluated(), *exported.alerting],
-                                  leave_out=set())
+                windows = _unique(
+                    [*windows_for(slo), *exported.evaluated(), *exported.alerting], leave_out=set()
+                )
                 rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
                 continue
             rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
-            ranges = {window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
-                      for window in exported.burn_rate_only()}
+            ranges = {
+                window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
+                for window in exported.burn_rate_only()
+            }
             objective = slo.exact_objective
             counted = query.rolling_counts(self.engine, slo, ranges, now_ms, whole_hours)
             for window in ranges:
@@ -204,30 +222,67 @@ class SliCollector(Collector):
 
     def _families(self, owned: set[str], now_ms: int, every: bool) -> list[Metric]:
         labels = ["slo", "service", "window"]
-        uptime = GaugeMetricFamily("sla_uptime_percentage", "Uptime/availability SLI in percent", labels=labels)
-        p95 = GaugeMetricFamily("sla_api_response_time_p95", "API latency p95 in milliseconds", labels=labels)
-        fulfillment = GaugeMetricFamily("sla_order_fulfillment_rate", "Orders shipped within the deadline (0-1)", labels=labels)
+        uptime = GaugeMetricFamily(
+            "sla_uptime_percentage", "Uptime/availability SLI in percent", labels=labels
+        )
+        p95 = GaugeMetricFamily(
+            "sla_api_response_time_p95", "API latency p95 in milliseconds", labels=labels
+        )
+        fulfillment = GaugeMetricFamily(
+            "sla_order_fulfillment_rate", "Orders shipped within the deadline (0-1)", labels=labels
+        )
         lag = GaugeMetricFamily(
             "sla_projection_lag_seconds",
             "Read-model projection lag behind its event store: p99 of the samples in the window, "
-            "or the newest sample of each projection (window=\"latest\")",
-            labels=["slo", "projection", "window"])
-        ratio = GaugeMetricFamily("slaengine_slo_sli_ratio", "SLI as a ratio of good to valid (0-1)", labels=labels + ["sli"])
-        budget = GaugeMetricFamily("slaengine_slo_error_budget_remaining", "Fraction of the error budget left in the window", labels=labels)
-        burn = GaugeMetricFamily(BURN_RATE, "Error-budget burn rate over the window (1 = exactly on budget)", labels=labels)
-        quantiles = GaugeMetricFamily("slaengine_slo_latency_seconds", "Latency quantiles over the window", labels=labels + ["quantile"])
-        window_good = GaugeMetricFamily("slaengine_slo_window_good_events", "Good events in the window", labels=labels)
-        window_total = GaugeMetricFamily("slaengine_slo_window_events", "Valid events in the window", labels=labels)
-        objective = GaugeMetricFamily("slaengine_slo_objective_ratio", "SLO objective (0-1)", labels=["slo", "service", "sli"])
+            'or the newest sample of each projection (window="latest")',
+            labels=["slo", "projection", "window"],
+        )
+        ratio = GaugeMetricFamily(
+            "slaengine_slo_sli_ratio",
+            "SLI as a ratio of good to valid (0-1)",
+            labels=[*labels, "sli"],
+        )
+        budget = GaugeMetricFamily(
+            "slaengine_slo_error_budget_remaining",
+            "Fraction of the error budget left in the window",
+            labels=labels,
+        )
+        burn = GaugeMetricFamily(
+            BURN_RATE,
+            "Error-budget burn rate over the window (1 = exactly on budget)",
+            labels=labels,
+        )
+        quantiles = GaugeMetricFamily(
+            "slaengine_slo_latency_seconds",
+            "Latency quantiles over the window",
+            labels=[*labels, "quantile"],
+        )
+        window_good = GaugeMetricFamily(
+            "slaengine_slo_window_good_events", "Good events in the window", labels=labels
+        )
+        window_total = GaugeMetricFamily(
+            "slaengine_slo_window_events", "Valid events in the window", labels=labels
+        )
+        objective = GaugeMetricFamily(
+            "slaengine_slo_objective_ratio", "SLO objective (0-1)", labels=["slo", "service", "sli"]
+        )
         for slo in self.engine.config.slos:
             if slo.name in owned:
                 objective.add_metric([slo.name, slo.service or "", slo.sli], slo.target / 100)
         rows, burn_rates = self.results(owned, now_ms, every)
         for row in rows:
-            wanted = None if every else self._exported_windows(self.engine.slos[row.name]).families_over(row.window)
+            wanted = (
+                None
+                if every
+                else self._exported_windows(self.engine.slos[row.name]).families_over(row.window)
+            )
 
-            def add(family: GaugeMetricFamily, labels: list[str], value: float,
-                    wanted: set[str] | None = wanted) -> None:
+            def add(
+                family: GaugeMetricFamily,
+                labels: list[str],
+                value: float,
+                wanted: set[str] | None = wanted,
+            ) -> None:
                 if wanted is None or family.name in wanted:
                     family.add_metric(labels, value)
 
@@ -238,33 +293,51 @@ class SliCollector(Collector):
             add(burn, values, row.burn_rate)
             if row.value is None:
                 continue
-            add(ratio, values + [row.sli], row.value / 100)
+            add(ratio, [*values, row.sli], row.value / 100)
             if row.sli in ("uptime", "availability"):
                 add(uptime, values, row.value)
             elif row.sli == "fulfillment":
                 add(fulfillment, values, row.value / 100)
             elif row.sli == "projection_lag":
                 if row.p99_ms is not None:
-                    add(lag, [row.name, self._projection_label(row.name), row.window], row.p99_ms / 1000)
+                    add(
+                        lag,
+                        [row.name, self._projection_label(row.name), row.window],
+                        row.p99_ms / 1000,
+                    )
             elif row.sli == "latency":
                 if row.p95_ms is not None:
                     add(p95, values, row.p95_ms)
                 for q, ms in (("0.5", row.p50_ms), ("0.95", row.p95_ms), ("0.99", row.p99_ms)):
                     if ms is not None:
-                        add(quantiles, values + [q], ms / 1000)
+                        add(quantiles, [*values, q], ms / 1000)
         for slo, window, rate in burn_rates:
             burn.add_metric([slo.name, slo.service or "", window], rate)
         for slo_name, projection, seconds in self.latest_projection_lags(owned):
             lag.add_metric([slo_name, projection, LATEST], seconds)
-        return [uptime, p95, fulfillment, lag, ratio, budget, burn, quantiles, window_good,
-                window_total, objective, *self._lifetime_counters(owned, now_ms)]
+        return [
+            uptime,
+            p95,
+            fulfillment,
+            lag,
+            ratio,
+            budget,
+            burn,
+            quantiles,
+            window_good,
+            window_total,
+            objective,
+            *self._lifetime_counters(owned, now_ms),
+        ]
 
     def _pipeline_lag_family(self) -> Metric:
         """Per worker and changing with every event: read fresh, never cached."""
         family = GaugeMetricFamily(
             "slaengine_pipeline_lag_seconds",
-            "slaengine's own delay: processing time minus Kafka append time of the newest event, per input topic",
-            labels=["topic"])
+            "slaengine's own delay: processing time minus Kafka append time of the newest event, "
+            "per input topic",
+            labels=["topic"],
+        )
         for topic, seconds in self.pipeline_lags():
             family.add_metric([topic], seconds)
         return family
@@ -286,10 +359,13 @@ class SliCollector(Collector):
         for (_, projection), sample in self.engine.latest_projection_lag.items():
             if projection not in newest or sample[0] > newest[projection][0]:
                 newest[projection] = sample
-        return [(slo.name, projection, seconds)
-                for slo in self.engine.projection_lag if slo.name in owned
-                for projection, (_, seconds) in sorted(newest.items())
-                if slo.projection in (None, projection)]
+        return [
+            (slo.name, projection, seconds)
+            for slo in self.engine.projection_lag
+            if slo.name in owned
+            for projection, (_, seconds) in sorted(newest.items())
+            if slo.projection in (None, projection)
+        ]
 
     def _lifetime_counters(self, owned: set[str], now_ms: int) -> list[Metric]:
         """Monotonic good/valid event counters per SLO, for Prometheus-side rate() rules.
@@ -301,8 +377,12 @@ class SliCollector(Collector):
         up); only a change of the partitions this worker owns starts them afresh.
         """
         labels = ["slo", "service", "sli"]
-        total = CounterMetricFamily("slaengine_slo_events", "Valid events (uptime: minutes) per SLO", labels=labels)
-        good = CounterMetricFamily("slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels)
+        total = CounterMetricFamily(
+            "slaengine_slo_events", "Valid events (uptime: minutes) per SLO", labels=labels
+        )
+        good = CounterMetricFamily(
+            "slaengine_slo_good_events", "Good events (uptime: good minutes) per SLO", labels=labels
+        )
         for slo in self.engine.config.slos:
             if slo.name not in owned:
                 continue
@@ -313,7 +393,10 @@ class SliCollector(Collector):
             sources = frozenset(source for source, _ in self.engine.buckets_of(slo.name))
             previous = self._exported.get(slo.name)
             if previous is not None and previous[0] == sources:
-                good_count, total_count = max(good_count, previous[1]), max(total_count, previous[2])
+                good_count, total_count = (
+                    max(good_count, previous[1]),
+                    max(total_count, previous[2]),
+                )
             self._exported[slo.name] = (sources, good_count, total_count)
             values = [slo.name, slo.service or "", slo.sli]
             good.add_metric(values, good_count)
@@ -324,25 +407,37 @@ class SliCollector(Collector):
 class PipelineCollector(Collector):
     """Events processed/invalid per topic and Kafka consumer lag per partition."""
 
-    def __init__(self, valid: dict[str, int], invalid: dict[tuple[str, str], int],
-                 consumer_lag: Callable[[], dict[tuple[str, int], int]] | None = None) -> None:
+    def __init__(
+        self,
+        valid: dict[str, int],
+        invalid: dict[tuple[str, str], int],
+        consumer_lag: Callable[[], dict[tuple[str, int], int]] | None = None,
+    ) -> None:
         self.valid = valid
         self.invalid = invalid
         self.consumer_lag = consumer_lag
 
     def collect(self) -> Iterator[Metric]:
-        processed = CounterMetricFamily("slaengine_events_processed", "Valid events applied, per topic", labels=["topic"])
+        processed = CounterMetricFamily(
+            "slaengine_events_processed", "Valid events applied, per topic", labels=["topic"]
+        )
         for topic, count in sorted(self.valid.items()):
             processed.add_metric([topic], count)
-        invalid = CounterMetricFamily("slaengine_events_invalid", "Invalid events dead-lettered, per topic and reason",
-                                      labels=["topic", "reason"])
+        invalid = CounterMetricFamily(
+            "slaengine_events_invalid",
+            "Invalid events dead-lettered, per topic and reason",
+            labels=["topic", "reason"],
+        )
         for (topic, reason), count in sorted(self.invalid.items()):
             invalid.add_metric([topic, reason], count)
         yield processed
         yield invalid
         if self.consumer_lag is not None:
-            lag = GaugeMetricFamily("slaengine_kafka_consumer_lag", "Messages behind the partition's end",
-                                    labels=["topic", "partition"])
+            lag = GaugeMetricFamily(
+                "slaengine_kafka_consumer_lag",
+                "Messages behind the partition's end",
+                labels=["topic", "partition"],
+            )
             for (topic, partition), behind in sorted(self.consumer_lag().items()):
                 lag.add_metric([topic, str(partition)], behind)
             yield lag
@@ -396,15 +491,19 @@ def render_text(families: Iterable[Metric]) -> bytes:
         help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
         out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
         for sample in family.samples:
-            labels = ",".join(f'{key}="{_escaped_value(value)}"'
-                              for key, value in sorted(sample.labels.items()))
-            out.append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels
-                       else f"{sample.name} {floatToGoString(sample.value)}\n")
+            labels = ",".join(
+                f'{key}="{_escaped_value(value)}"' for key, value in sorted(sample.labels.items())
+            )
+            out.append(
+                f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n"
+                if labels
+                else f"{sample.name} {floatToGoString(sample.value)}\n"
+            )
     return "".join(out).encode("utf-8")
 
 
 def _escaped_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 def encodable(metric: Metric) -> Metric:
@@ -412,8 +511,10 @@ def encodable(metric: Metric) -> Metric:
     for sample in metric.samples:
         for value in sample.labels.values():
             if not value.isascii() and not _encodes(value):
-                metric.samples = [sample._replace(labels={k: _escaped(v) for k, v in sample.labels.items()})
-                                  for sample in metric.samples]
+                metric.samples = [
+                    sample._replace(labels={k: _escaped(v) for k, v in sample.labels.items()})
+                    for sample in metric.samples
+                ]
                 return metric
     return metric
 

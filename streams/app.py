@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 
 YIELD_EVERY_S = 0.01  # a batch gives the event loop (HTTP API, timers, commits) a turn this often
 # A partition more than BACKLOG_BYTES of messages from its end (a fetched batch and what
-# waits behind it) is replaying a backlog (history, a restart after downtime): until it reaches its end it flushes
+# waits behind it) is replaying a backlog (history, a restart after downtime): until it reaches its
+# end it flushes
 # every BACKLOG_FLUSH_S. A flush writes each state record changed since the last one, so fewer
 # flushes write far fewer records for the changelog and every worker's global view to read:
 # an order created, decided and expired between two flushes writes none (it wrote a record
@@ -81,7 +82,9 @@ class PartitionBuffer:
 
     tp: TP
     table: Any
-    event: PartitionEvent  # the "current event" while writing the table: routes it to this partition
+    event: (
+        PartitionEvent  # the "current event" while writing the table: routes it to this partition
+    )
     flushed: int = -1  # the applied high-water mark last written to the table (and acked)
     last_flush: float = 0.0
     busy: bool = False  # a message is applied but its dead letters are not all sent yet
@@ -123,14 +126,18 @@ class Runtime:
         self.engine = SliEngine(config)
         self.resources = ResourceState(config.timezone)
         self.limits = SeriesLimits.of_config(config)
-        self.pipeline = Pipeline(self.engine, on_resource=self.resources.observe, limits=self.limits)
+        self.pipeline = Pipeline(
+            self.engine, on_resource=self.resources.observe, limits=self.limits
+        )
         self.tables: dict[str, Any] = {}
         self.loaded_sources: set[str] = set()
         self.buffers: dict[str, PartitionBuffer] = {}
         self.deadletter_topic: Any = None
         # input topic (with the prefix) -> its short source name
         self.short_names = {settings.topic(name): short for name, short in SOURCE_NAMES.items()}
-        self.pipeline_positions: dict[tuple[str, int], int] = {}  # last offset applied per partition
+        self.pipeline_positions: dict[
+            tuple[str, int], int
+        ] = {}  # last offset applied per partition
         self.last_maintenance = 0.0
         self.stopping = False
         self.agent_errors = 0
@@ -140,7 +147,9 @@ class Runtime:
         # store, the global view from the changelogs: after a stop that was not graceful, every
         # restored record is sent to the changelog once more, so both hold the same state.
         self.stop_marker = settings.data_dir / "faust" / settings.worker_id / "stopped-gracefully"
-        self.resend_restored = settings.store.startswith("rocksdb") and not self.stop_marker.exists()
+        self.resend_restored = (
+            settings.store.startswith("rocksdb") and not self.stop_marker.exists()
+        )
         self.stop_marker.unlink(missing_ok=True)
         self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
 
@@ -159,7 +168,7 @@ class Runtime:
                     self.limits.hold("resource", key[2:])
                     restored.append((key, value))
             elif key.startswith(APPLIED_KEY):
-                if key[len(APPLIED_KEY):] == source and value is not None:
+                if key[len(APPLIED_KEY) :] == source and value is not None:
                     self.pipeline.applied[source] = int(value)
             elif SliEngine.source_of_key(key) == source:
                 self.engine.load(key, value)
@@ -171,16 +180,24 @@ class Runtime:
         if self.resend_restored and restored:
             self.to_resend[source] = restored
         self.loaded_sources.add(source)
-        log.info("restored %d records of %s from the changelog%s", len(restored), source,
-                 " (sent again: the last stop was not graceful)" if source in self.to_resend else "")
+        log.info(
+            "restored %d records of %s from the changelog%s",
+            len(restored),
+            source,
+            " (sent again: the last stop was not graceful)" if source in self.to_resend else "",
+        )
 
     def buffer_of(self, tp: TP) -> PartitionBuffer:
         short = self.short_names[tp.topic]
         source = source_id(short, tp.partition)
         buffer = self.buffers.get(source)
         if buffer is None:
-            buffer = self.buffers[source] = PartitionBuffer(tp, self.tables[short], PartitionEvent(tp),
-                                                            flush_interval=self.settings.flush_interval_s)
+            buffer = self.buffers[source] = PartitionBuffer(
+                tp,
+                self.tables[short],
+                PartitionEvent(tp),
+                flush_interval=self.settings.flush_interval_s,
+            )
         return buffer
 
     def waiting_after(self, tp: TP, records: list[Any]) -> int:
@@ -218,7 +235,8 @@ class Runtime:
                 self.buffer_of(tp)  # flushed by the timer: sends its records again when due
 
     def flush(self, table: Any, source: str) -> None:
-        """Write the dirty state of ``source`` into its table (must run inside that partition's event)."""
+        """Write the dirty state of ``source`` into its table (must run inside that partition's
+        event)."""
         if time.time() - self.last_maintenance > 60:
             self.engine.maintain()
             self.last_maintenance = time.time()
@@ -258,7 +276,11 @@ class Runtime:
             consumer.ack_through(buffer.tp, applied)
 
     def flush_if_due(self, source: str, buffer: PartitionBuffer, interval: float) -> None:
-        if not buffer.busy and time.time() - buffer.last_flush >= interval and self.unflushed(source, buffer):
+        if (
+            not buffer.busy
+            and time.time() - buffer.last_flush >= interval
+            and self.unflushed(source, buffer)
+        ):
             try:
                 self.flush_partition(source, buffer)
             except Exception:  # noqa: BLE001 - left unflushed, tried again at the next chance
@@ -268,10 +290,13 @@ class Runtime:
         """Flush partitions whose messages wait for a flush that no new batch would trigger:
         after each partition's own flush interval, or after ``interval`` (0: now)."""
         for source, buffer in list(self.buffers.items()):
-            self.flush_if_due(source, buffer, buffer.flush_interval if interval is None else interval)
+            self.flush_if_due(
+                source, buffer, buffer.flush_interval if interval is None else interval
+            )
 
     async def apply_batch(self, tp: TP, records: list[Any]) -> None:
-        """Apply one fetched batch of an input partition, flushing when due (the bulk path's handler).
+        """Apply one fetched batch of an input partition, flushing when due (the bulk path's
+        handler).
 
         Never raises: the pipeline letters every bad element, and errors of our own are counted.
         """
@@ -291,8 +316,14 @@ class Runtime:
         for record in records:
             # projection lag runs from the moment the event entered Kafka (the record timestamp),
             # so replaying old events measures the pipeline, not the events' age
-            letters = on_message(topic, partition, record.offset, record.value, int(time.time() * 1000),
-                                 record.timestamp or None)
+            letters = on_message(
+                topic,
+                partition,
+                record.offset,
+                record.value,
+                int(time.time() * 1000),
+                record.timestamp or None,
+            )
             if letters:
                 buffer.busy = True
                 try:
@@ -303,7 +334,9 @@ class Runtime:
                     return  # unflushed, and replayed with its letters after the restart
                 buffer.busy = False
                 if self.stopping or self.buffers.get(source) is not buffer:
-                    return  # stopped or revoked meanwhile: the rest is handled after the restart / elsewhere
+                    # stopped or revoked meanwhile: the rest is handled after the restart or
+                    # by the partition's new owner
+                    return
             if time.monotonic() >= yield_at:
                 self.pipeline_positions[position] = record.offset
                 self.flush_if_due(source, buffer, interval)
@@ -312,12 +345,15 @@ class Runtime:
                     return
                 yield_at = time.monotonic() + YIELD_EVERY_S
         self.pipeline_positions[position] = records[-1].offset
-        if self.waiting_after(tp, records) == 0:  # at the partition's end: not (or no more) a backlog
+        if (
+            self.waiting_after(tp, records) == 0
+        ):  # at the partition's end: not (or no more) a backlog
             interval = buffer.flush_interval = self.settings.flush_interval_s
         self.flush_if_due(source, buffer, interval)
 
     async def pause(self) -> None:
-        """Give the event loop a turn (HTTP API, timers, commits) and the producer time to catch up."""
+        """Give the event loop a turn (HTTP API, timers, commits) and the producer time to catch
+        up."""
         await asyncio.sleep(0)
         await drain_producer_buffer(self.app)
 
@@ -359,7 +395,9 @@ class Runtime:
             except Exception:  # broker unreachable or timed out: try again
                 if self.stopping:
                     raise
-                self.report_error(f"sending a dead letter of {letter.topic}[{letter.partition}]@{letter.offset}")
+                self.report_error(
+                    f"sending a dead letter of {letter.topic}[{letter.partition}]@{letter.offset}"
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -368,8 +406,11 @@ class Runtime:
         self.agent_errors += 1
         if time.monotonic() - self._last_error_log >= LOG_EVERY_S:
             self._last_error_log = time.monotonic()
-            log.exception("unexpected error while %s (%d so far; logged at most once a minute)", what,
-                          self.agent_errors)
+            log.exception(
+                "unexpected error while %s (%d so far; logged at most once a minute)",
+                what,
+                self.agent_errors,
+            )
 
     def revoke(self, revoked: set[TP]) -> None:
         sources = {self.source_of(tp.topic, tp.partition) for tp in revoked}
@@ -389,11 +430,16 @@ class RuntimeCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        replayed = CounterMetricFamily("slaengine_messages_replayed", "Messages skipped because the state "
-                                       "already held them (redelivered after a restart)")
+        replayed = CounterMetricFamily(
+            "slaengine_messages_replayed",
+            "Messages skipped because the state already held them (redelivered after a restart)",
+        )
         replayed.add_metric([], self.runtime.pipeline.replayed)
-        errors = CounterMetricFamily("slaengine_agent_errors", "Unexpected errors in the agents outside event "
-                                     "handling (sending dead letters, flushing state); see the log")
+        errors = CounterMetricFamily(
+            "slaengine_agent_errors",
+            "Unexpected errors in the agents outside event "
+            "handling (sending dead letters, flushing state); see the log",
+        )
         errors.add_metric([], self.runtime.agent_errors)
         yield from (replayed, errors)
 
@@ -421,15 +467,23 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
     app.runtime = runtime
 
     def raw_topic(name: str) -> Any:
-        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw",
-                         partitions=settings.partitions)
+        return app.topic(
+            settings.topic(name),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
 
     runtime.deadletter_topic = raw_topic(DEADLETTER_TOPIC)
     for name in (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC):
         short = SOURCE_NAMES[name]
-        runtime.tables[short] = app.Table(f"sli-{short}", default=None, partitions=settings.partitions,
-                                          key_type=str,
-                                          help=f"SLI state of {name}, one record per SLO, partition and hour")
+        runtime.tables[short] = app.Table(
+            f"sli-{short}",
+            default=None,
+            partitions=settings.partitions,
+            key_type=str,
+            help=f"SLI state of {name}, one record per SLO, partition and hour",
+        )
         app.bulk_topics.append(raw_topic(name))
         app.bulk_handlers[settings.topic(name)] = runtime.apply_batch
 
@@ -446,4 +500,3 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
         runtime.revoke(revoked)
 
     return app, runtime
-

@@ -74,7 +74,8 @@ class BulkConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class BulkConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, handing the records of the bulk topics to their handler per batch."""
+    """Faust's aiokafka consumer, handing the records of the bulk topics to their handler per
+    batch."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,14 +105,19 @@ class BulkConsumer(faust_aiokafka.Consumer):
             await self._handle_bulk(bulk, active_partitions)
         return rest, active_partitions  # the stock per-message path takes the rest
 
-    async def _handle_bulk(self, batches: list[tuple[TP, list[Any]]],
-                           active_partitions: set[TP] | None) -> None:
+    async def _handle_bulk(
+        self, batches: list[tuple[TP, list[Any]]], active_partitions: set[TP] | None
+    ) -> None:
         app = self.app
         generation_id = app.consumer_generation_id
         read_offset = self._read_offset
         for tp, records in batches:
             # a rebalance or stop since the fetch: drop the rest, Faust seeks back to the commits
-            if self.should_stop or not self.flow_active or app.consumer_generation_id != generation_id:
+            if (
+                self.should_stop
+                or not self.flow_active
+                or app.consumer_generation_id != generation_id
+            ):
                 return
             if active_partitions is not None and tp not in active_partitions:
                 continue
@@ -139,9 +145,13 @@ class BulkConsumer(faust_aiokafka.Consumer):
                 yield tp
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        await super().on_partitions_revoked(revoked)  # the app's handlers drop the partitions' state
+        await super().on_partitions_revoked(
+            revoked
+        )  # the app's handlers drop the partitions' state
         for tp in revoked:
-            self._bulk_acked.pop(tp, None)  # after them: no flush acks it again; the new owner commits
+            self._bulk_acked.pop(
+                tp, None
+            )  # after them: no flush acks it again; the new owner commits
 
 
 class BulkTransport(faust_aiokafka.Transport):

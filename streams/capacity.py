@@ -26,8 +26,14 @@ class ResourceState:
         if offset <= self.offsets.get(event.resource, -1):
             return  # replayed
         try:
-            self.history.observe(event.resource, datetime.fromtimestamp(event.ts_ms / 1000, UTC),
-                                 event.value, event.capacity, event.unit, event.labels)
+            self.history.observe(
+                event.resource,
+                datetime.fromtimestamp(event.ts_ms / 1000, UTC),
+                event.value,
+                event.capacity,
+                event.unit,
+                event.labels,
+            )
         except (InvalidEventError, ValueError, OverflowError, OSError):
             # events.py already rejects such times and numbers; this guards anything that slips
             # past it (year 0 once raised here and stopped the agent)
@@ -40,8 +46,10 @@ class ResourceState:
     def take_changes(self, source: str) -> list[tuple[str, dict[str, Any]]]:
         taken = sorted(r for r in self.dirty if self.sources.get(r) == source)
         self.dirty.difference_update(taken)
-        return [(f"r|{r}", {"s": source, "o": self.offsets[r], "d": self.history.days(r).to_state()})
-                for r in taken]
+        return [
+            (f"r|{r}", {"s": source, "o": self.offsets[r], "d": self.history.days(r).to_state()})
+            for r in taken
+        ]
 
     def load(self, key: str, value: dict[str, Any]) -> None:
         resource = key.split("|", 1)[1]

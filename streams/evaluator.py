@@ -10,6 +10,7 @@ always reach the same router, on the owner of that partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -40,14 +41,22 @@ from slaengine.sli.source import EngineSliSource
 log = logging.getLogger(__name__)
 
 ALERT_RULES_DIR = data_path("alert_rules")
-PROJECTION_ALERTS = {"CapacityProjectedExhaustion"}  # 80/90 % utilisation come from the threshold rules
+PROJECTION_ALERTS = {
+    "CapacityProjectedExhaustion"
+}  # 80/90 % utilisation come from the threshold rules
 
 
 class EvaluatorService:
-    def __init__(self, config: SlaConfig, engine: SliEngine, registry: CollectorRegistry,
-                 capacity: CapacityService | None, rules_dir: Path = ALERT_RULES_DIR,
-                 owns: Callable[[str], bool] | None = None,
-                 settle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: SlaConfig,
+        engine: SliEngine,
+        registry: CollectorRegistry,
+        capacity: CapacityService | None,
+        rules_dir: Path = ALERT_RULES_DIR,
+        owns: Callable[[str], bool] | None = None,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         # the global view puts its pending snapshots only when asked; the loop passes no barrier
         self.settle = settle or (lambda: None)
@@ -56,9 +65,13 @@ class EvaluatorService:
         self.capacity = capacity
         self.source = EngineSliSource(engine, registry)
         catalog = WindowsCatalog.builtin()
-        self.definitions = {spec.name: slo_definition(spec, catalog.for_period(period_of(spec.window)))
-                            for spec in config.slos}
-        self.evaluator = AlertEvaluator([], load_alert_rules(rules_dir).for_slos(config.slos), catalog)
+        self.definitions = {
+            spec.name: slo_definition(spec, catalog.for_period(period_of(spec.window)))
+            for spec in config.slos
+        }
+        self.evaluator = AlertEvaluator(
+            [], load_alert_rules(rules_dir).for_slos(config.slos), catalog
+        )
         self.capacity_active: dict[str, Alert] = {}
 
     @property
@@ -68,8 +81,11 @@ class EvaluatorService:
     def evaluate(self, now: datetime) -> list[Alert]:
         """Transitions at ``now`` for the SLOs this worker owns and its resources."""
         self.settle()
-        self.evaluator.slos = [self.definitions[n] for n in self.engine.owned_slos()
-                               if n in self.definitions and self.owns(n)]
+        self.evaluator.slos = [
+            self.definitions[n]
+            for n in self.engine.owned_slos()
+            if n in self.definitions and self.owns(n)
+        ]
         found = self.evaluator.evaluate(self.source, now)
         if self.capacity is not None:
             report = self.capacity.cached_report()
@@ -98,16 +114,23 @@ class ReplaySource:
         return self._gauges[metric]
 
 
-def replay_alerts(service: EvaluatorService, start: datetime, end: datetime,
-                  step: timedelta, deadline: float | None = None) -> list[Alert]:
+def replay_alerts(
+    service: EvaluatorService,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    deadline: float | None = None,
+) -> list[Alert]:
     """Evaluate the rules at every step of a past period on the current state (a backtest).
 
     A fresh evaluator is used, so the live alert state is untouched. Past ``deadline``
     (``time.monotonic()``) it stops with TimeoutError, so an abandoned request frees its thread.
     """
-    evaluator = AlertEvaluator([service.definitions[n] for n in service.engine.owned_slos()
-                                if n in service.definitions],
-                               service.evaluator.rules, service.evaluator.catalog)
+    evaluator = AlertEvaluator(
+        [service.definitions[n] for n in service.engine.owned_slos() if n in service.definitions],
+        service.evaluator.rules,
+        service.evaluator.catalog,
+    )
     transitions: list[Alert] = []
     source = ReplaySource(service.source)
     now = start
@@ -128,10 +151,8 @@ async def run_evaluation_loop(service: EvaluatorService, publish: Any, stop: asy
                 await publish(alert)
         except Exception:  # keep evaluating; one bad round must not stop alerting
             log.exception("alert evaluation failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
 
 
 ALERTING_KEY = web.AppKey("alerting", EvaluatorService)
@@ -164,8 +185,13 @@ async def get_alert_replay(request: web.Request) -> web.Response:
     deadline = time.monotonic() + work.timeout
 
     def replay_json() -> str:
-        found = replay_alerts(service, datetime.fromtimestamp(start / 1000, UTC),
-                              datetime.fromtimestamp(end / 1000, UTC), step, deadline)
+        found = replay_alerts(
+            service,
+            datetime.fromtimestamp(start / 1000, UTC),
+            datetime.fromtimestamp(end / 1000, UTC),
+            step,
+            deadline,
+        )
         return json.dumps({"transitions": [alert.to_json() for alert in found]})
 
     return web.Response(text=await work.run(replay_json), content_type="application/json")

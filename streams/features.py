@@ -270,7 +270,8 @@ def router_feature(settings: Settings, app: faust.App) -> RouterFeature:
 
 
 class UnconfiguredSender:
-    """Stands in for a receiver whose secrets are missing: every send is a recorded, fatal failure."""
+    """Stands in for a receiver whose secrets are missing: every send is a recorded, fatal
+    failure."""
 
     def __init__(self, name: str, reason: str) -> None:
         self.name = name

@@ -63,7 +63,9 @@ def owner_partition(slo: str, partitions: int) -> int:
 class Ownership:
     """Which SLOs this worker owns, read from its current assignment of ``sla.owners``."""
 
-    def __init__(self, topic: str, partitions: int, assignment: Callable[[], Iterable[Any]]) -> None:
+    def __init__(
+        self, topic: str, partitions: int, assignment: Callable[[], Iterable[Any]]
+    ) -> None:
         self.topic = topic
         self.partitions = partitions
         self.assignment = assignment
@@ -83,8 +85,17 @@ def decode(raw: bytes | None) -> Any:
 
 
 # Table keys are JSON strings "<kind>|...": the kind is readable without decoding the record.
-BUCKET_KIND = b"b"  # an hour bucket's snapshot (SliEngine.take_changes): big, kept raw until settled
-SLI_KINDS = (b"a", b"f", b"l", b"o", b"O", b"w")  # small records, put at once (some merge by max/min)
+BUCKET_KIND = (
+    b"b"  # an hour bucket's snapshot (SliEngine.take_changes): big, kept raw until settled
+)
+SLI_KINDS = (
+    b"a",
+    b"f",
+    b"l",
+    b"o",
+    b"O",
+    b"w",
+)  # small records, put at once (some merge by max/min)
 BUCKET_OFFSET = re.compile(rb'\{"h":-?\d+,"o":(-?\d+)[,}]')  # HourBucket.to_state, compact JSON
 
 
@@ -113,7 +124,9 @@ def newest_snapshot(held: bytes | None, new: bytes | None) -> bytes | None:
 class GlobalView:
     """Reads every stage-1 changelog into a read-only engine, forever."""
 
-    def __init__(self, config: SlaConfig, bootstrap: str, topics: list[str], partitions: int) -> None:
+    def __init__(
+        self, config: SlaConfig, bootstrap: str, topics: list[str], partitions: int
+    ) -> None:
         self.engine = SliEngine(config)
         self.bootstrap = bootstrap
         self.topics = topics
@@ -123,7 +136,9 @@ class GlobalView:
         self.errors = 0
         # raw bucket snapshots read but not yet put into the engine: the newest per key
         self.pending: dict[bytes, bytes | None] = {}
-        self.positions: dict[TopicPartition, int] = {}  # next offset to read, kept across reconnects
+        self.positions: dict[
+            TopicPartition, int
+        ] = {}  # next offset to read, kept across reconnects
         self.partitions: list[TopicPartition] = []
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -135,8 +150,9 @@ class GlobalView:
         if kind == BUCKET_KIND:
             assert key is not None
             try:
-                self.pending[key] = (newest_snapshot(self.pending[key], value) if key in self.pending
-                                     else value)
+                self.pending[key] = (
+                    newest_snapshot(self.pending[key], value) if key in self.pending else value
+                )
             except Exception:  # noqa: BLE001 - an unreadable offset: let the engine judge both
                 self._put(key, self.pending.pop(key))
                 self.pending[key] = value
@@ -168,9 +184,13 @@ class GlobalView:
                 await asyncio.sleep(2)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    max_partition_fetch_bytes=8 * 1024 * 1024)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
         await consumer.start()
         try:
             partitions = self.partitions = await self._partitions(consumer, stop)
@@ -230,7 +250,9 @@ class GlobalView:
             await asyncio.sleep(0.01)
         return True
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> list[TopicPartition]:
+    async def _partitions(
+        self, consumer: AIOKafkaConsumer, stop: asyncio.Event
+    ) -> list[TopicPartition]:
         """Every partition of the changelog topics, once Faust has created them all.
 
         A changelog has as many partitions as its input topic (Faust requires it).
@@ -239,4 +261,6 @@ class GlobalView:
             if stop.is_set():
                 raise asyncio.CancelledError
             await asyncio.sleep(0.5)
-        return [TopicPartition(topic, p) for topic in self.topics for p in range(self.partition_count)]
+        return [
+            TopicPartition(topic, p) for topic in self.topics for p in range(self.partition_count)
+        ]

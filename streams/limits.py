@@ -35,8 +35,12 @@ def series_of(event: Any) -> list[tuple[str, Any]]:
 
 class SeriesLimits:
     def __init__(self, spec: LimitsSpec) -> None:
-        self.limits = {"service": spec.services, "endpoint": spec.endpoints,
-                       "resource": spec.resources, "projection": spec.projections}
+        self.limits = {
+            "service": spec.services,
+            "endpoint": spec.endpoints,
+            "resource": spec.resources,
+            "projection": spec.projections,
+        }
         self.held: dict[str, set[Any]] = {kind: set() for kind in SERIES_KINDS}
         self.rejected: dict[str, int] = dict.fromkeys(SERIES_KINDS, 0)
         self._services, self._endpoints = self.held["service"], self.held["endpoint"]
@@ -58,7 +62,10 @@ class SeriesLimits:
         Nothing is added unless all fit, so a rejected request does not take a service slot.
         """
         if type(event) is RequestEvent:  # fast path: a known service and endpoint
-            if event.service in self._services and (event.service, event.endpoint) in self._endpoints:
+            if (
+                event.service in self._services
+                and (event.service, event.endpoint) in self._endpoints
+            ):
                 return None
         elif type(event) is ResourceEvent and event.resource in self._resources:
             return None
@@ -70,8 +77,11 @@ class SeriesLimits:
             if len(self.held[kind]) >= self.limits[kind]:
                 self.rejected[kind] += 1
                 shown = " ".join(name) if isinstance(name, tuple) else name
-                return (f"{kind} {shown[:200]!r} would be {kind} number {self.limits[kind] + 1} on this "
-                        f"worker (limits.{kind}s in slo.yaml is {self.limits[kind]})")
+                return (
+                    f"{kind} {shown[:200]!r} would be {kind} number {self.limits[kind] + 1} on "
+                    "this "
+                    f"worker (limits.{kind}s in slo.yaml is {self.limits[kind]})"
+                )
         for kind, name in new:
             self.held[kind].add(name)
         return None
@@ -88,12 +98,20 @@ class SeriesLimitsCollector(Collector):
         self.limits = limits
 
     def collect(self) -> Iterator[Metric]:
-        held = GaugeMetricFamily("slaengine_series", "Distinct names held by this worker, per kind",
-                                 labels=["kind"])
-        limit = GaugeMetricFamily("slaengine_series_limit", "The limit on distinct names per kind (limits: in "
-                                  "slo.yaml)", labels=["kind"])
-        rejected = CounterMetricFamily("slaengine_series_rejected", "Events dead-lettered too_many_series "
-                                       "because their name would exceed the limit, per kind", labels=["kind"])
+        held = GaugeMetricFamily(
+            "slaengine_series", "Distinct names held by this worker, per kind", labels=["kind"]
+        )
+        limit = GaugeMetricFamily(
+            "slaengine_series_limit",
+            "The limit on distinct names per kind (limits: in slo.yaml)",
+            labels=["kind"],
+        )
+        rejected = CounterMetricFamily(
+            "slaengine_series_rejected",
+            "Events dead-lettered too_many_series "
+            "because their name would exceed the limit, per kind",
+            labels=["kind"],
+        )
         for kind in SERIES_KINDS:
             held.add_metric([kind], len(self.limits.held[kind]))
             limit.add_metric([kind], self.limits.limits[kind])

@@ -56,13 +56,18 @@ class DeadLetter:
 
     def to_json(self) -> dict[str, Any]:
         """The letter, bounded: a batch element's letter carries the element, not the batch's bytes
-        (a copy per bad element multiplied the input); a whole message's bytes are cut at ORIGINAL_CAP.
+        (a copy per bad element multiplied the input); a whole message's bytes are cut at
+        ORIGINAL_CAP.
         Size and sha256 of the original are always there, to find and match the message."""
         original = self.original or b""
         kept = original[:ORIGINAL_CAP] if self.index is None else b""
         letter: dict[str, Any] = {
-            "source": {"topic": self.topic, "partition": self.partition, "offset": self.offset,
-                       "index": self.index},
+            "source": {
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "index": self.index,
+            },
             "reason": self.reason,
             "detail": self.detail[:DETAIL_CAP],
             "original_base64": base64.b64encode(kept).decode("ascii"),
@@ -76,7 +81,9 @@ class DeadLetter:
 
     def to_bytes(self) -> bytes:
         data = json.dumps(self.to_json(), separators=(",", ":")).encode()
-        if len(data) > MAX_LETTER_BYTES:  # cannot happen with the caps above; never exceed it anyway
+        if (
+            len(data) > MAX_LETTER_BYTES
+        ):  # cannot happen with the caps above; never exceed it anyway
             letter = self.to_json()
             letter.update(original_base64="", element=None, element_truncated=True)
             letter.pop("element_text", None)
@@ -85,7 +92,8 @@ class DeadLetter:
 
 
 def _bounded_element(element: Any) -> dict[str, Any]:
-    """``{"element": ...}`` when it is strict JSON within ELEMENT_CAP; else its text, cut, with size and hash.
+    """``{"element": ...}`` when it is strict JSON within ELEMENT_CAP; else its text, cut, with
+    size and hash.
 
     (NaN/Infinity and too-deep nesting are not strict JSON: they come as ``element_text``.)
     """
@@ -99,20 +107,29 @@ def _bounded_element(element: Any) -> dict[str, Any]:
         try:
             text = json.dumps(element, separators=(",", ":"), default=repr)
         except (ValueError, TypeError, RecursionError):
-            text = repr(element)[:ELEMENT_CAP + 1]
+            text = repr(element)[: ELEMENT_CAP + 1]
     cut = len(text) > ELEMENT_CAP
-    bounded: dict[str, Any] = {"element": None, "element_text": text[:ELEMENT_CAP if not cut else 4096]}
+    bounded: dict[str, Any] = {
+        "element": None,
+        "element_text": text[: ELEMENT_CAP if not cut else 4096],
+    }
     if cut:
-        bounded.update(element_truncated=True, element_size=len(text),
-                       element_sha256=hashlib.sha256(text.encode()).hexdigest())
+        bounded.update(
+            element_truncated=True,
+            element_size=len(text),
+            element_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        )
     return bounded
 
 
 class Pipeline:
-    def __init__(self, engine: SliEngine,
-                 on_resource: Callable[[ResourceEvent, str, int], None] | None = None,
-                 limits: SeriesLimits | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: SliEngine,
+        on_resource: Callable[[ResourceEvent, str, int], None] | None = None,
+        limits: SeriesLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.on_resource = on_resource
         self.limits = limits if limits is not None else SeriesLimits.of_config(engine.config)
@@ -128,28 +145,68 @@ class Pipeline:
         if self.on_resource is not None and type(event) is ResourceEvent:
             self.on_resource(event, source, position)
 
-    def on_message(self, topic: str, partition: int, offset: int, value: bytes | None,
-                   processed_ms: int, appended_ms: int | None = None) -> list[DeadLetter]:
-        """Apply a message's valid elements; return a dead letter for each of the others. Never raises."""
+    def on_message(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        processed_ms: int,
+        appended_ms: int | None = None,
+    ) -> list[DeadLetter]:
+        """Apply a message's valid elements; return a dead letter for each of the others. Never
+        raises."""
         kind = kind_of_topic(topic)
         source = source_id(SOURCE_NAMES.get(kind, kind), partition)
         if offset <= self.applied.get(source, -1):
             self.replayed += 1
             return []
         try:
-            outcome = apply_message(self.engine, kind, value, source, offset, processed_ms,
-                                    processed_ms=processed_ms, appended_ms=appended_ms,
-                                    admit=self.limits.admit, on_applied=self._on_applied)
-            letters = [DeadLetter(topic, partition, offset, bad.index, bad.reason, bad.detail, value,
-                                  bad.element) for bad in outcome.invalid]
+            outcome = apply_message(
+                self.engine,
+                kind,
+                value,
+                source,
+                offset,
+                processed_ms,
+                processed_ms=processed_ms,
+                appended_ms=appended_ms,
+                admit=self.limits.admit,
+                on_applied=self._on_applied,
+            )
+            letters = [
+                DeadLetter(
+                    topic, partition, offset, bad.index, bad.reason, bad.detail, value, bad.element
+                )
+                for bad in outcome.invalid
+            ]
             for rejected in outcome.rejected:
                 index = _index(value, rejected.index)
                 if rejected.error is None:
-                    letters.append(DeadLetter(topic, partition, offset, index, rejected.reason,
-                                              rejected.detail, value, event_to_json(rejected.event)))
+                    letters.append(
+                        DeadLetter(
+                            topic,
+                            partition,
+                            offset,
+                            index,
+                            rejected.reason,
+                            rejected.detail,
+                            value,
+                            event_to_json(rejected.event),
+                        )
+                    )
                 else:
-                    letters.append(self._internal_error(topic, partition, offset, index, value,
-                                                        _event_json(rejected.event), rejected.error))
+                    letters.append(
+                        self._internal_error(
+                            topic,
+                            partition,
+                            offset,
+                            index,
+                            value,
+                            _event_json(rejected.event),
+                            rejected.error,
+                        )
+                    )
             if outcome.applied:
                 self.valid[kind] = self.valid.get(kind, 0) + outcome.applied
         except Exception as err:  # noqa: BLE001 - a bug in decoding must not stop the partition
@@ -161,13 +218,34 @@ class Pipeline:
                 self._log(letter)
         return letters
 
-    def _internal_error(self, topic: str, partition: int, offset: int, index: int | None,
-                        value: bytes | None, element: Any, err: Exception) -> DeadLetter:
+    def _internal_error(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        index: int | None,
+        value: bytes | None,
+        element: Any,
+        err: Exception,
+    ) -> DeadLetter:
         if self._should_log("internal_error"):
-            log.error("internal error on %s[%d]@%d (dead-lettered as internal_error)", topic, partition,
-                      offset, exc_info=err)
-        return DeadLetter(topic, partition, offset, index, "internal_error",
-                          f"{type(err).__name__}: {err}"[:DETAIL_CAP], value, element)
+            log.error(
+                "internal error on %s[%d]@%d (dead-lettered as internal_error)",
+                topic,
+                partition,
+                offset,
+                exc_info=err,
+            )
+        return DeadLetter(
+            topic,
+            partition,
+            offset,
+            index,
+            "internal_error",
+            f"{type(err).__name__}: {err}"[:DETAIL_CAP],
+            value,
+            element,
+        )
 
     def _should_log(self, reason: str) -> bool:
         now = self.clock()
@@ -183,13 +261,20 @@ class Pipeline:
             return  # logged with its traceback when it was made
         since = self._logged.get(letter.reason, (0.0, 0))[1]
         if self._should_log(letter.reason):
-            log.warning("dead-lettered %s[%d]@%d: %s: %s%s", letter.topic, letter.partition, letter.offset,
-                        letter.reason, letter.detail[:200],
-                        f" ({since} more of this reason in the last minute)" if since else "")
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s: %s%s",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.reason,
+                letter.detail[:200],
+                f" ({since} more of this reason in the last minute)" if since else "",
+            )
 
 
 def _index(value: bytes | None, index: int) -> int | None:
-    """The element's index in a batch message; None for a single-object message (as decode_message)."""
+    """The element's index in a batch message; None for a single-object message (as
+    decode_message)."""
     return index if value and value.lstrip()[:1] == b"[" else None
 
 

@@ -70,10 +70,19 @@ class OwnedPartition:
 
 
 class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, bootstrap: str, alerts_topic: str, state_topic: str, group_id: str,
-                 config: RoutingConfig, senders: Mapping[str, Sender], silences: SilenceStore,
-                 clock: Callable[[], datetime] = utc_now, tick: float = 1.0,
-                 session_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        alerts_topic: str,
+        state_topic: str,
+        group_id: str,
+        config: RoutingConfig,
+        senders: Mapping[str, Sender],
+        silences: SilenceStore,
+        clock: Callable[[], datetime] = utc_now,
+        tick: float = 1.0,
+        session_timeout_ms: int = 10_000,
+    ) -> None:
         self.bootstrap = bootstrap
         self.alerts_topic = alerts_topic
         self.state_topic = state_topic
@@ -92,13 +101,18 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                          max_request_size=MAX_RECORD_BYTES)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", max_request_size=MAX_RECORD_BYTES
+        )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=self.session_timeout_ms,
-            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 4))
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 4),
+        )
         self._consumer.subscribe([self.alerts_topic], listener=self)
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="alert-routers")
@@ -149,8 +163,11 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
         if offset is not None:
             assert self._consumer is not None
             self._consumer.seek(tp, offset + 1)
-        log.info("alert router took partition %d (%s)", tp.partition,
-                 "restored" if state is not None else "new")
+        log.info(
+            "alert router took partition %d (%s)",
+            tp.partition,
+            "restored" if state is not None else "new",
+        )
 
     async def _retire(self, partition: int) -> None:
         owned = self.owned.pop(partition)
@@ -166,9 +183,12 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _read_state(self, partition: int) -> dict[str, Any] | None:
         """The last state record of ``partition``, read to the end of the topic."""
         tp = TopicPartition(self.state_topic, partition)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    fetch_max_bytes=MAX_RECORD_BYTES,
-                                    max_partition_fetch_bytes=MAX_RECORD_BYTES)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_bytes=MAX_RECORD_BYTES,
+            max_partition_fetch_bytes=MAX_RECORD_BYTES,
+        )
         await consumer.start()
         try:
             consumer.assign([tp])
@@ -190,8 +210,9 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
         if record == owned.saved:
             return
         assert self._producer is not None
-        await self._producer.send_and_wait(self.state_topic, key=STATE_KEY, value=record.encode(),
-                                           partition=partition)
+        await self._producer.send_and_wait(
+            self.state_topic, key=STATE_KEY, value=record.encode(), partition=partition
+        )
         owned.saved = record
 
     # -- routing -----------------------------------------------------------------------------
@@ -229,15 +250,17 @@ class PartitionedRouter(ConsumerRebalanceListener):  # type: ignore[misc]
             for channel, stats in owned.router.outbox.stats().items():
                 before = merged.get(channel)
                 if before is None:
-                    merged[channel] = ChannelStats(stats.pending, stats.oldest_pending_at,
-                                                   dict(stats.counters))
+                    merged[channel] = ChannelStats(
+                        stats.pending, stats.oldest_pending_at, dict(stats.counters)
+                    )
                     continue
                 oldest = [t for t in (before.oldest_pending_at, stats.oldest_pending_at) if t]
                 counters = dict(before.counters)
                 for name, value in stats.counters.items():
                     counters[name] = counters.get(name, 0) + value
-                merged[channel] = ChannelStats(before.pending + stats.pending,
-                                               min(oldest, default=None), counters)
+                merged[channel] = ChannelStats(
+                    before.pending + stats.pending, min(oldest, default=None), counters
+                )
         return merged
 
     @property
@@ -250,8 +273,12 @@ class RouterFront:
     ``sla.silences``) and the Alertmanager intake, which publishes to ``sla.alerts`` like the
     evaluator does, so the owner of each alert's group routes it."""
 
-    def __init__(self, silences: SilenceStore, publish: Callable[[Alert], Any],
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        silences: SilenceStore,
+        publish: Callable[[Alert], Any],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.silences = silences
         self.publish = publish
         self.clock = clock
@@ -261,4 +288,3 @@ class RouterFront:
         for alert in checked:
             await self.publish(alert)
         return [[] for _ in checked]
-

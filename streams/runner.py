@@ -62,34 +62,53 @@ class Worker:
         self.app, self.runtime, self.global_view = self.sli.app, self.sli.runtime, self.sli.view
         self.forecasting = forecasting_feature(settings, self.sli.runtime)
         self.router = router_feature(settings, self.sli.app)
-        self.evaluator = evaluator_feature(config, self.sli, self.registry,
-                                           self.forecasting.capacity, self.router.publish)
+        self.evaluator = evaluator_feature(
+            config, self.sli, self.registry, self.forecasting.capacity, self.router.publish
+        )
         self.reports = reports_feature(settings, config, self.sli)
         self.loop_lag = LoopLagMonitor()  # started and stopped with the HTTP app
         self.http = http_feature(settings, self.http_app)
         # started in this order (the view before the routers: replays read it), stopped in reverse
-        self.features: list[Feature] = [self.http, self.sli, self.router, self.evaluator,
-                                        self.forecasting, self.reports]
+        self.features: list[Feature] = [
+            self.http,
+            self.sli,
+            self.router,
+            self.evaluator,
+            self.forecasting,
+            self.reports,
+        ]
         evaluator = self.evaluator.service.evaluator  # a default scrape: what its rules read
         windows = exported_windows(config.slos, evaluator.rules, evaluator.catalog)
-        for collector in [*self.sli.collectors(windows), *self.evaluator.collectors(),
-                          *self.forecasting.collectors(), self.loop_lag,
-                          *self.router.collectors()]:
+        for collector in [
+            *self.sli.collectors(windows),
+            *self.evaluator.collectors(),
+            *self.forecasting.collectors(),
+            self.loop_lag,
+            *self.router.collectors(),
+        ]:
             self.registry.register(collector)
         self.barrier_logged = -60.0
         self._wire()
 
     def http_app(self) -> web.Application:
-        return create_app(self.registry, self.sli.engine, self.settings.api_token,
-                          health_info={"worker": self.settings.worker_id},
-                          route_setups=[
-                              *api_route_setups(self.router.front, self.reports.incident_log,
-                                                self.forecasting.capacity, self.reports.service,
-                                                self.evaluator.service),
-                              lambda app: app.middlewares.append(self.global_reads),
-                          ],
-                          loop_monitor=self.loop_lag,
-                          work_timeout_s=self.settings.http_work_timeout_s)
+        return create_app(
+            self.registry,
+            self.sli.engine,
+            self.settings.api_token,
+            health_info={"worker": self.settings.worker_id},
+            route_setups=[
+                *api_route_setups(
+                    self.router.front,
+                    self.reports.incident_log,
+                    self.forecasting.capacity,
+                    self.reports.service,
+                    self.evaluator.service,
+                ),
+                lambda app: app.middlewares.append(self.global_reads),
+            ],
+            loop_monitor=self.loop_lag,
+            work_timeout_s=self.settings.http_work_timeout_s,
+        )
 
     async def read_barrier(self, wait_s: float) -> None:
         """Before a global read: flush what this worker has applied, then let the view catch up.
@@ -102,9 +121,16 @@ class Worker:
             await self.app.producer.flush()
         except Exception:  # answer from what the view holds
             log.warning("read barrier: flushing this worker's state failed", exc_info=True)
-        if not await self.global_view.wait_read_to_end(wait_s) and time.monotonic() - self.barrier_logged > 60:
-            self.barrier_logged = time.monotonic()  # at most once a minute: every scrape would log it
-            log.warning("read barrier: the global view is not caught up; answering from what it holds")
+        if (
+            not await self.global_view.wait_read_to_end(wait_s)
+            and time.monotonic() - self.barrier_logged > 60
+        ):
+            self.barrier_logged = (
+                time.monotonic()
+            )  # at most once a minute: every scrape would log it
+            log.warning(
+                "read barrier: the global view is not caught up; answering from what it holds"
+            )
 
     @web.middleware
     async def global_reads(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -140,13 +166,18 @@ class Worker:
 
 
 async def create_worker_topics(settings: Settings) -> None:
-    """The topics a worker reads and writes besides Faust's own (its changelogs, created by Faust)."""
-    names = [settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)]
+    """The topics a worker reads and writes besides Faust's own (its changelogs, created by
+    Faust)."""
+    names = [
+        settings.topic(n) for n in (*INPUT_TOPICS, DEADLETTER_TOPIC, ALERTS_TOPIC, OWNERS_TOPIC)
+    ]
     await ensure_topics(settings.kafka_bootstrap, names, settings.partitions)
-    await ensure_compacted_topics(settings.kafka_bootstrap,
-                                  [settings.topic(n) for n in SHARED_STATE_TOPICS])
-    await ensure_compacted_topics(settings.kafka_bootstrap, [settings.topic(ROUTER_STATE_TOPIC)],
-                                  settings.partitions)  # co-partitioned with sla.alerts
+    await ensure_compacted_topics(
+        settings.kafka_bootstrap, [settings.topic(n) for n in SHARED_STATE_TOPICS]
+    )
+    await ensure_compacted_topics(
+        settings.kafka_bootstrap, [settings.topic(ROUTER_STATE_TOPIC)], settings.partitions
+    )  # co-partitioned with sla.alerts
 
 
 def run_worker(settings: Settings, config: SlaConfig) -> int:
@@ -154,5 +185,7 @@ def run_worker(settings: Settings, config: SlaConfig) -> int:
     (settings.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, config)
     favour_event_loop()
-    faust.Worker(worker.app, loglevel="INFO", quiet=True, override_logging=False).execute_from_commandline()
+    faust.Worker(
+        worker.app, loglevel="INFO", quiet=True, override_logging=False
+    ).execute_from_commandline()
     return 0

@@ -46,15 +46,18 @@ PUBLISH_TIMEOUT_S = 15.0
 MAX_RECORD_BYTES = 8 << 20  # a router state record holds a partition's whole outbox
 
 
-async def ensure_compacted_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
+async def ensure_compacted_topics(
+    bootstrap: str, names: Iterable[str], partitions: int = 1
+) -> None:
     """Create missing compacted topics (idempotent)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         configs = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_RECORD_BYTES)}
-        missing = [NewTopic(n, partitions, 1, topic_configs=configs)
-                   for n in names if n not in existing]
+        missing = [
+            NewTopic(n, partitions, 1, topic_configs=configs) for n in names if n not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
@@ -66,8 +69,9 @@ async def read_to_end(bootstrap: str, topic: str) -> list[tuple[int, bytes | Non
     """Every record (offset, key, value) of a single-partition topic, from the beginning to the
     end it had when the read began (group-less: no offsets are committed)."""
     partition = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         consumer.assign([partition])
@@ -90,7 +94,9 @@ class KafkaSilenceStore(SilenceStore):
     ``asyncio.to_thread``); they hand the send to the event loop the store was started on.
     """
 
-    def __init__(self, bootstrap: str, topic: str, configured: Iterable[SilenceConfig] = ()) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, configured: Iterable[SilenceConfig] = ()
+    ) -> None:
         super().__init__(None, configured)
         self.bootstrap = bootstrap
         self.topic = topic
@@ -105,8 +111,9 @@ class KafkaSilenceStore(SilenceStore):
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await self._producer.start()
         partition = TopicPartition(self.topic, 0)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                          auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await self._consumer.start()
         self._consumer.assign([partition])
         await self._consumer.seek_to_beginning(partition)
@@ -143,7 +150,9 @@ class KafkaSilenceStore(SilenceStore):
             try:
                 silence = Silence.from_json(json.loads(value))
             except (ValueError, KeyError, TypeError) as err:
-                log.error("ignoring malformed record %r on %s: %s", silence_id[:80], self.topic, err)
+                log.error(
+                    "ignoring malformed record %r on %s: %s", silence_id[:80], self.topic, err
+                )
                 return
             self._api[silence.silence_id] = silence
 
@@ -164,10 +173,19 @@ class KafkaSilenceStore(SilenceStore):
         sending = self._producer.send_and_wait(self.topic, key=silence_id.encode(), value=value)
         asyncio.run_coroutine_threadsafe(sending, self._loop).result(PUBLISH_TIMEOUT_S)
 
-    def create(self, matchers: Sequence[str], starts_at: datetime, ends_at: datetime,
-               created_by: str, comment: str, now: datetime) -> Silence:
+    def create(
+        self,
+        matchers: Sequence[str],
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+        now: datetime,
+    ) -> Silence:
         validate_silence(matchers, starts_at, ends_at, created_by, now)
-        silence = Silence(str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment)
+        silence = Silence(
+            str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment
+        )
         self._publish(silence.silence_id, silence)
         with self._lock:
             self._api[silence.silence_id] = silence
@@ -190,8 +208,11 @@ class KafkaSilenceStore(SilenceStore):
 
     def collect_garbage(self, now: datetime) -> int:
         """Forget silences long expired, here and (by a tombstone) in the topic."""
-        stale = [s.silence_id for s in self.listing(now, include_expired=True)
-                 if s.source == "api" and s.ends_at + EXPIRED_RETENTION < now]
+        stale = [
+            s.silence_id
+            for s in self.listing(now, include_expired=True)
+            if s.source == "api" and s.ends_at + EXPIRED_RETENTION < now
+        ]
         for silence_id in stale:
             self._publish(silence_id, None)
             with self._lock:
@@ -203,8 +224,15 @@ class KafkaMonthClaim:
     """``MonthClaim`` through ``sla.report-claims``: exactly one of any number of workers wins a
     month, with no shared disk. The methods are coroutines (the scheduler awaits them)."""
 
-    def __init__(self, bootstrap: str, topic: str, clock: Callable[[], datetime], *,
-                 owner: str = "", stale_after: timedelta = timedelta(minutes=30)) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        clock: Callable[[], datetime],
+        *,
+        owner: str = "",
+        stale_after: timedelta = timedelta(minutes=30),
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.clock = clock
@@ -248,7 +276,9 @@ class KafkaMonthClaim:
             if state == "released":
                 if holder is not None and holder["owner"] == owner:
                     holder = None
-            elif state == "claimed" and (holder is None or record.get("takes_over") == holder["owner"]):
+            elif state == "claimed" and (
+                holder is None or record.get("takes_over") == holder["owner"]
+            ):
                 holder = {**record, "offset": offset}
         return holder, False
 
@@ -259,8 +289,12 @@ class KafkaMonthClaim:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
         try:
-            sent = await producer.send_and_wait(self.topic, key=f"{month:%Y-%m}/{self.owner}".encode(),
-                                                value=json.dumps(record).encode(), partition=0)
+            sent = await producer.send_and_wait(
+                self.topic,
+                key=f"{month:%Y-%m}/{self.owner}".encode(),
+                value=json.dumps(record).encode(),
+                partition=0,
+            )
         finally:
             await producer.stop()
         return int(sent.offset)

@@ -21,13 +21,25 @@ class AlertStateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         alerts = GaugeMetricFamily(
-            "slaengine_alerts", "Pending and firing alerts of the in-service evaluator (1 each).",
-            labels=["alertname", "severity", "slo", "service", "resource", "window", "alertstate"])
+            "slaengine_alerts",
+            "Pending and firing alerts of the in-service evaluator (1 each).",
+            labels=["alertname", "severity", "slo", "service", "resource", "window", "alertstate"],
+        )
         for alert in self._evaluator.active_alerts():
             labels = alert.labels
             slo = labels.get("slo") or labels.get("sloth_slo", "")
             service = labels.get("service") or labels.get("sloth_service", "")
-            alerts.add_metric([alert.name, alert.severity, slo, service, labels.get("resource", ""),
-                               labels.get("window", ""), alert.status], 1.0)
+            alerts.add_metric(
+                [
+                    alert.name,
+                    alert.severity,
+                    slo,
+                    service,
+                    labels.get("resource", ""),
+                    labels.get("window", ""),
+                    alert.status,
+                ],
+                1.0,
+            )
         yield alerts
         # burn rates and budgets per window come from slaengine.metrics.SliCollector (one place)

@@ -30,8 +30,12 @@ _DEFAULT_SEVERITY = {"page": "critical", "ticket": "warning"}
 
 
 class SliSource(Protocol):
-    def window_counts(self, slo: str, window: timedelta, now: datetime) -> tuple[float, float]: ...  # (good, total) in the trailing window ending at now
-    def gauge_samples(self, metric: str) -> list[tuple[dict[str, str], float]]: ...  # current samples of an exported gauge family, e.g. "sla_uptime_percentage", "sla_api_response_time_p95", "capacity_location_utilization_percent"
+    def window_counts(
+        self, slo: str, window: timedelta, now: datetime
+    ) -> tuple[float, float]: ...  # (good, total) in the trailing window ending at now
+    # current samples of an exported gauge family, e.g. "sla_uptime_percentage",
+    # "sla_api_response_time_p95", "capacity_location_utilization_percent"
+    def gauge_samples(self, metric: str) -> list[tuple[dict[str, str], float]]: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,14 @@ class _ActiveAlert:
     fired_at: datetime | None = None
 
     def as_alert(self, status: str, *, ends_at: datetime | None = None) -> Alert:
-        return Alert(labels=dict(self.labels), status=status,  # type: ignore[arg-type]
-                     starts_at=self.fired_at or self.active_at, annotations=dict(self.annotations),
-                     ends_at=ends_at, value=self.value)
+        return Alert(
+            labels=dict(self.labels),
+            status=status,  # type: ignore[arg-type]
+            starts_at=self.fired_at or self.active_at,
+            annotations=dict(self.annotations),
+            ends_at=ends_at,
+            value=self.value,
+        )
 
 
 @dataclass
@@ -92,8 +101,13 @@ class AlertEvaluator:
             seen.add(key)
             state = self._active.get(key)
             if state is None:
-                state = _ActiveAlert(condition.labels, dict(condition.annotations), condition.value,
-                                     active_at=now, hold=condition.hold)
+                state = _ActiveAlert(
+                    condition.labels,
+                    dict(condition.annotations),
+                    condition.value,
+                    active_at=now,
+                    hold=condition.hold,
+                )
                 self._active[key] = state
                 if condition.hold > timedelta(0):
                     transitions.append(state.as_alert("pending"))
@@ -114,14 +128,17 @@ class AlertEvaluator:
     def budget_samples(self) -> list[BudgetSample]:
         return list(self._budgets)
 
-    def _conditions(self, source: SliSource,
-                    now: datetime) -> tuple[list[_Condition], list[BudgetSample]]:
+    def _conditions(
+        self, source: SliSource, now: datetime
+    ) -> tuple[list[_Condition], list[BudgetSample]]:
         conditions: list[_Condition] = []
         budgets: list[BudgetSample] = []
         for slo in self.slos:
             windows = windows_of(slo, self.catalog)
-            counts = {w: source.window_counts(slo.name, w, now)
-                      for w in [*windows.distinct_windows(), windows.period]}
+            counts = {
+                w: source.window_counts(slo.name, w, now)
+                for w in [*windows.distinct_windows(), windows.period]
+            }
             budgets += _budget_samples(slo, windows, counts)
             for severity, meta, quick, slow in (
                 ("page", slo.page_alert, windows.page_quick, windows.page_slow),
@@ -143,19 +160,27 @@ class AlertEvaluator:
                 if rule.holds(value):
                     labels = {k: v for k, v in sample_labels.items() if k != "__name__"}
                     labels |= {**rule.rule_labels(), "alertname": rule.alert}
-                    out.append(_Condition(labels, expand_all(rule.annotations(), labels, value),
-                                          value, rule.hold))
+                    out.append(
+                        _Condition(
+                            labels, expand_all(rule.annotations(), labels, value), value, rule.hold
+                        )
+                    )
         return out
 
     def _no_data_conditions(self, source: SliSource, now: datetime) -> list[_Condition]:
         out = []
         for rule in self.rules.no_data_rules:
             for slo in no_data_targets(rule, self.slos):
-                _, total = source.window_counts(slo.name, slo.no_data_after or rule.after_delta, now)
+                _, total = source.window_counts(
+                    slo.name, slo.no_data_after or rule.after_delta, now
+                )
                 if total <= 0:
                     labels = {**rule.rule_labels(), "slo": slo.name, "alertname": rule.alert}
-                    out.append(_Condition(labels, expand_all(rule.annotations(), labels, 0.0),
-                                          0.0, rule.hold))
+                    out.append(
+                        _Condition(
+                            labels, expand_all(rule.annotations(), labels, 0.0), 0.0, rule.hold
+                        )
+                    )
         return out
 
 
@@ -164,14 +189,23 @@ def _error_ratio(counts: tuple[float, float]) -> float | None:
     return (total - good) / total if total > 0 else None  # no traffic: NaN in PromQL, never alerts
 
 
-def _burn_rate_condition(slo: SloDefinition, meta: AlertMeta, severity: str,
-                         quick: BurnRateWindow, slow: BurnRateWindow, windows: AlertWindows,
-                         counts: Mapping[timedelta, tuple[float, float]]) -> _Condition | None:
+def _burn_rate_condition(
+    slo: SloDefinition,
+    meta: AlertMeta,
+    severity: str,
+    quick: BurnRateWindow,
+    slow: BurnRateWindow,
+    windows: AlertWindows,
+    counts: Mapping[timedelta, tuple[float, float]],
+) -> _Condition | None:
     budget = slo.error_budget_percent / 100
 
     def holds(rate: BurnRateWindow) -> float | None:
         threshold = rate.burn_factor(windows.period) * budget
-        short, long = _error_ratio(counts[rate.short_window]), _error_ratio(counts[rate.long_window])
+        short, long = (
+            _error_ratio(counts[rate.short_window]),
+            _error_ratio(counts[rate.long_window]),
+        )
         if short is not None and long is not None and short > threshold and long > threshold:
             return short  # PromQL's `a and b` keeps a's value
         return None
@@ -181,19 +215,33 @@ def _burn_rate_condition(slo: SloDefinition, meta: AlertMeta, severity: str,
         value = holds(slow)
     if value is None:
         return None
-    labels = {**slo.id_labels(), **slo.labels, "sloth_severity": severity, **meta.labels,
-              "alertname": meta.name}
+    labels = {
+        **slo.id_labels(),
+        **slo.labels,
+        "sloth_severity": severity,
+        **meta.labels,
+        "alertname": meta.name,
+    }
     labels.setdefault("severity", _DEFAULT_SEVERITY[severity])
     annotations = burn_rate_annotations(severity, meta)
     return _Condition(labels, expand_all(annotations, labels, value), value, timedelta(0))
 
 
-def _budget_samples(slo: SloDefinition, windows: AlertWindows,
-                    counts: Mapping[timedelta, tuple[float, float]]) -> list[BudgetSample]:
+def _budget_samples(
+    slo: SloDefinition, windows: AlertWindows, counts: Mapping[timedelta, tuple[float, float]]
+) -> list[BudgetSample]:
     out = []
     for window, (good, total) in counts.items():
         budget = ErrorBudget(objective=slo.objective / 100, good=good, total=total)
         is_period = window == windows.period
-        out.append(BudgetSample(slo.name, slo.service, format_duration(window), budget.burn_rate,
-                                budget.remaining if is_period else None, budget.has_data))
+        out.append(
+            BudgetSample(
+                slo.name,
+                slo.service,
+                format_duration(window),
+                budget.burn_rate,
+                budget.remaining if is_period else None,
+                budget.has_data,
+            )
+        )
     return out

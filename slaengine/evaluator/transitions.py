@@ -10,8 +10,9 @@ from datetime import datetime
 from slaengine.alerts import Alert
 
 
-def transitions(active: Mapping[str, Alert], current: Iterable[Alert],
-                now: datetime) -> tuple[dict[str, Alert], list[Alert]]:
+def transitions(
+    active: Mapping[str, Alert], current: Iterable[Alert], now: datetime
+) -> tuple[dict[str, Alert], list[Alert]]:
     """New active set by fingerprint, and the alerts to publish (new firing, and resolved).
 
     A continuing alert keeps its original ``starts_at`` and is not published again.

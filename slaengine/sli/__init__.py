@@ -1,1 +1,2 @@
-"""SLI engine: event-time buckets, percentiles, fulfillment — pure, shared by streaming and batch."""
+"""SLI engine: event-time buckets, percentiles, fulfillment — pure, shared by streaming and
+batch."""

@@ -28,7 +28,8 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 MINUTES_PER_HOUR = 60
 # minute counts as C ints: 2 x 304 bytes per hour instead of 2 x 536 for lists (about 5,000 hours
-# of minute detail per day at 50 SLOs x 4 partitions, for 35 days, in the stage-1 engine and the view)
+# of minute detail per day at 50 SLOs x 4 partitions, for 35 days, in the stage-1 engine and the
+# view)
 _NO_MINUTES = array("i", bytes(4 * MINUTES_PER_HOUR))
 
 
@@ -59,7 +60,9 @@ class HourBucket:
         self.sketch: LatencySketch | None = LatencySketch() if with_sketch else None
         # latency SLOs: one sketch per minute with requests, until compacted
         self.minute_sketches: dict[int, LatencySketch] | None = {} if with_sketch else None
-        self.slices: tuple[int, int, int] | None = None  # uptime (good, bad, traffic) kept on compaction
+        self.slices: tuple[int, int, int] | None = (
+            None  # uptime (good, bad, traffic) kept on compaction
+        )
 
     @property
     def start_ms(self) -> int:
@@ -101,7 +104,9 @@ class HourBucket:
             if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR:
                 return self.good, self.total
             return 0, 0
-        return sum(self.minute_good[first_minute:end_minute]), sum(self.minute_total[first_minute:end_minute])
+        return sum(self.minute_good[first_minute:end_minute]), sum(
+            self.minute_total[first_minute:end_minute]
+        )
 
     def sketch_between(self, first_minute: int, end_minute: int) -> LatencySketch | None:
         """Latency sketch of minutes [first, end): minute-exact while minute sketches are kept,
@@ -120,8 +125,9 @@ class HourBucket:
                 merged.merge(sketch)
         return merged
 
-    def uptime_slices(self, ratio: Fraction, first_minute: int = 0,
-                      end_minute: int = MINUTES_PER_HOUR) -> tuple[int, int, int]:
+    def uptime_slices(
+        self, ratio: Fraction, first_minute: int = 0, end_minute: int = MINUTES_PER_HOUR
+    ) -> tuple[int, int, int]:
         """(good slices, bad slices, minutes with traffic) among minutes [first, end)."""
         if self.minute_total is None or self.minute_good is None:
             if self.slices is None or 2 * (end_minute - first_minute) < MINUTES_PER_HOUR:
@@ -129,10 +135,15 @@ class HourBucket:
             return self.slices
         num, den = ratio.numerator, ratio.denominator
         good = bad = 0
-        for minute_good, total in zip(self.minute_good[first_minute:end_minute],
-                                      self.minute_total[first_minute:end_minute], strict=True):
+        for minute_good, total in zip(
+            self.minute_good[first_minute:end_minute],
+            self.minute_total[first_minute:end_minute],
+            strict=True,
+        ):
             if total:
-                if minute_good * den >= num * total:  # good/total >= ratio, exactly (14/25 at 0.56 is up)
+                if (
+                    minute_good * den >= num * total
+                ):  # good/total >= ratio, exactly (14/25 at 0.56 is up)
                     good += 1
                 else:
                     bad += 1
@@ -179,16 +190,23 @@ class HourBucket:
         bucket.minute_good = _minutes(state["mg"]) if "mg" in state else None
         bucket.minute_total = _minutes(state["mt"]) if "mt" in state else None
         bucket.sketch = LatencySketch.from_state(state["sk"]) if "sk" in state else None
-        bucket.minute_sketches = ({int(m): LatencySketch.from_state(s) for m, s in state["ms"].items()}
-                                  if "ms" in state else None)
+        bucket.minute_sketches = (
+            {int(m): LatencySketch.from_state(s) for m, s in state["ms"].items()}
+            if "ms" in state
+            else None
+        )
         if bucket.sketch is not None and bucket.minute_sketches is None:
             bucket.sketch.pack()  # a compacted hour (most of a restored year)
         bucket.slices = tuple(state["sl"]) if "sl" in state else None  # type: ignore[assignment]
         return bucket
 
 
-def merged_slices(buckets: list[HourBucket], ratio: Fraction, first_minute: int = 0,
-                  end_minute: int = MINUTES_PER_HOUR) -> tuple[int, int, int]:
+def merged_slices(
+    buckets: list[HourBucket],
+    ratio: Fraction,
+    first_minute: int = 0,
+    end_minute: int = MINUTES_PER_HOUR,
+) -> tuple[int, int, int]:
     """Uptime slices of one hour held by several sources: a minute is judged on all its requests."""
     if len(buckets) == 1:
         return buckets[0].uptime_slices(ratio, first_minute, end_minute)

@@ -27,7 +27,9 @@ from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
-DETAIL_MARGIN_DAYS = 5  # beyond an SLO's own longer window (e.g. 60 d), for `--at` a little in the past
+DETAIL_MARGIN_DAYS = (
+    5  # beyond an SLO's own longer window (e.g. 60 d), for `--at` a little in the past
+)
 MINUTE_SKETCH_DAYS = 2  # latency percentiles are minute-exact for windows up to a day
 RETENTION_DAYS = 430  # 13+ past months and a 400-day daily history; older events are dropped
 
@@ -50,7 +52,9 @@ class SliEngine:
                 table = [slo.is_good_status(code) if code >= 100 else False for code in range(600)]
                 self._request_slos[slo.service].append((slo, table))
         # per (source, service): its watermark clock and the series (SLO, key, table) it feeds
-        self._request_routes: dict[tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]] = {}
+        self._request_routes: dict[
+            tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]
+        ] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
         self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
         self._indexed_series = -1
@@ -124,8 +128,14 @@ class SliEngine:
         bucket.offset = offset
         self.dirty_buckets.add((slo.name, source, bucket.hour))
 
-    def apply(self, event: Event, source: str, offset: int, processed_ms: int | None = None,
-              appended_ms: int | None = None) -> None:
+    def apply(
+        self,
+        event: Event,
+        source: str,
+        offset: int,
+        processed_ms: int | None = None,
+        appended_ms: int | None = None,
+    ) -> None:
         """Apply one event; ``processed_ms`` (streaming only) feeds the lag SLI, measured from
         ``appended_ms`` (when the event entered Kafka) or else from the event's own time."""
         if isinstance(event, RequestEvent):
@@ -148,7 +158,11 @@ class SliEngine:
         if route is None:
             route = self._request_routes[(source, event.service)] = (
                 f"{source}/{event.service}",
-                [(slo, (slo.name, source), table) for slo, table in self._request_slos.get(event.service, ())])
+                [
+                    (slo, (slo.name, source), table)
+                    for slo, table in self._request_slos.get(event.service, ())
+                ],
+            )
         clock, targets = route
         ts_ms = event.ts_ms
         watermark = self._advance(clock, ts_ms)
@@ -214,8 +228,9 @@ class SliEngine:
             tracker = self._tracker(slo, source)
             decided = tracker.apply(event, offset)
             expired = tracker.expire(clock, offset) if clock is not None else []
-            self._record_decisions(slo, source, decided, expired, offset,
-                                   clock if clock is not None else event.ts_ms)
+            self._record_decisions(
+                slo, source, decided, expired, offset, clock if clock is not None else event.ts_ms
+            )
 
     def _tracker(self, slo: SloSpec, source: str) -> FulfillmentTracker:
         key = (slo.name, source)
@@ -224,8 +239,15 @@ class SliEngine:
             tracker = self.trackers[key] = FulfillmentTracker(slo.within_ms, self.grace_ms)
         return tracker
 
-    def _record_decisions(self, slo: SloSpec, source: str, decided: list[Decision],
-                          expired: list[Decision], offset: int, watermark: int) -> None:
+    def _record_decisions(
+        self,
+        slo: SloSpec,
+        source: str,
+        decided: list[Decision],
+        expired: list[Decision],
+        offset: int,
+        watermark: int,
+    ) -> None:
         # one event may decide several orders of the same creation hour: apply them as a group
         # so the per-bucket offset check lets all or none of them through
         grouped: dict[int, list[Decision]] = defaultdict(list)
@@ -259,7 +281,10 @@ class SliEngine:
     def detail_days(self, slo: SloSpec) -> int:
         """How long minute detail is kept: every window the SLO is asked for stays minute-exact."""
         longest = slo.window_delta if slo.window != CALENDAR_MONTH else None
-        return max(MINUTE_DETAIL_DAYS, -(-(longest or timedelta(0)) // timedelta(days=1)) + DETAIL_MARGIN_DAYS)
+        return max(
+            MINUTE_DETAIL_DAYS,
+            -(-(longest or timedelta(0)) // timedelta(days=1)) + DETAIL_MARGIN_DAYS,
+        )
 
     def _contains_local_midnight(self, hour: int) -> bool:
         """Does a day (and so maybe a month) of the configured zone start inside this UTC hour?
@@ -292,7 +317,9 @@ class SliEngine:
             for hour in [h for h in hours if h < retention_horizon]:
                 bucket = hours.pop(hour)
                 archived = self.archived.setdefault((name, source), [0, 0])
-                if slo.sli == "uptime":  # uptime counts minutes: (good slices, minutes with traffic)
+                if (
+                    slo.sli == "uptime"
+                ):  # uptime counts minutes: (good slices, minutes with traffic)
                     good, _, traffic = bucket.uptime_slices(slo.slice_ratio)
                     archived[0] += good
                     archived[1] += traffic
@@ -302,7 +329,9 @@ class SliEngine:
                 self.deleted_buckets.add((name, source, hour))
                 self.dirty_buckets.discard((name, source, hour))
             for hour, bucket in hours.items():
-                if hour >= sketch_horizon or (bucket.minute_sketches is None and not bucket.has_minutes):
+                if hour >= sketch_horizon or (
+                    bucket.minute_sketches is None and not bucket.has_minutes
+                ):
                     continue
                 if self._contains_local_midnight(hour):
                     continue
@@ -321,6 +350,7 @@ class SliEngine:
         flush short, a replayed event is skipped by the buckets that already
         hold it and re-applied to those that do not.
         """
+
         def wanted(item_source: str) -> bool:
             return source is None or item_source == source
 
@@ -341,20 +371,28 @@ class SliEngine:
             if not wanted(item_source):
                 continue
             for group in sorted(tracker.dirty):
-                changes.append((f"O|{name}|{item_source}|{group}", item_source, tracker.group_state(group)))
+                changes.append(
+                    (f"O|{name}|{item_source}|{group}", item_source, tracker.group_state(group))
+                )
             for order_id in sorted(tracker.legacy):  # after its group: a cut flush loses nothing
                 changes.append((f"o|{name}|{item_source}|{order_id}", item_source, None))
             tracker.legacy.clear()
             tracker.dirty.clear()
         taken_first = {k for k in self.dirty_first if wanted(k[1])}
         for name, item_source in sorted(taken_first):
-            changes.append((f"f|{name}|{item_source}", item_source,
-                            self.first_request[(name, item_source)]))
+            changes.append(
+                (f"f|{name}|{item_source}", item_source, self.first_request[(name, item_source)])
+            )
         self.dirty_first -= taken_first
         taken_latest = {k for k in self.dirty_latest if wanted(k[0])}
         for item_source, projection in sorted(taken_latest):
-            changes.append((f"l|{item_source}|{projection}", item_source,
-                            list(self.latest_projection_lag[(item_source, projection)])))
+            changes.append(
+                (
+                    f"l|{item_source}|{projection}",
+                    item_source,
+                    list(self.latest_projection_lag[(item_source, projection)]),
+                )
+            )
         self.dirty_latest -= taken_latest
         for clock in sorted(taken_clocks):
             changes.append((f"w|{clock}", clock.split("/", 1)[0], self.watermarks[clock]))
@@ -383,7 +421,8 @@ class SliEngine:
             if name in self.slos:
                 bucket = self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
                 if self.slos[name].sli == "uptime" and bucket.minute_total is not None:
-                    # state written before "f" records existed: a bucket's traffic bounds the first request
+                    # state written before "f" records existed: a bucket's traffic bounds the first
+                    # request
                     first = next((m for m, total in enumerate(bucket.minute_total) if total), None)
                     if first is not None:
                         self._saw_request(name, source, bucket.start_ms + first * MINUTE_MS)
@@ -458,7 +497,9 @@ class SliEngine:
         """
         self.dirty_buckets = {k for k in self.dirty_buckets if k[1] not in sources}
         self.deleted_buckets = {k for k in self.deleted_buckets if k[1] not in sources}
-        self.dirty_watermarks = {c for c in self.dirty_watermarks if c.split("/", 1)[0] not in sources}
+        self.dirty_watermarks = {
+            c for c in self.dirty_watermarks if c.split("/", 1)[0] not in sources
+        }
         self.dirty_first = {k for k in self.dirty_first if k[1] not in sources}
         self.dirty_latest = {k for k in self.dirty_latest if k[0] not in sources}
         for key in [k for k in self.first_request if k[1] in sources]:
@@ -520,7 +561,9 @@ class SliEngine:
                 good += quiet
         return good, total
 
-    def hours_between(self, slo: str, first_hour: int, last_hour: int) -> Iterable[list[HourBucket]]:
+    def hours_between(
+        self, slo: str, first_hour: int, last_hour: int
+    ) -> Iterable[list[HourBucket]]:
         """The buckets of every source for each hour in [first_hour, last_hour], hour by hour."""
         by_hour: dict[int, list[HourBucket]] = defaultdict(list)
         for _, hours in self.buckets_of(slo):

@@ -44,7 +44,9 @@ class OrderState:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> OrderState:
-        return cls(state.get("c"), state.get("s"), state.get("r"), int(state.get("o", -1)), state.get("x"))
+        return cls(
+            state.get("c"), state.get("s"), state.get("r"), int(state.get("o", -1)), state.get("x")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,9 @@ class FulfillmentTracker:
             return []  # replayed after a crash or rebalance: already applied
         kind = event.event
         counted_at = order.created_ms  # where the recorded outcome is counted
-        first_event = order.created_ms is None and order.shipped_ms is None and order.cancelled_ms is None
+        first_event = (
+            order.created_ms is None and order.shipped_ms is None and order.cancelled_ms is None
+        )
         if kind == "created":
             order.created_ms = _earliest(order.created_ms, event.ts_ms)
         elif kind == "shipped":
@@ -154,7 +158,9 @@ class FulfillmentTracker:
         return decisions
 
     def _schedule_expiry(self, order_id: str, base_ms: int) -> None:
-        heapq.heappush(self._expiries, (base_ms + self.within_ms + self.grace_ms + EXPIRY_MS, order_id))
+        heapq.heappush(
+            self._expiries, (base_ms + self.within_ms + self.grace_ms + EXPIRY_MS, order_id)
+        )
 
     def expire(self, watermark_ms: int, offset: int) -> list[Decision]:
         """Forget orders a day past their deadline; an open one is recorded as missed."""
@@ -172,10 +178,15 @@ class FulfillmentTracker:
         return decisions
 
     def overdue_open(self, now_ms: int) -> list[int]:
-        """Creation times of open orders already past deadline + grace at ``now_ms`` (query-time view)."""
-        return [o.created_ms for o in self.orders.values()
-                if o.outcome is None and o.created_ms is not None
-                and o.created_ms + self.within_ms + self.grace_ms < now_ms]
+        """Creation times of open orders already past deadline + grace at ``now_ms`` (query-time
+        view)."""
+        return [
+            o.created_ms
+            for o in self.orders.values()
+            if o.outcome is None
+            and o.created_ms is not None
+            and o.created_ms + self.within_ms + self.grace_ms < now_ms
+        ]
 
     def load(self, order_id: str, state: dict[str, Any], group: int | None = None) -> None:
         """Restore one order of group ``group``; without one (a per-order record of older
@@ -189,7 +200,9 @@ class FulfillmentTracker:
         if base is not None:
             self._schedule_expiry(order_id, base)
         if group is None:
-            times = [t for t in (order.created_ms, order.shipped_ms, order.cancelled_ms) if t is not None]
+            times = [
+                t for t in (order.created_ms, order.shipped_ms, order.cancelled_ms) if t is not None
+            ]
             group = self._group_with_room(min(times) if times else 0)
             self.legacy.add(order_id)
             self.dirty.add(group)

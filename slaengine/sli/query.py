@@ -25,7 +25,9 @@ def minute_floor(ms: int) -> int:
     return ms // MINUTE_MS * MINUTE_MS
 
 
-def rolling_range(window: timedelta, now_ms: int, *, closed_minutes: bool = False) -> tuple[int, int]:
+def rolling_range(
+    window: timedelta, now_ms: int, *, closed_minutes: bool = False
+) -> tuple[int, int]:
     """[T − w, T). Minutes are the resolution, so a T between minute boundaries is rounded:
     up for event counts (every event so far counts, so fresh events reach the gauges at once),
     down with ``closed_minutes`` (uptime: a minute is decided only once it is over)."""
@@ -65,8 +67,14 @@ def _until_now(end_ms: int, now_ms: int | None, *, closed_minutes: bool = False)
     return min(end_ms, rolling_range(timedelta(0), now_ms, closed_minutes=closed_minutes)[1])
 
 
-def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-                 include_late: bool = False, now_ms: int | None = None) -> tuple[int, int]:
+def event_counts(
+    engine: SliEngine,
+    slo: SloSpec,
+    start_ms: int,
+    end_ms: int,
+    include_late: bool = False,
+    now_ms: int | None = None,
+) -> tuple[int, int]:
     """(good, total) events with event time in [start_ms, end_ms) (up to ``now_ms``).
 
     Late events are in their own minute like any other (``include_late`` is kept for callers).
@@ -92,10 +100,16 @@ def event_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return good, total
 
 
-def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-                  now_ms: int | None = None,
-                  whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
-    """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to ``now_ms``).
+def uptime_counts(
+    engine: SliEngine,
+    slo: SloSpec,
+    start_ms: int,
+    end_ms: int,
+    now_ms: int | None = None,
+    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+) -> tuple[int, int]:
+    """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to
+    ``now_ms``).
 
     Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
     every minute without requests from the minute of the first request ever seen
@@ -131,17 +145,27 @@ def uptime_counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return good, good + bad
 
 
-def counts(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-           include_late: bool = False, now_ms: int | None = None,
-           whole_hours: dict[int, tuple[int, int, int]] | None = None) -> tuple[int, int]:
+def counts(
+    engine: SliEngine,
+    slo: SloSpec,
+    start_ms: int,
+    end_ms: int,
+    include_late: bool = False,
+    now_ms: int | None = None,
+    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+) -> tuple[int, int]:
     if slo.sli == "uptime":
         return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
 
 
-def rolling_counts(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
-                   now_ms: int, whole_hours: dict[int, tuple[int, int, int]] | None = None
-                   ) -> dict[str, tuple[int, int]]:
+def rolling_counts(
+    engine: SliEngine,
+    slo: SloSpec,
+    windows: dict[str, tuple[int, int]],
+    now_ms: int,
+    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+) -> dict[str, tuple[int, int]]:
     """``counts`` of several windows that share their end, reading each hour once.
 
     Same result as ``counts`` per window: hours are summed from the newest backwards and
@@ -149,14 +173,18 @@ def rolling_counts(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int
     it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
     """
     if slo.sli in ("uptime", "fulfillment") or not windows:
-        return {name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
-                for name, (start, end) in windows.items()}
+        return {
+            name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
+            for name, (start, end) in windows.items()
+        }
     end = _until_now(max(end for _, end in windows.values()), now_ms)
     pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
     series = [hours for _, hours in engine.buckets_of(slo.name)]
     first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
-    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
-                  reverse=True)
+    held = sorted(
+        {hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+        reverse=True,
+    )
 
     def part_of_hour(hour: int, start_ms: int) -> tuple[int, int]:
         good = total = 0
@@ -185,8 +213,9 @@ def rolling_counts(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int
     return found
 
 
-def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
-                  now_ms: int | None = None) -> LatencySketch:
+def merged_sketch(
+    engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int, now_ms: int | None = None
+) -> LatencySketch:
     """Latency sketch of exactly the minutes in [start_ms, end_ms) (up to ``now_ms``).
 
     Minute sketches answer partial hours while kept (two days); an older partial
@@ -205,8 +234,9 @@ def merged_sketch(engine: SliEngine, slo: SloSpec, start_ms: int, end_ms: int,
     return merged
 
 
-def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo,
-                     now_ms: int | None = None) -> list[tuple[int, int]]:
+def months_with_data(
+    engine: SliEngine, slo: str, zone: ZoneInfo, now_ms: int | None = None
+) -> list[tuple[int, int]]:
     """Local months (year, month) holding data, each hour assigned by its minutes' local time.
 
     For an uptime SLO that counts quiet minutes (``no_traffic: good/bad``), given ``now_ms``,
@@ -215,7 +245,12 @@ def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo,
     months = set()
     spec = engine.slos.get(slo)
     first_request = engine.first_request_ms(slo)
-    if spec is not None and spec.no_traffic != "ignore" and first_request is not None and now_ms is not None:
+    if (
+        spec is not None
+        and spec.no_traffic != "ignore"
+        and first_request is not None
+        and now_ms is not None
+    ):
         since = datetime.fromtimestamp(first_request / 1000, zone)
         until = datetime.fromtimestamp(now_ms / 1000, zone)
         year, number = since.year, since.month
@@ -237,8 +272,12 @@ def months_with_data(engine: SliEngine, slo: str, zone: ZoneInfo,
     return sorted(months)
 
 
-def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tuple[int, int]],
-                        quantiles: tuple[float, ...]) -> dict[str, list[float | None]]:
+def rolling_percentiles(
+    engine: SliEngine,
+    slo: SloSpec,
+    windows: dict[str, tuple[int, int]],
+    quantiles: tuple[float, ...],
+) -> dict[str, list[float | None]]:
     """Quantiles of several windows that share their end, merging each hour once.
 
     Same result as ``merged_sketch`` per window: hours are merged from the newest
@@ -255,14 +294,18 @@ def rolling_percentiles(engine: SliEngine, slo: SloSpec, windows: dict[str, tupl
         for hours in series:
             bucket = hours.get(hour)
             span = _overlap(bucket, start_ms, end) if bucket is not None else None
-            piece = bucket.sketch_between(*span) if bucket is not None and span is not None else None
+            piece = (
+                bucket.sketch_between(*span) if bucket is not None and span is not None else None
+            )
             if piece is not None:
                 target.merge(piece)
 
     # only hours that hold data are visited: a 30-day window is 720 hours, most of them empty
     first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
-    held = sorted({hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
-                  reverse=True)
+    held = sorted(
+        {hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+        reverse=True,
+    )
     merged = LatencySketch()  # the hours after the current window's first hour
     found: dict[str, list[float | None]] = {}
     next_held = 0

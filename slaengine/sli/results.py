@@ -52,18 +52,35 @@ def _iso(ms: int) -> str:
 WholeHours = dict[int, tuple[int, int, int]]  # query.uptime_counts' shared whole-hour slices
 
 
-def recent_burn_rate(engine: SliEngine, slo: SloSpec, now_ms: int,
-                     whole_hours: WholeHours | None = None) -> float:
+def recent_burn_rate(
+    engine: SliEngine, slo: SloSpec, now_ms: int, whole_hours: WholeHours | None = None
+) -> float:
     """The last day's burn rate, which decides whether a met SLO is at risk."""
-    return ErrorBudget(slo.exact_objective, *query.counts(
-        engine, slo, *query.slo_rolling_range(slo, RECENT_WINDOW, now_ms), now_ms=now_ms,
-        whole_hours=whole_hours)).burn_rate
+    return ErrorBudget(
+        slo.exact_objective,
+        *query.counts(
+            engine,
+            slo,
+            *query.slo_rolling_range(slo, RECENT_WINDOW, now_ms),
+            now_ms=now_ms,
+            whole_hours=whole_hours,
+        ),
+    ).burn_rate
 
 
-def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, end_ms: int,
-                   now_ms: int, include_late: bool = False, recent_burn: float | None = None,
-                   percentiles_ms: list[float | None] | None = None,
-                   closed: bool = False, whole_hours: WholeHours | None = None) -> SloWindowResult:
+def evaluate_range(
+    engine: SliEngine,
+    slo: SloSpec,
+    label: str,
+    start_ms: int,
+    end_ms: int,
+    now_ms: int,
+    include_late: bool = False,
+    recent_burn: float | None = None,
+    percentiles_ms: list[float | None] | None = None,
+    closed: bool = False,
+    whole_hours: WholeHours | None = None,
+) -> SloWindowResult:
     """One window's numbers; a ``closed`` period (a past month) is only met or breached."""
     good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
     budget = ErrorBudget(slo.exact_objective, good, total)
@@ -81,37 +98,75 @@ def evaluate_range(engine: SliEngine, slo: SloSpec, label: str, start_ms: int, e
         percentiles = dict(zip(("p50_ms", "p95_ms", "p99_ms"), percentiles_ms, strict=True))
     sli = budget.sli
     return SloWindowResult(
-        name=slo.name, service=slo.service, sli=slo.sli, window=label,
-        start=_iso(start_ms), end=_iso(end_ms), good=good, total=total, target=slo.target,
+        name=slo.name,
+        service=slo.service,
+        sli=slo.sli,
+        window=label,
+        start=_iso(start_ms),
+        end=_iso(end_ms),
+        good=good,
+        total=total,
+        target=slo.target,
         value=None if sli is None else sli * 100.0,
-        error_budget_remaining=budget.remaining, burn_rate=budget.burn_rate,
-        status=status, **percentiles)
+        error_budget_remaining=budget.remaining,
+        burn_rate=budget.burn_rate,
+        status=status,
+        **percentiles,
+    )
 
 
-def evaluate_window(engine: SliEngine, slo: SloSpec, window: str, now_ms: int,
-                    recent_burn: float | None = None,
-                    whole_hours: WholeHours | None = None) -> SloWindowResult:
+def evaluate_window(
+    engine: SliEngine,
+    slo: SloSpec,
+    window: str,
+    now_ms: int,
+    recent_burn: float | None = None,
+    whole_hours: WholeHours | None = None,
+) -> SloWindowResult:
     """One named window: a rolling duration or the current calendar month."""
     if window == CALENDAR_MONTH:
         local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
         start, end = month_range(local.year, local.month, engine.zone)
-        return evaluate_range(engine, slo, window, start, end, now_ms, include_late=True,
-                              recent_burn=recent_burn, whole_hours=whole_hours)
+        return evaluate_range(
+            engine,
+            slo,
+            window,
+            start,
+            end,
+            now_ms,
+            include_late=True,
+            recent_burn=recent_burn,
+            whole_hours=whole_hours,
+        )
     start, end = query.slo_rolling_range(slo, parse_duration(window), now_ms)
-    return evaluate_range(engine, slo, window, start, end, now_ms, recent_burn=recent_burn,
-                          whole_hours=whole_hours)
+    return evaluate_range(
+        engine, slo, window, start, end, now_ms, recent_burn=recent_burn, whole_hours=whole_hours
+    )
 
 
-def evaluate_month(engine: SliEngine, slo: SloSpec, year: int, month: int,
-                   now_ms: int) -> SloWindowResult:
+def evaluate_month(
+    engine: SliEngine, slo: SloSpec, year: int, month: int, now_ms: int
+) -> SloWindowResult:
     start, end = month_range(year, month, engine.zone)
-    return evaluate_range(engine, slo, f"month:{year:04d}-{month:02d}", start, end, now_ms,
-                          include_late=True, closed=end <= now_ms)
+    return evaluate_range(
+        engine,
+        slo,
+        f"month:{year:04d}-{month:02d}",
+        start,
+        end,
+        now_ms,
+        include_late=True,
+        closed=end <= now_ms,
+    )
 
 
-def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int,
-                     windows: Sequence[str] | None = None,
-                     whole_hours: WholeHours | None = None) -> list[SloWindowResult]:
+def evaluate_windows(
+    engine: SliEngine,
+    slo: SloSpec,
+    now_ms: int,
+    windows: Sequence[str] | None = None,
+    whole_hours: WholeHours | None = None,
+) -> list[SloWindowResult]:
     """Every standard window of one SLO (or the ``windows`` named), sharing the work the
     windows have in common (``whole_hours``: pass one to share it with more queries)."""
     if whole_hours is None:
@@ -119,16 +174,31 @@ def evaluate_windows(engine: SliEngine, slo: SloSpec, now_ms: int,
     recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
     if windows is None:
         windows = windows_for(slo)
-    rolling = {w: query.slo_rolling_range(slo, parse_duration(w), now_ms) for w in windows if w != CALENDAR_MONTH}
-    shared = query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
+    rolling = {
+        w: query.slo_rolling_range(slo, parse_duration(w), now_ms)
+        for w in windows
+        if w != CALENDAR_MONTH
+    }
+    shared = (
+        query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
+    )
     rows = []
     for window in windows:
         if window == CALENDAR_MONTH:
             rows.append(evaluate_window(engine, slo, window, now_ms, recent, whole_hours))
         else:
-            rows.append(evaluate_range(engine, slo, window, *rolling[window], now_ms,
-                                       recent_burn=recent, percentiles_ms=shared.get(window),
-                                       whole_hours=whole_hours))
+            rows.append(
+                evaluate_range(
+                    engine,
+                    slo,
+                    window,
+                    *rolling[window],
+                    now_ms,
+                    recent_burn=recent,
+                    percentiles_ms=shared.get(window),
+                    whole_hours=whole_hours,
+                )
+            )
     return rows
 
 
@@ -147,8 +217,11 @@ def evaluate_all(engine: SliEngine, now_ms: int, past_months: int = 13) -> list[
     local_now = datetime.fromtimestamp(now_ms / 1000, engine.zone)
     for slo in engine.config.slos:
         rows += evaluate_windows(engine, slo, now_ms)
-        months = [m for m in query.months_with_data(engine, slo.name, engine.zone, now_ms)
-                  if m < (local_now.year, local_now.month)][-past_months:]
+        months = [
+            m
+            for m in query.months_with_data(engine, slo.name, engine.zone, now_ms)
+            if m < (local_now.year, local_now.month)
+        ][-past_months:]
         for year, month in months:
             row = evaluate_month(engine, slo, year, month, now_ms)
             if row.total:  # a month whose only events came after ``now_ms`` is not listed

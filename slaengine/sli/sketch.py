@@ -107,7 +107,7 @@ class LatencySketch:
         if seen > rank:
             return 0.0
         key = 0
-        for key, count in (sorted(self._bins.items()) if self._bins is not None else self.items()):
+        for key, count in sorted(self._bins.items()) if self._bins is not None else self.items():
             seen += count
             if seen > rank:
                 return float(_MAPPING.value(key))

@@ -25,8 +25,10 @@ FULFILLMENT_SLOS = 10
 
 
 def config_with_fulfillment_slos(tmp_path: Path) -> SlaConfig:
-    variants = "".join(f"\n  - {{name: orders-{i}, sli: fulfillment, within: {2 + i}h, target: 95}}"
-                       for i in range(FULFILLMENT_SLOS - 1))
+    variants = "".join(
+        f"\n  - {{name: orders-{i}, sli: fulfillment, within: {2 + i}h, target: 95}}"
+        for i in range(FULFILLMENT_SLOS - 1)
+    )
     path = tmp_path / "slo.yaml"
     path.write_text(DEFAULT_CONFIG.read_text() + variants + "\n")
     return load_sla_config(path)
@@ -40,8 +42,13 @@ def order_events(orders: int, hours: float) -> list[dict[str, object]]:
         created = START + timedelta(hours=hours * n / orders)
         events.append({"ts": created.isoformat(), "order_id": f"o{n}", "event": "created"})
         if n % 5:
-            events.append({"ts": (created + timedelta(minutes=90)).isoformat(), "order_id": f"o{n}",
-                           "event": "shipped"})
+            events.append(
+                {
+                    "ts": (created + timedelta(minutes=90)).isoformat(),
+                    "order_id": f"o{n}",
+                    "event": "shipped",
+                }
+            )
     events.sort(key=lambda e: str(e["ts"]))
     return events
 
@@ -58,8 +65,11 @@ def wire(changes: list[tuple[str, str, object]]) -> list[tuple[str, object]]:
 
 def fulfillment_rows(engine: SliEngine, at: datetime) -> dict[tuple[str, str], tuple[int, int]]:
     at_ms = int(at.timestamp() * 1000)
-    return {(r.name, r.window): (r.good, r.total) for r in evaluate_all(engine, at_ms)
-            if r.name.startswith("order")}
+    return {
+        (r.name, r.window): (r.good, r.total)
+        for r in evaluate_all(engine, at_ms)
+        if r.name.startswith("order")
+    }
 
 
 def test_one_flush_of_many_orders_writes_one_record_per_slo_and_hour(tmp_path: Path) -> None:
@@ -98,7 +108,9 @@ def test_restore_and_global_view_from_group_records_equal_the_source(tmp_path: P
         assert view.trackers[series].orders == tracker.orders
 
 
-def test_a_group_is_deleted_once_its_orders_expired_and_the_view_forgets_them(tmp_path: Path) -> None:
+def test_a_group_is_deleted_once_its_orders_expired_and_the_view_forgets_them(
+    tmp_path: Path,
+) -> None:
     config = config_with_fulfillment_slos(tmp_path)
     source = SliEngine(config)
     view = SliEngine(config)
@@ -125,14 +137,20 @@ def test_per_order_records_of_older_versions_are_restored_and_rewritten_as_a_gro
     changes = wire(engine.take_changes(SOURCE))
     group = created_ms // 3_600_000 * GROUPS_PER_HOUR
     # the group first: a flush cut between the two records leaves the order in one of them
-    assert changes == [(f"O|order-fulfillment|{SOURCE}|{group}",
-                        {"o1": {"c": created_ms, "s": None, "r": None, "o": 7}}),
-                       (f"o|order-fulfillment|{SOURCE}|o1", None)]
+    assert changes == [
+        (
+            f"O|order-fulfillment|{SOURCE}|{group}",
+            {"o1": {"c": created_ms, "s": None, "r": None, "o": 7}},
+        ),
+        (f"o|order-fulfillment|{SOURCE}|o1", None),
+    ]
     # a table holding both (a flush cut before the deletion): the group's newer state wins,
     # whichever record a restore reads first, and the old record is deleted at the next flush
     newer = {"c": created_ms, "s": created_ms + 60_000, "r": "good", "o": 9}
-    for records in ([(changes[0][0], {"o1": newer}), (changes[1][0], {"c": created_ms, "o": 7})],
-                    [(changes[1][0], {"c": created_ms, "o": 7}), (changes[0][0], {"o1": newer})]):
+    for records in (
+        [(changes[0][0], {"o1": newer}), (changes[1][0], {"c": created_ms, "o": 7})],
+        [(changes[1][0], {"c": created_ms, "o": 7}), (changes[0][0], {"o1": newer})],
+    ):
         restored = SliEngine(config)
         for key, value in records:
             restored.load(key, value)
@@ -144,16 +162,24 @@ def test_per_order_records_of_older_versions_are_restored_and_rewritten_as_a_gro
         view.put(key, value)
     assert set(view.trackers[("order-fulfillment", SOURCE)].orders) == {"o1"}
     # shipped within its day: good, counted once after the rewrite
-    apply_all(engine, [{"ts": (START + timedelta(hours=2)).isoformat(), "order_id": "o1",
-                        "event": "shipped"}], 8)
-    assert fulfillment_rows(engine, START + timedelta(days=2))[("order-fulfillment", "30d")] == (1, 1)
+    apply_all(
+        engine,
+        [{"ts": (START + timedelta(hours=2)).isoformat(), "order_id": "o1", "event": "shipped"}],
+        8,
+    )
+    assert fulfillment_rows(engine, START + timedelta(days=2))[("order-fulfillment", "30d")] == (
+        1,
+        1,
+    )
 
 
 def test_a_busy_hour_is_split_into_records_of_at_most_group_orders() -> None:
     """One record per hour would pass Kafka's 1 MB message limit at ~12,000 orders an hour."""
     engine = SliEngine(load_sla_config(DEFAULT_CONFIG))
     apply_all(engine, order_events(2 * GROUP_ORDERS + 10, hours=0.9))
-    groups = {key: value for key, value in wire(engine.take_changes(SOURCE)) if key.startswith("O|")}
+    groups = {
+        key: value for key, value in wire(engine.take_changes(SOURCE)) if key.startswith("O|")
+    }
     assert sorted(len(value) for value in groups.values()) == [10, GROUP_ORDERS, GROUP_ORDERS]  # type: ignore[arg-type]
     assert max(len(json.dumps(value)) for value in groups.values()) < 1_000_000
     view = SliEngine(load_sla_config(DEFAULT_CONFIG))

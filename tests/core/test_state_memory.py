@@ -28,17 +28,36 @@ REQUESTS_PER_HOUR = 300
 
 
 def latency_config() -> SlaConfig:
-    return SlaConfig.model_validate({"timezone": "UTC", "slos": [
-        {"name": "api-latency", "service": "orders-api", "sli": "latency", "threshold_ms": 500,
-         "target": 95}]})
+    return SlaConfig.model_validate(
+        {
+            "timezone": "UTC",
+            "slos": [
+                {
+                    "name": "api-latency",
+                    "service": "orders-api",
+                    "sli": "latency",
+                    "threshold_ms": 500,
+                    "target": 95,
+                }
+            ],
+        }
+    )
 
 
 def latency_hours(hours: int) -> list[RequestEvent]:
     """Latencies spread over 1 ms..5 s (a few hundred distinct bins per hour)."""
     rng = random.Random(14)
-    return [RequestEvent(MONTH_START_MS + h * HOUR + n * (HOUR // REQUESTS_PER_HOUR), "orders-api",
-                         "GET /orders/{id}", 200, 10 ** rng.uniform(0, 3.7))
-            for h in range(hours) for n in range(REQUESTS_PER_HOUR)]
+    return [
+        RequestEvent(
+            MONTH_START_MS + h * HOUR + n * (HOUR // REQUESTS_PER_HOUR),
+            "orders-api",
+            "GET /orders/{id}",
+            200,
+            10 ** rng.uniform(0, 3.7),
+        )
+        for h in range(hours)
+        for n in range(REQUESTS_PER_HOUR)
+    ]
 
 
 def engine_bytes(build: Callable[[], SliEngine]) -> tuple[int, SliEngine]:
@@ -97,7 +116,9 @@ def test_a_restored_compacted_hour_is_packed_and_answers_the_same() -> None:
         ours = merged_sketch(restored, slo, start, end)
         theirs = merged_sketch(engine, slo, start, end)
         assert ours.count == theirs.count > 0
-        assert [ours.quantile(q) for q in (0.5, 0.95, 0.99)] == [theirs.quantile(q) for q in (0.5, 0.95, 0.99)]
+        assert [ours.quantile(q) for q in (0.5, 0.95, 0.99)] == [
+            theirs.quantile(q) for q in (0.5, 0.95, 0.99)
+        ]
 
 
 def test_a_late_event_unpacks_a_packed_hour_and_counts() -> None:
@@ -111,5 +132,6 @@ def test_a_late_event_unpacks_a_packed_hour_and_counts() -> None:
     bucket.add_latency(1, 5_000.0)
     assert not bucket.sketch.packed and bucket.sketch.count == 4
     assert bucket.sketch.quantile(0.99) > p99  # type: ignore[operator]
-    assert HourBucket.from_state(json.loads(json.dumps(bucket.to_state()))).sketch.quantile(0.99) \
-        == bucket.sketch.quantile(0.99)  # type: ignore[union-attr]
+    assert HourBucket.from_state(json.loads(json.dumps(bucket.to_state()))).sketch.quantile(
+        0.99
+    ) == bucket.sketch.quantile(0.99)  # type: ignore[union-attr]

@@ -46,14 +46,36 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_path = self.data_dir / f"{self.worker_id}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SLAENGINE_TOPIC_PREFIX": self.prefix, "SLAENGINE_KAFKA_BOOTSTRAP": self.bootstrap}
+        env = {
+            **os.environ,
+            "SLAENGINE_TOPIC_PREFIX": self.prefix,
+            "SLAENGINE_KAFKA_BOOTSTRAP": self.bootstrap,
+        }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "slaengine.cli", "worker", "--store", self.store,
-                 "--data-dir", str(self.data_dir), "--http-port", str(self.port),
-                 "--worker-id", self.worker_id, "--config", str(self.config),
-                 "--flush-interval", str(self.flush_interval)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+                [
+                    sys.executable,
+                    "-m",
+                    "slaengine.cli",
+                    "worker",
+                    "--store",
+                    self.store,
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--http-port",
+                    str(self.port),
+                    "--worker-id",
+                    self.worker_id,
+                    "--config",
+                    str(self.config),
+                    "--flush-interval",
+                    str(self.flush_interval),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO_ROOT,
+            )
         self.wait_until_ready()
         return self
 
@@ -61,7 +83,9 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"worker exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             if "Worker ready" in self.log_text():
                 try:
                     self.get("/health")
@@ -72,7 +96,11 @@ class WorkerProcess:
         raise AssertionError(f"worker not ready within {timeout} s:\n{self.log_tail()}")
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -88,7 +116,8 @@ class WorkerProcess:
         total = 0.0
         for line in self.get("/metrics?windows=all").decode().splitlines():  # every SLO window
             if line.startswith((name + "{", name + " ")) and all(
-                    f'{k}="{v}"' in line for k, v in labels.items()):
+                f'{k}="{v}"' in line for k, v in labels.items()
+            ):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
@@ -111,7 +140,9 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def workers(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+def workers(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> Iterator[list[WorkerProcess]]:
     """A list to which tests add started workers; all are stopped at the end."""
     started: list[WorkerProcess] = []
     yield started
@@ -120,15 +151,45 @@ def workers(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator
 
 
 def produce(bootstrap: str, prefix: str, path: Path, batch_size: int = 1) -> None:
-    subprocess.run([sys.executable, "-m", "slaengine.cli", "produce", str(path), "--bootstrap", bootstrap,
-                    "--topic-prefix", prefix, "--batch-size", str(batch_size), "--no-progress"],
-                   check=True, cwd=REPO_ROOT, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "produce",
+            str(path),
+            "--bootstrap",
+            bootstrap,
+            "--topic-prefix",
+            prefix,
+            "--batch-size",
+            str(batch_size),
+            "--no-progress",
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+    )
 
 
 def batch_rows(events: Path, at: str, config: Path = CONFIG) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "slaengine.cli", "compute", "--events", str(events),
-                             "--config", str(config), "--at", at], check=True, capture_output=True,
-                            cwd=REPO_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "compute",
+            "--events",
+            str(events),
+            "--config",
+            str(config),
+            "--at",
+            at,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+    )
     return json.loads(result.stdout)["slos"]
 
 

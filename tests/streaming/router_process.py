@@ -21,10 +21,17 @@ def build(bootstrap: str, prefix: str) -> tuple[KafkaSilenceStore, PartitionedRo
     config = load_routing_config(DEFAULT_ROUTING_FILE)
     factories = {kind: tolerate_missing_secrets(f) for kind, f in DEFAULT_FACTORIES.items()}
     silences = KafkaSilenceStore(bootstrap, prefix + SILENCES_TOPIC, config.silences)
-    routers = PartitionedRouter(bootstrap, prefix + ALERTS_TOPIC, prefix + ROUTER_STATE_TOPIC,
-                                f"{prefix}slaengine-alert-router", config,
-                                build_senders(config, factories), silences, tick=0.2,
-                                session_timeout_ms=6000)
+    routers = PartitionedRouter(
+        bootstrap,
+        prefix + ALERTS_TOPIC,
+        prefix + ROUTER_STATE_TOPIC,
+        f"{prefix}slaengine-alert-router",
+        config,
+        build_senders(config, factories),
+        silences,
+        tick=0.2,
+        session_timeout_ms=6000,
+    )
     return silences, routers
 
 
@@ -36,6 +43,7 @@ async def main(bootstrap: str, prefix: str) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
+    )
     asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -31,9 +31,22 @@ PARTITIONS = 4
 def pagerduty_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "pagerduty.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "slaengine.cli", "dev", "pagerduty",
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "dev",
+            "pagerduty",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: events(url) == [], timeout=30, what="the local PagerDuty")
     monkeypatch.setenv("SLAENGINE_API_TOKEN", TOKEN)
@@ -53,9 +66,12 @@ def events(url: str) -> list[dict[str, Any]] | None:
 
 
 def post(worker: WorkerProcess, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(worker.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {TOKEN}",
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        worker.url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.loads(response.read()))
 
@@ -77,22 +93,39 @@ def settled(a: WorkerProcess, b: WorkerProcess) -> bool:
 
 
 def am_alert(slo: str) -> dict[str, Any]:
-    return {"status": "firing", "labels": {"alertname": "SloErrorBudgetBurn", "severity": "critical",
-                                           "service": "orders-api", "slo": slo},
-            "annotations": {"summary": f"{slo} burns its error budget"},
-            "startsAt": "2026-11-30T06:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "", "fingerprint": slo}
+    return {
+        "status": "firing",
+        "labels": {
+            "alertname": "SloErrorBudgetBurn",
+            "severity": "critical",
+            "service": "orders-api",
+            "slo": slo,
+        },
+        "annotations": {"summary": f"{slo} burns its error budget"},
+        "startsAt": "2026-11-30T06:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": slo,
+    }
 
 
 def slos_routed_on(partitions: set[int], count: int) -> list[str]:
     """SLO names whose alert group lands on one of ``partitions`` of sla.alerts."""
-    keys, partitioner, every = GroupKeys(load_routing_config(DEFAULT_ROUTING_FILE)), DefaultPartitioner(), \
-        list(range(PARTITIONS))
+    keys, partitioner, every = (
+        GroupKeys(load_routing_config(DEFAULT_ROUTING_FILE)),
+        DefaultPartitioner(),
+        list(range(PARTITIONS)),
+    )
     found = []
     for n in range(1000):
         slo = f"slo-{n}"
-        alert = Alert.from_json({"labels": am_alert(slo)["labels"], "status": "firing",
-                                 "starts_at": "2026-11-30T06:00:00+00:00"})
+        alert = Alert.from_json(
+            {
+                "labels": am_alert(slo)["labels"],
+                "status": "firing",
+                "starts_at": "2026-11-30T06:00:00+00:00",
+            }
+        )
         if partitioner(keys(alert), every, every) in partitions:
             found.append(slo)
             if len(found) == count:
@@ -101,8 +134,12 @@ def slos_routed_on(partitions: set[int], count: int) -> list[str]:
 
 
 def test_a_silence_created_through_worker_a_mutes_an_alert_routed_on_worker_b(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess],
-        pagerduty_url: str) -> None:
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
+    pagerduty_url: str,
+) -> None:
     a = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "a", worker_id="worker-a").start()
     workers.append(a)
     b = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "b", worker_id="worker-b").start()
@@ -110,11 +147,23 @@ def test_a_silence_created_through_worker_a_mutes_an_alert_routed_on_worker_b(
     wait_for(lambda: settled(a, b), timeout=90, what="the alert groups to spread over both workers")
     silenced, control = slos_routed_on(routed_partitions(b), 2)
 
-    post(a, "/api/v1/silences", {"matchers": [f'slo="{silenced}"'], "duration": "1h",
-                                 "created_by": "ops"})
-    payload = {"version": "4", "status": "firing", "receiver": "slaengine", "groupKey": "k",
-               "truncatedAlerts": 0, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-               "externalURL": "", "alerts": [am_alert(silenced), am_alert(control)]}
+    post(
+        a,
+        "/api/v1/silences",
+        {"matchers": [f'slo="{silenced}"'], "duration": "1h", "created_by": "ops"},
+    )
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "slaengine",
+        "groupKey": "k",
+        "truncatedAlerts": 0,
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": [am_alert(silenced), am_alert(control)],
+    }
     assert post(a, "/api/v1/alertmanager", payload) == {"status": "accepted", "alerts": 2}
     wait_for(lambda: len(events(pagerduty_url) or []) >= 1, timeout=30, what="the control page")
     time.sleep(2)  # group_wait is 0s for pages: the silenced one would have gone out by now
@@ -123,5 +172,7 @@ def test_a_silence_created_through_worker_a_mutes_an_alert_routed_on_worker_b(
     assert settled(a, b)  # no rebalance meanwhile
     # the page went out from worker B (and the silenced alert's group, keyed alike, is B's too)
     delivered = "slaengine_alert_deliveries_total"
-    assert (a.metric(delivered, receiver="pagerduty-high"), b.metric(delivered, receiver="pagerduty-high")) \
-        == (0, 1)
+    assert (
+        a.metric(delivered, receiver="pagerduty-high"),
+        b.metric(delivered, receiver="pagerduty-high"),
+    ) == (0, 1)

@@ -28,8 +28,12 @@ from slaengine.rules.timeline import MinuteCounts, build_timeline
 from .conftest import CONFIG, REPO_ROOT, WorkerProcess
 
 PROMTOOL = shutil.which("promtool")
-pytestmark = [pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (scripts/bootstrap installs it)"),
-              pytest.mark.slow]  # a worker process on the broker: not in scripts/test --quick
+pytestmark = [
+    pytest.mark.skipif(
+        PROMTOOL is None, reason="promtool not installed (scripts/bootstrap installs it)"
+    ),
+    pytest.mark.slow,
+]  # a worker process on the broker: not in scripts/test --quick
 SLO = "api-availability"
 
 
@@ -39,9 +43,15 @@ def events_of(timeline: list[MinuteCounts]) -> list[dict]:
         start_ms = int((minute.at - timedelta(minutes=1)).timestamp() * 1000)
         total, good = int(minute.total), int(minute.good)
         for i in range(total):
-            events.append({"ts": start_ms + i * 60_000 // total, "service": "orders-api",
-                           "endpoint": "GET /orders/{id}", "status": 200 if i < good else 503,
-                           "latency_ms": 40.0})
+            events.append(
+                {
+                    "ts": start_ms + i * 60_000 // total,
+                    "service": "orders-api",
+                    "endpoint": "GET /orders/{id}",
+                    "status": 200 if i < good else 503,
+                    "latency_ms": 40.0,
+                }
+            )
     return events
 
 
@@ -50,16 +60,21 @@ async def publish(bootstrap: str, topic: str, events: list[dict], batch: int = 1
     await producer.start()
     try:
         for i in range(0, len(events), batch):
-            await producer.send(topic, json.dumps(events[i:i + batch]).encode(), key=b"orders-api")
+            await producer.send(
+                topic, json.dumps(events[i : i + batch]).encode(), key=b"orders-api"
+            )
         await producer.flush()
     finally:
         await producer.stop()
 
 
 def replay(worker: WorkerProcess, start: datetime, end: datetime) -> list[Alert]:
-    query = urllib.parse.urlencode({"start": start.isoformat(), "end": end.isoformat(), "step": "30s"})
-    request = urllib.request.Request(f"{worker.url}/api/v1/alerts/replay?{query}",
-                                     headers={"Authorization": "Bearer e2e-token"})
+    query = urllib.parse.urlencode(
+        {"start": start.isoformat(), "end": end.isoformat(), "step": "30s"}
+    )
+    request = urllib.request.Request(
+        f"{worker.url}/api/v1/alerts/replay?{query}", headers={"Authorization": "Bearer e2e-token"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return [Alert.from_json(a) for a in json.loads(response.read())["transitions"]]
 
@@ -79,8 +94,12 @@ def firing_intervals(transitions: list[Alert]) -> list[ExpectedAlert]:
 
 
 def test_page_alert_fires_and_resolves_at_the_same_steps_as_promtool(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(hours=3)
     timeline = build_timeline(start, [(60, 100, 100), (10, 0, 100), (90, 100, 100)])
@@ -96,21 +115,51 @@ def test_page_alert_fires_and_resolves_at_the_same_steps_as_promtool(
         assert time.monotonic() < deadline, "the worker did not process the timeline in time"
         time.sleep(0.3)
 
-    intervals = firing_intervals(replay(worker, timeline[0].at - timedelta(minutes=1), timeline[-1].at))
+    intervals = firing_intervals(
+        replay(worker, timeline[0].at - timedelta(minutes=1), timeline[-1].at)
+    )
     pages = [i for i in intervals if i.labels["severity"] == "critical"]
     assert len(pages) == 1, intervals
     page = pages[0]
     assert outage_start < page.fired_at <= outage_start + timedelta(minutes=2)
     # the slow page condition (30 m and 6 h windows above 6x) holds until the 30 m window is clean
     assert page.resolved_at is not None
-    assert outage_end + timedelta(minutes=25) < page.resolved_at <= outage_end + timedelta(minutes=31)
+    assert (
+        outage_end + timedelta(minutes=25) < page.resolved_at <= outage_end + timedelta(minutes=31)
+    )
 
     rules = tmp_path / "rules.yaml"
-    subprocess.run([sys.executable, "-m", "slaengine.cli", "rules", "generate", "--input", str(CONFIG),
-                    "--out", str(rules)], check=True, cwd=REPO_ROOT, capture_output=True)
-    write_promtool_test(tmp_path / "test.yaml", timeline, slo=SLO, rule_files=[rules.name],
-                        expected=intervals, end=timeline[-1].at,
-                        series_labels={"service": "orders-api", "sli": "availability"})
-    result = subprocess.run([PROMTOOL, "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "rules",
+            "generate",
+            "--input",
+            str(CONFIG),
+            "--out",
+            str(rules),
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+    )
+    write_promtool_test(
+        tmp_path / "test.yaml",
+        timeline,
+        slo=SLO,
+        rule_files=[rules.name],
+        expected=intervals,
+        end=timeline[-1].at,
+        series_labels={"service": "orders-api", "sli": "availability"},
+    )
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", "test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

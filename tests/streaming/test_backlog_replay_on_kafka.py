@@ -47,22 +47,29 @@ def weeks_of_orders(path: Path) -> int:
     events.sort()
     with path.open("w") as out:
         for ts_ms, order, kind in events:
-            out.write(json.dumps({"ts": iso(ts_ms / 1000), "order_id": order,
-                                  "event": kind}) + "\n")
+            out.write(
+                json.dumps({"ts": iso(ts_ms / 1000), "order_id": order, "event": kind}) + "\n"
+            )
     return len(events)
 
 
 def changelog_keys(bootstrap: str, topic: str) -> Counter[str]:
     """How many records of each key kind ("o", "b", "p", ...) a changelog topic holds."""
+
     async def read() -> Counter[str]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             tps = [TopicPartition(topic, p) for p in range(Settings().partitions)]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             kinds: Counter[str] = Counter()
+
             async def behind() -> bool:
                 return any([await consumer.position(tp) < end for tp, end in ends.items()])
 
@@ -73,18 +80,23 @@ def changelog_keys(bootstrap: str, topic: str) -> Counter[str]:
             return kinds
         finally:
             await consumer.stop()
+
     return asyncio.run(read())
 
 
 def test_a_backlog_of_weeks_of_orders_writes_few_changelog_records_and_equals_batch_mode(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     events = tmp_path / "orders.ndjson"
     count = weeks_of_orders(events)
     produce(kafka_bootstrap, topic_prefix, events, batch_size=200)  # ~2.5 MB per partition
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
-    wait_for(lambda: worker.metric("slaengine_events_processed_total") >= count, timeout=240,
-             what="every order event applied")
+    wait_for(
+        lambda: worker.metric("slaengine_events_processed_total") >= count,
+        timeout=240,
+        what="every order event applied",
+    )
 
     def all_committed() -> bool:  # the last flush of each partition is written and acked
         committed, ends = committed_and_ends(kafka_bootstrap, topic_prefix)

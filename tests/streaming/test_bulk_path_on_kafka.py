@@ -8,6 +8,7 @@ only after the state), and the HTTP API must keep answering while the replay run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -28,23 +29,30 @@ INPUTS = (REQUESTS_TOPIC, ORDERS_TOPIC, RESOURCES_TOPIC, PROJECTIONS_TOPIC)
 
 def committed_and_ends(bootstrap: str, prefix: str) -> tuple[dict, dict]:
     """The worker group's committed offset and the end offset of every input partition."""
+
     async def read() -> tuple[dict, dict]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{prefix}slaengine",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=f"{prefix}slaengine", enable_auto_commit=False
+        )
         await consumer.start()
         try:
-            tps = [TopicPartition(f"{prefix}{topic}", partition)
-                   for topic in INPUTS for partition in range(Settings().partitions)]
+            tps = [
+                TopicPartition(f"{prefix}{topic}", partition)
+                for topic in INPUTS
+                for partition in range(Settings().partitions)
+            ]
             committed = {tp: await consumer.committed(tp) for tp in tps}
             ends = await consumer.end_offsets(tps)
             return committed, ends
         finally:
             await consumer.stop()
+
     return asyncio.run(read())
 
 
 def test_a_fast_replay_commits_every_input_partition_to_its_end_and_the_api_keeps_answering(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     events = tmp_path / "events.ndjson"
     day_of_traffic(events, seed=14, days=1, rate=40)  # ~65,000 events of every topic
     count = sum(1 for _ in events.open())
@@ -66,8 +74,11 @@ def test_a_fast_replay_commits_every_input_partition_to_its_end_and_the_api_keep
     prober = threading.Thread(target=probe, daemon=True)
     prober.start()
     try:
-        wait_for(lambda: worker.metric("slaengine_events_processed_total") >= count, timeout=240,
-                 what="every event applied")
+        wait_for(
+            lambda: worker.metric("slaengine_events_processed_total") >= count,
+            timeout=240,
+            what="every event applied",
+        )
     finally:
         done.set()
         prober.join(timeout=10)
@@ -79,12 +90,14 @@ def test_a_fast_replay_commits_every_input_partition_to_its_end_and_the_api_keep
         committed, ends = committed_and_ends(kafka_bootstrap, topic_prefix)
         return bool(ends) and all(committed[tp] == end for tp, end in ends.items() if end > 0)
 
-    try:
+    # on a timeout the assertion below says which partitions are behind
+    with contextlib.suppress(AssertionError):
         wait_for(all_committed, timeout=30, what="every input partition committed to its end")
-    except AssertionError:
-        pass  # the assertion below says which partitions are behind
     committed, ends = committed_and_ends(kafka_bootstrap, topic_prefix)
-    behind = {f"{tp.topic}[{tp.partition}]": (committed[tp], end) for tp, end in ends.items()
-              if committed[tp] != end and end > 0}
+    behind = {
+        f"{tp.topic}[{tp.partition}]": (committed[tp], end)
+        for tp, end in ends.items()
+        if committed[tp] != end and end > 0
+    }
     assert not behind, f"(committed, end) of the partitions behind: {behind}"
     assert sum(ends.values()) == count  # one message per event, each committed once

@@ -29,18 +29,25 @@ GAUGE = ("slaengine_slo_window_events", {"slo": "api-availability", "window": "3
 
 def send_request(bootstrap: str, prefix: str) -> None:
     """One orders-api request (an api-availability event), now."""
-    event = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-             "service": "orders-api", "endpoint": "/orders", "status": 200, "latency_ms": 12.0,
-             "request_id": f"r-{time.time_ns()}"}
+    event = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "service": "orders-api",
+        "endpoint": "/orders",
+        "status": 200,
+        "latency_ms": 12.0,
+        "request_id": f"r-{time.time_ns()}",
+    }
 
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(f"{prefix}{REQUESTS_TOPIC}", json.dumps(event).encode(),
-                                         key=b"orders-api")
+            await producer.send_and_wait(
+                f"{prefix}{REQUESTS_TOPIC}", json.dumps(event).encode(), key=b"orders-api"
+            )
         finally:
             await producer.stop()
+
     asyncio.run(send())
 
 
@@ -56,8 +63,9 @@ def seconds_until_gauge_reaches(worker: WorkerProcess, count: float, timeout: fl
 def test_an_event_right_after_a_flush_reaches_the_gauge_within_about_one_flush_interval(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1",
-                           flush_interval=INTERVAL_S).start()
+    worker = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w1", flush_interval=INTERVAL_S
+    ).start()
     workers.append(worker)
     seen = 0
     waits = []

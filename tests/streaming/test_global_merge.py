@@ -26,11 +26,21 @@ PARTITIONS = 4
 
 
 def traffic() -> list[tuple[str, dict]]:
-    """Six hours at 20 requests a minute with partial outages: many minutes near the 95 % slice line."""
-    plan = TrafficPlan(start=START, end=START + timedelta(hours=6), seed=9, requests_per_minute=20,
-                       orders_per_hour=60,
-                       incidents=[Incident("orders-api", int(START.timestamp() * 1000) + h * 3_600_000, 50,
-                                           error_ratio=0.04) for h in range(6)])
+    """Six hours at 20 requests a minute with partial outages: many minutes near the 95 % slice
+    line."""
+    plan = TrafficPlan(
+        start=START,
+        end=START + timedelta(hours=6),
+        seed=9,
+        requests_per_minute=20,
+        orders_per_hour=60,
+        incidents=[
+            Incident(
+                "orders-api", int(START.timestamp() * 1000) + h * 3_600_000, 50, error_ratio=0.04
+            )
+            for h in range(6)
+        ],
+    )
     kinds = [(kind_of_event(e), e) for e in generate_events(plan)]
     return [(kind, e) for kind, e in kinds if kind in (REQUESTS_TOPIC, ORDERS_TOPIC)]
 
@@ -41,7 +51,9 @@ def partition_of(topic: str, event: dict) -> int:
 
 
 def rows(engine: SliEngine, at_ms: int) -> dict[tuple[str, str], tuple[int, int]]:
-    return {(r.name, r.window): (r.good, r.total) for r in evaluate_all(engine, at_ms) if r.sli != "lag"}
+    return {
+        (r.name, r.window): (r.good, r.total) for r in evaluate_all(engine, at_ms) if r.sli != "lag"
+    }
 
 
 def records_of(stage1: SliEngine, source: str) -> list[tuple[str, object]]:
@@ -61,15 +73,23 @@ def test_a_global_engine_over_request_id_partitions_equals_batch_including_uptim
         source = f"{SOURCE_NAMES[topic]}:{partition_of(topic, raw)}"
         stage1.apply(event, source, line)
         if line % 997 == 0:  # flushes at arbitrary points, as the agents do
-            for name in {f"{SOURCE_NAMES[t]}:{p}" for t in (REQUESTS_TOPIC, ORDERS_TOPIC)
-                         for p in range(PARTITIONS)}:
+            for name in {
+                f"{SOURCE_NAMES[t]}:{p}"
+                for t in (REQUESTS_TOPIC, ORDERS_TOPIC)
+                for p in range(PARTITIONS)
+            }:
                 changelog += records_of(stage1, name)
     changelog += records_of(stage1, None)  # type: ignore[arg-type]
-    assert len({key.split("|")[2] for key, _ in changelog if key.startswith("b|api-uptime|")}) == PARTITIONS
+    assert (
+        len({key.split("|")[2] for key, _ in changelog if key.startswith("b|api-uptime|")})
+        == PARTITIONS
+    )
 
     at_ms = int((START + timedelta(hours=6, minutes=30)).timestamp() * 1000)
     expected = rows(batch, at_ms)
-    assert expected[("api-uptime", "1d")][0] < expected[("api-uptime", "1d")][1], "no down minute: not a test"
+    assert expected[("api-uptime", "1d")][0] < expected[("api-uptime", "1d")][1], (
+        "no down minute: not a test"
+    )
 
     view = SliEngine(CONFIG)
     for key, value in changelog:
@@ -93,7 +113,10 @@ def test_summing_uptime_per_partition_would_not_be_exact() -> None:
         event = decode_element(topic, raw, now_ms)
         batch.apply(event, f"{SOURCE_NAMES[topic]}:0", line)
         per_partition[partition_of(topic, raw)].apply(event, f"{SOURCE_NAMES[topic]}:0", line)
-    summed = [sum(rows(engine, at_ms)[("api-uptime", "1d")][i] for engine in per_partition) for i in (0, 1)]
+    summed = [
+        sum(rows(engine, at_ms)[("api-uptime", "1d")][i] for engine in per_partition)
+        for i in (0, 1)
+    ]
     assert tuple(summed) != rows(batch, at_ms)[("api-uptime", "1d")]
 
 
@@ -101,12 +124,22 @@ def test_a_deleted_bucket_or_order_leaves_the_view() -> None:
     stage1 = SliEngine(CONFIG)
     view = SliEngine(CONFIG)
     start_ms = int(START.timestamp() * 1000)
-    for offset, raw in enumerate([
+    for offset, raw in enumerate(
+        [
             {"ts": "2026-10-05T00:00:10Z", "order_id": "o1", "event": "created"},
-            {"ts": "2026-10-05T00:00:20Z", "service": "orders-api", "endpoint": "GET /", "status": 200,
-             "latency_ms": 5}]):
+            {
+                "ts": "2026-10-05T00:00:20Z",
+                "service": "orders-api",
+                "endpoint": "GET /",
+                "status": 200,
+                "latency_ms": 5,
+            },
+        ]
+    ):
         topic = ORDERS_TOPIC if "order_id" in raw else REQUESTS_TOPIC
-        stage1.apply(decode_element(topic, raw, start_ms + 86_400_000), f"{SOURCE_NAMES[topic]}:1", offset)
+        stage1.apply(
+            decode_element(topic, raw, start_ms + 86_400_000), f"{SOURCE_NAMES[topic]}:1", offset
+        )
     for key, value in records_of(stage1, "orders:1") + records_of(stage1, "requests:1"):
         view.put(key, value)
     hour = start_ms // 3_600_000
@@ -129,9 +162,21 @@ def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
     for second in range(0, 40 * 60, 2):  # 40 minutes of errors on both services
         ts_ms = int((now - timedelta(minutes=40)).timestamp() * 1000) + second * 1000
         for service in ("orders-api", "catalog-api"):
-            view.apply(decode_element(REQUESTS_TOPIC, {"ts": ts_ms, "service": service, "endpoint": "GET /",
-                                                       "status": 503, "latency_ms": 5}, ts_ms),
-                       f"requests:{second % PARTITIONS}", second)
+            view.apply(
+                decode_element(
+                    REQUESTS_TOPIC,
+                    {
+                        "ts": ts_ms,
+                        "service": service,
+                        "endpoint": "GET /",
+                        "status": 503,
+                        "latency_ms": 5,
+                    },
+                    ts_ms,
+                ),
+                f"requests:{second % PARTITIONS}",
+                second,
+            )
 
     def fired(owns) -> set[str]:
         service = EvaluatorService(CONFIG, view, CollectorRegistry(), None, owns=owns)
@@ -139,6 +184,9 @@ def test_only_the_owner_of_an_slo_evaluates_and_publishes_its_alerts() -> None:
 
     everywhere = fired(lambda slo: True)
     assert {"api-availability", "catalog-availability"} <= everywhere
-    one, two = fired(lambda slo: slo == "api-availability"), fired(lambda slo: slo != "api-availability")
+    one, two = (
+        fired(lambda slo: slo == "api-availability"),
+        fired(lambda slo: slo != "api-availability"),
+    )
     assert one == {"api-availability"}
     assert two == everywhere - one

@@ -24,11 +24,20 @@ from .conftest import CONFIG, REPO_ROOT, WorkerProcess, batch_rows, comparable
 pytestmark = pytest.mark.slow  # worker processes on the broker: not in scripts/test --quick
 
 TOKEN = "global-view-token"
-PER_SLO_FAMILIES = ("sla_uptime_percentage", "sla_api_response_time_p95", "sla_order_fulfillment_rate",
-                    "slaengine_slo_sli_ratio", "slaengine_slo_error_budget_remaining", "slaengine_slo_burn_rate",
-                    "slaengine_slo_latency_seconds", "slaengine_slo_window_good_events",
-                    "slaengine_slo_window_events", "slaengine_slo_objective_ratio", "slaengine_slo_events_total",
-                    "slaengine_slo_good_events_total")
+PER_SLO_FAMILIES = (
+    "sla_uptime_percentage",
+    "sla_api_response_time_p95",
+    "sla_order_fulfillment_rate",
+    "slaengine_slo_sli_ratio",
+    "slaengine_slo_error_budget_remaining",
+    "slaengine_slo_burn_rate",
+    "slaengine_slo_latency_seconds",
+    "slaengine_slo_window_good_events",
+    "slaengine_slo_window_events",
+    "slaengine_slo_objective_ratio",
+    "slaengine_slo_events_total",
+    "slaengine_slo_good_events_total",
+)
 SAMPLE = re.compile(r"^(\w+)\{(.*)\} \S+$")
 
 
@@ -42,9 +51,24 @@ def write_events(path: Path, plan: TrafficPlan) -> int:
 
 
 def produce(bootstrap: str, prefix: str, path: Path, *options: str) -> None:
-    subprocess.run([sys.executable, "-m", "slaengine.cli", "produce", str(path), "--bootstrap", bootstrap,
-                    "--topic-prefix", prefix, "--no-progress", *options], check=True, cwd=REPO_ROOT,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "produce",
+            str(path),
+            "--bootstrap",
+            bootstrap,
+            "--topic-prefix",
+            prefix,
+            "--no-progress",
+            *options,
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+    )
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -74,48 +98,93 @@ def per_slo_series(worker: WorkerProcess) -> set[tuple[str, str]]:
 
 
 def post_report(worker: WorkerProcess, month: str) -> list[str]:
-    request = urllib.request.Request(f"{worker.url}/api/v1/reports?month={month}", method="POST",
-                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    request = urllib.request.Request(
+        f"{worker.url}/api/v1/reports?month={month}",
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         pdf = response.read()
-    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout
     return [line.strip() for line in text.decode().splitlines()]
 
 
 def batch_headlines(events: Path, month: str, out: Path) -> list[str]:
-    """The batch report's headline per SLO (projection lag included: it is the monitored system's)."""
-    result = subprocess.run([sys.executable, "-m", "slaengine.cli", "report", "--month", month, "--events",
-                             str(events), "--config", str(CONFIG), "--out", str(out)],
-                            check=True, capture_output=True, text=True, cwd=REPO_ROOT)
+    """The batch report's headline per SLO (projection lag included: it is the monitored
+    system's)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaengine.cli",
+            "report",
+            "--month",
+            month,
+            "--events",
+            str(events),
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     headlines = result.stdout.splitlines()[:-1]
     assert any(line.startswith("Projection lag: ") for line in headlines)
     return headlines
 
 
 def test_two_workers_each_answer_for_all_slos_like_batch_and_export_each_series_once(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("SLAENGINE_API_TOKEN", TOKEN)
     events = tmp_path / "october.ndjson"
-    count = write_events(events, TrafficPlan(start=datetime(2026, 10, 1, tzinfo=UTC),
-                                             end=datetime(2026, 11, 1, tzinfo=UTC), seed=31,
-                                             requests_per_minute=1, orders_per_hour=6))
-    one = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1").start()
+    count = write_events(
+        events,
+        TrafficPlan(
+            start=datetime(2026, 10, 1, tzinfo=UTC),
+            end=datetime(2026, 11, 1, tzinfo=UTC),
+            seed=31,
+            requests_per_minute=1,
+            orders_per_hour=6,
+        ),
+    )
+    one = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1"
+    ).start()
     workers.append(one)
-    two = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2").start()
+    two = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2"
+    ).start()
     workers.append(two)
     produce(kafka_bootstrap, topic_prefix, events, "--batch-size", "50")
     at = "2026-11-01T00:00:00Z"
     expected = comparable(batch_rows(events, at))
     headlines = batch_headlines(events, "2026-10", tmp_path / "batch.pdf")
     wait_for(lambda: processed([one, two]) >= count, timeout=300, what="all events")
-    assert one.metric("slaengine_events_processed_total") > 0 < two.metric("slaengine_events_processed_total")
+    assert (
+        one.metric("slaengine_events_processed_total")
+        > 0
+        < two.metric("slaengine_events_processed_total")
+    )
 
     for worker in (one, two):  # each answers for every partition, whichever it consumes
         # (another worker's last events reach the view within its flush interval; replays after
         # the start-up rebalance count twice in the processed counter, so wait for the rows)
-        wait_for(lambda w=worker: comparable(w.slo_rows(at)) == expected, timeout=120,
-                 what=f"{worker.worker_id}'s SLIs to equal batch mode")
+        wait_for(
+            lambda w=worker: comparable(w.slo_rows(at)) == expected,
+            timeout=120,
+            what=f"{worker.worker_id}'s SLIs to equal batch mode",
+        )
         report = post_report(worker, "2026-10")
         assert [h for h in headlines if h not in report] == [], worker.worker_id
 
@@ -133,11 +202,17 @@ def test_two_workers_each_answer_for_all_slos_like_batch_and_export_each_series_
 
     two.stop()
     try:
-        wait_for(lambda: per_slo_series(one) == every, timeout=90, what="the survivor to export every series")
+        wait_for(
+            lambda: per_slo_series(one) == every,
+            timeout=90,
+            what="the survivor to export every series",
+        )
     except AssertionError:
         now = per_slo_series(one)
-        raise AssertionError(f"missing {sorted(every - now)[:5]}, extra {sorted(now - every)[:5]}\n"
-                             f"{one.log_tail(30)}") from None
+        raise AssertionError(
+            f"missing {sorted(every - now)[:5]}, extra {sorted(now - every)[:5]}\n"
+            f"{one.log_tail(30)}"
+        ) from None
     assert comparable(one.slo_rows(at)) == expected
 
 
@@ -152,26 +227,50 @@ async def partitions_with_requests(bootstrap: str, topic: str) -> int:
 
 
 def test_one_service_keyed_by_request_id_over_4_partitions_and_2_workers_has_exact_uptime_minutes(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     start = datetime(2026, 10, 20, tzinfo=UTC)
-    plan = TrafficPlan(start=start, end=start + timedelta(hours=4), seed=12, services=("orders-api",),
-                       requests_per_minute=20, orders_per_hour=0,
-                       incidents=[Incident("orders-api", int(start.timestamp() * 1000) + h * 3_600_000, 50,
-                                           error_ratio=0.04) for h in range(4)])
+    plan = TrafficPlan(
+        start=start,
+        end=start + timedelta(hours=4),
+        seed=12,
+        services=("orders-api",),
+        requests_per_minute=20,
+        orders_per_hour=0,
+        incidents=[
+            Incident(
+                "orders-api", int(start.timestamp() * 1000) + h * 3_600_000, 50, error_ratio=0.04
+            )
+            for h in range(4)
+        ],
+    )
     events = tmp_path / "requests.ndjson"
     count = write_events(events, plan)
-    one = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1").start()
+    one = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1"
+    ).start()
     workers.append(one)
-    two = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2").start()
+    two = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2"
+    ).start()
     workers.append(two)
     produce(kafka_bootstrap, topic_prefix, events, "--request-key", "request_id")
-    assert asyncio.run(partitions_with_requests(kafka_bootstrap, topic_prefix + "sla.requests")) == 4
+    assert (
+        asyncio.run(partitions_with_requests(kafka_bootstrap, topic_prefix + "sla.requests")) == 4
+    )
     at = "2026-10-20T05:00:00Z"
     expected = comparable(batch_rows(events, at))
     good, total = expected[("api-uptime", "1d")]
     assert 0 < good < total, "some minutes must be down for the slices to matter"
     wait_for(lambda: processed([one, two]) >= count, timeout=300, what="all events")
-    assert one.metric("slaengine_events_processed_total") > 0 < two.metric("slaengine_events_processed_total")
+    assert (
+        one.metric("slaengine_events_processed_total")
+        > 0
+        < two.metric("slaengine_events_processed_total")
+    )
     for worker in (one, two):
-        wait_for(lambda w=worker: comparable(w.slo_rows(at)) == expected, timeout=120,
-                 what=f"{worker.worker_id}'s SLIs to equal batch mode")
+        wait_for(
+            lambda w=worker: comparable(w.slo_rows(at)) == expected,
+            timeout=120,
+            what=f"{worker.worker_id}'s SLIs to equal batch mode",
+        )

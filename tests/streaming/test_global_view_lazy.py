@@ -47,8 +47,13 @@ def view_of(engine: SliEngine | None = None) -> GlobalView:
 
 
 def request(second: int, latency_ms: int) -> Any:
-    raw = {"ts": (START + timedelta(seconds=second)).isoformat().replace("+00:00", "Z"),
-           "service": "orders-api", "endpoint": "GET /orders", "status": 200, "latency_ms": latency_ms}
+    raw = {
+        "ts": (START + timedelta(seconds=second)).isoformat().replace("+00:00", "Z"),
+        "service": "orders-api",
+        "endpoint": "GET /orders",
+        "status": 200,
+        "latency_ms": latency_ms,
+    }
     return decode_element(REQUESTS_TOPIC, raw, START_MS + 86_400_000)
 
 
@@ -75,8 +80,11 @@ def test_an_older_snapshot_read_after_a_newer_one_is_ignored_as_put_would() -> N
     snapshots = []
     for offset in range(3):
         stage1.apply(request(offset, 30), "requests:2", offset)
-        snapshots += [(k, v) for k, _, v in stage1.take_changes("requests:2")
-                      if k.startswith("b|api-availability|")]
+        snapshots += [
+            (k, v)
+            for k, _, v in stage1.take_changes("requests:2")
+            if k.startswith("b|api-availability|")
+        ]
     key = snapshots[0][0]
     # a former owner's late write (offset 0) after the newest (2); then a deletion and an old one
     for sequence in ([2, 0], [0, 2, 1], [2, None, 0], [1, 2, None]):
@@ -86,8 +94,14 @@ def test_an_older_snapshot_read_after_a_newer_one_is_ignored_as_put_would() -> N
             eager.put(key, value)
             lazy.apply(*wire(key, value))
         lazy.settle()
-        expected = {h: b.to_state() for h, b in eager.series.get(("api-availability", "requests:2"), {}).items()}
-        held = {h: b.to_state() for h, b in lazy.engine.series.get(("api-availability", "requests:2"), {}).items()}
+        expected = {
+            h: b.to_state()
+            for h, b in eager.series.get(("api-availability", "requests:2"), {}).items()
+        }
+        held = {
+            h: b.to_state()
+            for h, b in lazy.engine.series.get(("api-availability", "requests:2"), {}).items()
+        }
         assert held == expected, sequence
 
 
@@ -98,10 +112,15 @@ def test_the_lazy_view_ends_where_putting_every_record_ends_whenever_it_is_read(
     now_ms = START_MS + 86_400_000
     stage1 = SliEngine(CONFIG)
     changelog: list[tuple[str, Any]] = []
-    sources = [f"{SOURCE_NAMES[t]}:{p}" for t in (REQUESTS_TOPIC, ORDERS_TOPIC) for p in range(PARTITIONS)]
+    sources = [
+        f"{SOURCE_NAMES[t]}:{p}" for t in (REQUESTS_TOPIC, ORDERS_TOPIC) for p in range(PARTITIONS)
+    ]
     for line, (topic, raw) in enumerate(events):
-        stage1.apply(decode_element(topic, raw, now_ms), f"{SOURCE_NAMES[topic]}:{partition_of(topic, raw)}",
-                     line)
+        stage1.apply(
+            decode_element(topic, raw, now_ms),
+            f"{SOURCE_NAMES[topic]}:{partition_of(topic, raw)}",
+            line,
+        )
         if line % 331 == 0:
             for source in sources:
                 changelog += [(key, value) for key, _, value in stage1.take_changes(source)]
@@ -124,8 +143,9 @@ def test_the_lazy_view_ends_where_putting_every_record_ends_whenever_it_is_read(
             assert rows(lazy.engine, at_ms) == rows(eager, at_ms), index
     lazy.settle()
     assert rows(lazy.engine, at_ms) == rows(eager, at_ms)
-    assert {k: {h: b.to_state() for h, b in v.items()} for k, v in lazy.engine.series.items()} == \
-        {k: {h: b.to_state() for h, b in v.items()} for k, v in eager.series.items()}
+    assert {k: {h: b.to_state() for h, b in v.items()} for k, v in lazy.engine.series.items()} == {
+        k: {h: b.to_state() for h, b in v.items()} for k, v in eager.series.items()
+    }
     # at most one decode per bucket key per read, far fewer than one per record
     puts = lazy.engine.puts  # type: ignore[attr-defined]
     assert all(puts[key] <= reads + 1 for key in bucket_records)
@@ -142,8 +162,9 @@ def test_records_that_are_not_sli_state_are_skipped_unread_and_a_bad_bucket_is_c
     assert view.errors == 1 and view.pending == {}
 
 
-async def test_a_reader_after_the_barrier_sees_every_flush_before_it(kafka_bootstrap: str,
-                                                                     create_topics: Any) -> None:
+async def test_a_reader_after_the_barrier_sees_every_flush_before_it(
+    kafka_bootstrap: str, create_topics: Any
+) -> None:
     """On the broker: a bucket rewritten by many flushes, then one more flush right before a
     read; the barrier returns with the engine holding the newest snapshot each time."""
     (topic,) = await create_topics("app-sli-req-changelog", partitions=PARTITIONS)
@@ -178,8 +199,10 @@ async def test_a_reader_after_the_barrier_sees_every_flush_before_it(kafka_boots
             await flush(offset)
             assert await view.wait_read_to_end(10)
             assert held_offset() == offset
-            assert view.engine.series[("api-latency", "requests:3")][HOUR].to_state() == \
-                stage1.series[("api-latency", "requests:3")][HOUR].to_state()
+            assert (
+                view.engine.series[("api-latency", "requests:3")][HOUR].to_state()
+                == stage1.series[("api-latency", "requests:3")][HOUR].to_state()
+            )
     finally:
         stop.set()
         await producer.stop()

@@ -11,8 +11,11 @@ from streams.router import GroupKeys
 
 
 def alert(**labels: str) -> Alert:
-    return Alert(labels={"alertname": "CapacityHigh", "severity": "warning", **labels},
-                 status="firing", starts_at=datetime(2026, 11, 1, tzinfo=UTC))
+    return Alert(
+        labels={"alertname": "CapacityHigh", "severity": "warning", **labels},
+        status="firing",
+        starts_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
 
 
 def test_alerts_of_one_group_share_a_key_and_the_key_is_the_group_key() -> None:

@@ -34,13 +34,26 @@ SERVICE_LIMIT = 5
 
 
 def request(i: int, **fields: object) -> dict:
-    return {"ts": iso(NOW - 1800 + i * 0.5), "service": "orders-api", "endpoint": "GET /orders/{id}",
-            "status": 200 if i % 10 else 503, "latency_ms": 20 + i % 700, "request_id": f"r{i}", **fields}
+    return {
+        "ts": iso(NOW - 1800 + i * 0.5),
+        "service": "orders-api",
+        "endpoint": "GET /orders/{id}",
+        "status": 200 if i % 10 else 503,
+        "latency_ms": 20 + i % 700,
+        "request_id": f"r{i}",
+        **fields,
+    }
 
 
 def resource(i: int, **fields: object) -> dict:
-    return {"ts": iso(NOW - 86400 * (20 - i)), "resource": "database_size", "value": 40.0 + i, "unit": "GB",
-            "capacity": 150, **fields}
+    return {
+        "ts": iso(NOW - 86400 * (20 - i)),
+        "resource": "database_size",
+        "value": 40.0 + i,
+        "unit": "GB",
+        "capacity": 150,
+        **fields,
+    }
 
 
 def order(i: int, **fields: object) -> dict:
@@ -53,29 +66,61 @@ def j(obj: object) -> bytes:
 
 def hostile_messages() -> list[tuple[str, bytes | None, int]]:
     """(topic, value, dead letters it must produce): every hostile kind of issue 12."""
-    bad_elements = [request(0, ts=HUGE), request(0, latency_ms=HUGE), request(0, status=HUGE),
-                    request(0, service="bad\ud800name"), request(0, endpoint="GET /\r\n<!channel>"),
-                    request(0, service="s" * 300), request(0, ts="0001-01-01T00:00:00+14:00"), 42, None,
-                    request(0, ts=1_790_856_000)]
+    bad_elements = [
+        request(0, ts=HUGE),
+        request(0, latency_ms=HUGE),
+        request(0, status=HUGE),
+        request(0, service="bad\ud800name"),
+        request(0, endpoint="GET /\r\n<!channel>"),
+        request(0, service="s" * 300),
+        request(0, ts="0001-01-01T00:00:00+14:00"),
+        42,
+        None,
+        request(0, ts=1_790_856_000),
+    ]
     requests = [
-        j(request(0, ts=HUGE)), j(request(0, latency_ms=HUGE)), j(request(0, status=HUGE)),
-        j(request(0, service="bad\ud800name")), j(request(0, endpoint="GET /\r\nBcc: all")),
-        j(request(0, service="s" * 300)), j(request(0, ts="0001-01-01T00:00:00+14:00")),
-        j(request(0, ts=1_790_856_000)), b'{"ts": NaN, "service": "orders-api", "latency_ms": Infinity}',
-        b"[" * 100_000 + b"]" * 100_000, b'{"status": ' + b"9" * 5000 + b"}", b"\xff\xfe", None, b"[]",
+        j(request(0, ts=HUGE)),
+        j(request(0, latency_ms=HUGE)),
+        j(request(0, status=HUGE)),
+        j(request(0, service="bad\ud800name")),
+        j(request(0, endpoint="GET /\r\nBcc: all")),
+        j(request(0, service="s" * 300)),
+        j(request(0, ts="0001-01-01T00:00:00+14:00")),
+        j(request(0, ts=1_790_856_000)),
+        b'{"ts": NaN, "service": "orders-api", "latency_ms": Infinity}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"status": ' + b"9" * 5000 + b"}",
+        b"\xff\xfe",
+        None,
+        b"[]",
         j(dict(request(0, status="x"), padding="p" * 900_000)),  # a 900 kB bad message
     ]
     messages: list[tuple[str, bytes | None, int]] = [("sla.requests", raw, 1) for raw in requests]
-    messages.append(("sla.requests", j([bad_elements[i % len(bad_elements)] for i in range(2000)]), 2000))
-    messages += [("sla.resources", j(body), 1) for body in (
-        resource(0, ts="0001-01-01T00:00:00+14:00"), resource(0, value=HUGE), resource(0, capacity=HUGE),
-        resource(0, resource="bad\ud800name"), resource(0, labels={"tier": "\x1b[31m"}))]
-    messages += [("sla.orders", j(body), 1) for body in (order(0, order_id="o\ud800"), order(0, ts=HUGE))]
+    messages.append(
+        ("sla.requests", j([bad_elements[i % len(bad_elements)] for i in range(2000)]), 2000)
+    )
+    messages += [
+        ("sla.resources", j(body), 1)
+        for body in (
+            resource(0, ts="0001-01-01T00:00:00+14:00"),
+            resource(0, value=HUGE),
+            resource(0, capacity=HUGE),
+            resource(0, resource="bad\ud800name"),
+            resource(0, labels={"tier": "\x1b[31m"}),
+        )
+    ]
+    messages += [
+        ("sla.orders", j(body), 1) for body in (order(0, order_id="o\ud800"), order(0, ts=HUGE))
+    ]
     return messages
 
 
-async def send(bootstrap: str, prefix: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024)
+async def send(
+    bootstrap: str, prefix: str, messages: list[tuple[str, bytes | None, bytes]]
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
     try:
         for topic, value, key in messages:
@@ -113,8 +158,9 @@ async def rewind(bootstrap: str, prefix: str, topic: str) -> int:
     finally:
         await admin.close()
     partitions = [TopicPartition(prefix + topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{prefix}slaengine",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"{prefix}slaengine", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -131,14 +177,23 @@ def limited_config(tmp_path: Path) -> Path:
 
 
 def test_hostile_traffic_on_the_real_broker_counts_every_valid_event_and_letters_every_bad_one_once(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     rng = random.Random(12)
     hostile = hostile_messages()
-    valid = ([("sla.requests", j(request(i)), f"k{i % 7}".encode()) for i in range(3000)]
-             + [("sla.resources", j(resource(i)), b"database_size") for i in range(20)]
-             + [("sla.orders", j(order(i)), f"o{i}".encode()) for i in range(50)])
-    mixed_batch = ("sla.requests", j([request(3100), request(3101, status=700), request(3102)]), b"mix")
-    traffic = list(valid)  # valid events keep their time order; the hostile ones land anywhere among them
+    valid = (
+        [("sla.requests", j(request(i)), f"k{i % 7}".encode()) for i in range(3000)]
+        + [("sla.resources", j(resource(i)), b"database_size") for i in range(20)]
+        + [("sla.orders", j(order(i)), f"o{i}".encode()) for i in range(50)]
+    )
+    mixed_batch = (
+        "sla.requests",
+        j([request(3100), request(3101, status=700), request(3102)]),
+        b"mix",
+    )
+    traffic = list(
+        valid
+    )  # valid events keep their time order; the hostile ones land anywhere among them
     for n, (topic, value, _) in enumerate(hostile):
         traffic.insert(rng.randrange(len(traffic) + 1), (topic, value, f"h{n}".encode()))
     traffic.append(mixed_batch)
@@ -147,29 +202,52 @@ def test_hostile_traffic_on_the_real_broker_counts_every_valid_event_and_letters
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", config=config).start()
     workers.append(worker)
     asyncio.run(send(kafka_bootstrap, topic_prefix, traffic))
-    wait_for(lambda: worker.metric("slaengine_events_processed_total") >= 3072, what="all valid events")
-    # a flood of new service names after the valid ones: held up to the limit, the rest dead-lettered
+    wait_for(
+        lambda: worker.metric("slaengine_events_processed_total") >= 3072, what="all valid events"
+    )
+    # a flood of new service names after the valid ones: held up to the limit, the rest
+    # dead-lettered
     flood = [request(3200 + i, service=f"svc-{i}") for i in range(300)]
     asyncio.run(send(kafka_bootstrap, topic_prefix, [("sla.requests", j(flood), b"flood")]))
-    measured = {slo.service for slo in load_sla_config(CONFIG).slos if slo.service}  # held from the start
+    measured = {
+        slo.service for slo in load_sla_config(CONFIG).slos if slo.service
+    }  # held from the start
     flooded = 300 - (SERVICE_LIMIT - len(measured))
     expected_letters += flooded
-    wait_for(lambda: worker.metric("slaengine_events_invalid_total") >= expected_letters, what="all letters")
+    wait_for(
+        lambda: worker.metric("slaengine_events_invalid_total") >= expected_letters,
+        what="all letters",
+    )
 
-    assert worker.metric("slaengine_events_processed_total", topic="sla.requests") == 3000 + 2 + 300 - flooded
+    assert (
+        worker.metric("slaengine_events_processed_total", topic="sla.requests")
+        == 3000 + 2 + 300 - flooded
+    )
     assert worker.metric("slaengine_events_processed_total", topic="sla.resources") == 20
     assert worker.metric("slaengine_events_processed_total", topic="sla.orders") == 50
     assert worker.metric("slaengine_series_rejected_total", kind="service") == flooded
     assert worker.metric("slaengine_series", kind="service") == SERVICE_LIMIT
     assert worker.metric("slaengine_events_invalid_total", reason="internal_error") == 0
-    letters = asyncio.run(read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", expected_letters))
+    letters = asyncio.run(
+        read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", expected_letters)
+    )
     assert len(letters) == expected_letters
     coordinates = {tuple(letter["source"].values()) for letter in letters}
     assert len(coordinates) == expected_letters  # no element twice
     assert max(len(json.dumps(letter)) for letter in letters) <= MAX_LETTER_BYTES
     assert {letter["reason"] for letter in letters} >= {
-        "future_timestamp", "out_of_range", "bad_text", "too_long", "bad_timestamp", "not_json", "not_utf8",
-        "not_object", "empty_batch", "wrong_type", "too_many_series"}
+        "future_timestamp",
+        "out_of_range",
+        "bad_text",
+        "too_long",
+        "bad_timestamp",
+        "not_json",
+        "not_utf8",
+        "not_object",
+        "empty_batch",
+        "wrong_type",
+        "too_many_series",
+    }
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(time.time()))}
     assert rows[("api-availability", "1d")]["total"] == 3002  # flood services feed no SLO
     assert b"bad\\ud800name" not in worker.get("/metrics")  # rejected, never held
@@ -177,57 +255,87 @@ def test_hostile_traffic_on_the_real_broker_counts_every_valid_event_and_letters
 
     # defect 13: the quiet tail is committed by the timer, without more traffic
     for topic in ("sla.requests", "sla.resources", "sla.orders"):
-        wait_for(lambda t=topic: asyncio.run(uncommitted(kafka_bootstrap, topic_prefix, t)) == 0,
-                 timeout=20, what=f"every offset of {topic} committed")
+        wait_for(
+            lambda t=topic: asyncio.run(uncommitted(kafka_bootstrap, topic_prefix, t)) == 0,
+            timeout=20,
+            what=f"every offset of {topic} committed",
+        )
     assert worker.metric("slaengine_kafka_consumer_lag") == 0
     # graceful restarts replay nothing: no letter again, nothing counted again
     for _ in range(2):
         worker.stop()
         assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
-        worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", config=config).start()
+        worker = WorkerProcess(
+            kafka_bootstrap, topic_prefix, tmp_path / "w1", config=config
+        ).start()
         workers.append(worker)
         time.sleep(3)
         assert worker.metric("slaengine_events_processed_total") == 0
         assert worker.metric("slaengine_events_invalid_total") == 0
-    # redelivery of everything (offsets rewound while stopped): skipped by the applied high-water marks
+    # redelivery of everything (offsets rewound while stopped): skipped by the applied high-water
+    # marks
     worker.stop()
     redelivered = asyncio.run(rewind(kafka_bootstrap, topic_prefix, "sla.requests"))
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", config=config).start()
     workers.append(worker)
-    wait_for(lambda: worker.metric("slaengine_messages_replayed_total") >= redelivered, timeout=60,
-             what="the rewound messages to be skipped as replays")
+    wait_for(
+        lambda: worker.metric("slaengine_messages_replayed_total") >= redelivered,
+        timeout=60,
+        what="the rewound messages to be skipped as replays",
+    )
     assert worker.metric("slaengine_events_processed_total") == 0
     assert worker.metric("slaengine_events_invalid_total") == 0
-    assert len(asyncio.run(read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", expected_letters + 1,
-                                    timeout=5))) == expected_letters
+    assert (
+        len(
+            asyncio.run(
+                read_all(
+                    kafka_bootstrap,
+                    topic_prefix + "sla.deadletter",
+                    expected_letters + 1,
+                    timeout=5,
+                )
+            )
+        )
+        == expected_letters
+    )
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(time.time()))}
     assert rows[("api-availability", "1d")]["total"] == 3002  # restored from the changelog
 
 
 def test_sigterm_mid_burst_flushes_and_commits_so_nothing_is_letter_twice(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     traffic = []
     for i in range(20_000):
         body = request(i, ts=iso(NOW - 3000 + i * 0.1), status=700 if i % 50 == 0 else 200)
         traffic.append(("sla.requests", j(body), f"k{i % 4}".encode()))
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     asyncio.run(send(kafka_bootstrap, topic_prefix, traffic))
-    wait_for(lambda: worker.metric("slaengine_events_processed_total") >= 2000, what="some progress")
-    assert worker.metric("slaengine_events_processed_total") < 19_600, "the burst ended before the stop"
+    wait_for(
+        lambda: worker.metric("slaengine_events_processed_total") >= 2000, what="some progress"
+    )
+    assert worker.metric("slaengine_events_processed_total") < 19_600, (
+        "the burst ended before the stop"
+    )
     worker.stop()  # SIGTERM in the middle of the burst
     assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
     assert "graceful stop: flushed" in worker.log_text()
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
-    wait_for(lambda: asyncio.run(uncommitted(kafka_bootstrap, topic_prefix, "sla.requests")) == 0,
-             what="the rest processed and committed")
-    letters = asyncio.run(read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", 401, timeout=10))
+    wait_for(
+        lambda: asyncio.run(uncommitted(kafka_bootstrap, topic_prefix, "sla.requests")) == 0,
+        what="the rest processed and committed",
+    )
+    letters = asyncio.run(
+        read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", 401, timeout=10)
+    )
     assert len(letters) == 400  # exactly once, across the stop
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(time.time()))}
     assert rows[("api-availability", "1d")]["total"] == 19_600
 
 
 # ---- a broker restart in the middle of a replay ----
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -237,9 +345,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def own_broker(kafka_local, tmp_path: Path) -> Iterator:
-    """A second broker of this test's own (port and state in tmp_path); the shared one is not touched."""
-    broker = kafka_local(free_port(), state_root=tmp_path / "kafka",
-                         extra_env=(("KAFKA_CONTROLLER_PORT", str(free_port())),))
+    """A second broker of this test's own (port and state in tmp_path); the shared one is not
+    touched."""
+    broker = kafka_local(
+        free_port(),
+        state_root=tmp_path / "kafka",
+        extra_env=(("KAFKA_CONTROLLER_PORT", str(free_port())),),
+    )
     started = broker.run("start")
     assert started.returncode == 0, started.stdout + started.stderr
     try:
@@ -250,7 +362,8 @@ def own_broker(kafka_local, tmp_path: Path) -> Iterator:
 
 @pytest.mark.kafka
 def test_broker_restart_mid_replay_then_final_slis_equal_batch_mode(
-        own_broker, topic_prefix: str, tmp_path: Path) -> None:
+    own_broker, topic_prefix: str, tmp_path: Path
+) -> None:
     bootstrap = f"127.0.0.1:{own_broker.port}"
     events = tmp_path / "events.ndjson"
     day_of_traffic(events, seed=12, days=1, rate=40)  # about 60,000 events
@@ -260,8 +373,13 @@ def test_broker_restart_mid_replay_then_final_slis_equal_batch_mode(
     asyncio.run(send(bootstrap, topic_prefix, bad))
     worker = WorkerProcess(bootstrap, topic_prefix, tmp_path / "w1").start()
     try:
-        wait_for(lambda: worker.metric("slaengine_events_processed_total") >= 5_000, what="replay under way")
-        assert worker.metric("slaengine_events_processed_total") < total, "replay finished before the fault"
+        wait_for(
+            lambda: worker.metric("slaengine_events_processed_total") >= 5_000,
+            what="replay under way",
+        )
+        assert worker.metric("slaengine_events_processed_total") < total, (
+            "replay finished before the fault"
+        )
         stopped = own_broker.run("stop")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         time.sleep(10)
@@ -270,8 +388,11 @@ def test_broker_restart_mid_replay_then_final_slis_equal_batch_mode(
         assert started.returncode == 0, started.stdout + started.stderr
         at = iso(time.time())
         expected = comparable(batch_rows(events, at))
-        wait_for(lambda: comparable(worker.slo_rows(at)) == expected, timeout=240,
-                 what="SLIs after the broker restart to equal batch mode")
+        wait_for(
+            lambda: comparable(worker.slo_rows(at)) == expected,
+            timeout=240,
+            what="SLIs after the broker restart to equal batch mode",
+        )
         # no dead letter lost (a rebalance during the outage may replay a few: at least once)
         letters = asyncio.run(read_all(bootstrap, topic_prefix + "sla.deadletter", 300))
         assert len({tuple(letter["source"].values()) for letter in letters}) == 300

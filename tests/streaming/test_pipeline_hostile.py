@@ -37,12 +37,28 @@ REQUESTS, ORDERS, RESOURCES = "sla.requests", "sla.orders", "sla.resources"
 
 
 def config(**limits: int) -> SlaConfig:
-    return SlaConfig.model_validate({"slos": [
-        {"name": "api-availability", "service": "orders-api", "sli": "availability", "target": 99.9},
-        {"name": "api-latency", "service": "orders-api", "sli": "latency", "threshold_ms": 500, "target": 95},
-        {"name": "order-fulfillment", "sli": "fulfillment", "within": "24h", "target": 95},
-        {"name": "projection-lag", "sli": "lag", "threshold_s": 1, "target": 99},
-    ], "limits": limits})
+    return SlaConfig.model_validate(
+        {
+            "slos": [
+                {
+                    "name": "api-availability",
+                    "service": "orders-api",
+                    "sli": "availability",
+                    "target": 99.9,
+                },
+                {
+                    "name": "api-latency",
+                    "service": "orders-api",
+                    "sli": "latency",
+                    "threshold_ms": 500,
+                    "target": 95,
+                },
+                {"name": "order-fulfillment", "sli": "fulfillment", "within": "24h", "target": 95},
+                {"name": "projection-lag", "sli": "lag", "threshold_s": 1, "target": 99},
+            ],
+            "limits": limits,
+        }
+    )
 
 
 def new_pipeline(**limits: int) -> tuple[Pipeline, ResourceState]:
@@ -51,8 +67,14 @@ def new_pipeline(**limits: int) -> tuple[Pipeline, ResourceState]:
 
 
 def request(**fields: object) -> dict:
-    return {"ts": NOW_MS - 1000, "service": "orders-api", "endpoint": "GET /", "status": 200,
-            "latency_ms": 12.5, **fields}
+    return {
+        "ts": NOW_MS - 1000,
+        "service": "orders-api",
+        "endpoint": "GET /",
+        "status": 200,
+        "latency_ms": 12.5,
+        **fields,
+    }
 
 
 def resource(**fields: object) -> dict:
@@ -65,18 +87,24 @@ def encode(obj: object) -> bytes:
 
 # ---- defect 1: poison events never crash; each is dead-lettered with a reason ----
 
-@pytest.mark.parametrize("topic, body, reason", [
-    (REQUESTS, request(ts=HUGE), "future_timestamp"),
-    (REQUESTS, request(latency_ms=HUGE), "out_of_range"),
-    (REQUESTS, request(status=HUGE), "out_of_range"),
-    (RESOURCES, resource(value=HUGE), "out_of_range"),
-    (RESOURCES, resource(capacity=HUGE), "out_of_range"),
-    (RESOURCES, resource(ts="0001-01-01T00:00:00+14:00"), "bad_timestamp"),
-])
+
+@pytest.mark.parametrize(
+    "topic, body, reason",
+    [
+        (REQUESTS, request(ts=HUGE), "future_timestamp"),
+        (REQUESTS, request(latency_ms=HUGE), "out_of_range"),
+        (REQUESTS, request(status=HUGE), "out_of_range"),
+        (RESOURCES, resource(value=HUGE), "out_of_range"),
+        (RESOURCES, resource(capacity=HUGE), "out_of_range"),
+        (RESOURCES, resource(ts="0001-01-01T00:00:00+14:00"), "bad_timestamp"),
+    ],
+)
 def test_poison_events_are_dead_lettered_not_raised(topic: str, body: dict, reason: str) -> None:
     pipeline, _ = new_pipeline()
     letters = pipeline.on_message(topic, 0, 7, encode(body), NOW_MS)
-    assert [(letter.reason, letter.offset, letter.index) for letter in letters] == [(reason, 7, None)]
+    assert [(letter.reason, letter.offset, letter.index) for letter in letters] == [
+        (reason, 7, None)
+    ]
     assert pipeline.invalid == {(topic, reason): 1}
     # the partition moves on: the next valid message is applied
     assert pipeline.on_message(REQUESTS, 0, 8, encode(request()), NOW_MS) == []
@@ -93,9 +121,12 @@ def test_resource_state_survives_a_year_zero_timestamp() -> None:
 
 # ---- defect 2: a name that cannot encode is rejected, and /metrics always encodes ----
 
+
 def test_a_lone_surrogate_name_is_dead_lettered_bad_text() -> None:
     pipeline, resources = new_pipeline()
-    letters = pipeline.on_message(RESOURCES, 0, 1, encode(resource(resource="bad\ud800name")), NOW_MS)
+    letters = pipeline.on_message(
+        RESOURCES, 0, 1, encode(resource(resource="bad\ud800name")), NOW_MS
+    )
     assert [letter.reason for letter in letters] == ["bad_text"]
     assert resources.offsets == {} and pipeline.limits.held["resource"] == set()
     json.loads(letters[0].to_bytes())  # the letter itself encodes (the surrogate is escaped)
@@ -124,6 +155,7 @@ async def test_metrics_answers_200_with_a_surrogate_label_escaped(aiohttp_client
 
 
 # ---- defect 3: dead letters are bounded and do not multiply the input ----
+
 
 def test_five_thousand_bad_elements_do_not_copy_the_batch_into_every_letter() -> None:
     pipeline, _ = new_pipeline()
@@ -181,6 +213,7 @@ def test_nan_in_an_element_keeps_the_letter_strict_json() -> None:
 
 # ---- agents never die: anything unexpected is an internal_error letter ----
 
+
 def test_an_unexpected_error_dead_letters_that_element_only_and_logs_once_a_minute(caplog) -> None:
     clock = [1000.0]
     engine = SliEngine(config())
@@ -196,27 +229,43 @@ def test_an_unexpected_error_dead_letters_that_element_only_and_logs_once_a_minu
         pipeline.on_message(RESOURCES, 1, 4, batch, NOW_MS)
         clock[0] += 61
         pipeline.on_message(RESOURCES, 1, 5, batch, NOW_MS)
-    assert (letter.reason, letter.index, letter.detail) == ("internal_error", 1, "RuntimeError: disk on fire")
+    assert (letter.reason, letter.index, letter.detail) == (
+        "internal_error",
+        1,
+        "RuntimeError: disk on fire",
+    )
     assert json.loads(letter.to_bytes())["element"]["resource"] == "breaks"
-    assert pipeline.valid == {RESOURCES: 6} and pipeline.invalid == {(RESOURCES, "internal_error"): 3}
+    assert pipeline.valid == {RESOURCES: 6} and pipeline.invalid == {
+        (RESOURCES, "internal_error"): 3
+    }
     assert len([r for r in caplog.records if "internal error" in r.getMessage()]) == 2
 
 
 # ---- cardinality limits ----
 
+
 def test_services_beyond_the_limit_are_dead_lettered_too_many_series() -> None:
     pipeline, _ = new_pipeline(services=3, endpoints=5)
     letters = []
     for offset, service in enumerate(["orders-api", "a", "b", "c", "d", "orders-api", "a"]):
-        letters += pipeline.on_message(REQUESTS, 0, offset, encode(request(service=service)), NOW_MS)
-    assert [(letter.reason, letter.offset) for letter in letters] == [("too_many_series", 3),
-                                                                       ("too_many_series", 4)]
-    assert "limits.services" in letters[0].detail and json.loads(letters[0].to_bytes())["element"]["service"] == "c"
+        letters += pipeline.on_message(
+            REQUESTS, 0, offset, encode(request(service=service)), NOW_MS
+        )
+    assert [(letter.reason, letter.offset) for letter in letters] == [
+        ("too_many_series", 3),
+        ("too_many_series", 4),
+    ]
+    assert (
+        "limits.services" in letters[0].detail
+        and json.loads(letters[0].to_bytes())["element"]["service"] == "c"
+    )
     assert pipeline.valid == {REQUESTS: 5}
     assert pipeline.limits.held["service"] == {"orders-api", "a", "b"}
     # endpoints count per service and only admitted requests take a slot
     for offset, endpoint in enumerate(["GET /1", "GET /2", "GET /3", "GET /4"], start=10):
-        letters += pipeline.on_message(REQUESTS, 0, offset, encode(request(endpoint=endpoint)), NOW_MS)
+        letters += pipeline.on_message(
+            REQUESTS, 0, offset, encode(request(endpoint=endpoint)), NOW_MS
+        )
     assert len(pipeline.limits.held["endpoint"]) == 5 and letters[-1].reason == "too_many_series"
     text = generate_latest(_registry(SeriesLimitsCollector(pipeline.limits))).decode()
     assert 'slaengine_series{kind="service"} 3.0' in text
@@ -227,7 +276,9 @@ def test_services_beyond_the_limit_are_dead_lettered_too_many_series() -> None:
 def test_a_flood_of_new_services_cannot_lock_out_a_service_an_slo_measures() -> None:
     pipeline, _ = new_pipeline(services=3)
     flood = encode([request(service=f"junk-{i}") for i in range(100)])
-    assert len(pipeline.on_message(REQUESTS, 0, 1, flood, NOW_MS)) == 98  # orders-api holds a slot already
+    assert (
+        len(pipeline.on_message(REQUESTS, 0, 1, flood, NOW_MS)) == 98
+    )  # orders-api holds a slot already
     assert pipeline.on_message(REQUESTS, 0, 2, encode(request()), NOW_MS) == []
     assert pipeline.limits.held["service"] == {"orders-api", "junk-0", "junk-1"}
 
@@ -246,7 +297,12 @@ def test_limits_are_generic_by_kind_and_name_for_projections() -> None:
             self.projection = projection
 
     limits = SeriesLimits(config(projections=2).limits)
-    assert [limits.admit(ProjectionEvent(n)) is None for n in ("p1", "p2", "p1", "p3")] == [True, True, True, False]
+    assert [limits.admit(ProjectionEvent(n)) is None for n in ("p1", "p2", "p1", "p3")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     assert limits.rejected["projection"] == 1
 
 
@@ -258,6 +314,7 @@ def _registry(collector: object) -> CollectorRegistry:
 
 # ---- replays up to the applied high-water mark are skipped whole ----
 
+
 def test_a_replayed_message_is_neither_counted_nor_dead_lettered_again() -> None:
     pipeline, _ = new_pipeline()
     batch = encode([request(), request(status=700)])
@@ -265,27 +322,62 @@ def test_a_replayed_message_is_neither_counted_nor_dead_lettered_again() -> None
     restarted, _ = new_pipeline()
     restarted.applied.update(pipeline.applied)  # what the changelog restores after a restart
     assert restarted.on_message(REQUESTS, 0, 10, batch, NOW_MS) == []
-    assert restarted.on_message(REQUESTS, 1, 10, batch, NOW_MS) != []  # another partition is not a replay
+    assert (
+        restarted.on_message(REQUESTS, 1, 10, batch, NOW_MS) != []
+    )  # another partition is not a replay
     assert restarted.replayed == 1 and restarted.valid == {REQUESTS: 1}
 
 
 # ---- fuzzing: arbitrary hostile JSON through on_message ----
 
-FIELDS = ["ts", "service", "endpoint", "status", "latency_ms", "request_id", "order_id", "event", "warehouse",
-          "resource", "value", "unit", "capacity", "labels"]
+FIELDS = [
+    "ts",
+    "service",
+    "endpoint",
+    "status",
+    "latency_ms",
+    "request_id",
+    "order_id",
+    "event",
+    "warehouse",
+    "resource",
+    "value",
+    "unit",
+    "capacity",
+    "labels",
+]
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-hostile_text = st.one_of(st.text(max_size=30), st.text(st.one_of(surrogates, st.characters()), max_size=30),
-                         st.text(min_size=190, max_size=260), st.sampled_from(["orders-api", "GET /", "created",
-                                                                               "shipped", "database_size"]))
-hostile_number = st.one_of(st.integers(), st.integers(-10**400, 10**400), st.floats(allow_nan=True),
-                           st.sampled_from([NOW_MS, NOW_MS - 60_000, 200, 503, 1e308, -0.0, 2**63]))
-hostile_ts = st.one_of(hostile_number, st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
-                       st.sampled_from([NOW_ISO, "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]))
+hostile_text = st.one_of(
+    st.text(max_size=30),
+    st.text(st.one_of(surrogates, st.characters()), max_size=30),
+    st.text(min_size=190, max_size=260),
+    st.sampled_from(["orders-api", "GET /", "created", "shipped", "database_size"]),
+)
+hostile_number = st.one_of(
+    st.integers(),
+    st.integers(-(10**400), 10**400),
+    st.floats(allow_nan=True),
+    st.sampled_from([NOW_MS, NOW_MS - 60_000, 200, 503, 1e308, -0.0, 2**63]),
+)
+hostile_ts = st.one_of(
+    hostile_number,
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.sampled_from([NOW_ISO, "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]),
+)
 scalars = st.one_of(st.none(), st.booleans(), hostile_number, hostile_text)
-json_values = st.recursive(scalars, lambda children: st.lists(children, max_size=5)
-                           | st.dictionaries(hostile_text, children, max_size=5), max_leaves=15)
-event_like = st.fixed_dictionaries({}, optional={
-    name: (hostile_ts if name == "ts" else st.one_of(scalars, json_values)) for name in FIELDS})
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(hostile_text, children, max_size=5)
+    ),
+    max_leaves=15,
+)
+event_like = st.fixed_dictionaries(
+    {},
+    optional={
+        name: (hostile_ts if name == "ts" else st.one_of(scalars, json_values)) for name in FIELDS
+    },
+)
 element = st.one_of(event_like, json_values)
 
 
@@ -311,10 +403,15 @@ def elements_in(raw: bytes) -> int:
     return len(document) if isinstance(document, list) and document else 1
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(raw=raw_messages, topic=st.sampled_from([REQUESTS, ORDERS, RESOURCES]))
-def test_every_element_of_arbitrary_json_is_applied_or_dead_lettered(raw: bytes, topic: str) -> None:
+def test_every_element_of_arbitrary_json_is_applied_or_dead_lettered(
+    raw: bytes, topic: str
+) -> None:
     pipeline, _ = new_pipeline(services=5, endpoints=10, resources=5)
     letters = pipeline.on_message(topic, 0, 1, raw, NOW_MS)
     applied = sum(pipeline.valid.values())
@@ -333,6 +430,10 @@ def test_a_bad_limits_section_fails_with_file_line_and_field(tmp_path) -> None:
     from slaengine.errors import ConfigError
 
     path = tmp_path / "slo.yaml"
-    path.write_text("slos:\n  - {name: a, service: s, sli: availability, target: 99}\nlimits:\n  services: 0\n")
-    with pytest.raises(ConfigError, match=r"slo\.yaml:4: limits\.services: Input should be greater than 0"):
+    path.write_text(
+        "slos:\n  - {name: a, service: s, sli: availability, target: 99}\nlimits:\n  services: 0\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"slo\.yaml:4: limits\.services: Input should be greater than 0"
+    ):
         load_sla_config(path)

@@ -42,8 +42,9 @@ def write_log(path: Path, plan: TrafficPlan) -> Path:
 
 
 def sparse_log(path: Path) -> Path:
-    return write_log(path, TrafficPlan(start=START, end=END, seed=31, requests_per_minute=0.3,
-                                       orders_per_hour=6))
+    return write_log(
+        path, TrafficPlan(start=START, end=END, seed=31, requests_per_minute=0.3, orders_per_hour=6)
+    )
 
 
 def elements(value: bytes) -> list[dict]:
@@ -57,7 +58,8 @@ def partition_of_event(topic: str, event: dict) -> int:
 
 
 def fulfillment_as_sent(path: Path, batch_size: int) -> tuple[int, int]:
-    """order-fulfillment over the log's last 7 days, each partition's orders applied as produce sends them."""
+    """order-fulfillment over the log's last 7 days, each partition's orders applied as produce
+    sends them."""
     engine = SliEngine(CONFIG)
     now_ms = int(END.timestamp() * 1000)
     offsets: dict[int, int] = defaultdict(int)
@@ -68,7 +70,9 @@ def fulfillment_as_sent(path: Path, batch_size: int) -> tuple[int, int]:
             events, invalid = decode_message(topic, value, now_ms)
             assert not invalid
             for index, event in events:
-                engine.apply(event, f"orders:{partition}", element_offset(offsets[partition], index))
+                engine.apply(
+                    event, f"orders:{partition}", element_offset(offsets[partition], index)
+                )
             offsets[partition] += 1
     row = evaluate_window(engine, engine.slos["order-fulfillment"], "7d", now_ms)
     return row.good, row.total
@@ -86,8 +90,15 @@ def test_each_partition_receives_its_events_in_file_order(tmp_path: Path) -> Non
     in_file: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for line in log.read_text().splitlines():
         event = json.loads(line)
-        topic = (ORDERS_TOPIC if "order_id" in event else RESOURCES_TOPIC if "resource" in event
-                 else PROJECTIONS_TOPIC if "projection" in event else REQUESTS_TOPIC)
+        topic = (
+            ORDERS_TOPIC
+            if "order_id" in event
+            else RESOURCES_TOPIC
+            if "resource" in event
+            else PROJECTIONS_TOPIC
+            if "projection" in event
+            else REQUESTS_TOPIC
+        )
         in_file[(topic, partition_of_event(topic, event))].append(event)
     as_sent: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for topic, key, value in plan_messages(log, None, "", 50, PARTITIONS):
@@ -103,7 +114,9 @@ def test_each_partition_receives_its_events_in_file_order(tmp_path: Path) -> Non
 
 def test_orders_fill_envelopes_as_requests_do(tmp_path: Path) -> None:
     """A day at the default rate: ~2,200 orders, ~17,000 requests, in envelopes of 200."""
-    log = write_log(tmp_path / "day.ndjson", TrafficPlan(start=START, end=START + timedelta(days=1), seed=5))
+    log = write_log(
+        tmp_path / "day.ndjson", TrafficPlan(start=START, end=START + timedelta(days=1), seed=5)
+    )
     events: dict[str, int] = defaultdict(int)
     messages: dict[str, int] = defaultdict(int)
     for topic, _, value in plan_messages(log, None, "", 200, PARTITIONS):
@@ -116,13 +129,26 @@ def test_orders_fill_envelopes_as_requests_do(tmp_path: Path) -> None:
 
 
 def test_an_envelope_in_the_file_follows_what_its_partition_holds(tmp_path: Path) -> None:
-    first = {"ts": "2026-10-01T00:00:00Z", "service": "orders-api", "endpoint": "GET /", "status": 200,
-             "latency_ms": 5}
+    first = {
+        "ts": "2026-10-01T00:00:00Z",
+        "service": "orders-api",
+        "endpoint": "GET /",
+        "status": 200,
+        "latency_ms": 5,
+    }
     second = dict(first, ts="2026-10-01T00:00:01Z")
     third = dict(first, ts="2026-10-01T00:00:02Z")
     log = tmp_path / "mixed.ndjson"
-    log.write_text("\n".join([json.dumps(first), json.dumps([second]), json.dumps(third), "not json"]) + "\n")
-    sent = [(topic, key, elements(value) if value != b"not json" else value)
-            for topic, key, value in plan_messages(log, None, "", 50, PARTITIONS)]
-    assert sent == [(REQUESTS_TOPIC, b"orders-api", [first]), (REQUESTS_TOPIC, b"orders-api", [second]),
-                    (REQUESTS_TOPIC, None, b"not json"), (REQUESTS_TOPIC, b"orders-api", [third])]
+    log.write_text(
+        "\n".join([json.dumps(first), json.dumps([second]), json.dumps(third), "not json"]) + "\n"
+    )
+    sent = [
+        (topic, key, elements(value) if value != b"not json" else value)
+        for topic, key, value in plan_messages(log, None, "", 50, PARTITIONS)
+    ]
+    assert sent == [
+        (REQUESTS_TOPIC, b"orders-api", [first]),
+        (REQUESTS_TOPIC, b"orders-api", [second]),
+        (REQUESTS_TOPIC, None, b"not json"),
+        (REQUESTS_TOPIC, b"orders-api", [third]),
+    ]

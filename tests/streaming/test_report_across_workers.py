@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 def config_with_report(tmp_path: Path, smtp_port: int) -> Path:
     path = tmp_path / "slo.yaml"
-    path.write_text(CONFIG.read_text() + f"""
+    path.write_text(
+        CONFIG.read_text()
+        + f"""
 report:
   organisation: Acme Retail
   service_name: Shop platform
@@ -29,19 +31,29 @@ report:
     recipients: [sla@acme.example]
     sender: slaengine@acme.example
     smtp: {{host: 127.0.0.1, port: {smtp_port}, timeout_seconds: 5}}
-""")
+"""
+    )
     return path
 
 
 def test_three_workers_without_a_shared_disk_mail_last_months_report_exactly_once(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     inbox, smtp_port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
         config = config_with_report(tmp_path, smtp_port)
-        trio = [WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / f"w{n}", worker_id=f"worker-{n}",
-                              config=config) for n in range(3)]
+        trio = [
+            WorkerProcess(
+                kafka_bootstrap,
+                topic_prefix,
+                tmp_path / f"w{n}",
+                worker_id=f"worker-{n}",
+                config=config,
+            )
+            for n in range(3)
+        ]
         workers.extend(trio)
         with ThreadPoolExecutor(3) as pool:  # start together: their first ticks race for the month
             list(pool.map(WorkerProcess.start, trio))

@@ -38,9 +38,17 @@ PARTITIONS = 2
 
 
 def page(slo: str) -> Alert:
-    return Alert(labels={"alertname": "SloErrorBudgetBurn", "severity": "critical",
-                         "service": "orders-api", "slo": slo}, status="firing",
-                 starts_at=datetime.now(UTC), annotations={"summary": f"{slo} burns its budget"})
+    return Alert(
+        labels={
+            "alertname": "SloErrorBudgetBurn",
+            "severity": "critical",
+            "service": "orders-api",
+            "slo": slo,
+        },
+        status="firing",
+        starts_at=datetime.now(UTC),
+        annotations={"summary": f"{slo} burns its budget"},
+    )
 
 
 @pytest.fixture
@@ -65,9 +73,12 @@ async def publish(bootstrap: str, prefix: str, alerts: list[Alert]) -> list[tupl
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        sent = [await producer.send_and_wait(prefix + ALERTS_TOPIC, key=keys(alert),
-                                             value=json.dumps(alert.to_json()).encode())
-                for alert in alerts]
+        sent = [
+            await producer.send_and_wait(
+                prefix + ALERTS_TOPIC, key=keys(alert), value=json.dumps(alert.to_json()).encode()
+            )
+            for alert in alerts
+        ]
     finally:
         await producer.stop()
     return [(meta.partition, meta.offset) for meta in sent]
@@ -81,20 +92,33 @@ async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> 
 
 
 async def test_a_silence_created_through_worker_a_mutes_an_alert_routed_on_worker_b(
-        kafka_bootstrap: str, topics: str, pagerduty: Any,
-        aiohttp_client: Callable[..., Any]) -> None:
+    kafka_bootstrap: str, topics: str, pagerduty: Any, aiohttp_client: Callable[..., Any]
+) -> None:
     silences_a, _ = build(kafka_bootstrap, topics)  # worker A: only its HTTP API is used
     silences_b, routers_b = build(kafka_bootstrap, topics)  # worker B routes every partition
     await silences_a.start()
     await silences_b.start()
     await routers_b.start()
     try:
-        front_a = RouterFront(silences_a, publish=lambda alert: publish(kafka_bootstrap, topics, [alert]))
-        client = await aiohttp_client(create_app(
-            CollectorRegistry(), api_token="t", route_setups=[lambda app: add_routes(app, front_a)]))
-        response = await client.post("/api/v1/silences", headers={"Authorization": "Bearer t"},
-                                     json={"matchers": ['slo="checkout-availability"'],
-                                           "duration": "1h", "created_by": "ops"})
+        front_a = RouterFront(
+            silences_a, publish=lambda alert: publish(kafka_bootstrap, topics, [alert])
+        )
+        client = await aiohttp_client(
+            create_app(
+                CollectorRegistry(),
+                api_token="t",
+                route_setups=[lambda app: add_routes(app, front_a)],
+            )
+        )
+        response = await client.post(
+            "/api/v1/silences",
+            headers={"Authorization": "Bearer t"},
+            json={
+                "matchers": ['slo="checkout-availability"'],
+                "duration": "1h",
+                "created_by": "ops",
+            },
+        )
         assert response.status == 201, await response.text()
         silenced, control = page("checkout-availability"), page("search-availability")
         sent = await publish(kafka_bootstrap, topics, [silenced, control])
@@ -116,14 +140,25 @@ async def test_a_silence_created_through_worker_a_mutes_an_alert_routed_on_worke
 
 
 @pytest.fixture
-def spawn_router(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+def spawn_router(
+    kafka_bootstrap: str, tmp_path: Path
+) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     processes: list[subprocess.Popen[bytes]] = []
 
     def spawn(prefix: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"router-{len(processes)}.log").open("wb")
-        process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("router_process.py")),
-                                    kafka_bootstrap, prefix], stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("router_process.py")),
+                kafka_bootstrap,
+                prefix,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
         processes.append(process)
         return process
 
@@ -135,21 +170,32 @@ def spawn_router(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[[str
 
 
 def took_partitions(log: Path) -> int:
-    return log.read_text(errors="replace").count("alert router took partition") if log.exists() else 0
+    return (
+        log.read_text(errors="replace").count("alert router took partition") if log.exists() else 0
+    )
 
 
 @pytest.mark.parametrize("kill_when", ["sending fails", "page accepted"])
 async def test_killing_the_owner_mid_delivery_the_new_owner_delivers_the_page(
-        kafka_bootstrap: str, topics: str, pagerduty: Any, tmp_path: Path,
-        spawn_router: Callable[[str], subprocess.Popen[bytes]], kill_when: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    kafka_bootstrap: str,
+    topics: str,
+    pagerduty: Any,
+    tmp_path: Path,
+    spawn_router: Callable[[str], subprocess.Popen[bytes]],
+    kill_when: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="streams.router")
     if kill_when == "sending fails":  # every attempt of worker A fails (retried with backoff)
-        pagerduty.fault = Fault(status=503, remaining=10**6, until=None, retry_after=None,
-                                scope="events")
+        pagerduty.fault = Fault(
+            status=503, remaining=10**6, until=None, retry_after=None, scope="events"
+        )
     worker_a = spawn_router(topics)
-    await wait_for(lambda: took_partitions(tmp_path / "router-0.log") == PARTITIONS, 60,
-                   "worker A to own every partition")
+    await wait_for(
+        lambda: took_partitions(tmp_path / "router-0.log") == PARTITIONS,
+        60,
+        "worker A to own every partition",
+    )
     alert = page("api-availability")
     [(partition, _)] = await publish(kafka_bootstrap, topics, [alert])
     if kill_when == "sending fails":

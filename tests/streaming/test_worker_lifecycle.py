@@ -98,14 +98,19 @@ async def test_a_loop_that_ignores_its_stop_signal_is_cancelled_after_the_grace_
 
 
 def test_sigterm_stops_every_feature_before_faust_stops(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
 ) -> None:
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, store="memory://").start()
     worker.stop()  # SIGTERM
     assert worker.process is not None and worker.process.returncode == 0
     log = worker.log_text()
-    stopped = [line.split("streams.runner: ")[1].split(" stopped in")[0]
-               for line in log.splitlines() if " stopped in " in line and "streams.runner" in line]
+    stopped = [
+        line.split("streams.runner: ")[1].split(" stopped in")[0]
+        for line in log.splitlines()
+        if " stopped in " in line and "streams.runner" in line
+    ]
     assert stopped == ["reports", "forecasting", "evaluator", "router", "sli", "http"], log[-3000:]
     # the features stop while Faust still runs: before it flushes its producer for the last time
     assert log.index("http stopped in") < log.index("Flush producer buffer")

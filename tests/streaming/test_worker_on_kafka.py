@@ -41,7 +41,13 @@ BAD_RAW = [b"\xff\xfe\xfd", b"{not json", b"42", b"[]"]
 
 
 def bad_objects() -> list[dict]:
-    base = {"ts": iso(NOW), "service": "orders-api", "endpoint": "GET /", "status": 200, "latency_ms": 1}
+    base = {
+        "ts": iso(NOW),
+        "service": "orders-api",
+        "endpoint": "GET /",
+        "status": 200,
+        "latency_ms": 1,
+    }
     return [
         {k: v for k, v in base.items() if k != "service"},
         dict(base, status="200"),
@@ -86,8 +92,9 @@ async def send_all(bootstrap: str, topic: str, messages: list[bytes]) -> None:
 
 
 async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[dict]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     letters: list[dict] = []
     try:
@@ -105,32 +112,51 @@ async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 6
 
 
 def test_ten_thousand_events_with_500_malformed_count_9500_and_dead_letter_500(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     rng = random.Random(11)
     counter = iter(range(10**9))
 
     def valid_events():
         while True:
             i = next(counter)
-            yield {"ts": iso(NOW - 3600 + i * 0.3), "service": "orders-api", "endpoint": "GET /orders/{id}",
-                   "status": rng.choice((200, 200, 503)), "latency_ms": rng.uniform(1, 900), "request_id": f"r{i}"}
+            yield {
+                "ts": iso(NOW - 3600 + i * 0.3),
+                "service": "orders-api",
+                "endpoint": "GET /orders/{id}",
+                "status": rng.choice((200, 200, 503)),
+                "latency_ms": rng.uniform(1, 900),
+                "request_id": f"r{i}",
+            }
 
     messages = mixed_messages(rng, valid_events())
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
     asyncio.run(send_all(kafka_bootstrap, topic_prefix + "sla.requests", messages))
 
-    wait_for(lambda: worker.metric("slaengine_events_processed_total", topic="sla.requests") >= 9500,
-             what="9,500 processed events")
+    wait_for(
+        lambda: worker.metric("slaengine_events_processed_total", topic="sla.requests") >= 9500,
+        what="9,500 processed events",
+    )
     letters = asyncio.run(read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", 500))
     assert worker.metric("slaengine_events_processed_total", topic="sla.requests") == 9500
     assert worker.metric("slaengine_events_invalid_total", topic="sla.requests") == 500
     assert len(letters) == 500
-    assert all(letter["reason"] and letter["detail"] and letter["source"]["topic"].endswith("sla.requests")
-               for letter in letters)
-    assert {letter["reason"] for letter in letters} >= {"not_utf8", "not_json", "not_object", "empty_batch",
-                                                        "missing_field", "wrong_type", "out_of_range",
-                                                        "bad_timestamp", "future_timestamp"}
+    assert all(
+        letter["reason"] and letter["detail"] and letter["source"]["topic"].endswith("sla.requests")
+        for letter in letters
+    )
+    assert {letter["reason"] for letter in letters} >= {
+        "not_utf8",
+        "not_json",
+        "not_object",
+        "empty_batch",
+        "missing_field",
+        "wrong_type",
+        "out_of_range",
+        "bad_timestamp",
+        "future_timestamp",
+    }
     assert sum(1 for letter in letters if letter["source"]["index"] is not None) > 0
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(NOW))}
     assert rows[("api-availability", "1d")]["total"] == 9500
@@ -139,8 +165,13 @@ def test_ten_thousand_events_with_500_malformed_count_9500_and_dead_letter_500(
 
 def day_of_traffic(path: Path, seed: int, days: float, rate: float) -> None:
     end = time.time() - 120
-    plan = TrafficPlan(start=_dt(end - days * 86400), end=_dt(end), seed=seed, requests_per_minute=rate,
-                       orders_per_hour=60)
+    plan = TrafficPlan(
+        start=_dt(end - days * 86400),
+        end=_dt(end),
+        seed=seed,
+        requests_per_minute=rate,
+        orders_per_hour=60,
+    )
     with path.open("w") as out:
         for event in generate_events(plan):
             out.write(json.dumps(event) + "\n")
@@ -148,24 +179,30 @@ def day_of_traffic(path: Path, seed: int, days: float, rate: float) -> None:
 
 def _dt(ts: float):
     from datetime import datetime
+
     return datetime.fromtimestamp(ts, UTC).replace(second=0, microsecond=0)
 
 
 def test_streaming_agrees_exactly_with_batch_mode(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     events = tmp_path / "events.ndjson"
     day_of_traffic(events, seed=21, days=1, rate=10)
     expected_count = sum(1 for _ in events.open())
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
     produce(kafka_bootstrap, topic_prefix, events, batch_size=50)
-    wait_for(lambda: worker.metric("slaengine_events_processed_total") >= expected_count, what="all events")
+    wait_for(
+        lambda: worker.metric("slaengine_events_processed_total") >= expected_count,
+        what="all events",
+    )
     at = iso(time.time())
     assert comparable(worker.slo_rows(at)) == comparable(batch_rows(events, at))
 
 
 def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     events = tmp_path / "events.ndjson"
     day_of_traffic(events, seed=5, days=3, rate=40)  # about 200,000 events
     total = sum(1 for _ in events.open())
@@ -176,38 +213,51 @@ def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
         worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
         workers.append(worker)  # stopped at the end even when this test fails before its kill
         target = rng.randrange(2_000, 15_000)
-        wait_for(lambda w=worker, t=target: w.metric("slaengine_events_processed_total") >= t,
-                 what="progress")
+        wait_for(
+            lambda w=worker, t=target: w.metric("slaengine_events_processed_total") >= t,
+            what="progress",
+        )
         worker.kill()
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
     at = iso(time.time())
     expected = comparable(batch_rows(events, at))
     try:
-        wait_for(lambda: comparable(worker.slo_rows(at)) == expected, timeout=180,
-                 what="recovered SLIs to equal batch mode")
+        wait_for(
+            lambda: comparable(worker.slo_rows(at)) == expected,
+            timeout=180,
+            what="recovered SLIs to equal batch mode",
+        )
     except AssertionError:
         assert comparable(worker.slo_rows(at)) == expected  # shows which SLOs differ
         raise
 
 
 def test_two_workers_with_a_rebalance_mid_stream_agree_with_batch_mode(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     events = tmp_path / "events.ndjson"
     day_of_traffic(events, seed=8, days=2, rate=20)
     lines = events.read_text().splitlines(keepends=True)
     first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
     first.write_text("".join(lines[: len(lines) // 2]))
-    second.write_text("".join(lines[len(lines) // 2:]))
-    one = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1").start()
+    second.write_text("".join(lines[len(lines) // 2 :]))
+    one = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w1", worker_id="worker-1"
+    ).start()
     workers.append(one)
     produce(kafka_bootstrap, topic_prefix, first, batch_size=10)
-    two = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2").start()
+    two = WorkerProcess(
+        kafka_bootstrap, topic_prefix, tmp_path / "w2", worker_id="worker-2"
+    ).start()
     workers.append(two)
     produce(kafka_bootstrap, topic_prefix, second, batch_size=10)
     at = iso(time.time())
     expected = comparable(batch_rows(events, at))
     # each worker answers for every partition (the global view), not just the ones it owns
-    wait_for(lambda: comparable(one.slo_rows(at)) == expected == comparable(two.slo_rows(at)), timeout=180,
-             what="each worker's SLIs to equal batch mode")
+    wait_for(
+        lambda: comparable(one.slo_rows(at)) == expected == comparable(two.slo_rows(at)),
+        timeout=180,
+        what="each worker's SLIs to equal batch mode",
+    )
     assert one.alive and two.alive
