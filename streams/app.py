@@ -57,15 +57,6 @@ from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 log = logging.getLogger(__name__)
 
 YIELD_EVERY_S = 0.01  # a batch gives the event loop (HTTP API, timers, commits) a turn this often
-# A partition more than BACKLOG_BYTES of messages from its end (a fetched batch and what
-# waits behind it) is replaying a backlog (history, a restart after downtime): until it reaches its
-# end it flushes
-# every BACKLOG_FLUSH_S. A flush writes each state record changed since the last one, so fewer
-# flushes write far fewer records for the changelog and every worker's global view to read:
-# an order created, decided and expired between two flushes writes none (it wrote a record
-# at creation and a tombstone at expiry), a latency hour is written once, not at every flush.
-BACKLOG_BYTES = 1024 * 1024
-BACKLOG_FLUSH_S = 5.0
 # A partition that went quiet is flushed once a flush interval has passed since its last flush.
 # Checked only every interval, that took up to two intervals (the timer's phase is not the
 # flush's): the tail of every burst waited ~1 s for the gauges at 0.5 s. Checked 5x as often, at
@@ -88,7 +79,6 @@ class PartitionBuffer:
     flushed: int = -1  # the applied high-water mark last written to the table (and acked)
     last_flush: float = 0.0
     busy: bool = False  # a message is applied but its dead letters are not all sent yet
-    flush_interval: float = 0.5  # seconds between flushes: the setting, or BACKLOG_FLUSH_S
 
 
 class SlaApp(faust.App):
@@ -193,31 +183,9 @@ class Runtime:
         buffer = self.buffers.get(source)
         if buffer is None:
             buffer = self.buffers[source] = PartitionBuffer(
-                tp,
-                self.tables[short],
-                PartitionEvent(tp),
-                flush_interval=self.settings.flush_interval_s,
+                tp, self.tables[short], PartitionEvent(tp)
             )
         return buffer
-
-    def waiting_after(self, tp: TP, records: list[Any]) -> int:
-        """How many messages of the partition wait behind this fetched batch (0 when unknown)."""
-        try:
-            return max(0, self.app.consumer.highwater(tp) - records[-1].offset - 1)
-        except Exception:  # noqa: BLE001 - no high-water mark known yet
-            return 0
-
-    def flush_interval_for(self, buffer: PartitionBuffer, records: list[Any]) -> float:
-        """The flush interval while applying this fetched batch: BACKLOG_FLUSH_S from a batch
-        that starts more than BACKLOG_BYTES from the partition's end (the batch and the
-        messages waiting behind it, estimated from the batch's sizes) until a batch ends at
-        the end (``apply_batch``); the setting otherwise."""
-        backlog = max(BACKLOG_FLUSH_S, self.settings.flush_interval_s)
-        if buffer.flush_interval == backlog:
-            return backlog  # still replaying it
-        size = sum(len(record.value or b"") for record in records)
-        behind = size + self.waiting_after(buffer.tp, records) * size / len(records)
-        return backlog if behind > BACKLOG_BYTES else self.settings.flush_interval_s
 
     def load_assigned(self) -> None:
         """Restore every assigned partition once its table is recovered, even a quiet one.
@@ -286,13 +254,10 @@ class Runtime:
             except Exception:  # noqa: BLE001 - left unflushed, tried again at the next chance
                 self.report_error(f"flushing {source}")
 
-    async def flush_quiet(self, interval: float | None = None) -> None:
-        """Flush partitions whose messages wait for a flush that no new batch would trigger:
-        after each partition's own flush interval, or after ``interval`` (0: now)."""
+    async def flush_quiet(self, interval: float) -> None:
+        """Flush partitions whose messages wait for a flush that no new batch would trigger."""
         for source, buffer in list(self.buffers.items()):
-            self.flush_if_due(
-                source, buffer, buffer.flush_interval if interval is None else interval
-            )
+            self.flush_if_due(source, buffer, interval)
 
     async def apply_batch(self, tp: TP, records: list[Any]) -> None:
         """Apply one fetched batch of an input partition, flushing when due (the bulk path's
@@ -309,7 +274,7 @@ class Runtime:
             self.ensure_loaded(buffer.table, source)
         except Exception:  # noqa: BLE001 - applied on top of what was restored
             self.report_error(f"restoring {source}")
-        interval = buffer.flush_interval = self.flush_interval_for(buffer, records)
+        interval = self.settings.flush_interval_s
         on_message = self.pipeline.on_message
         position = (topic, partition)
         yield_at = time.monotonic() + YIELD_EVERY_S
@@ -345,10 +310,6 @@ class Runtime:
                     return
                 yield_at = time.monotonic() + YIELD_EVERY_S
         self.pipeline_positions[position] = records[-1].offset
-        if (
-            self.waiting_after(tp, records) == 0
-        ):  # at the partition's end: not (or no more) a backlog
-            interval = buffer.flush_interval = self.settings.flush_interval_s
         self.flush_if_due(source, buffer, interval)
 
     async def pause(self) -> None:
@@ -493,7 +454,7 @@ def build_app(settings: Settings, config: SlaConfig) -> tuple[faust.App, Runtime
 
     @app.timer(settings.flush_interval_s / QUIET_CHECKS_PER_INTERVAL)
     async def _flush_quiet_partitions() -> None:
-        await runtime.flush_quiet()
+        await runtime.flush_quiet(settings.flush_interval_s)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
