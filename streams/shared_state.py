@@ -34,7 +34,7 @@ from slaengine.router.silences import (
     Silence,
     SilenceNotFoundError,
     SilenceStore,
-    validate_silence,
+    new_silence,
 )
 
 log = logging.getLogger(__name__)
@@ -182,10 +182,7 @@ class KafkaSilenceStore(SilenceStore):
         comment: str,
         now: datetime,
     ) -> Silence:
-        validate_silence(matchers, starts_at, ends_at, created_by, now)
-        silence = Silence(
-            str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment
-        )
+        silence = new_silence(matchers, starts_at, ends_at, created_by, comment, now)
         self._publish(silence.silence_id, silence)
         with self._lock:
             self._api[silence.silence_id] = silence

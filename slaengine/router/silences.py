@@ -103,6 +103,19 @@ def validate_silence(
         raise InvalidSilenceError("created_by must name who created the silence")
 
 
+def new_silence(
+    matchers: Sequence[str],
+    starts_at: datetime,
+    ends_at: datetime,
+    created_by: str,
+    comment: str,
+    now: datetime,
+) -> Silence:
+    """A validated silence with a fresh id (what every silence store's ``create`` stores)."""
+    validate_silence(matchers, starts_at, ends_at, created_by, now)
+    return Silence(str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment)
+
+
 class SilenceStore:
     """All silences; ``path=None`` keeps API silences in memory only (tests, dry runs)."""
 
@@ -138,10 +151,7 @@ class SilenceStore:
         comment: str,
         now: datetime,
     ) -> Silence:
-        validate_silence(matchers, starts_at, ends_at, created_by, now)
-        silence = Silence(
-            str(uuid.uuid4()), tuple(matchers), starts_at, ends_at, created_by, comment
-        )
+        silence = new_silence(matchers, starts_at, ends_at, created_by, comment, now)
         with self._lock:
             self._api[silence.silence_id] = silence
             self._save()
