@@ -11,6 +11,7 @@ import asyncio
 import json
 import random
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,24 +303,60 @@ def test_hostile_traffic_on_the_real_broker_counts_every_valid_event_and_letters
     assert rows[("api-availability", "1d")]["total"] == 3002  # restored from the changelog
 
 
+class SteadyBurst:
+    """Requests sent in rounds of 2,000 (every 50th dead-letter-bound) from a thread, until
+    stopped: a worker can never catch up with the burst before a stop in the middle of it."""
+
+    ROUND = 2_000
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap, self.prefix = bootstrap, prefix
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    @staticmethod
+    def message(i: int) -> tuple[str, bytes, bytes]:
+        body = request(
+            i, ts=iso(NOW - 3000 + (i % 25_000) * 0.1), status=700 if i % 50 == 0 else 200
+        )
+        return "sla.requests", j(body), f"k{i % 4}".encode()
+
+    async def _run(self) -> None:
+        while not self.stopping.is_set():
+            batch = range(self.sent, self.sent + self.ROUND)
+            await send(self.bootstrap, self.prefix, [self.message(i) for i in batch])
+            self.sent += self.ROUND
+
+    def start(self) -> SteadyBurst:
+        self.thread.start()
+        return self
+
+    def stop(self) -> int:
+        """Stops after the round under way plus one more; the events sent in all."""
+        rounds_before = self.sent
+        wait_for(lambda: self.sent > rounds_before, what="one more round of the burst")
+        self.stopping.set()
+        self.thread.join(timeout=60)
+        return self.sent
+
+    @property
+    def letters(self) -> int:
+        return len(range(0, self.sent, 50))
+
+
 def test_sigterm_mid_burst_flushes_and_commits_so_nothing_is_letter_twice(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    traffic = []
-    for i in range(20_000):
-        body = request(i, ts=iso(NOW - 3000 + i * 0.1), status=700 if i % 50 == 0 else 200)
-        traffic.append(("sla.requests", j(body), f"k{i % 4}".encode()))
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
-    asyncio.run(send(kafka_bootstrap, topic_prefix, traffic))
+    burst = SteadyBurst(kafka_bootstrap, topic_prefix).start()
     wait_for(
         lambda: worker.metric("slaengine_events_processed_total") >= 2000, what="some progress"
     )
-    assert worker.metric("slaengine_events_processed_total") < 19_600, (
-        "the burst ended before the stop"
-    )
-    worker.stop()  # SIGTERM in the middle of the burst
+    worker.stop()  # SIGTERM while the burst is still being sent
     assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
     assert "graceful stop: flushed" in worker.log_text()
+    sent = burst.stop()  # the burst goes on after the stop: the next worker has work left
     worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path / "w1").start()
     workers.append(worker)
     wait_for(
@@ -327,11 +364,11 @@ def test_sigterm_mid_burst_flushes_and_commits_so_nothing_is_letter_twice(
         what="the rest processed and committed",
     )
     letters = asyncio.run(
-        read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", 401, timeout=10)
+        read_all(kafka_bootstrap, topic_prefix + "sla.deadletter", burst.letters + 1, timeout=10)
     )
-    assert len(letters) == 400  # exactly once, across the stop
+    assert len(letters) == burst.letters  # exactly once, across the stop
     rows = {(r["name"], r["window"]): r for r in worker.slo_rows(iso(time.time()))}
-    assert rows[("api-availability", "1d")]["total"] == 19_600
+    assert rows[("api-availability", "1d")]["total"] == sent - burst.letters
 
 
 # ---- a broker restart in the middle of a replay ----
