@@ -403,7 +403,7 @@ def test_broker_restart_mid_replay_then_final_slis_equal_batch_mode(
 ) -> None:
     bootstrap = f"127.0.0.1:{own_broker.port}"
     events = tmp_path / "events.ndjson"
-    day_of_traffic(events, seed=12, days=1, rate=40)  # about 60,000 events
+    day_of_traffic(events, seed=12, days=2, rate=40)  # about 130,000 events: ~2 s of the worker
     total = sum(1 for _ in events.open())
     produce(bootstrap, topic_prefix, events, batch_size=10)
     bad = [("sla.requests", j(request(i, status=700)), f"bad{i}".encode()) for i in range(300)]
@@ -411,7 +411,7 @@ def test_broker_restart_mid_replay_then_final_slis_equal_batch_mode(
     worker = WorkerProcess(bootstrap, topic_prefix, tmp_path / "w1").start()
     try:
         wait_for(
-            lambda: worker.metric("slaengine_events_processed_total") >= 5_000,
+            lambda: worker.metric("slaengine_events_processed_total") >= 1_000,
             what="replay under way",
         )
         assert worker.metric("slaengine_events_processed_total") < total, (
