@@ -39,6 +39,8 @@ class Sample:
     committed: int  # messages of the input topic committed by the worker's group
     processed: int | None = None  # events the worker had applied, when read
     by_topic: dict[str, int] | None = None  # the same per topic
+    main_on_cpu_s: float = 0.0  # the worker's main (event-loop) thread: time on a CPU so far
+    main_runnable_wait_s: float = 0.0  # and time it was ready to run but waited for a CPU
 
 
 @dataclass
@@ -65,7 +67,37 @@ class Followed:
             "cpu_seconds": cpu,
             "measured_events": events,
             "startup_cpu_s": started.cpu_s,
+            "main_thread_idle": self.main_thread_idle(started),
         }
+
+    def main_thread_idle(self, started: Sample) -> float:
+        """The share of the time the worker had work (from ``started`` to its last poll
+        interval with the event loop busy at least half of the time: the tail that only waits
+        for the last flush and commit is left out) that its event loop sat idle, neither on a
+        CPU nor queued for one. Near 0 means CPU-bound: it never waited on fetches."""
+        window = self.samples[self.samples.index(started) :]
+        busy_until = 0
+        for index in range(1, len(window)):
+            before, after = window[index - 1], window[index]
+            demand = (
+                after.main_on_cpu_s
+                - before.main_on_cpu_s
+                + after.main_runnable_wait_s
+                - before.main_runnable_wait_s
+            )
+            if demand >= 0.5 * (after.at - before.at):
+                busy_until = index
+        if busy_until == 0:
+            return float("nan")
+        end = window[busy_until]
+        seconds = end.at - started.at
+        demand = (
+            end.main_on_cpu_s
+            - started.main_on_cpu_s
+            + end.main_runnable_wait_s
+            - started.main_runnable_wait_s
+        )
+        return max(0.0, 1 - demand / seconds)
 
 
 class RealWorker:
@@ -127,6 +159,13 @@ class RealWorker:
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+    def main_thread_schedstat(self) -> tuple[float, float]:
+        """(seconds on a CPU, seconds runnable but queued) of the main thread, which runs the
+        event loop, from the scheduler's accounting (/proc/<pid>/task/<pid>/schedstat)."""
+        pid = self.process.pid
+        on_cpu_ns, waited_ns, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        return int(on_cpu_ns) / 1e9, int(waited_ns) / 1e9
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -213,6 +252,7 @@ def restamp_window_start(worker: Any, sample: Sample) -> None:
     meanwhile were left out of the window while their time and CPU stayed in it.
     """
     sample.at, sample.cpu_s = time.perf_counter(), worker.cpu_seconds()
+    sample.main_on_cpu_s, sample.main_runnable_wait_s = worker.main_thread_schedstat()
 
 
 async def follow_offsets(
@@ -237,6 +277,7 @@ async def follow_offsets(
         while time.monotonic() < deadline and worker.alive():
             committed = await committed_messages(admin, worker.group, worker.topic)
             sample = Sample(time.perf_counter(), worker.cpu_seconds(), committed)
+            sample.main_on_cpu_s, sample.main_runnable_wait_s = worker.main_thread_schedstat()
             if last_read is None or (
                 read_counter_every is not None
                 and (sample.at - last_read.at >= read_counter_every or committed >= total)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import subprocess
 import sys
 import time
@@ -160,6 +161,9 @@ class SlowCounterWorker:
     def cpu_seconds(self) -> float:
         return self.cpu
 
+    def main_thread_schedstat(self) -> tuple[float, float]:
+        return self.cpu, 0.0
+
     def processed_by_topic(self) -> dict[str, int]:
         time.sleep(0.05)  # the scrape waits at the barrier while the worker works
         self.cpu += 0.5
@@ -178,3 +182,20 @@ def test_the_window_starts_where_the_counter_was_read_not_before_the_scrape() ->
     # then 60,000 more events on 0.5 CPU-s: 120,000 per CPU-s, not 100,000 / 1.0
     followed = Followed([sample, Sample(sample.at + 1.0, 2.0, 0)], complete=True)
     assert followed.rates(100_000)["events_per_cpu_s"] == pytest.approx(120_000)
+
+
+def test_the_event_loop_idle_share_counts_the_busy_stretch_not_the_commit_tail() -> None:
+    """CPU-bound means the event loop never idles while there is work; the tail that only
+    waits for the last flush and commit is not part of that question."""
+    followed = Followed()
+    on_cpu = waited = 0.0
+    # 10 polls of 0.1 s: on a CPU 0.07 s and queued 0.02 s each (idle 10 %), then 5 idle polls
+    for poll in range(16):
+        sample = Sample(poll * 0.1, on_cpu, 0, processed=1 if poll == 0 else None)
+        sample.main_on_cpu_s, sample.main_runnable_wait_s = on_cpu, waited
+        followed.samples.append(sample)
+        if poll < 10:
+            on_cpu, waited = on_cpu + 0.07, waited + 0.02
+    assert followed.main_thread_idle(followed.samples[0]) == pytest.approx(0.10)
+    idle = Followed(samples=[Sample(0.0, 0.0, 0), Sample(0.1, 0.0, 0)])
+    assert math.isnan(idle.main_thread_idle(idle.samples[0]))  # never busy: no verdict
