@@ -38,8 +38,9 @@ class SmtpSender:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     use_tls: bool = False  # implicit TLS (port 465)
-    # True: require STARTTLS; False: never; None: when the server offers it
-    start_tls: bool | None = False
+    # True: upgrade with STARTTLS and fail without it; False: never (a config's `starttls`,
+    # the same for alert and report e-mails)
+    start_tls: bool = False
 
     async def send(self, message: EmailMessage) -> dict[str, aiosmtplib.SMTPResponse]:
         """Send; returns the recipients the server refused while it took the mail for others."""
@@ -69,6 +70,8 @@ class SmtpSender:
             if 400 <= err.code < 500:
                 return RetryableDeliveryError(f"{server} deferred: {err.code} {err.message}")
             return FatalDeliveryError(f"{server} refused: {err.code} {err.message}")
-        if isinstance(err, aiosmtplib.SMTPNotSupported):
+        # aiosmtplib raises the bare SMTPException only when the server lacks what the config
+        # asks (STARTTLS, AUTH): retrying cannot help, unlike its connection and timeout errors
+        if isinstance(err, aiosmtplib.SMTPNotSupported) or type(err) is aiosmtplib.SMTPException:
             return FatalDeliveryError(f"{server} does not support what the config asks: {err}")
         return RetryableDeliveryError(f"{server} unreachable: {err}")

@@ -128,7 +128,7 @@ class SmtpMailer:
             username=settings.username,
             password=self._password(),
             use_tls=settings.use_tls,
-            start_tls=settings.starttls or None,
+            start_tls=settings.starttls,
         )
         refused = await smtp.send(message)
         if refused:

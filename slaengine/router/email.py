@@ -33,10 +33,16 @@ class EmailSender:
         password: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.host, self.port, self.sender, self.to = host, port, sender, list(to)
-        self.starttls, self.use_tls, self.timeout = starttls, use_tls, timeout
-        self.username = username
-        self._password = password
+        self.sender, self.to = sender, list(to)
+        self.smtp = SmtpSender(
+            host=host,
+            port=port,
+            timeout=timeout,
+            username=username,
+            password=password,
+            use_tls=use_tls,
+            start_tls=starttls,
+        )
 
     @classmethod
     def from_config(cls, config: EmailIntegration) -> EmailSender:
@@ -54,7 +60,7 @@ class EmailSender:
         )
 
     def __repr__(self) -> str:  # never show the password
-        return f"EmailSender(host={self.host!r}, port={self.port}, to={self.to!r})"
+        return f"EmailSender(host={self.smtp.host!r}, port={self.smtp.port}, to={self.to!r})"
 
     def build_message(self, notification: Notification) -> EmailMessage:
         message = EmailMessage()
@@ -71,13 +77,4 @@ class EmailSender:
         return message
 
     async def send(self, notification: Notification) -> None:
-        smtp = SmtpSender(
-            host=self.host,
-            port=self.port,
-            timeout=self.timeout,
-            username=self.username,
-            password=self._password,
-            use_tls=self.use_tls,
-            start_tls=self.starttls,
-        )
-        await smtp.send(self.build_message(notification))
+        await self.smtp.send(self.build_message(notification))

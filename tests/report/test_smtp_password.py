@@ -27,7 +27,7 @@ def both_passwords(password_file: Path | None) -> tuple[str | None, str | None]:
     report = SmtpMailer(
         SmtpConfig(host="smtp.acme.example", username="slaengine", password_file=password_file)
     )
-    return alert._password, report._password()
+    return alert.smtp.password, report._password()
 
 
 def test_a_password_file_serves_alert_and_report_emails(
