@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from slaengine.resources import data_path
+from slaengine.settings import add_bootstrap_argument
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout scripts/demo runs in: cwd, .data/demo/
 CONFIG = data_path("slo.yaml")
@@ -384,9 +385,7 @@ def print_summary(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    )
+    add_bootstrap_argument(parser)
     parser.add_argument("--outage-seconds", type=float, default=60)
     parser.add_argument("--live-timeout", type=float, default=900)
     parser.add_argument(

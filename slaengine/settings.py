@@ -67,13 +67,34 @@ def optional_path(text: str) -> Path | None:
 
 # Defaults are strings: argparse converts them like a typed flag, so a bad environment variable
 # is a one-line usage error of the command that reads it, not a traceback of every command.
-def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by commands that talk to Kafka or serve HTTP."""
+def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap",
         default=env_default("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         help="Kafka bootstrap servers (env SLAENGINE_KAFKA_BOOTSTRAP, default 127.0.0.1:9092)",
     )
+
+
+def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
+    """The broker, the topic prefix and the partitions of new topics, for every command that
+    talks to Kafka."""
+    add_bootstrap_argument(parser)
+    parser.add_argument(
+        "--topic-prefix",
+        default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
+        help="prefix for every topic and the consumer group (env SLAENGINE_TOPIC_PREFIX)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=env_default("SLAENGINE_PARTITIONS", "4"),
+        help="partitions of a topic slaengine creates (env SLAENGINE_PARTITIONS, default 4)",
+    )
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by commands that talk to Kafka or serve HTTP."""
+    add_kafka_arguments(parser)
     parser.add_argument(
         "--http-port",
         type=int,
@@ -101,17 +122,6 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         "--store",
         default=env_default("SLAENGINE_STORE", "rocksdb://"),
         help="table store: rocksdb:// (default) or memory:// (env SLAENGINE_STORE)",
-    )
-    parser.add_argument(
-        "--topic-prefix",
-        default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
-        help="prefix for every topic and the consumer group (env SLAENGINE_TOPIC_PREFIX)",
-    )
-    parser.add_argument(
-        "--partitions",
-        type=int,
-        default=env_default("SLAENGINE_PARTITIONS", "4"),
-        help="partitions of the input topics when slaengine creates them (default 4)",
     )
 
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from slaengine.settings import env_default
+from slaengine.settings import add_kafka_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,16 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, help="NDJSON or NDJSON.gz file")
     parser.add_argument("--topic", help="publish every line to this topic (default: by event kind)")
-    parser.add_argument(
-        "--bootstrap",
-        default=env_default("SLAENGINE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env SLAENGINE_KAFKA_BOOTSTRAP)",
-    )
-    parser.add_argument(
-        "--topic-prefix",
-        default=env_default("SLAENGINE_TOPIC_PREFIX", ""),
-        help="prefix of the default topics (env SLAENGINE_TOPIC_PREFIX)",
-    )
+    add_kafka_arguments(parser)
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -41,13 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="service",
         help="key of request events: service (default; one partition per service) or "
         "request_id (a busy service spreads over every partition and worker)",
-    )
-    parser.add_argument(
-        "--partitions",
-        type=int,
-        default=env_default("SLAENGINE_PARTITIONS", "4"),
-        help="partitions of a topic produce creates, as the worker would "
-        "(env SLAENGINE_PARTITIONS; default 4)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
