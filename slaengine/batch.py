@@ -7,9 +7,11 @@ same way the agents apply a partition's messages.
 
 from __future__ import annotations
 
+import gc
 import gzip
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -111,23 +113,38 @@ def run_batch(
     result = BatchResult(SliEngine(config))
     on_applied = result.keep_resource if keep_resources else None
     sources = {kind: source_id(short_name, 0) for kind, short_name in SOURCE_NAMES.items()}
-    for number, raw in iter_lines(path):
-        message = read_message(raw)  # read once: its fields tell its kind
-        kind = kind_of_event(message.document)
-        outcome = apply_decoded(
-            result.engine,
-            decode_read(kind, message, now_ms),
-            sources[kind],
-            number,
-            on_applied=on_applied,
-        )
-        for bad in outcome.invalid:
-            result.invalid[bad.reason] += 1
-        for rejected in outcome.rejected:
-            result.invalid[rejected.reason] += 1
-        result.valid += outcome.applied
+    with _cycle_collector_paused():
+        for number, raw in iter_lines(path):
+            message = read_message(raw)  # read once: its fields tell its kind
+            kind = kind_of_event(message.document)
+            outcome = apply_decoded(
+                result.engine,
+                decode_read(kind, message, now_ms),
+                sources[kind],
+                number,
+                on_applied=on_applied,
+            )
+            for bad in outcome.invalid:
+                result.invalid[bad.reason] += 1
+            for rejected in outcome.rejected:
+                result.invalid[rejected.reason] += 1
+            result.valid += outcome.applied
     result.engine.maintain(at_ms)
     return result
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A month's state is ~1M small objects (buckets, sketches, orders), none part of a
+    reference cycle: Python's cycle collector would only walk them, again and again as they
+    grow (~10 % of a batch run)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def resource_events(path: str | Path, now_ms: int) -> list[ResourceEvent]:
@@ -137,11 +154,35 @@ def resource_events(path: str | Path, now_ms: int) -> list[ResourceEvent]:
     escape that could spell it.
     """
     resources: list[ResourceEvent] = []
-    for _, raw in iter_lines(path):
-        if b"resource" not in raw and b"\\u" not in raw:
-            continue
+    for raw in lines_containing(path, (b"resource", b"\\u")):
         message = read_message(raw)
         if kind_of_event(message.document) == RESOURCES_TOPIC:
             events, _ = decode_read(RESOURCES_TOPIC, message, now_ms)
             resources.extend(event for _, event in events if type(event) is ResourceEvent)
     return resources
+
+
+CHUNK_BYTES = 1 << 22
+
+
+def lines_containing(path: str | Path, needles: tuple[bytes, ...]) -> Iterator[bytes]:
+    """The lines of ``iter_lines`` that hold any of ``needles``, in order: searched in chunks of
+    the log at C speed, 20x faster than looking into each line when few lines have them."""
+    try:
+        with open_event_log(path) as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                chunk += handle.readline()  # up to the end of the chunk's last line
+                starts = set()
+                for needle in needles:
+                    found = chunk.find(needle)
+                    while found >= 0:
+                        starts.add(chunk.rfind(b"\n", 0, found) + 1)
+                        line_end = chunk.find(b"\n", found)
+                        found = -1 if line_end < 0 else chunk.find(needle, line_end)
+                for start in sorted(starts):
+                    line_end = chunk.find(b"\n", start)
+                    line = chunk[start : line_end if line_end >= 0 else len(chunk)].strip()
+                    if line:
+                        yield line
+    except (OSError, EOFError) as err:  # a truncated or corrupt gzip stream
+        raise SlaEngineError(f"cannot read event log {path}: {err}") from err

@@ -142,6 +142,14 @@ class _Invalid(Exception):
         self.detail = detail
 
 
+def _iso_ms(text: str) -> int:
+    """ISO-8601 text (naive means UTC) → epoch ms; ValueError or OverflowError otherwise."""
+    parsed = datetime.fromisoformat(text)  # Python 3.11 reads the "Z" suffix itself
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
 def parse_timestamp_ms(value: Any) -> int:
     """ISO-8601 string (``Z`` or offset; naive means UTC) or epoch milliseconds → epoch ms.
 
@@ -149,10 +157,7 @@ def parse_timestamp_ms(value: Any) -> int:
     """
     if isinstance(value, str):  # the usual form first
         try:
-            parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            ts_ms = int(parsed.timestamp() * 1000)
+            ts_ms = _iso_ms(value)
         except (ValueError, OverflowError):
             raise _Invalid(
                 "bad_timestamp", f"ts {_short(value)} is not an ISO-8601 timestamp"
@@ -264,7 +269,7 @@ def _timestamp(obj: dict[str, Any], now_ms: int) -> int:
 def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
     # Fast path for the common, well-formed event (exact type checks: bool is not an int here);
     # anything unusual goes through the checked path, which explains what is wrong.
-    service, endpoint = obj.get("service"), obj.get("endpoint")
+    ts, service, endpoint = obj.get("ts"), obj.get("service"), obj.get("endpoint")
     status, latency, request_id = obj.get("status"), obj.get("latency_ms"), obj.get("request_id")
     if (
         type(service) is str
@@ -284,9 +289,16 @@ def _request(obj: dict[str, Any], now_ms: int) -> RequestEvent:
             )
         )
     ):
-        return RequestEvent(
-            _timestamp(obj, now_ms), service, endpoint, status, float(latency), request_id
-        )
+        # the usual timestamps; for anything else (-1) the checked path says what is wrong
+        if type(ts) is str:
+            try:
+                ts_ms = _iso_ms(ts)
+            except (ValueError, OverflowError):
+                ts_ms = -1
+        else:
+            ts_ms = ts if type(ts) is int else -1
+        if MIN_TS_MS <= ts_ms <= now_ms + MAX_FUTURE_MS:
+            return RequestEvent(ts_ms, service, endpoint, status, float(latency), request_id)
     return _checked_request(obj, now_ms)
 
 

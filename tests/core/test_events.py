@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,10 @@ from slaengine.events import (
     OrderEvent,
     RequestEvent,
     ResourceEvent,
+    _checked_request,
+    _Invalid,
     _read_exactly,
+    _request,
     decode_message,
     decode_read,
     event_to_json,
@@ -450,3 +454,36 @@ def test_numbers_written_with_many_digits_read_as_the_json_module_reads_them(dig
     assert _same(
         decode_message(RESOURCES_TOPIC, raw, NOW_MS), _by_json_module(RESOURCES_TOPIC, raw)
     )
+
+
+timestamps = (
+    big_json_values
+    | st.integers(min_value=MIN_TS_MS - 2, max_value=NOW_MS + 10 * 60_000)
+    | st.floats(min_value=MIN_TS_MS - 2, max_value=NOW_MS + 10 * 60_000)
+    | st.datetimes(min_value=datetime(1999, 12, 31), max_value=datetime(2026, 10, 26, 0, 5, 1)).map(
+        lambda moment: moment.isoformat()
+    )
+    | st.sampled_from(["2026-10-01T12:00:00.123Z", "2026-10-01T12:00:00+02:00", "2026-13-01", ""])
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    ts=timestamps,
+    change=st.dictionaries(st.sampled_from(sorted(GOOD_REQUEST)), big_json_values, max_size=1),
+)
+def test_the_fast_way_through_a_request_decides_as_the_checked_way(
+    ts: object, change: dict[str, object]
+) -> None:
+    # _request reads the usual request (timestamps included) without the checks that explain
+    # what is wrong; whatever it accepts or refuses, the checked way must decide the same
+    document = {**GOOD_REQUEST, "ts": ts, **change}
+    try:
+        expected: object = _checked_request(document, NOW_MS)
+    except _Invalid as bad:
+        expected = bad.reason
+    try:
+        got: object = _request(document, NOW_MS)
+    except _Invalid as bad:
+        got = bad.reason
+    assert got == expected

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from slaengine import batch as batch_mode
 from slaengine.batch import kind_of_event, resource_events, run_batch
 from slaengine.config import SlaConfig
 from slaengine.events import source_id, source_name
@@ -94,3 +98,21 @@ def test_the_resource_events_of_a_log_are_those_batch_mode_keeps(
     kept = run_batch(log, sla_config, NOW_MS).resources
     assert len(kept) > 20 and [e.value for e in kept[-2:]] == [1.0, 3.0]
     assert resource_events(log, NOW_MS) == kept
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 37, 4096])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_lines_with_a_word_are_found_across_chunk_edges_as_iter_lines_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, compressed: bool
+) -> None:
+    monkeypatch.setattr(batch_mode, "CHUNK_BYTES", chunk_bytes)
+    lines = [json.dumps(event).encode() for event in generate_events(plan_for_days(END, 1, seed=9))]
+    lines[5:5] = [b"", b"  \\u0072esource  \r", b"resource resource", b"\t"]
+    body = b"\n".join(lines[:300]) + b"\nlast resource line, no newline "
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(gzip.compress(body) if compressed else body)
+    expected = [
+        line for _, line in batch_mode.iter_lines(log) if b"resource" in line or b"\\u" in line
+    ]
+    assert len(expected) > 5
+    assert list(batch_mode.lines_containing(log, (b"resource", b"\\u"))) == expected
