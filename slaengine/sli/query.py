@@ -318,5 +318,5 @@ def rolling_percentiles(
         window.merge(merged)
         if start < end:
             add_part_of_hour(window, start_hour, start)
-        found[name] = [window.quantile(q) for q in quantiles]
+        found[name] = window.quantiles(quantiles)
     return found

@@ -94,7 +94,7 @@ def evaluate_range(
     if slo.sli in SKETCH_SLIS:
         if percentiles_ms is None:
             sketch = query.merged_sketch(engine, slo, start_ms, end_ms, now_ms)
-            percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
+            percentiles_ms = sketch.quantiles(QUANTILES)
         percentiles = dict(zip(("p50_ms", "p95_ms", "p99_ms"), percentiles_ms, strict=True))
     sli = budget.sli
     return SloWindowResult(

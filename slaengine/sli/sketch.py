@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ddsketch.mapping import LogarithmicMapping
@@ -100,18 +100,31 @@ class LatencySketch:
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile (0..1) with DDSketch's rank rule; None when empty."""
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        """``quantile`` of each of ``qs`` (ascending), in one pass over the sorted bins."""
+        assert list(qs) == sorted(qs), "quantiles are read in one ascending pass"
         if self.count == 0:
-            return None
-        rank = q * (self.count - 1)
+            return [None] * len(qs)
+        found: list[float | None] = []
+        ranks = iter(q * (self.count - 1) for q in qs)
+        rank = next(ranks, None)
         seen = self.zero_count
-        if seen > rank:
-            return 0.0
+        while rank is not None and seen > rank:
+            found.append(0.0)
+            rank = next(ranks, None)
         key = 0
-        for key, count in sorted(self._bins.items()) if self._bins is not None else self.items():
+        bins = sorted(self._bins.items()) if self._bins is not None else self.items()
+        for key, count in bins:
+            if rank is None:
+                break
             seen += count
-            if seen > rank:
-                return float(_MAPPING.value(key))
-        return float(_MAPPING.value(key))  # the highest bin
+            while rank is not None and seen > rank:
+                found.append(float(_MAPPING.value(key)))
+                rank = next(ranks, None)
+        highest = float(_MAPPING.value(key))
+        return found + [highest] * (len(qs) - len(found))  # ranks past the last bin
 
     def to_state(self) -> dict[str, Any]:
         return {"z": self.zero_count, "b": {str(k): v for k, v in self.items()}}
