@@ -152,7 +152,13 @@ class SliFeature:
         """``windows``: what a default scrape exports per SLO (``metrics.exported_windows``)."""
         runtime = self.runtime
         return [
-            SliCollector(self.engine, owns=self.owns, version=self.version, windows=windows),
+            SliCollector(
+                self.engine,
+                owns=self.owns,
+                version=self.version,
+                windows=windows,
+                slo_version=self.engine.changes_by_slo.get,
+            ),
             PipelineCollector(
                 runtime.pipeline.valid,
                 runtime.pipeline.invalid,

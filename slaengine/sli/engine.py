@@ -75,6 +75,8 @@ class SliEngine:
         # changelog ("l|source|projection") so every worker's global view has every projection
         self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
         self.dirty_latest: set[tuple[str, str]] = set()
+        # records ``put`` took, per SLO: /metrics evaluates again only the SLOs whose count moved
+        self.changes_by_slo: dict[str, int] = defaultdict(int)
 
     # ---- applying events -------------------------------------------------
 
@@ -458,6 +460,7 @@ class SliEngine:
         snapshot older (by its source offset) than the one held is ignored.
         """
         kind, _, rest = key.partition("|")
+        self._count_change(kind, rest)
         if kind == "b":
             name, source, hour_text = rest.split("|")
             hours = self.series.get((name, source))
@@ -488,6 +491,15 @@ class SliEngine:
             return  # not SLI state (resources, applied marks)
         if value is not None:
             self.load(key, value)
+
+    def _count_change(self, kind: str, rest: str) -> None:
+        """``changes_by_slo`` of the SLO(s) a record of ``kind`` belongs to. Watermarks ("w")
+        change no exported number: every window is answered at the reader's clock."""
+        if kind in ("a", "b", "f", "o", "O"):  # "<kind>|<slo>|..."
+            self.changes_by_slo[rest.split("|", 1)[0]] += 1
+        elif kind == "l":  # the newest lag of a projection: the "latest" gauge of each
+            for slo in self.projection_lag:
+                self.changes_by_slo[slo.name] += 1
 
     def drop_sources(self, sources: set[str]) -> None:
         """Forget partitions this worker no longer owns (after a rebalance).
