@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from fractions import Fraction
 
@@ -116,3 +117,34 @@ def test_quantiles_in_one_pass_equal_each_quantile_alone() -> None:
         assert sketch.quantiles(qs) == one_by_one
         sketch.pack()
         assert sketch.quantiles(qs) == one_by_one
+
+
+def test_a_sketch_read_from_a_record_answers_as_the_sketch_written() -> None:
+    """from_state keeps the record's bins unparsed until used (the global view reads every
+    latency hour again at each flush): every reader sees the sketch that was written."""
+    rng = random.Random(5)
+    written = LatencySketch()
+    for _ in range(2000):
+        written.add(rng.choice([0.001, rng.lognormvariate(4, 1.2)]))
+    state = json.loads(json.dumps(written.to_state()))
+    qs = (0.5, 0.95, 0.99)
+
+    def read() -> LatencySketch:
+        return LatencySketch.from_state(state)
+
+    assert read().count == written.count and read().zero_count == written.zero_count
+    assert read().to_state() == state
+    assert read().quantiles(qs) == written.quantiles(qs)
+    assert dict(read().items()) == written.bins
+    merged, expected = LatencySketch({7: 1}), LatencySketch({7: 1})
+    merged.merge(read())
+    expected.merge(written)
+    assert merged.bins == expected.bins and merged.count == expected.count
+    changed = read()
+    changed.add(250.0)
+    written.add(250.0)
+    assert changed.bins == written.bins and changed.count == written.count
+    packed = read()
+    packed.pack()
+    assert packed.packed and packed.quantiles(qs) == read().quantiles(qs)
+    assert LatencySketch.from_state({"z": 3, "b": {}}).quantiles(qs) == [0.0, 0.0, 0.0]
