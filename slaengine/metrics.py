@@ -6,7 +6,7 @@ Two families: the names operators already query (``sla_uptime_percentage``,
 Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
 ``slaengine_pipeline_lag_seconds`` is slaengine's own processing delay (self-monitoring,
 per worker). A worker exports the series of the SLOs it owns: with a global view (every
-worker holds every SLO, streams.global_view) ``owns`` picks them, so each series comes
+worker holds every SLO, streams.global_view) ``owner`` picks them, so each series comes
 from exactly one worker.
 
 A default scrape exports what Prometheus users query (``ExportedWindows``): the good/valid
@@ -150,7 +150,7 @@ class SliCollector(Collector):
         self,
         engine: SliEngine,
         clock: Callable[[], float] = time.time,
-        owns: Callable[[str], bool] | None = None,
+        owner: Callable[[], Callable[[str], bool]] | None = None,
         version: Callable[[], object] | None = None,
         windows: Mapping[str, ExportedWindows] | None = None,
         slo_version: Callable[[str], object] | None = None,
@@ -164,8 +164,8 @@ class SliCollector(Collector):
         self.engine = engine
         self.clock = clock
         # a worker's global view holds every SLO: it exports only the SLOs it owns
-        # (streams.global_view)
-        self.owns = owns if owns is not None else (lambda slo: True)
+        # (streams.global_view); ``owner()`` reads the ownership once per scrape
+        self.owner = owner if owner is not None else (lambda: lambda slo: True)
         self.version = version if version is not None else (lambda: engine.applied_events)
         if windows is None:
             windows = exported_windows(
@@ -192,7 +192,8 @@ class SliCollector(Collector):
         every = _EVERY_WINDOW.get()
         now_ms = int(self.clock() * 1000)
         version = self.version()  # first: a global view settles what it read
-        owned = tuple(name for name in self.engine.owned_slos() if self.owns(name))
+        owns = self.owner()
+        owned = tuple(name for name in self.engine.owned_slos() if owns(name))
         # windows end at a minute edge (rounded up for counts, down for uptime): both move
         minutes = (now_ms // MINUTE_MS, -(-now_ms // MINUTE_MS))
         key = (version, minutes, owned)

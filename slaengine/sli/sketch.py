@@ -55,7 +55,8 @@ class LatencySketch:
 
     def _parse(self) -> None:
         if self._unparsed is not None:
-            self._bins = {int(k): int(v) for k, v in self._unparsed.items()}
+            unparsed = self._unparsed  # counts are JSON integers: only the keys are text
+            self._bins = dict(zip(map(int, unparsed), unparsed.values(), strict=True))
             self._unparsed = None
 
     @property
