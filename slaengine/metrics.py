@@ -15,7 +15,8 @@ windows the alert rules read, and burn rates over the alerting windows. ``/metri
 (``exposition(registry, every_window=True)``) adds every standard window (5m … 30d and the
 calendar month). The rendered text is kept until the state changes (``version``) or the
 minute rolls over (rolling windows move with time), so a scrape of unchanged state costs
-little more than copying the bytes.
+little more than copying the bytes. It is kept per SLO: after a change only the SLOs whose
+state changed (``slo_version``) are evaluated again, the others' samples are reused.
 """
 
 from __future__ import annotations
