@@ -178,6 +178,8 @@ class SliCollector(Collector):
         self.slo_renders = 0  # SLOs evaluated by those (only the changed ones, with slo_version)
         self._rendered: dict[bool, _Rendered] = {}  # per every_window
         self._parts: dict[bool, dict[str, _SloPart]] = {False: {}, True: {}}  # per every_window
+        # per SLO: the merged sketches of its windows' closed hours (query.rolling_percentiles)
+        self._closed_hours: dict[str, query.ClosedHourSketches] = {}
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
 
@@ -248,13 +250,18 @@ class SliCollector(Collector):
                 continue
             exported = self._exported_windows(slo)
             whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
+            closed_hours = self._closed_hours.setdefault(slo.name, {})
             if every:
                 windows = _unique(
                     [*windows_for(slo), *exported.evaluated(), *exported.alerting], leave_out=set()
                 )
-                rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
+                rows += evaluate_windows(
+                    self.engine, slo, now_ms, windows, whole_hours, closed_hours
+                )
                 continue
-            rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
+            rows += evaluate_windows(
+                self.engine, slo, now_ms, exported.evaluated(), whole_hours, closed_hours
+            )
             ranges = {
                 window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
                 for window in exported.burn_rate_only()

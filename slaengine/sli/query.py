@@ -272,17 +272,25 @@ def months_with_data(
     return sorted(months)
 
 
+ClosedHourSketches = dict[str, tuple[tuple[tuple[int, int, int], ...], LatencySketch]]
+
+
 def rolling_percentiles(
     engine: SliEngine,
     slo: SloSpec,
     windows: dict[str, tuple[int, int]],
     quantiles: tuple[float, ...],
+    closed_hours: ClosedHourSketches | None = None,
 ) -> dict[str, list[float | None]]:
     """Quantiles of several windows that share their end, merging each hour once.
 
-    Same result as ``merged_sketch`` per window: hours are merged from the newest
-    backwards, and each window is read off at the hour it starts in, adding the
-    part of that hour inside it.
+    Same result as ``merged_sketch`` per window: the closed hours are merged from the newest
+    backwards, and each window is read off at the hour it starts in, adding the newest
+    (current) hour up to the end and the part of its first hour inside it.
+    ``closed_hours`` (per SLO, kept by the caller across evaluations): each window's merged
+    closed hours, reused while the buckets of those hours are the same objects at the same
+    source offsets (a late event or a snapshot the global view puts changes them), so a
+    30-day window does not merge 720 hour sketches at every evaluation.
     """
     if not windows:
         return {}
@@ -300,22 +308,50 @@ def rolling_percentiles(
             if piece is not None:
                 target.merge(piece)
 
+    def buckets_key(closed: list[int]) -> tuple[tuple[int, int, int], ...]:
+        return tuple(
+            (hour, id(bucket), bucket.offset)
+            for hour in closed
+            for hours in series
+            if (bucket := hours.get(hour)) is not None
+        )
+
     # only hours that hold data are visited: a 30-day window is 720 hours, most of them empty
     first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
-    held = sorted(
-        {hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+    closed = sorted(
+        {hour for hours in series for hour in hours if first_hour <= hour < last_hour},
         reverse=True,
     )
-    merged = LatencySketch()  # the hours after the current window's first hour
+    current = LatencySketch()  # the newest hour, up to the end
+    add_part_of_hour(current, last_hour, last_hour * HOUR_MS)
+    merged = LatencySketch()  # the closed hours after the current window's first hour
     found: dict[str, list[float | None]] = {}
-    next_held = 0
+    next_closed = 0
     for start, name in pending:  # the shortest window first
         start_hour = start // HOUR_MS
-        while next_held < len(held) and held[next_held] > start_hour:
-            add_part_of_hour(merged, held[next_held], held[next_held] * HOUR_MS)
-            next_held += 1
+        upto = next_closed
+        while upto < len(closed) and closed[upto] > start_hour:
+            upto += 1
+        kept = None
+        if closed_hours is not None:
+            key = buckets_key(closed[:upto])
+            kept = closed_hours.get(name)
+            kept = kept if kept is not None and kept[0] == key else None
+        if kept is not None:
+            merged = LatencySketch()
+            merged.merge(kept[1])
+        else:
+            for hour in closed[next_closed:upto]:
+                add_part_of_hour(merged, hour, hour * HOUR_MS)
+            if closed_hours is not None:
+                copy = LatencySketch()
+                copy.merge(merged)
+                closed_hours[name] = (key, copy)
+        next_closed = upto
         window = LatencySketch()
         window.merge(merged)
+        if start_hour < last_hour:
+            window.merge(current)
         if start < end:
             add_part_of_hour(window, start_hour, start)
         found[name] = window.quantiles(quantiles)

@@ -166,9 +166,11 @@ def evaluate_windows(
     now_ms: int,
     windows: Sequence[str] | None = None,
     whole_hours: WholeHours | None = None,
+    closed_hours: query.ClosedHourSketches | None = None,
 ) -> list[SloWindowResult]:
     """Every standard window of one SLO (or the ``windows`` named), sharing the work the
-    windows have in common (``whole_hours``: pass one to share it with more queries)."""
+    windows have in common (``whole_hours``: pass one to share it with more queries;
+    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``)."""
     if whole_hours is None:
         whole_hours = {}
     recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
@@ -180,7 +182,9 @@ def evaluate_windows(
         if w != CALENDAR_MONTH
     }
     shared = (
-        query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
+        query.rolling_percentiles(engine, slo, rolling, QUANTILES, closed_hours)
+        if slo.sli in SKETCH_SLIS
+        else {}
     )
     rows = []
     for window in windows:

@@ -26,7 +26,7 @@ from slaengine.metrics import (
 from slaengine.settings import DEFAULT_CONFIG
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import evaluate_window, evaluate_windows, windows_for
+from slaengine.sli.results import QUANTILES, evaluate_window, evaluate_windows, windows_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from worker_vs_peers import EXTRA_SLOS  # the bench's 16-SLO config: the demo's six and ten more
@@ -419,3 +419,57 @@ def test_every_record_a_view_puts_counts_as_a_change_of_its_slo(tmp_path: Path) 
         assert changed == expected, key
         kinds.add(kind)
     assert kinds >= {"b", "f", "l", "O", "w"}
+
+
+def test_percentiles_from_kept_closed_hours_equal_those_merged_afresh(tmp_path: Path) -> None:
+    """query.rolling_percentiles reuses each window's merged closed hours while their buckets
+    are the same (a 30-day window merges ~720 hour sketches otherwise): after a new event, a
+    late event in an old hour, the hour moving on, compaction and a view's new snapshot, the
+    quantiles are those of merging every hour again, and of each window alone."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=3)
+    view = SliEngine(config)
+    slo = config.slo("api-latency")
+    kept: dict[SliEngine, query.ClosedHourSketches] = {source: {}, view: {}}
+    windows = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+
+    def check(engine: SliEngine, at: int) -> None:
+        ranges = {w: query.slo_rolling_range(slo, parse_duration(w), at) for w in windows}
+        afresh = query.rolling_percentiles(engine, slo, ranges, QUANTILES)
+        assert query.rolling_percentiles(engine, slo, ranges, QUANTILES, kept[engine]) == afresh
+        alone = {
+            w: query.merged_sketch(engine, slo, *ranges[w], now_ms=at).quantiles(QUANTILES)
+            for w in windows
+        }
+        assert afresh == alone
+
+    def read_changelog() -> None:
+        for key, _, value in source.take_changes():
+            view.put(key, value)
+
+    read_changelog()
+    late = 10**9
+    for engine in (source, view):
+        check(engine, NOW_MS)
+        check(engine, NOW_MS)  # every window's closed hours kept
+    source.apply(
+        RequestEvent(NOW_MS - 1000, "orders-api", "GET /", 200, 5000.0), "requests:0", late
+    )
+    read_changelog()
+    for engine in (source, view):
+        check(engine, NOW_MS)
+    # late events two days back (enough to move the p95): a closed hour of the longer windows
+    old_hour = NOW_MS - 2 * DAY_MS
+    for n in range(1, 600):
+        slow = RequestEvent(old_hour + n, "orders-api", "GET /", 200, 9000.0)
+        source.apply(slow, "requests:0", late + n)
+    read_changelog()
+    for engine in (source, view):
+        before = kept[engine]["3d"][1].quantiles(QUANTILES)
+        check(engine, NOW_MS)
+        assert kept[engine]["3d"][1].quantiles(QUANTILES) != before
+        check(engine, NOW_MS + 3_600_000)  # the hour moved on: the current one closed
+    source.maintain()
+    read_changelog()
+    for engine in (source, view):
+        check(engine, NOW_MS + 3_600_000)
