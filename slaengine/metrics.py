@@ -178,8 +178,10 @@ class SliCollector(Collector):
         self.slo_renders = 0  # SLOs evaluated by those (only the changed ones, with slo_version)
         self._rendered: dict[bool, _Rendered] = {}  # per every_window
         self._parts: dict[bool, dict[str, _SloPart]] = {False: {}, True: {}}  # per every_window
-        # per SLO: the merged sketches of its windows' closed hours (query.rolling_percentiles)
+        # per SLO, kept across renders: the merged sketches of its windows' closed hours
+        # (query.rolling_percentiles) and an uptime SLO's slices of whole hours
         self._closed_hours: dict[str, query.ClosedHourSketches] = {}
+        self._whole_hours: dict[str, WholeHours] = {}
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
 
@@ -249,7 +251,7 @@ class SliCollector(Collector):
             if slo.name not in owned:
                 continue
             exported = self._exported_windows(slo)
-            whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
+            whole_hours = self._whole_hours.setdefault(slo.name, {})  # each hour judged once
             closed_hours = self._closed_hours.setdefault(slo.name, {})
             if every:
                 windows = _unique(
@@ -442,7 +444,9 @@ class SliCollector(Collector):
         for slo in self.engine.config.slos:
             if slo.name not in owned:
                 continue
-            lifetime = self.engine.lifetime_counts(slo, now_ms)
+            lifetime = self.engine.lifetime_counts(
+                slo, now_ms, self._whole_hours.setdefault(slo.name, {})
+            )
             if lifetime is None:
                 continue
             good_count, total_count = lifetime

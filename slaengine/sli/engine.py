@@ -22,7 +22,15 @@ from slaengine.events import (
     ResourceEvent,
     source_name,
 )
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
+from slaengine.sli.buckets import (
+    HOUR_MS,
+    MINUTE_MS,
+    MINUTES_PER_HOUR,
+    HourBucket,
+    WholeHourSlices,
+    merged_slices,
+    whole_hour_slices,
+)
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
@@ -529,13 +537,15 @@ class SliEngine:
         for source in sources:
             self.pipeline_lag_ms.pop(source, None)
 
-    def lifetime_counts(self, slo: SloSpec, now_ms: int | None = None) -> tuple[int, int] | None:
+    def lifetime_counts(
+        self, slo: SloSpec, now_ms: int | None = None, whole_hours: WholeHourSlices | None = None
+    ) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.
 
         For uptime: good and counted one-minute slices among closed minutes — before
         ``now_ms``'s minute (by default: the newest event minus the grace period) —
         including the quiet minutes since the first request (``no_traffic: good/bad``),
-        exactly as the windows count them.
+        exactly as the windows count them. ``whole_hours``: see ``whole_hour_slices``.
         """
         series = list(self.buckets_of(slo.name))
         if not series:
@@ -560,8 +570,11 @@ class SliEngine:
                 by_hour[hour].append(bucket)
         traffic = total  # archived minutes with traffic
         for hour, buckets in by_hour.items():
-            end = min(60, (closed_before - hour * HOUR_MS) // MINUTE_MS)
-            if end > 0:
+            end = min(MINUTES_PER_HOUR, (closed_before - hour * HOUR_MS) // MINUTE_MS)
+            if end == MINUTES_PER_HOUR:
+                g, _, t = whole_hour_slices(buckets, slo.slice_ratio, whole_hours)
+                good, traffic = good + g, traffic + t
+            elif end > 0:
                 g, _, t = merged_slices(buckets, slo.slice_ratio, 0, end)
                 good, traffic = good + g, traffic + t
         total = traffic

@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, MINUTES_PER_HOUR, HourBucket, merged_slices
+from slaengine.sli.buckets import (
+    HOUR_MS,
+    MINUTE_MS,
+    MINUTES_PER_HOUR,
+    HourBucket,
+    WholeHourSlices,
+    merged_slices,
+    whole_hour_slices,
+)
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
@@ -106,7 +114,7 @@ def uptime_counts(
     start_ms: int,
     end_ms: int,
     now_ms: int | None = None,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> tuple[int, int]:
     """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to
     ``now_ms``).
@@ -114,8 +122,8 @@ def uptime_counts(
     Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
-    ``whole_hours`` (hour → slices, for one SLO and one state) lets several windows
-    evaluated together judge each whole hour once.
+    ``whole_hours`` (for one SLO, see ``whole_hour_slices``) lets several windows, and
+    several evaluations, judge each whole hour once.
     """
     end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
@@ -127,9 +135,7 @@ def uptime_counts(
         if span is None:
             continue
         if whole_hours is not None and span == (0, MINUTES_PER_HOUR):
-            slices = whole_hours.get(buckets[0].hour)
-            if slices is None:
-                slices = whole_hours[buckets[0].hour] = merged_slices(buckets, ratio)
+            slices = whole_hour_slices(buckets, ratio, whole_hours)
         else:
             slices = merged_slices(buckets, ratio, *span)
         g, b, t = slices
@@ -152,7 +158,7 @@ def counts(
     end_ms: int,
     include_late: bool = False,
     now_ms: int | None = None,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> tuple[int, int]:
     if slo.sli == "uptime":
         return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
@@ -164,7 +170,7 @@ def rolling_counts(
     slo: SloSpec,
     windows: dict[str, tuple[int, int]],
     now_ms: int,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> dict[str, tuple[int, int]]:
     """``counts`` of several windows that share their end, reading each hour once.
 

@@ -11,6 +11,7 @@ from slaengine.calendar import month_range
 from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SloSpec
 from slaengine.durations import parse_duration
 from slaengine.sli import query
+from slaengine.sli.buckets import WholeHourSlices
 from slaengine.sli.engine import SliEngine
 from slaengine.slo import ErrorBudget
 
@@ -49,7 +50,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-WholeHours = dict[int, tuple[int, int, int]]  # query.uptime_counts' shared whole-hour slices
+WholeHours = WholeHourSlices  # query.uptime_counts' shared whole-hour slices
 
 
 def recent_burn_rate(

@@ -473,3 +473,64 @@ def test_percentiles_from_kept_closed_hours_equal_those_merged_afresh(tmp_path: 
     read_changelog()
     for engine in (source, view):
         check(engine, NOW_MS + 3_600_000)
+
+
+def test_a_collector_keeping_closed_hours_exports_what_a_fresh_one_does(tmp_path: Path) -> None:
+    """A collector keeps, per SLO, each window's merged closed-hour sketches and each whole
+    hour's uptime slices across renders, reused while the hour's buckets are unchanged: after
+    late events turn old minutes down, compaction and the hour moving on, its body is a fresh
+    collector's, byte for byte (an engine fed events, and a global view fed snapshots)."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=3)
+    view = SliEngine(config)
+    records = [0]
+    clock = [NOW_MS / 1000]
+
+    def read_changelog() -> None:
+        for key, _, value in source.take_changes():
+            view.put(key, value)
+            records[0] += 1
+
+    read_changelog()
+    kept = {
+        source: registry_of(SliCollector(source, clock=lambda: clock[0])),
+        view: registry_of(
+            SliCollector(
+                view,
+                clock=lambda: clock[0],
+                version=lambda: records[0],
+                slo_version=view.changes_by_slo.get,
+            )
+        ),
+    }
+
+    def gauges(body: bytes) -> list[bytes]:
+        """The body less the lifetime counters: a collector's never go down (a late failure
+        turning a counted minute down is held until the counts catch up), a fresh one's do."""
+        return [
+            line
+            for line in body.splitlines()
+            if not line.startswith(b"slaengine_slo_") or b"_events_total{" not in line
+        ]
+
+    def assert_as_fresh() -> None:
+        for engine, registry in kept.items():
+            fresh = registry_of(SliCollector(engine, clock=lambda: clock[0]))
+            for every in (False, True):
+                assert gauges(exposition(registry, every)) == gauges(exposition(fresh, every))
+
+    assert_as_fresh()
+    before = exposition(kept[source])
+    # late failures two days back: that hour's uptime minutes turn down, its p95 moves
+    old_hour = NOW_MS - 2 * DAY_MS
+    for n in range(1, 400):
+        failed = RequestEvent(old_hour + n * 150, "orders-api", "GET /", 503, 9000.0)
+        source.apply(failed, "requests:0", 10**9 + n)
+    read_changelog()
+    assert_as_fresh()
+    assert exposition(kept[source]) != before
+    clock[0] += 3600  # the hour moved on
+    assert_as_fresh()
+    source.maintain()
+    read_changelog()
+    assert_as_fresh()
