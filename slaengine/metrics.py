@@ -51,6 +51,7 @@ TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
 DEFAULT_ALERT_RULES = data_path("alert_rules")
 MINUTE_MS = 60_000
 BURN_RATE = "slaengine_slo_burn_rate"
+MAX_KEPT_HOURS = 12_000  # whole hours' uptime slices kept per SLO (retention: 430 days)
 # set while one exposition is rendered: export every window instead of the default ones
 _EVERY_WINDOW: ContextVar[bool] = ContextVar("slaengine_metrics_every_window", default=False)
 
@@ -252,6 +253,8 @@ class SliCollector(Collector):
                 continue
             exported = self._exported_windows(slo)
             whole_hours = self._whole_hours.setdefault(slo.name, {})  # each hour judged once
+            if len(whole_hours) > MAX_KEPT_HOURS:  # hours past retention: never asked again
+                whole_hours.clear()
             closed_hours = self._closed_hours.setdefault(slo.name, {})
             if every:
                 windows = _unique(
