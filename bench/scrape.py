@@ -6,7 +6,7 @@ so every scrape evaluates every exported window of every SLO: this collector has
 version, as a worker's global view has). Wall time, then CPU time. ``--windows all`` (the default
 here) is ``/metrics?windows=all``, every window; ``--windows default`` the default export.
 
-    python bench/scrape.py [--slos 91] [--scrapes 10] [--windows all|default]
+    python bench/scrape.py [--slos 91] [--scrapes 10] [--windows all|default] [--days 1]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from slaengine.sli.results import windows_for
 TARGET_MS = 100.0
 
 
-def build(slo_count: int) -> tuple[SliEngine, SliCollector, int, int]:
+def build(slo_count: int, days: int = 1) -> tuple[SliEngine, SliCollector, int, int]:
     slos = []
     for i in range(slo_count):
         kind = "latency" if i % 2 else "availability"
@@ -35,10 +35,10 @@ def build(slo_count: int) -> tuple[SliEngine, SliCollector, int, int]:
     config = SlaConfig.model_validate({"slos": slos})
     engine = SliEngine(config)
     now_ms = int(time.time() * 1000)
-    start = now_ms - 24 * 3_600_000
+    start = now_ms - days * 24 * 3_600_000
     offset = 0
     for i in range(slo_count):
-        for minute in range(0, 24 * 60, 2):  # a request every 2 minutes for a day
+        for minute in range(0, days * 24 * 60, 2):  # a request every 2 minutes
             offset += 1
             engine.apply(
                 RequestEvent(
@@ -60,8 +60,11 @@ def main() -> None:
     parser.add_argument("--slos", type=int, default=91)
     parser.add_argument("--scrapes", type=int, default=10)
     parser.add_argument("--windows", choices=("all", "default"), default="all")
+    parser.add_argument(
+        "--days", type=int, default=1, help="days of traffic held (history: e.g. 30)"
+    )
     args = parser.parse_args()
-    engine, collector, series, events = build(args.slos)
+    engine, collector, series, events = build(args.slos, args.days)
     registry = EncodableRegistry()
     registry.register(collector)
     timings, cpu_timings, size = [], [], 0
