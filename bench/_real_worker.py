@@ -110,7 +110,10 @@ class RealWorker:
         log_path: Path,
         config: Path | None = None,
         profile: Path | None = None,
+        scrape_times: Path | None = None,
     ) -> None:
+        """``profile``: run under bench/_profiled_worker.py; ``scrape_times``: under
+        bench/_timed_worker.py, which appends each /metrics body's CPU ms to that file."""
         self.bootstrap, self.prefix, self.port = bootstrap, prefix, port
         self.data_dir, self.log_path = data_dir, log_path
         self.url = f"http://127.0.0.1:{port}"
@@ -125,6 +128,8 @@ class RealWorker:
             if profile is None
             else [str(Path(__file__).with_name("_profiled_worker.py")), str(profile)]
         )
+        if scrape_times is not None:
+            launcher = [str(Path(__file__).with_name("_timed_worker.py")), str(scrape_times)]
         command = [
             sys.executable,
             *launcher,

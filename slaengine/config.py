@@ -43,9 +43,16 @@ class StatusRange(BaseModel):
     high: int
 
 
+@cache  # a handful of distinct values, asked for at every evaluation
 def exact(value: float) -> Fraction:
     """The decimal a user wrote (99.9, 0.56) as an exact fraction, free of float artefacts."""
     return Fraction(repr(value))
+
+
+@cache
+def exact_percent(value: float) -> Fraction:
+    """A percentage as an exact fraction of 1 (99.9 → 999/1000)."""
+    return exact(value) / 100
 
 
 @cache
@@ -155,7 +162,7 @@ class SloSpec(BaseModel):
     @property
     def exact_objective(self) -> Fraction:
         """Target as an exact fraction (99.9 → 999/1000)."""
-        return exact(self.target) / 100
+        return exact_percent(self.target)
 
     @property
     def slice_ratio(self) -> Fraction:

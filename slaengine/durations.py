@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -25,6 +26,7 @@ _UNITS_MS = {
 }
 
 
+@lru_cache(maxsize=1024)  # the same few windows, parsed at every evaluation
 def parse_duration(text: str) -> timedelta:
     """Parse a Prometheus-style duration; raises ValueError with the offending text."""
     text = str(text).strip()

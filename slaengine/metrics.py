@@ -6,7 +6,7 @@ Two families: the names operators already query (``sla_uptime_percentage``,
 Prometheus naming conventions (ratios 0–1, seconds, ``_total`` counters).
 ``slaengine_pipeline_lag_seconds`` is slaengine's own processing delay (self-monitoring,
 per worker). A worker exports the series of the SLOs it owns: with a global view (every
-worker holds every SLO, streams.global_view) ``owns`` picks them, so each series comes
+worker holds every SLO, streams.global_view) ``owner`` picks them, so each series comes
 from exactly one worker.
 
 A default scrape exports what Prometheus users query (``ExportedWindows``): the good/valid
@@ -15,7 +15,8 @@ windows the alert rules read, and burn rates over the alerting windows. ``/metri
 (``exposition(registry, every_window=True)``) adds every standard window (5m … 30d and the
 calendar month). The rendered text is kept until the state changes (``version``) or the
 minute rolls over (rolling windows move with time), so a scrape of unchanged state costs
-little more than copying the bytes.
+little more than copying the bytes. It is kept per SLO: after a change only the SLOs whose
+state changed (``slo_version``) are evaluated again, the others' samples are reused.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ TOPIC_OF_SOURCE = {short: topic for topic, short in SOURCE_NAMES.items()}
 DEFAULT_ALERT_RULES = data_path("alert_rules")
 MINUTE_MS = 60_000
 BURN_RATE = "slaengine_slo_burn_rate"
+MAX_KEPT_HOURS = 12_000  # whole hours' uptime slices kept per SLO (retention: 430 days)
 # set while one exposition is rendered: export every window instead of the default ones
 _EVERY_WINDOW: ContextVar[bool] = ContextVar("slaengine_metrics_every_window", default=False)
 
@@ -133,7 +135,16 @@ def exposition(registry: CollectorRegistry, every_window: bool = False) -> bytes
 class _Rendered:
     key: tuple[object, ...]
     families: list[Metric]
-    text: bytes | None = None
+    text: bytes
+
+
+@dataclass
+class _SloPart:
+    """One SLO's samples of every family (``SliCollector._families`` order) and their text."""
+
+    key: tuple[object, ...]
+    families: list[Metric]
+    texts: list[str]
 
 
 class SliCollector(Collector):
@@ -141,26 +152,37 @@ class SliCollector(Collector):
         self,
         engine: SliEngine,
         clock: Callable[[], float] = time.time,
-        owns: Callable[[str], bool] | None = None,
+        owner: Callable[[], Callable[[str], bool]] | None = None,
         version: Callable[[], object] | None = None,
         windows: Mapping[str, ExportedWindows] | None = None,
+        slo_version: Callable[[str], object] | None = None,
     ) -> None:
         """``version`` changes whenever the engine's state does (default: its applied-event
         count; a global view fed by ``put`` passes its record count); ``windows`` the default
-        export per SLO (default: the built-in alert rules and burn-rate windows)."""
+        export per SLO (default: the built-in alert rules and burn-rate windows).
+        ``slo_version(name)`` changes whenever the state of that SLO does (a global view:
+        ``SliEngine.changes_by_slo``): only those SLOs are evaluated again, the others' text is
+        reused. Without it, a change of ``version`` evaluates every SLO."""
         self.engine = engine
         self.clock = clock
         # a worker's global view holds every SLO: it exports only the SLOs it owns
-        # (streams.global_view)
-        self.owns = owns if owns is not None else (lambda slo: True)
+        # (streams.global_view); ``owner()`` reads the ownership once per scrape
+        self.owner = owner if owner is not None else (lambda: lambda slo: True)
         self.version = version if version is not None else (lambda: engine.applied_events)
         if windows is None:
             windows = exported_windows(
                 engine.config.slos, load_alert_rules(DEFAULT_ALERT_RULES), WindowsCatalog.builtin()
             )
         self.windows = windows
+        self.slo_version = slo_version
         self.renders = 0  # evaluations of the state (a scrape of unchanged state makes none)
+        self.slo_renders = 0  # SLOs evaluated by those (only the changed ones, with slo_version)
         self._rendered: dict[bool, _Rendered] = {}  # per every_window
+        self._parts: dict[bool, dict[str, _SloPart]] = {False: {}, True: {}}  # per every_window
+        # per SLO, kept across renders: the merged sketches of its windows' closed hours
+        # (query.rolling_percentiles) and an uptime SLO's slices of whole hours
+        self._closed_hours: dict[str, query.ClosedHourSketches] = {}
+        self._whole_hours: dict[str, WholeHours] = {}
         # per SLO: the sources it was computed from and the last (good, total) exported
         self._exported: dict[str, tuple[frozenset[str], int, int]] = {}
 
@@ -170,22 +192,54 @@ class SliCollector(Collector):
 
     def exposition(self) -> bytes:
         """This collector's part of the text exposition (the cached text unless it changed)."""
-        rendered = self._current()
-        if rendered.text is None:
-            rendered.text = render_text(rendered.families)
-        return rendered.text + render_text([self._pipeline_lag_family()])
+        return self._current().text + render_text([self._pipeline_lag_family()])
 
     def _current(self) -> _Rendered:
         every = _EVERY_WINDOW.get()
         now_ms = int(self.clock() * 1000)
-        owned = tuple(name for name in self.engine.owned_slos() if self.owns(name))
+        version = self.version()  # first: a global view settles what it read
+        owns = self.owner()
+        owned = tuple(name for name in self.engine.owned_slos() if owns(name))
         # windows end at a minute edge (rounded up for counts, down for uptime): both move
-        key = (self.version(), now_ms // MINUTE_MS, -(-now_ms // MINUTE_MS), owned)
+        minutes = (now_ms // MINUTE_MS, -(-now_ms // MINUTE_MS))
+        key = (version, minutes, owned)
         held = self._rendered.get(every)
         if held is None or held.key != key:
-            held = self._rendered[every] = _Rendered(key, self._families(set(owned), now_ms, every))
+            exported = set(owned)
+            parts = [
+                self._slo_part(slo.name, (version, minutes), now_ms, every)
+                for slo in self.engine.config.slos
+                if slo.name in exported
+            ]
+            held = self._rendered[every] = self._assembled(key, parts, now_ms, every)
             self.renders += 1
         return held
+
+    def _slo_part(
+        self, name: str, state: tuple[object, object], now_ms: int, every: bool
+    ) -> _SloPart:
+        """One SLO's samples: kept while its state and the minute stay the same."""
+        version, minutes = state
+        key = (version if self.slo_version is None else self.slo_version(name), minutes)
+        part = self._parts[every].get(name)
+        if part is None or part.key != key:
+            families = self._families({name}, now_ms, every)
+            part = _SloPart(key, families, [_samples_text(f) for f in families])
+            self._parts[every][name] = part
+            self.slo_renders += 1
+        return part
+
+    def _assembled(
+        self, key: tuple[object, ...], parts: list[_SloPart], now_ms: int, every: bool
+    ) -> _Rendered:
+        """Every family with the SLOs' samples one SLO after the other, and its text."""
+        families = self._families(set(), now_ms, every)  # empty: the families' names and help
+        text = []
+        for i, family in enumerate(families):
+            family.samples = [sample for part in parts for sample in part.families[i].samples]
+            text.append(_header_text(family))
+            text += (part.texts[i] for part in parts)
+        return _Rendered(key, families, "".join(text).encode("utf-8"))
 
     def results(
         self, owned: set[str], now_ms: int, every: bool
@@ -198,14 +252,21 @@ class SliCollector(Collector):
             if slo.name not in owned:
                 continue
             exported = self._exported_windows(slo)
-            whole_hours: WholeHours = {}  # the SLO's windows judge each hour once
+            whole_hours = self._whole_hours.setdefault(slo.name, {})  # each hour judged once
+            if len(whole_hours) > MAX_KEPT_HOURS:  # hours past retention: never asked again
+                whole_hours.clear()
+            closed_hours = self._closed_hours.setdefault(slo.name, {})
             if every:
                 windows = _unique(
                     [*windows_for(slo), *exported.evaluated(), *exported.alerting], leave_out=set()
                 )
-                rows += evaluate_windows(self.engine, slo, now_ms, windows, whole_hours)
+                rows += evaluate_windows(
+                    self.engine, slo, now_ms, windows, whole_hours, closed_hours
+                )
                 continue
-            rows += evaluate_windows(self.engine, slo, now_ms, exported.evaluated(), whole_hours)
+            rows += evaluate_windows(
+                self.engine, slo, now_ms, exported.evaluated(), whole_hours, closed_hours
+            )
             ranges = {
                 window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
                 for window in exported.burn_rate_only()
@@ -386,7 +447,9 @@ class SliCollector(Collector):
         for slo in self.engine.config.slos:
             if slo.name not in owned:
                 continue
-            lifetime = self.engine.lifetime_counts(slo, now_ms)
+            lifetime = self.engine.lifetime_counts(
+                slo, now_ms, self._whole_hours.setdefault(slo.name, {})
+            )
             if lifetime is None:
                 continue
             good_count, total_count = lifetime
@@ -484,22 +547,27 @@ def render_text(families: Iterable[Metric]) -> bytes:
     """``generate_latest``'s text of plain gauge and counter families, label values made
     encodable: the same bytes at a fraction of the cost (it validates every label name of
     every sample; these names are fixed and valid)."""
+    return "".join(_header_text(f) + _samples_text(f) for f in families).encode("utf-8")
+
+
+def _header_text(family: Metric) -> str:
+    name = family.name + "_total" if family.type == "counter" else family.name
+    help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n"
+
+
+def _samples_text(family: Metric) -> str:
     out = []
-    for family in families:
-        family = encodable(family)
-        name = family.name + "_total" if family.type == "counter" else family.name
-        help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n")
-        for sample in family.samples:
-            labels = ",".join(
-                f'{key}="{_escaped_value(value)}"' for key, value in sorted(sample.labels.items())
-            )
-            out.append(
-                f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n"
-                if labels
-                else f"{sample.name} {floatToGoString(sample.value)}\n"
-            )
-    return "".join(out).encode("utf-8")
+    for sample in encodable(family).samples:
+        labels = ",".join(
+            f'{key}="{_escaped_value(value)}"' for key, value in sorted(sample.labels.items())
+        )
+        out.append(
+            f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n"
+            if labels
+            else f"{sample.name} {floatToGoString(sample.value)}\n"
+        )
+    return "".join(out)
 
 
 def _escaped_value(value: str) -> str:

@@ -55,7 +55,13 @@ from slaengine.sli.engine import SliEngine
 from streams.app import Runtime, RuntimeCollector, build_app
 from streams.evaluator import EvaluatorService, run_evaluation_loop
 from streams.evaluator import add_routes as add_alert_evaluation_routes
-from streams.global_view import OWNERS_TOPIC, GlobalView, Ownership, changelog_topics
+from streams.global_view import (
+    OWNERS_TOPIC,
+    GlobalView,
+    Ownership,
+    changelog_topics,
+    owner_partition,
+)
 from streams.limits import SeriesLimitsCollector
 from streams.router import ROUTER_STATE_TOPIC, GroupKeys, PartitionedRouter, RouterFront
 from streams.shared_state import (
@@ -140,7 +146,15 @@ class SliFeature:
     def owns(self, slo: str) -> bool:
         """Export and evaluate ``slo`` here: this worker owns it and its view holds the whole state
         (a view still reading the changelogs after a start would export partial counters)."""
-        return self.view.caught_up.is_set() and self.ownership.owns(slo)
+        return self.owner()(slo)
+
+    def owner(self) -> Callable[[str], bool]:
+        """``owns`` over one reading of the consumer's assignment (a scrape asks about every SLO;
+        each reading converts every assigned partition)."""
+        if not self.view.caught_up.is_set():
+            return lambda slo: False
+        partitions, count = self.ownership.owned_partitions(), self.ownership.partitions
+        return lambda slo: owner_partition(slo, count) in partitions
 
     def version(self) -> int:
         """Changes whenever the view took a record; settles it, so the exposition (re-rendered
@@ -152,7 +166,13 @@ class SliFeature:
         """``windows``: what a default scrape exports per SLO (``metrics.exported_windows``)."""
         runtime = self.runtime
         return [
-            SliCollector(self.engine, owns=self.owns, version=self.version, windows=windows),
+            SliCollector(
+                self.engine,
+                owner=self.owner,
+                version=self.version,
+                windows=windows,
+                slo_version=self.engine.changes_by_slo.get,
+            ),
             PipelineCollector(
                 runtime.pipeline.valid,
                 runtime.pipeline.invalid,

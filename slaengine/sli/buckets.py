@@ -222,3 +222,23 @@ def merged_slices(
         g, b, t = bucket.uptime_slices(ratio, first_minute, end_minute)
         good, bad, traffic = good + g, bad + b, traffic + t
     return good, bad, traffic
+
+
+# hour -> (its buckets as (object id, source offset), their slices): see whole_hour_slices
+WholeHourSlices = dict[int, tuple[tuple[tuple[int, int], ...], tuple[int, int, int]]]
+
+
+def whole_hour_slices(
+    buckets: list[HourBucket], ratio: Fraction, kept: WholeHourSlices | None = None
+) -> tuple[int, int, int]:
+    """``merged_slices`` of a whole hour, kept in ``kept`` while the hour's buckets are the
+    same objects at the same source offsets (a late event moves a bucket's offset, a snapshot
+    the global view puts replaces it): /metrics keeps one per uptime SLO across scrapes, so
+    the 30-day windows and the lifetime counter judge only the hours that changed."""
+    if kept is None:
+        return merged_slices(buckets, ratio)
+    key = tuple((id(bucket), bucket.offset) for bucket in buckets)
+    held = kept.get(buckets[0].hour)
+    if held is None or held[0] != key:
+        held = kept[buckets[0].hour] = (key, merged_slices(buckets, ratio))
+    return held[1]

@@ -22,7 +22,15 @@ from slaengine.events import (
     ResourceEvent,
     source_name,
 )
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
+from slaengine.sli.buckets import (
+    HOUR_MS,
+    MINUTE_MS,
+    MINUTES_PER_HOUR,
+    HourBucket,
+    WholeHourSlices,
+    merged_slices,
+    whole_hour_slices,
+)
 from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
@@ -75,6 +83,8 @@ class SliEngine:
         # changelog ("l|source|projection") so every worker's global view has every projection
         self.latest_projection_lag: dict[tuple[str, str], tuple[int, float]] = {}
         self.dirty_latest: set[tuple[str, str]] = set()
+        # records ``put`` took, per SLO: /metrics evaluates again only the SLOs whose count moved
+        self.changes_by_slo: dict[str, int] = defaultdict(int)
 
     # ---- applying events -------------------------------------------------
 
@@ -458,6 +468,7 @@ class SliEngine:
         snapshot older (by its source offset) than the one held is ignored.
         """
         kind, _, rest = key.partition("|")
+        self._count_change(kind, rest)
         if kind == "b":
             name, source, hour_text = rest.split("|")
             hours = self.series.get((name, source))
@@ -489,6 +500,15 @@ class SliEngine:
         if value is not None:
             self.load(key, value)
 
+    def _count_change(self, kind: str, rest: str) -> None:
+        """``changes_by_slo`` of the SLO(s) a record of ``kind`` belongs to. Watermarks ("w")
+        change no exported number: every window is answered at the reader's clock."""
+        if kind in ("a", "b", "f", "o", "O"):  # "<kind>|<slo>|..."
+            self.changes_by_slo[rest.split("|", 1)[0]] += 1
+        elif kind == "l":  # the newest lag of a projection: the "latest" gauge of each
+            for slo in self.projection_lag:
+                self.changes_by_slo[slo.name] += 1
+
     def drop_sources(self, sources: set[str]) -> None:
         """Forget partitions this worker no longer owns (after a rebalance).
 
@@ -517,13 +537,15 @@ class SliEngine:
         for source in sources:
             self.pipeline_lag_ms.pop(source, None)
 
-    def lifetime_counts(self, slo: SloSpec, now_ms: int | None = None) -> tuple[int, int] | None:
+    def lifetime_counts(
+        self, slo: SloSpec, now_ms: int | None = None, whole_hours: WholeHourSlices | None = None
+    ) -> tuple[int, int] | None:
         """Monotonic (good, total) since the first event, or None when this worker owns none.
 
         For uptime: good and counted one-minute slices among closed minutes — before
         ``now_ms``'s minute (by default: the newest event minus the grace period) —
         including the quiet minutes since the first request (``no_traffic: good/bad``),
-        exactly as the windows count them.
+        exactly as the windows count them. ``whole_hours``: see ``whole_hour_slices``.
         """
         series = list(self.buckets_of(slo.name))
         if not series:
@@ -548,8 +570,11 @@ class SliEngine:
                 by_hour[hour].append(bucket)
         traffic = total  # archived minutes with traffic
         for hour, buckets in by_hour.items():
-            end = min(60, (closed_before - hour * HOUR_MS) // MINUTE_MS)
-            if end > 0:
+            end = min(MINUTES_PER_HOUR, (closed_before - hour * HOUR_MS) // MINUTE_MS)
+            if end == MINUTES_PER_HOUR:
+                g, _, t = whole_hour_slices(buckets, slo.slice_ratio, whole_hours)
+                good, traffic = good + g, traffic + t
+            elif end > 0:
                 g, _, t = merged_slices(buckets, slo.slice_ratio, 0, end)
                 good, traffic = good + g, traffic + t
         total = traffic

@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slaengine.config import SloSpec
-from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, MINUTES_PER_HOUR, HourBucket, merged_slices
+from slaengine.sli.buckets import (
+    HOUR_MS,
+    MINUTE_MS,
+    MINUTES_PER_HOUR,
+    HourBucket,
+    WholeHourSlices,
+    merged_slices,
+    whole_hour_slices,
+)
 from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
@@ -106,7 +114,7 @@ def uptime_counts(
     start_ms: int,
     end_ms: int,
     now_ms: int | None = None,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> tuple[int, int]:
     """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to
     ``now_ms``).
@@ -114,8 +122,8 @@ def uptime_counts(
     Minutes with requests are judged on their requests. With ``no_traffic: good/bad``
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
-    ``whole_hours`` (hour → slices, for one SLO and one state) lets several windows
-    evaluated together judge each whole hour once.
+    ``whole_hours`` (for one SLO, see ``whole_hour_slices``) lets several windows, and
+    several evaluations, judge each whole hour once.
     """
     end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
@@ -127,9 +135,7 @@ def uptime_counts(
         if span is None:
             continue
         if whole_hours is not None and span == (0, MINUTES_PER_HOUR):
-            slices = whole_hours.get(buckets[0].hour)
-            if slices is None:
-                slices = whole_hours[buckets[0].hour] = merged_slices(buckets, ratio)
+            slices = whole_hour_slices(buckets, ratio, whole_hours)
         else:
             slices = merged_slices(buckets, ratio, *span)
         g, b, t = slices
@@ -152,7 +158,7 @@ def counts(
     end_ms: int,
     include_late: bool = False,
     now_ms: int | None = None,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> tuple[int, int]:
     if slo.sli == "uptime":
         return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
@@ -164,7 +170,7 @@ def rolling_counts(
     slo: SloSpec,
     windows: dict[str, tuple[int, int]],
     now_ms: int,
-    whole_hours: dict[int, tuple[int, int, int]] | None = None,
+    whole_hours: WholeHourSlices | None = None,
 ) -> dict[str, tuple[int, int]]:
     """``counts`` of several windows that share their end, reading each hour once.
 
@@ -272,17 +278,25 @@ def months_with_data(
     return sorted(months)
 
 
+ClosedHourSketches = dict[str, tuple[tuple[tuple[int, int, int], ...], LatencySketch]]
+
+
 def rolling_percentiles(
     engine: SliEngine,
     slo: SloSpec,
     windows: dict[str, tuple[int, int]],
     quantiles: tuple[float, ...],
+    closed_hours: ClosedHourSketches | None = None,
 ) -> dict[str, list[float | None]]:
     """Quantiles of several windows that share their end, merging each hour once.
 
-    Same result as ``merged_sketch`` per window: hours are merged from the newest
-    backwards, and each window is read off at the hour it starts in, adding the
-    part of that hour inside it.
+    Same result as ``merged_sketch`` per window: the closed hours are merged from the newest
+    backwards, and each window is read off at the hour it starts in, adding the newest
+    (current) hour up to the end and the part of its first hour inside it.
+    ``closed_hours`` (per SLO, kept by the caller across evaluations): each window's merged
+    closed hours, reused while the buckets of those hours are the same objects at the same
+    source offsets (a late event or a snapshot the global view puts changes them), so a
+    30-day window does not merge 720 hour sketches at every evaluation.
     """
     if not windows:
         return {}
@@ -300,23 +314,51 @@ def rolling_percentiles(
             if piece is not None:
                 target.merge(piece)
 
+    def buckets_key(closed: list[int]) -> tuple[tuple[int, int, int], ...]:
+        return tuple(
+            (hour, id(bucket), bucket.offset)
+            for hour in closed
+            for hours in series
+            if (bucket := hours.get(hour)) is not None
+        )
+
     # only hours that hold data are visited: a 30-day window is 720 hours, most of them empty
     first_hour, last_hour = pending[-1][0] // HOUR_MS, (end - 1) // HOUR_MS
-    held = sorted(
-        {hour for hours in series for hour in hours if first_hour <= hour <= last_hour},
+    closed = sorted(
+        {hour for hours in series for hour in hours if first_hour <= hour < last_hour},
         reverse=True,
     )
-    merged = LatencySketch()  # the hours after the current window's first hour
+    current = LatencySketch()  # the newest hour, up to the end
+    add_part_of_hour(current, last_hour, last_hour * HOUR_MS)
+    merged = LatencySketch()  # the closed hours after the current window's first hour
     found: dict[str, list[float | None]] = {}
-    next_held = 0
+    next_closed = 0
     for start, name in pending:  # the shortest window first
         start_hour = start // HOUR_MS
-        while next_held < len(held) and held[next_held] > start_hour:
-            add_part_of_hour(merged, held[next_held], held[next_held] * HOUR_MS)
-            next_held += 1
+        upto = next_closed
+        while upto < len(closed) and closed[upto] > start_hour:
+            upto += 1
+        kept = None
+        if closed_hours is not None:
+            key = buckets_key(closed[:upto])
+            kept = closed_hours.get(name)
+            kept = kept if kept is not None and kept[0] == key else None
+        if kept is not None:
+            merged = LatencySketch()
+            merged.merge(kept[1])
+        else:
+            for hour in closed[next_closed:upto]:
+                add_part_of_hour(merged, hour, hour * HOUR_MS)
+            if closed_hours is not None:
+                copy = LatencySketch()
+                copy.merge(merged)
+                closed_hours[name] = (key, copy)
+        next_closed = upto
         window = LatencySketch()
         window.merge(merged)
+        if start_hour < last_hour:
+            window.merge(current)
         if start < end:
             add_part_of_hour(window, start_hour, start)
-        found[name] = [window.quantile(q) for q in quantiles]
+        found[name] = window.quantiles(quantiles)
     return found

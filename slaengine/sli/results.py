@@ -11,6 +11,7 @@ from slaengine.calendar import month_range
 from slaengine.config import CALENDAR_MONTH, SKETCH_SLIS, SloSpec
 from slaengine.durations import parse_duration
 from slaengine.sli import query
+from slaengine.sli.buckets import WholeHourSlices
 from slaengine.sli.engine import SliEngine
 from slaengine.slo import ErrorBudget
 
@@ -49,7 +50,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-WholeHours = dict[int, tuple[int, int, int]]  # query.uptime_counts' shared whole-hour slices
+WholeHours = WholeHourSlices  # query.uptime_counts' shared whole-hour slices
 
 
 def recent_burn_rate(
@@ -94,7 +95,7 @@ def evaluate_range(
     if slo.sli in SKETCH_SLIS:
         if percentiles_ms is None:
             sketch = query.merged_sketch(engine, slo, start_ms, end_ms, now_ms)
-            percentiles_ms = [sketch.quantile(q) for q in QUANTILES]
+            percentiles_ms = sketch.quantiles(QUANTILES)
         percentiles = dict(zip(("p50_ms", "p95_ms", "p99_ms"), percentiles_ms, strict=True))
     sli = budget.sli
     return SloWindowResult(
@@ -166,9 +167,11 @@ def evaluate_windows(
     now_ms: int,
     windows: Sequence[str] | None = None,
     whole_hours: WholeHours | None = None,
+    closed_hours: query.ClosedHourSketches | None = None,
 ) -> list[SloWindowResult]:
     """Every standard window of one SLO (or the ``windows`` named), sharing the work the
-    windows have in common (``whole_hours``: pass one to share it with more queries)."""
+    windows have in common (``whole_hours``: pass one to share it with more queries;
+    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``)."""
     if whole_hours is None:
         whole_hours = {}
     recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
@@ -180,7 +183,9 @@ def evaluate_windows(
         if w != CALENDAR_MONTH
     }
     shared = (
-        query.rolling_percentiles(engine, slo, rolling, QUANTILES) if slo.sli in SKETCH_SLIS else {}
+        query.rolling_percentiles(engine, slo, rolling, QUANTILES, closed_hours)
+        if slo.sli in SKETCH_SLIS
+        else {}
     )
     rows = []
     for window in windows:

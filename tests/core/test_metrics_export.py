@@ -26,7 +26,7 @@ from slaengine.metrics import (
 from slaengine.settings import DEFAULT_CONFIG
 from slaengine.sli import query
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import evaluate_window, evaluate_windows, windows_for
+from slaengine.sli.results import QUANTILES, evaluate_window, evaluate_windows, windows_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from worker_vs_peers import EXTRA_SLOS  # the bench's 16-SLO config: the demo's six and ten more
@@ -327,3 +327,210 @@ def test_windows_counted_together_equal_each_window_counted_alone(tmp_path: Path
                 for name, (start, end) in ranges.items()
             }
             assert query.rolling_counts(engine, slo, ranges, at) == alone, slo.name
+
+
+def test_a_re_render_after_one_slo_changed_is_exactly_a_full_render(tmp_path: Path) -> None:
+    """A global view says which SLOs' state changed (SliEngine.changes_by_slo): only those are
+    evaluated again, the others' text is reused, and the body is a full render's, byte for byte
+    (issue 14: a scrape re-rendered after a change costs <= 5 ms at 16 SLOs)."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=1)
+    view = SliEngine(config)
+    records = [0]
+    clock = [NOW_MS / 1000]
+
+    def read_changelog() -> None:
+        for key, _, value in source.take_changes():
+            view.put(key, value)
+            records[0] += 1
+
+    read_changelog()
+    collector = SliCollector(
+        view,
+        clock=lambda: clock[0],
+        version=lambda: records[0],
+        slo_version=view.changes_by_slo.get,
+    )
+    registry = registry_of(collector)
+
+    def scrape_both() -> tuple[bytes, bytes]:
+        return exposition(registry), exposition(registry, every_window=True)
+
+    def full_render() -> tuple[bytes, bytes]:
+        fresh = SliCollector(view, clock=lambda: clock[0], windows=collector.windows)
+        full = registry_of(fresh)
+        return exposition(full), exposition(full, every_window=True)
+
+    assert scrape_both() == full_render()
+    assert collector.slo_renders == 2 * 16
+    catalog = {slo.name for slo in config.slos if slo.service == "catalog-api"}
+    late = 10**9  # source offsets past everything applied
+    changes = [
+        (  # a slow failed request of one service: its seven SLOs
+            lambda: source.apply(
+                RequestEvent(NOW_MS - 1000, "catalog-api", "GET /", 503, 2500.0),
+                "requests:0",
+                late,
+            ),
+            catalog,
+        ),
+        (  # an order created and shipped: the fulfillment SLO only
+            lambda: (
+                source.apply(OrderEvent(NOW_MS - 5000, "o-new", "created"), "orders:0", late),
+                source.apply(OrderEvent(NOW_MS - 4000, "o-new", "shipped"), "orders:0", late + 1),
+            ),
+            {"order-fulfillment"},
+        ),
+        (  # a lag sample: the projection-lag SLO's windows and its "latest" gauge
+            lambda: source.apply(
+                ProjectionEvent(NOW_MS - 3000, "AvailableStock", 4000.0), "projections:0", late
+            ),
+            {"projection-lag"},
+        ),
+    ]
+    for change, changed_slos in changes:
+        before, evaluated = scrape_both(), collector.slo_renders
+        change()
+        read_changelog()
+        after = scrape_both()
+        assert collector.slo_renders - evaluated == 2 * len(changed_slos), changed_slos
+        assert after != before
+        assert after == full_render(), changed_slos
+    clock[0] += 60  # the minute moved on: every SLO's windows did
+    evaluated = collector.slo_renders
+    assert scrape_both() == full_render()
+    assert collector.slo_renders - evaluated == 2 * 16
+
+
+def test_every_record_a_view_puts_counts_as_a_change_of_its_slo(tmp_path: Path) -> None:
+    """changes_by_slo misses no record that changes what an SLO exports (else /metrics would
+    serve an old text): each kind take_changes writes moves the count of the SLO it belongs
+    to, a projection's newest sample that of the projection-lag SLOs, a watermark none."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=1)
+    view = SliEngine(config)
+    kinds = set()
+    for key, _, value in source.take_changes():
+        kind, name = key.split("|")[:2]
+        before = dict(view.changes_by_slo)
+        view.put(key, value)
+        changed = {slo for slo, count in view.changes_by_slo.items() if count != before.get(slo)}
+        expected = set() if kind == "w" else {"projection-lag"} if kind == "l" else {name}
+        assert changed == expected, key
+        kinds.add(kind)
+    assert kinds >= {"b", "f", "l", "O", "w"}
+
+
+def test_percentiles_from_kept_closed_hours_equal_those_merged_afresh(tmp_path: Path) -> None:
+    """query.rolling_percentiles reuses each window's merged closed hours while their buckets
+    are the same (a 30-day window merges ~720 hour sketches otherwise): after a new event, a
+    late event in an old hour, the hour moving on, compaction and a view's new snapshot, the
+    quantiles are those of merging every hour again, and of each window alone."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=3)
+    view = SliEngine(config)
+    slo = config.slo("api-latency")
+    kept: dict[SliEngine, query.ClosedHourSketches] = {source: {}, view: {}}
+    windows = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+
+    def check(engine: SliEngine, at: int) -> None:
+        ranges = {w: query.slo_rolling_range(slo, parse_duration(w), at) for w in windows}
+        afresh = query.rolling_percentiles(engine, slo, ranges, QUANTILES)
+        assert query.rolling_percentiles(engine, slo, ranges, QUANTILES, kept[engine]) == afresh
+        alone = {
+            w: query.merged_sketch(engine, slo, *ranges[w], now_ms=at).quantiles(QUANTILES)
+            for w in windows
+        }
+        assert afresh == alone
+
+    def read_changelog() -> None:
+        for key, _, value in source.take_changes():
+            view.put(key, value)
+
+    read_changelog()
+    late = 10**9
+    for engine in (source, view):
+        check(engine, NOW_MS)
+        check(engine, NOW_MS)  # every window's closed hours kept
+    source.apply(
+        RequestEvent(NOW_MS - 1000, "orders-api", "GET /", 200, 5000.0), "requests:0", late
+    )
+    read_changelog()
+    for engine in (source, view):
+        check(engine, NOW_MS)
+    # late events two days back (enough to move the p95): a closed hour of the longer windows
+    old_hour = NOW_MS - 2 * DAY_MS
+    for n in range(1, 600):
+        slow = RequestEvent(old_hour + n, "orders-api", "GET /", 200, 9000.0)
+        source.apply(slow, "requests:0", late + n)
+    read_changelog()
+    for engine in (source, view):
+        before = kept[engine]["3d"][1].quantiles(QUANTILES)
+        check(engine, NOW_MS)
+        assert kept[engine]["3d"][1].quantiles(QUANTILES) != before
+        check(engine, NOW_MS + 3_600_000)  # the hour moved on: the current one closed
+    source.maintain()
+    read_changelog()
+    for engine in (source, view):
+        check(engine, NOW_MS + 3_600_000)
+
+
+def test_a_collector_keeping_closed_hours_exports_what_a_fresh_one_does(tmp_path: Path) -> None:
+    """A collector keeps, per SLO, each window's merged closed-hour sketches and each whole
+    hour's uptime slices across renders, reused while the hour's buckets are unchanged: after
+    late events turn old minutes down, compaction and the hour moving on, its body is a fresh
+    collector's, byte for byte (an engine fed events, and a global view fed snapshots)."""
+    config = sixteen_slos(tmp_path)
+    source = fed_engine(config, days=3)
+    view = SliEngine(config)
+    records = [0]
+    clock = [NOW_MS / 1000]
+
+    def read_changelog() -> None:
+        for key, _, value in source.take_changes():
+            view.put(key, value)
+            records[0] += 1
+
+    read_changelog()
+    kept = {
+        source: registry_of(SliCollector(source, clock=lambda: clock[0])),
+        view: registry_of(
+            SliCollector(
+                view,
+                clock=lambda: clock[0],
+                version=lambda: records[0],
+                slo_version=view.changes_by_slo.get,
+            )
+        ),
+    }
+
+    def gauges(body: bytes) -> list[bytes]:
+        """The body less the lifetime counters: a collector's never go down (a late failure
+        turning a counted minute down is held until the counts catch up), a fresh one's do."""
+        return [
+            line
+            for line in body.splitlines()
+            if not line.startswith(b"slaengine_slo_") or b"_events_total{" not in line
+        ]
+
+    def assert_as_fresh() -> None:
+        for engine, registry in kept.items():
+            fresh = registry_of(SliCollector(engine, clock=lambda: clock[0]))
+            for every in (False, True):
+                assert gauges(exposition(registry, every)) == gauges(exposition(fresh, every))
+
+    assert_as_fresh()
+    before = exposition(kept[source])
+    # late failures two days back: that hour's uptime minutes turn down, its p95 moves
+    old_hour = NOW_MS - 2 * DAY_MS
+    for n in range(1, 400):
+        failed = RequestEvent(old_hour + n * 150, "orders-api", "GET /", 503, 9000.0)
+        source.apply(failed, "requests:0", 10**9 + n)
+    read_changelog()
+    assert_as_fresh()
+    assert exposition(kept[source]) != before
+    clock[0] += 3600  # the hour moved on
+    assert_as_fresh()
+    source.maintain()
+    read_changelog()
+    assert_as_fresh()
