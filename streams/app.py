@@ -51,6 +51,7 @@ from streams.bulk import (
     drain_producer_buffer,
 )
 from streams.capacity import ResourceState
+from streams.global_view import GlobalView
 from streams.limits import SeriesLimits
 from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 
@@ -142,6 +143,12 @@ class Runtime:
         )
         self.stop_marker.unlink(missing_ok=True)
         self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
+        # Deletions are the other half: a record the store deleted (an order group emptied by
+        # expiry) is not restored, so it is not sent again, and the changelog kept the record it
+        # had, its tombstone lost; the view counted its open orders as missed a second time. Once
+        # the view has read the changelogs, each key it holds that the store lacks is deleted again.
+        self.view: GlobalView | None = None  # set by streams.features
+        self.to_delete_again: dict[str, set[str]] = {}  # source -> the keys it restored
 
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)
@@ -169,6 +176,8 @@ class Runtime:
                 restored.append((key, value))
         if self.resend_restored and restored:
             self.to_resend[source] = restored
+        if self.resend_restored and self.view is not None:
+            self.to_delete_again[source] = {key for key, _ in restored}
         self.loaded_sources.add(source)
         log.info(
             "restored %d records of %s from the changelog%s",
@@ -210,6 +219,8 @@ class Runtime:
             self.last_maintenance = time.time()
         for key, value in self.to_resend.pop(source, ()):
             table[key] = value
+        if source in self.to_delete_again and self.changelogs_read():
+            self.delete_again(table, source, self.to_delete_again.pop(source))
         changes = self.engine.take_changes(source)
         for key, _, value in changes:
             if value is None:
@@ -222,9 +233,32 @@ class Runtime:
         if applied is not None:  # last: a cut-short flush leaves the mark behind, never ahead
             table[APPLIED_KEY + source] = applied
 
+    def changelogs_read(self) -> bool:
+        """Has the global view read every changelog record written before this process started
+        (those of a killed predecessor included)?"""
+        return self.view is not None and self.view.caught_up.is_set()
+
+    def delete_again(self, table: Any, source: str, restored: set[str]) -> None:
+        """Send a tombstone for each record of ``source`` the changelog still holds but the store
+        neither restored nor wrote since (must run inside that partition's event)."""
+        assert self.view is not None
+        stale = self.view.lost_deletions(source, restored, lambda key: key in table)
+        for key in stale:
+            table.on_key_del(key)  # the tombstone alone: the store holds no such key
+        if stale:
+            log.info(
+                "deleted %d records of %s again (the last stop was not graceful)",
+                len(stale),
+                source,
+            )
+
     def unflushed(self, source: str, buffer: PartitionBuffer) -> bool:
         applied = self.pipeline.applied.get(source)
-        return (applied is not None and applied > buffer.flushed) or source in self.to_resend
+        return (
+            (applied is not None and applied > buffer.flushed)
+            or source in self.to_resend
+            or (source in self.to_delete_again and self.changelogs_read())
+        )
 
     def flush_partition(self, source: str, buffer: PartitionBuffer) -> None:
         """Flush ``source``'s state, then ack its messages up to the applied mark (the commit
@@ -338,7 +372,8 @@ class Runtime:
         try:
             await self.app.producer.flush()
             await self.app.consumer.commit()
-            self.stop_marker.touch()  # every table write reached the changelog
+            if not self.to_delete_again:  # else the next start must still delete them again
+                self.stop_marker.touch()  # every table write reached the changelog
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
         log.info("graceful stop: flushed %d partitions and committed their offsets", flushed)
@@ -381,6 +416,7 @@ class Runtime:
         for source in sources:
             self.buffers.pop(source, None)  # unflushed state is dropped: the new owner replays it
             self.to_resend.pop(source, None)  # sent again when this worker restores it again
+            self.to_delete_again.pop(source, None)
             self.pipeline.applied.pop(source, None)
 
 

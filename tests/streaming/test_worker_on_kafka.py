@@ -200,12 +200,6 @@ def test_streaming_agrees_exactly_with_batch_mode(
     assert comparable(worker.slo_rows(at)) == comparable(batch_rows(events, at))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 13, open): since open orders are stored one record per SLO, "
-    "partition and hour, five SIGKILLs mid-replay can leave order-fulfillment totals 6-16 orders "
-    "above batch mode; every other SLI still ends equal",
-)
 def test_sigkill_five_times_mid_replay_then_final_slis_equal_batch_mode(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
