@@ -372,7 +372,8 @@ class Runtime:
         try:
             await self.app.producer.flush()
             await self.app.consumer.commit()
-            if not self.to_delete_again:  # else the next start must still delete them again
+            # unless the next start must still delete again, or a write never left the buffer
+            if not self.to_delete_again and not self.app.producer.buffer.size:
                 self.stop_marker.touch()  # every table write reached the changelog
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
