@@ -10,9 +10,10 @@ producer before it commits offsets, so a commit never runs ahead of the state.
 
 A timer flushes partitions that went quiet (so the tail of a burst is committed
 without waiting for more traffic), and a graceful stop (SIGTERM) flushes and
-commits every partition. After a restart, messages up to the stored high-water
-mark are skipped whole, so their dead letters are not produced again; after a
-crash, the per-bucket offsets still skip what the state already holds.
+commits every partition. After a graceful restart, messages up to the stored
+high-water mark are skipped whole, so their dead letters are not produced again;
+after a crash the mark is not used (see ``ensure_loaded``): the per-record offsets
+skip what the state already holds.
 """
 
 from __future__ import annotations
