@@ -10,9 +10,10 @@ producer before it commits offsets, so a commit never runs ahead of the state.
 
 A timer flushes partitions that went quiet (so the tail of a burst is committed
 without waiting for more traffic), and a graceful stop (SIGTERM) flushes and
-commits every partition. After a restart, messages up to the stored high-water
-mark are skipped whole, so their dead letters are not produced again; after a
-crash, the per-bucket offsets still skip what the state already holds.
+commits every partition. After a graceful restart, messages up to the stored
+high-water mark are skipped whole, so their dead letters are not produced again;
+after a crash the mark is not used (see ``ensure_loaded``): the per-record offsets
+skip what the state already holds.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from streams.bulk import (
     drain_producer_buffer,
 )
 from streams.capacity import ResourceState
+from streams.global_view import GlobalView
 from streams.limits import SeriesLimits
 from streams.pipeline import LOG_EVERY_S, DeadLetter, Pipeline
 
@@ -136,12 +138,25 @@ class Runtime:
         # never sent (killed between the write and the send). The engine restores from the local
         # store, the global view from the changelogs: after a stop that was not graceful, every
         # restored record is sent to the changelog once more, so both hold the same state.
-        self.stop_marker = settings.data_dir / "faust" / settings.worker_id / "stopped-gracefully"
+        faust_dir = settings.data_dir / "faust" / settings.worker_id
+        self.stop_marker = faust_dir / "stopped-gracefully"
         self.resend_restored = (
-            settings.store.startswith("rocksdb") and not self.stop_marker.exists()
+            settings.store.startswith("rocksdb")
+            and not self.stop_marker.exists()
+            and any(faust_dir.glob("*/tables/*.db"))  # a first start has nothing to restore
         )
         self.stop_marker.unlink(missing_ok=True)
         self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
+        # Deletions are the other half: a record the store deleted (an order group emptied by
+        # expiry) is not restored, so it is not sent again, and the changelog kept the record it
+        # had, its tombstone lost; the view counted its open orders as missed a second time. Once
+        # the view has read the changelogs, each key it holds that the store lacks is deleted again.
+        # Only sources restored in the first assignment: the killed process's store is what they
+        # restore, and Faust has recovered it before. After a rebalance the timer may restore a
+        # partition before Faust's recovery of it has begun: its store is not yet complete.
+        self.view: GlobalView | None = None  # set by streams.features
+        self.to_delete_again: dict[str, set[str]] = {}  # source -> the keys it restored
+        self.rebalanced = False  # partitions were revoked since this process started
 
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)
@@ -158,7 +173,12 @@ class Runtime:
                     self.limits.hold("resource", key[2:])
                     restored.append((key, value))
             elif key.startswith(APPLIED_KEY):
-                if key[len(APPLIED_KEY) :] == source and value is not None:
+                # Not after a stop that was not graceful: Faust's recovery puts records the
+                # changelog got after its last persisted offset back over newer ones of the store,
+                # so the mark can be ahead of a bucket (messages skipped whole, never counted).
+                # The replay from the commit is skipped by each record's own offsets instead.
+                mark_of_source = key[len(APPLIED_KEY) :] == source and value is not None
+                if mark_of_source and not self.resend_restored:
                     self.pipeline.applied[source] = int(value)
             elif SliEngine.source_of_key(key) == source:
                 self.engine.load(key, value)
@@ -169,6 +189,8 @@ class Runtime:
                 restored.append((key, value))
         if self.resend_restored and restored:
             self.to_resend[source] = restored
+        if self.resend_restored and self.view is not None and not self.rebalanced:
+            self.to_delete_again[source] = {key for key, _ in restored}
         self.loaded_sources.add(source)
         log.info(
             "restored %d records of %s from the changelog%s",
@@ -194,7 +216,9 @@ class Runtime:
         that receives nothing after a restart must still show its state.)
         """
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        if recovery.in_recovery or not recovery.completed.is_set():
+        # ``completed`` stays set from the last recovery until the next one begins: a partition
+        # assigned by a rebalance would be restored from a store Faust has not recovered yet
+        if self.app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
             return
         for tp in self.app.consumer.assignment():
             short = self.short_names.get(tp.topic)
@@ -210,6 +234,8 @@ class Runtime:
             self.last_maintenance = time.time()
         for key, value in self.to_resend.pop(source, ()):
             table[key] = value
+        if source in self.to_delete_again and self.changelogs_read():
+            self.delete_again(table, source, self.to_delete_again.pop(source))
         changes = self.engine.take_changes(source)
         for key, _, value in changes:
             if value is None:
@@ -222,9 +248,32 @@ class Runtime:
         if applied is not None:  # last: a cut-short flush leaves the mark behind, never ahead
             table[APPLIED_KEY + source] = applied
 
+    def changelogs_read(self) -> bool:
+        """Has the global view read every changelog record written before this process started
+        (those of a killed predecessor included)?"""
+        return self.view is not None and self.view.caught_up.is_set()
+
+    def delete_again(self, table: Any, source: str, restored: set[str]) -> None:
+        """Send a tombstone for each record of ``source`` the changelog still holds but the store
+        neither restored nor wrote since (must run inside that partition's event)."""
+        assert self.view is not None
+        stale = self.view.lost_deletions(source, restored, lambda key: key in table)
+        for key in stale:
+            table.on_key_del(key)  # the tombstone alone: the store holds no such key
+        if stale:
+            log.info(
+                "deleted %d records of %s again (the last stop was not graceful)",
+                len(stale),
+                source,
+            )
+
     def unflushed(self, source: str, buffer: PartitionBuffer) -> bool:
         applied = self.pipeline.applied.get(source)
-        return (applied is not None and applied > buffer.flushed) or source in self.to_resend
+        return (
+            (applied is not None and applied > buffer.flushed)
+            or source in self.to_resend
+            or (source in self.to_delete_again and self.changelogs_read())
+        )
 
     def flush_partition(self, source: str, buffer: PartitionBuffer) -> None:
         """Flush ``source``'s state, then ack its messages up to the applied mark (the commit
@@ -338,7 +387,9 @@ class Runtime:
         try:
             await self.app.producer.flush()
             await self.app.consumer.commit()
-            self.stop_marker.touch()  # every table write reached the changelog
+            # unless the next start must still delete again, or a write never left the buffer
+            if not self.to_delete_again and not self.app.producer.buffer.size:
+                self.stop_marker.touch()  # every table write reached the changelog
         except Exception:  # noqa: BLE001 - not committed: replayed (and skipped) after the restart
             self.report_error("committing at stop")
         log.info("graceful stop: flushed %d partitions and committed their offsets", flushed)
@@ -375,12 +426,14 @@ class Runtime:
 
     def revoke(self, revoked: set[TP]) -> None:
         sources = {self.source_of(tp.topic, tp.partition) for tp in revoked}
+        self.rebalanced = self.rebalanced or bool(sources & self.loaded_sources)
         self.engine.drop_sources(sources)
         self.resources.drop_sources(sources)
         self.loaded_sources -= sources
         for source in sources:
             self.buffers.pop(source, None)  # unflushed state is dropped: the new owner replays it
             self.to_resend.pop(source, None)  # sent again when this worker restores it again
+            self.to_delete_again.pop(source, None)
             self.pipeline.applied.pop(source, None)
 
 

@@ -9,13 +9,14 @@ per-message way.
 
 Acks are a single offset per partition: the handler calls ``ack_through`` after it has
 written the partition's state, and Faust's commit (which flushes the producer first, so the
-state's changelog records are in Kafka) commits that offset. A commit never runs ahead of
-the state. A revoked partition's ack is dropped with it.
+state's changelog records are in Kafka; skipped while table writes still wait in Faust's
+producer buffer, see ``BulkConsumer._commit_offsets``) commits that offset. A commit never
+runs ahead of the state. A revoked partition's ack is dropped with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -132,6 +133,22 @@ class BulkConsumer(faust_aiokafka.Consumer):
             if app.consumer_generation_id != generation_id:
                 return  # rebalanced meanwhile: the new assignment's seek set the read offsets
             read_offset[tp] = records[-1].offset + 1
+
+    async def _commit_offsets(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
+    ) -> bool:
+        """Commit only once every table write made so far has left Faust's producer buffer.
+
+        Faust flushes its producer before committing, but that flush gives up when nothing was
+        sent for 0.1 s (a loaded machine): the commit then ran ahead of the changelog, and a
+        SIGKILL before the writes were sent resumed the input past events the restored state
+        never counted (catalog-availability 1,515 requests below batch mode in
+        test_sigkill_five_times...). Not committed now: tried again at the next commit.
+        """
+        await drain_producer_buffer(self.app)
+        if self.app.producer.buffer.size:
+            return False
+        return bool(await super()._commit_offsets(offsets, start_new_transaction))
 
     def _new_offset(self, tp: TP) -> int | None:
         if tp.topic in self.bulk_handlers:

@@ -194,6 +194,7 @@ def sli_feature(settings: Settings, config: SlaConfig) -> SliFeature:
     view = GlobalView(
         config, settings.kafka_bootstrap, changelog_topics(settings.app_id), settings.partitions
     )
+    runtime.view = view  # after a crash, what the changelogs still hold (Runtime.delete_again)
     # self-monitoring is about this worker's own partitions: shared, not read from the view
     view.engine.pipeline_lag_ms = runtime.engine.pipeline_lag_ms
     owners_topic = app.topic(

@@ -173,6 +173,17 @@ class GlobalView:
         for key, value in pending.items():
             self._put(key, value)
 
+    def lost_deletions(
+        self, source: str, restored: set[str], stored: Callable[[str], bool]
+    ) -> list[str]:
+        """Keys of ``source`` whose record the changelogs still hold although its stage-1 store
+        deleted it: neither ``restored`` from the store nor ``stored`` there since. A worker
+        killed after deleting a record from its local store but before the tombstone reached
+        Kafka leaves one behind (only kinds that stage 1 deletes can be such keys)."""
+        self.settle()
+        held = self.engine.deletable_keys(source)
+        return sorted(key for key in held - restored if not stored(key))
+
     def _put(self, key: bytes | None, value: bytes | None) -> None:
         """One record into the engine; a record that does not decode is counted and skipped."""
         try:

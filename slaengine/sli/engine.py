@@ -411,6 +411,24 @@ class SliEngine:
         self.dirty_watermarks -= taken_clocks
         return changes
 
+    def deletable_keys(self, source: str) -> set[str]:
+        """The table keys of ``source`` this engine holds, of the kinds ``take_changes`` may
+        delete: hour buckets (pruned past retention), order groups (emptied) and per-order
+        records of older versions. Every other kind is only ever overwritten."""
+        keys: set[str] = set()
+        for (name, item_source), hours in self.series.items():
+            if item_source == source:
+                keys.update(f"b|{name}|{source}|{hour}" for hour in hours)
+        for (name, item_source), tracker in self.trackers.items():
+            if item_source == source:
+                keys.update(f"O|{name}|{source}|{group}" for group in tracker.members)
+                keys.update(
+                    f"o|{name}|{source}|{order_id}"
+                    for order_id in tracker.orders
+                    if order_id not in tracker.group_of
+                )
+        return keys
+
     @staticmethod
     def source_of_key(key: str) -> str:
         """The source partition a table key written by ``take_changes`` belongs to."""
