@@ -38,6 +38,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from slaengine.config import SlaConfig
@@ -81,7 +82,7 @@ class Ownership:
 
 
 def decode(raw: bytes | None) -> Any:
-    return None if raw is None else json.loads(raw)
+    return None if raw is None else orjson.loads(raw)  # 2-3x json's speed: the restore reads all
 
 
 # Table keys are JSON strings "<kind>|...": the kind is readable without decoding the record.

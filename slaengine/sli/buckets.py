@@ -174,8 +174,8 @@ class HourBucket:
             state["mt"] = self.minute_total.tolist()
         if self.sketch is not None:
             state["sk"] = self.sketch.to_state()
-        if self.minute_sketches is not None:
-            state["ms"] = {str(m): s.to_state() for m, s in self.minute_sketches.items()}
+        if self.minute_sketches is not None:  # int keys: JSON writes them as strings
+            state["ms"] = {m: s.to_state() for m, s in self.minute_sketches.items()}
         if self.slices is not None:
             state["sl"] = list(self.slices)
         return state

@@ -3,7 +3,10 @@
 We keep the sketch's bins as a sparse ``{key: count}`` dict instead of a
 ``ddsketch.DDSketch`` object: adding through the mapping is 4× faster than
 ``DDSketch.add`` on the hot path, the dict merges by addition across buckets
-and workers, and it serialises compactly into the changelog.
+and workers, and it serialises compactly into the changelog as one flat list
+``[zero count, key, count, key, count, ...]`` (built and read back at C speed;
+versions before 30 Nov 2026 wrote ``{"z": zero count, "b": {"key": count}}``,
+still read).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 from ddsketch.mapping import LogarithmicMapping
@@ -40,17 +44,21 @@ class LatencySketch:
     the memory: 13 months of hours of 50 SLOs are held by the stage-1 engine and again by
     the global view. Any change unpacks it again."""
 
-    __slots__ = ("_bins", "_packed", "count", "zero_count")
+    __slots__ = ("_bins", "_packed", "_state", "count", "zero_count")
 
     def __init__(self, bins: dict[int, int] | None = None, zero_count: int = 0) -> None:
         self._bins: dict[int, int] | None = bins if bins is not None else {}
         self._packed: tuple[array[int], array[int]] | None = None  # (sorted keys, counts)
+        # to_state's list, kept until the sketch changes: an hour's bucket is written at every
+        # flush while its hour is current, and its completed minutes' sketches no longer change
+        self._state: list[int] | None = None
         self.zero_count = zero_count
         self.count = zero_count + sum(self._bins.values())
 
     @property
     def bins(self) -> dict[int, int]:
         """The bins, writable: a packed sketch is unpacked."""
+        self._state = None
         if self._bins is None:
             assert self._packed is not None
             self._bins = dict(zip(*self._packed, strict=True))
@@ -75,6 +83,7 @@ class LatencySketch:
             wide = counts and max(counts) > 0xFFFF_FFFF  # over 4 billion values in one bin
             self._packed = (array("h", keys), array("q" if wide else "I", counts))
             self._bins = None
+            self._state = None
 
     def add(self, value: float) -> None:
         self.add_key(bin_key(value))
@@ -82,6 +91,7 @@ class LatencySketch:
     def add_key(self, key: int | None) -> None:
         """Count one value of bin ``key`` (``bin_key``: computed once for several sketches)."""
         self.count += 1
+        self._state = None
         if key is None:
             self.zero_count += 1
         else:
@@ -113,9 +123,21 @@ class LatencySketch:
                 return float(_MAPPING.value(key))
         return float(_MAPPING.value(key))  # the highest bin
 
-    def to_state(self) -> dict[str, Any]:
-        return {"z": self.zero_count, "b": {str(k): v for k, v in self.items()}}
+    def to_state(self) -> list[int]:
+        """``[zero count, key, count, key, count, ...]``; the same list until the sketch changes
+        (never modify it). A packed sketch keeps no copy: it is rarely written again."""
+        if self._state is not None:
+            return self._state
+        state = [self.zero_count, *chain.from_iterable(self.items())]
+        if self._packed is None:
+            self._state = state
+        return state
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> LatencySketch:
-        return cls({int(k): int(v) for k, v in state.get("b", {}).items()}, int(state.get("z", 0)))
+    def from_state(cls, state: list[int] | dict[str, Any]) -> LatencySketch:
+        if isinstance(state, dict):  # as written before 30 Nov 2026
+            bins = {int(k): int(v) for k, v in state.get("b", {}).items()}
+            return cls(bins, int(state.get("z", 0)))
+        pairs = iter(state)
+        zero_count = next(pairs)
+        return cls(dict(zip(pairs, pairs, strict=True)), zero_count)
