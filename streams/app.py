@@ -113,7 +113,7 @@ class Runtime:
         self.app = app
         self.settings = settings
         self.config = config
-        self.engine = SliEngine(config)
+        self.engine = SliEngine(config, stored_record=self.stored_record)
         self.resources = ResourceState(config.timezone)
         self.limits = SeriesLimits.of_config(config)
         self.pipeline = Pipeline(
@@ -142,6 +142,18 @@ class Runtime:
         )
         self.stop_marker.unlink(missing_ok=True)
         self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
+
+    def stored_record(self, key: str) -> Any:
+        """A record of the SLI tables: a compacted hour the engine no longer holds in memory.
+
+        Read outside any partition's event: inside one (a flush), Faust's RocksDB store looks
+        only in that partition's database, and maintain() may ask for another partition's."""
+        short = SliEngine.source_of_key(key).split(":", 1)[0]
+        token = _current_event.set(None)
+        try:
+            return self.tables[short].get(key)
+        finally:
+            _current_event.reset(token)
 
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)
