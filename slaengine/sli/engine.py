@@ -42,10 +42,10 @@ class SliEngine:
         self, config: SlaConfig, stored_record: Callable[[str], Any] | None = None
     ) -> None:
         """``stored_record`` (a worker's stage 1): reads back a record ``take_changes`` gave
-        and the caller stored. With it, a compacted hour (no minute detail left: older than
-        ``detail_days``) leaves memory once written, and is read back only for a late event
-        or its retention: 13 months of 50 SLOs are otherwise held here and again by the
-        global view."""
+        and the caller stored. With it, an hour past its minute sketches (two days) leaves
+        memory once written, and is read back only for a late event, its compaction (35 days)
+        or its retention; a restore decodes only the hours that still have minute sketches.
+        13 months of 50 SLOs are otherwise held here and again by the global view."""
         self.config = config
         self.stored_record = stored_record
         self.grace_ms = config.grace_ms
@@ -65,8 +65,10 @@ class SliEngine:
             tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]
         ] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
-        # hours written and dropped from memory (``stored_record``), and those to drop once taken
+        # hours written and dropped from memory (``stored_record``): compacted ones, those that
+        # still have minute counts (compacted later), and those to drop once taken
         self.cold: dict[SeriesKey, array[int]] = {}
+        self.cold_detail: dict[SeriesKey, array[int]] = {}
         self.to_drop: set[tuple[str, str, int]] = set()
         self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
         self._indexed_series = -1
@@ -124,15 +126,18 @@ class SliEngine:
 
     def _take_cold(self, key: SeriesKey, hour: int) -> Any:
         """The stored record of a cold hour, which is no longer cold; None if not cold."""
-        cold = self.cold.get(key)
-        if cold is None or hour not in cold or self.stored_record is None:
+        if self.stored_record is None:
             return None
-        cold.remove(hour)
-        return self.stored_record(f"b|{key[0]}|{key[1]}|{hour}")
+        for cold in (self.cold.get(key), self.cold_detail.get(key)):
+            if cold is not None and hour in cold:
+                cold.remove(hour)
+                return self.stored_record(f"b|{key[0]}|{key[1]}|{hour}")
+        return None
 
     def _drop_when_written(self, name: str, source: str, hour: int, bucket: HourBucket) -> None:
-        """A compacted hour leaves memory (at once if already written, else once taken)."""
-        if self.stored_record is None or bucket.has_minutes or bucket.minute_sketches is not None:
+        """An hour past its minute sketches leaves memory (at once if already written, else
+        once taken)."""
+        if self.stored_record is None or bucket.minute_sketches is not None:
             return
         key = (name, source, hour)
         if key in self.dirty_buckets:
@@ -142,8 +147,12 @@ class SliEngine:
 
     def _drop(self, key: tuple[str, str, int]) -> None:
         name, source, hour = key
-        self.series[(name, source)].pop(hour, None)
-        self.cold.setdefault((name, source), array("i")).append(hour)
+        bucket = self.series[(name, source)].pop(hour, None)
+        self._hold_cold((name, source), hour, bucket is not None and bucket.has_minutes)
+
+    def _hold_cold(self, key: SeriesKey, hour: int, has_minutes: bool) -> None:
+        self.series.setdefault(key, {})  # a series maintain() visits
+        (self.cold_detail if has_minutes else self.cold).setdefault(key, array("i")).append(hour)
 
     @staticmethod
     def _expired(ts_ms: int, watermark_ms: int) -> bool:
@@ -356,9 +365,12 @@ class SliEngine:
             detail_horizon = (watermark - self.detail_days(slo) * DAY_MS) // HOUR_MS
             sketch_horizon = (watermark - MINUTE_SKETCH_DAYS * DAY_MS) // HOUR_MS
             retention_horizon = (watermark - RETENTION_DAYS * DAY_MS) // HOUR_MS
-            cold = self.cold.get((name, source), ())
+            cold, cold_detail = (
+                self.cold.get((name, source), ()),
+                self.cold_detail.get((name, source), ()),
+            )
             expired = [h for h in hours if h < retention_horizon]
-            expired += [h for h in cold if h < retention_horizon]
+            expired += [h for h in (*cold, *cold_detail) if h < retention_horizon]
             for hour in expired:
                 bucket = hours.pop(hour, None)
                 if bucket is None:
@@ -379,18 +391,18 @@ class SliEngine:
                     archived[1] += bucket.total
                 self.deleted_buckets.add((name, source, hour))
                 self.dirty_buckets.discard((name, source, hour))
+            for hour in [h for h in cold_detail if h < detail_horizon]:
+                if not self._contains_local_midnight(hour):  # compacted: read back, written
+                    self._missing_bucket(slo, (name, source), hour)
             for hour, bucket in list(hours.items()):
                 if hour >= sketch_horizon or self._contains_local_midnight(hour):
-                    continue
-                if bucket.minute_sketches is None and not bucket.has_minutes:
-                    self._drop_when_written(name, source, hour, bucket)  # e.g. read back
                     continue
                 if hour < detail_horizon and bucket.has_minutes:
                     bucket.compact(slo.slice_ratio if slo.sli == "uptime" else None)
                     self.dirty_buckets.add((name, source, hour))
-                    self._drop_when_written(name, source, hour, bucket)
                 elif bucket.compact_sketches():
                     self.dirty_buckets.add((name, source, hour))
+                self._drop_when_written(name, source, hour, bucket)
 
     # ---- persistence -------------------------------------------------------
 
@@ -472,21 +484,18 @@ class SliEngine:
             return
         if kind == "b":
             name, source, hour = rest.split("|")
-            if (
-                name in self.slos
-                and self.stored_record is not None
-                and not ("mt" in value or "ms" in value)
-            ):  # compacted: read back only when needed
-                self.series.setdefault((name, source), {})  # a series maintain() visits
-                self.cold.setdefault((name, source), array("i")).append(int(hour))
-            elif name in self.slos:
-                bucket = self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
-                if self.slos[name].sli == "uptime" and bucket.minute_total is not None:
-                    # state written before "f" records existed: a bucket's traffic bounds the first
-                    # request
-                    first = next((m for m, total in enumerate(bucket.minute_total) if total), None)
-                    if first is not None:
-                        self._saw_request(name, source, bucket.start_ms + first * MINUTE_MS)
+            if name not in self.slos:
+                return
+            if self.slos[name].sli == "uptime" and "mt" in value:
+                # state written before "f" records existed: a bucket's traffic bounds the first
+                # request
+                first = next((m for m, total in enumerate(value["mt"]) if total), None)
+                if first is not None:
+                    self._saw_request(name, source, int(hour) * HOUR_MS + first * MINUTE_MS)
+            if self.stored_record is not None and "ms" not in value:  # read back when needed
+                self._hold_cold((name, source), int(hour), "mt" in value)
+            else:
+                self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
         elif kind == "a":
             name, source = rest.split("|")
             self.archived[(name, source)] = list(value)
@@ -567,8 +576,9 @@ class SliEngine:
             del self.first_request[key]
         for key in [k for k in self.series if k[1] in sources]:
             del self.series[key]
-        for key in [k for k in self.cold if k[1] in sources]:
-            del self.cold[key]
+        for cold in (self.cold, self.cold_detail):
+            for key in [k for k in cold if k[1] in sources]:
+                del cold[key]
         self.to_drop = {k for k in self.to_drop if k[1] not in sources}
         for key in [k for k in self.trackers if k[1] in sources]:
             del self.trackers[key]

@@ -1,9 +1,10 @@
-"""A worker's stage-1 engine drops compacted hours from memory once written (issue 14: RSS).
+"""A worker's stage-1 engine drops old hours from memory once written (issue 14: RSS).
 
-An hour with no minute detail left (older than 35 days) no longer changes but for a late
-event or its retention, and its record is in the partition's table: the engine reads it back
-(``stored_record``) only then. What it writes must not change: the table an engine that
-drops hours leaves is exactly the one an engine holding everything leaves.
+An hour past its minute sketches (two days old) no longer changes but for a late event, its
+compaction (35 days) or its retention, and its record is in the partition's table: the engine
+reads it back (``stored_record``) only then, and a restore decodes only the hours that still
+have minute sketches. What it writes must not change: the table an engine that drops hours
+leaves is exactly the one an engine holding everything leaves.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 
 from slaengine.config import SlaConfig
 from slaengine.events import RequestEvent
-from slaengine.sli.engine import MINUTE_DETAIL_DAYS, RETENTION_DAYS, SliEngine
+from slaengine.sli.engine import MINUTE_SKETCH_DAYS, RETENTION_DAYS, SliEngine
 
 from .conftest import MONTH_START_MS
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
 SOURCE = "requests:0"
+RECENT_HOURS = 3 * (MINUTE_SKETCH_DAYS + 1) * 8  # 3 SLOs, 8 hours with requests a day
 
 
 def config() -> SlaConfig:
@@ -96,9 +98,8 @@ def test_dropping_compacted_hours_writes_exactly_the_same_table() -> None:
     assert dropping_table == held_table
     assert dropping.archived == holding.archived and holding.archived[("api-ok", SOURCE)][1] > 0
     assert len(held_table) > 3 * 400 * 8  # 3 SLOs x 400+ days x 8 hours with a request
-    # in memory: the hours that still have minute detail (35 days) and little else
-    detail_hours = 3 * (MINUTE_DETAIL_DAYS + 6) * 8
-    assert hours_in_memory(dropping) <= detail_hours < hours_in_memory(holding) / 8
+    # in memory: the hours that still have minute sketches (two days) and little else
+    assert hours_in_memory(dropping) <= RECENT_HOURS < hours_in_memory(holding) / 50
 
 
 def test_a_restored_engine_holds_compacted_hours_cold_and_counts_late_events_on_them() -> None:
@@ -109,11 +110,13 @@ def test_a_restored_engine_holds_compacted_hours_cold_and_counts_late_events_on_
     restored = SliEngine(config(), stored_record=restored_table.get)
     for key, value in restored_table.items():
         restored.load(key, value)
-    assert hours_in_memory(restored) <= 3 * (MINUTE_DETAIL_DAYS + 6) * 8
+    assert hours_in_memory(restored) <= RECENT_HOURS
+    assert len(restored.cold_detail[("api-ok", SOURCE)]) > 30 * 8  # compacted later, read back
     # late events into hours compacted long ago (each holds a request), then more history
-    late_hours = [(MONTH_START_MS + day * DAY) // HOUR + 6 for day in (3, 30, 60)]
+    late_hours = [(MONTH_START_MS + day * DAY) // HOUR + 6 for day in (3, 30, 60, 100)]
     before = [held_table[f"b|api-ok|{SOURCE}|{hour}"]["t"] for hour in late_hours]
-    assert all(hour in restored.cold[("api-ok", SOURCE)] for hour in late_hours)
+    assert all(hour in restored.cold[("api-ok", SOURCE)] for hour in late_hours[:3])
+    assert late_hours[3] in restored.cold_detail[("api-ok", SOURCE)]  # 20 days old
     late = [request(hour * HOUR + 30 * 60_000, n) for n, hour in enumerate(late_hours)]
     more = late + history(130)[len(events) :]
     replay(more, holding, held_table, first_offset=len(events))
