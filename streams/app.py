@@ -42,6 +42,7 @@ from slaengine.events import (
     source_id,
 )
 from slaengine.settings import Settings
+from slaengine.sli.buckets import HOUR_MS
 from slaengine.sli.engine import SliEngine
 from streams.bulk import (
     BatchHandler,
@@ -65,6 +66,16 @@ QUIET_CHECKS_PER_INTERVAL = 5
 
 
 APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark: p|<source>
+MAINTAIN_EVERY_S = 60.0
+
+
+def maintenance_due(now_s: float, last_s: float, newest_ms: int, last_newest_ms: int) -> bool:
+    """Compact and drop old hours (``SliEngine.maintain``) every minute, and during a replay
+    every hour of event time, at most once a second: a replay moves through days of event
+    time a minute, and until maintained every hour it passed is held with its minute sketches
+    and then rewritten all at once (the burst made the replay's first tenths slow)."""
+    since = now_s - last_s
+    return since >= MAINTAIN_EVERY_S or (since >= 1.0 and newest_ms - last_newest_ms >= HOUR_MS)
 
 
 @dataclass
@@ -129,6 +140,7 @@ class Runtime:
             tuple[str, int], int
         ] = {}  # last offset applied per partition
         self.last_maintenance = 0.0
+        self.maintained_at_ms = 0  # the newest event time at the last maintenance
         self.stopping = False
         self.agent_errors = 0
         self._last_error_log = -LOG_EVERY_S
@@ -217,9 +229,11 @@ class Runtime:
     def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's
         event)."""
-        if time.time() - self.last_maintenance > 60:
+        newest_ms = max(self.engine.watermarks.values(), default=0)
+        if maintenance_due(time.time(), self.last_maintenance, newest_ms, self.maintained_at_ms):
             self.engine.maintain()
             self.last_maintenance = time.time()
+            self.maintained_at_ms = newest_ms
         for key, value in self.to_resend.pop(source, ()):
             table[key] = value
         changes = self.engine.take_changes(source)

@@ -134,10 +134,24 @@ class LatencySketch:
         return state
 
     @classmethod
-    def from_state(cls, state: list[int] | dict[str, Any]) -> LatencySketch:
+    def from_state(cls, state: list[int] | dict[str, Any], packed: bool = False) -> LatencySketch:
+        """``packed``: for a sketch that no longer changes (``pack``); the bins of a packed
+        sketch were written in key order, so its arrays are built without a dict."""
         if isinstance(state, dict):  # as written before 30 Nov 2026
             bins = {int(k): int(v) for k, v in state.get("b", {}).items()}
-            return cls(bins, int(state.get("z", 0)))
-        pairs = iter(state)
-        zero_count = next(pairs)
-        return cls(dict(zip(pairs, pairs, strict=True)), zero_count)
+            sketch = cls(bins, int(state.get("z", 0)))
+        else:
+            keys, counts = state[1::2], state[2::2]
+            if packed and keys == sorted(keys) and len(keys) == len(counts):
+                sketch = cls(None, state[0])
+                wide = counts and max(counts) > 0xFFFF_FFFF
+                sketch._bins, sketch._packed = (
+                    None,
+                    (array("h", keys), array("q" if wide else "I", counts)),
+                )
+                sketch.count += sum(counts)
+                return sketch
+            sketch = cls(dict(zip(keys, counts, strict=True)), state[0])
+        if packed:
+            sketch.pack()
+        return sketch

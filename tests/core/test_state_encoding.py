@@ -32,15 +32,16 @@ def busy_latency_hour(requests_per_minute: int = 20) -> HourBucket:
     return bucket
 
 
+def old_sketch(flat: list[int]) -> dict[str, Any]:
+    """A sketch as versions before 30 Nov 2026 wrote it."""
+    return {"z": flat[0], "b": {str(k): c for k, c in zip(flat[1::2], flat[2::2], strict=True)}}
+
+
 def old_format(state: dict[str, Any]) -> dict[str, Any]:
     """The same record as versions before 30 Nov 2026 wrote it (sketches as objects)."""
-
-    def sketch(flat: list[int]) -> dict[str, Any]:
-        return {"z": flat[0], "b": {str(k): c for k, c in zip(flat[1::2], flat[2::2], strict=True)}}
-
-    old = dict(state)
-    old["sk"] = sketch(state["sk"])
-    old["ms"] = {str(m): sketch(s) for m, s in state["ms"].items()}
+    old = dict(state, sk=old_sketch(state["sk"]))
+    if "ms" in state:
+        old["ms"] = {str(m): old_sketch(s) for m, s in state["ms"].items()}
     return old
 
 
@@ -116,3 +117,18 @@ def test_every_change_to_a_sketch_is_in_its_next_state() -> None:
     assert counts == [1, 2, 3, 4, 5, 5, 12]
     assert LatencySketch.from_state(states[-1]).bins == sketch.bins
     assert LatencySketch.from_state(states[-1]).zero_count == 1
+
+
+def test_a_compacted_hour_reads_back_packed_whatever_the_order_of_its_bins() -> None:
+    bucket = busy_latency_hour()
+    bucket.compact_sketches()  # written in key order from now on
+    assert bucket.sketch is not None
+    for state in (bucket.to_state(), old_format(bucket.to_state())):
+        restored = HourBucket.from_state(json.loads(written(state)))
+        assert restored.sketch is not None and restored.sketch.packed
+        assert restored.sketch.count == bucket.sketch.count == 1_200
+        assert dict(restored.sketch.items()) == dict(bucket.sketch.items())
+    flat = bucket.sketch.to_state()
+    shuffled = [flat[0], *flat[3:5], *flat[1:3], *flat[5:]]  # two bins swapped
+    sketch = LatencySketch.from_state(shuffled, packed=True)
+    assert sketch.packed and list(sketch.items()) == list(bucket.sketch.items())
