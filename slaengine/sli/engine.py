@@ -24,7 +24,7 @@ from slaengine.events import (
     source_name,
 )
 from slaengine.sli.buckets import HOUR_MS, MINUTE_MS, HourBucket, merged_slices
-from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
+from slaengine.sli.fulfillment import EXPIRY_MS, Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
@@ -365,6 +365,11 @@ class SliEngine:
             detail_horizon = (watermark - self.detail_days(slo) * DAY_MS) // HOUR_MS
             sketch_horizon = (watermark - MINUTE_SKETCH_DAYS * DAY_MS) // HOUR_MS
             retention_horizon = (watermark - RETENTION_DAYS * DAY_MS) // HOUR_MS
+            # hours that no event but a late one changes leave memory (with ``stored_record``)
+            drop_horizon = sketch_horizon
+            if slo.sli == "fulfillment":  # decisions land until an order expires
+                decided_by = slo.within_ms + self.grace_ms + EXPIRY_MS
+                drop_horizon = min(drop_horizon, (watermark - decided_by) // HOUR_MS - 1)
             cold, cold_detail = (
                 self.cold.get((name, source), ()),
                 self.cold_detail.get((name, source), ()),
@@ -402,7 +407,8 @@ class SliEngine:
                     self.dirty_buckets.add((name, source, hour))
                 elif bucket.compact_sketches():
                     self.dirty_buckets.add((name, source, hour))
-                self._drop_when_written(name, source, hour, bucket)
+                if hour < drop_horizon:
+                    self._drop_when_written(name, source, hour, bucket)
 
     # ---- persistence -------------------------------------------------------
 

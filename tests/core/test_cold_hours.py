@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from slaengine.config import SlaConfig
-from slaengine.events import RequestEvent
+from slaengine.events import OrderEvent, RequestEvent
 from slaengine.sli.engine import MINUTE_SKETCH_DAYS, RETENTION_DAYS, SliEngine
 
 from .conftest import MONTH_START_MS
@@ -124,3 +124,43 @@ def test_a_restored_engine_holds_compacted_hours_cold_and_counts_late_events_on_
     assert restored_table == held_table
     after = [held_table[f"b|api-ok|{SOURCE}|{hour}"]["t"] for hour in late_hours]
     assert after == [t + 1 for t in before] and min(before) >= 1
+
+
+def test_hours_still_receiving_order_decisions_are_not_read_back_again_and_again() -> None:
+    """An order is decided up to a day past its deadline (72 h after its creation here): its
+    creation hour stays in memory until then, though it is past the two days of minute
+    sketches."""
+    orders = SlaConfig.model_validate(
+        {
+            "timezone": "UTC",
+            "slos": [{"name": "ship", "sli": "fulfillment", "within": "48h", "target": 95}],
+        }
+    )
+    events: list[tuple[int, OrderEvent]] = []
+    for n in range(30 * 48):  # an order every 30 minutes for 30 days, shipped 40-47 h later
+        created = MONTH_START_MS + n * 30 * 60_000
+        events.append((created, OrderEvent(created, f"o{n}", "created")))
+        shipped = created + (40 + n % 8) * HOUR
+        if n % 5:  # else never shipped: missed when it expires, 72 h after its creation
+            events.append((shipped, OrderEvent(shipped, f"o{n}", "shipped")))
+    events.sort(key=lambda pair: pair[0])
+    table: dict[str, Any] = {}
+    reads: list[str] = []
+
+    def stored_record(key: str) -> Any:
+        reads.append(key)
+        return table.get(key)
+
+    holding, held_table = SliEngine(orders), {}
+    dropping = SliEngine(orders, stored_record=stored_record)
+    for engine, its_table in ((holding, held_table), (dropping, table)):
+        for offset, (_, event) in enumerate(events):
+            engine.apply(event, "orders:0", offset)
+            if offset % 10 == 0:  # a replay maintains every hour of event time
+                engine.maintain()
+                flush(engine, its_table)
+        engine.maintain()
+        flush(engine, its_table)
+    assert table == held_table
+    assert reads == []  # no late event: nothing to read back
+    assert hours_in_memory(dropping) < hours_in_memory(holding) / 5
