@@ -42,7 +42,6 @@ from slaengine.events import (
     source_id,
 )
 from slaengine.settings import Settings
-from slaengine.sli.buckets import HOUR_MS
 from slaengine.sli.engine import SliEngine
 from streams.bulk import (
     BatchHandler,
@@ -66,16 +65,6 @@ QUIET_CHECKS_PER_INTERVAL = 5
 
 
 APPLIED_KEY = "p|"  # table key prefix of a partition's applied high-water mark: p|<source>
-MAINTAIN_EVERY_S = 60.0
-
-
-def maintenance_due(now_s: float, last_s: float, newest_ms: int, last_newest_ms: int) -> bool:
-    """Compact and drop old hours (``SliEngine.maintain``) every minute, and during a replay
-    every hour of event time, at most once a second: a replay moves through days of event
-    time a minute, and until maintained every hour it passed is held with its minute sketches
-    and then rewritten all at once (the burst made the replay's first tenths slow)."""
-    since = now_s - last_s
-    return since >= MAINTAIN_EVERY_S or (since >= 1.0 and newest_ms - last_newest_ms >= HOUR_MS)
 
 
 @dataclass
@@ -140,7 +129,6 @@ class Runtime:
             tuple[str, int], int
         ] = {}  # last offset applied per partition
         self.last_maintenance = 0.0
-        self.maintained_at_ms = 0  # the newest event time at the last maintenance
         self.stopping = False
         self.agent_errors = 0
         self._last_error_log = -LOG_EVERY_S
@@ -156,7 +144,7 @@ class Runtime:
         self.to_resend: dict[str, list[tuple[str, Any]]] = {}  # source -> its restored records
 
     def stored_record(self, key: str) -> Any:
-        """A record of the SLI tables: a compacted hour the engine no longer holds in memory.
+        """A record of the SLI tables: an old hour the engine no longer holds in memory.
 
         Read outside any partition's event: inside one (a flush), Faust's RocksDB store looks
         only in that partition's database, and maintain() may ask for another partition's."""
@@ -229,11 +217,9 @@ class Runtime:
     def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's
         event)."""
-        newest_ms = max(self.engine.watermarks.values(), default=0)
-        if maintenance_due(time.time(), self.last_maintenance, newest_ms, self.maintained_at_ms):
+        if time.time() - self.last_maintenance > 60:
             self.engine.maintain()
             self.last_maintenance = time.time()
-            self.maintained_at_ms = newest_ms
         for key, value in self.to_resend.pop(source, ()):
             table[key] = value
         changes = self.engine.take_changes(source)
