@@ -115,7 +115,7 @@ class Runtime:
         self.app = app
         self.settings = settings
         self.config = config
-        self.engine = SliEngine(config)
+        self.engine = SliEngine(config, stored_record=self.stored_record)
         self.resources = ResourceState(config.timezone)
         self.limits = SeriesLimits.of_config(config)
         self.pipeline = Pipeline(
@@ -157,6 +157,18 @@ class Runtime:
         self.view: GlobalView | None = None  # set by streams.features
         self.to_delete_again: dict[str, set[str]] = {}  # source -> the keys it restored
         self.rebalanced = False  # partitions were revoked since this process started
+
+    def stored_record(self, key: str) -> Any:
+        """A record of the SLI tables: an old hour the engine no longer holds in memory.
+
+        Read outside any partition's event: inside one (a flush), Faust's RocksDB store looks
+        only in that partition's database, and maintain() may ask for another partition's."""
+        short = SliEngine.source_of_key(key).split(":", 1)[0]
+        token = _current_event.set(None)
+        try:
+            return self.tables[short].get(key)
+        finally:
+            _current_event.reset(token)
 
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)

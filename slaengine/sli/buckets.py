@@ -174,8 +174,8 @@ class HourBucket:
             state["mt"] = self.minute_total.tolist()
         if self.sketch is not None:
             state["sk"] = self.sketch.to_state()
-        if self.minute_sketches is not None:
-            state["ms"] = {str(m): s.to_state() for m, s in self.minute_sketches.items()}
+        if self.minute_sketches is not None:  # int keys: JSON writes them as strings
+            state["ms"] = {m: s.to_state() for m, s in self.minute_sketches.items()}
         if self.slices is not None:
             state["sl"] = list(self.slices)
         return state
@@ -189,14 +189,14 @@ class HourBucket:
         bucket.total = int(state["t"]) + int(state.get("lt", 0))
         bucket.minute_good = _minutes(state["mg"]) if "mg" in state else None
         bucket.minute_total = _minutes(state["mt"]) if "mt" in state else None
-        bucket.sketch = LatencySketch.from_state(state["sk"]) if "sk" in state else None
         bucket.minute_sketches = (
             {int(m): LatencySketch.from_state(s) for m, s in state["ms"].items()}
             if "ms" in state
             else None
         )
-        if bucket.sketch is not None and bucket.minute_sketches is None:
-            bucket.sketch.pack()  # a compacted hour (most of a restored year)
+        # packed: a compacted hour (most of a restored year)
+        packed = bucket.minute_sketches is None
+        bucket.sketch = LatencySketch.from_state(state["sk"], packed) if "sk" in state else None
         bucket.slices = tuple(state["sl"]) if "sl" in state else None  # type: ignore[assignment]
         return bucket
 

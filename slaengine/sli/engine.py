@@ -8,8 +8,9 @@ methods while reading a file (one pseudo-partition, offsets = line numbers).
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from slaengine.sli.buckets import (
     merged_slices,
     whole_hour_slices,
 )
-from slaengine.sli.fulfillment import Decision, FulfillmentTracker, OrderState
+from slaengine.sli.fulfillment import EXPIRY_MS, Decision, FulfillmentTracker, OrderState
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
@@ -45,8 +46,16 @@ SeriesKey = tuple[str, str]  # (slo name, source) — source = "<topic kind>:<pa
 
 
 class SliEngine:
-    def __init__(self, config: SlaConfig) -> None:
+    def __init__(
+        self, config: SlaConfig, stored_record: Callable[[str], Any] | None = None
+    ) -> None:
+        """``stored_record`` (a worker's stage 1): reads back a record ``take_changes`` gave
+        and the caller stored. With it, an hour past its minute sketches (two days) leaves
+        memory once written, and is read back only for a late event, its compaction (35 days)
+        or its retention; a restore decodes only the hours that still have minute sketches.
+        13 months of 50 SLOs are otherwise held here and again by the global view."""
         self.config = config
+        self.stored_record = stored_record
         self.grace_ms = config.grace_ms
         self.zone = config.zone
         self.slos = {slo.name: slo for slo in config.slos}
@@ -64,6 +73,11 @@ class SliEngine:
             tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]
         ] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
+        # hours written and dropped from memory (``stored_record``): compacted ones, those that
+        # still have minute counts (compacted later), and those to drop once taken
+        self.cold: dict[SeriesKey, array[int]] = {}
+        self.cold_detail: dict[SeriesKey, array[int]] = {}
+        self.to_drop: set[tuple[str, str, int]] = set()
         self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
         self._indexed_series = -1
         self.archived: dict[SeriesKey, list[int]] = {}  # lifetime (good, total) of pruned buckets
@@ -106,12 +120,49 @@ class SliEngine:
         return max(marks) if marks else None
 
     def _bucket(self, slo: SloSpec, source: str, ts_ms: int) -> HourBucket:
-        hours = self.series[(slo.name, source)]
         hour = ts_ms // HOUR_MS
-        bucket = hours.get(hour)
-        if bucket is None:
-            bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli in SKETCH_SLIS)
+        bucket = self.series[(slo.name, source)].get(hour)
+        return bucket if bucket is not None else self._missing_bucket(slo, (slo.name, source), hour)
+
+    def _missing_bucket(self, slo: SloSpec, key: SeriesKey, hour: int) -> HourBucket:
+        """The bucket of an hour not in memory: a cold hour read back, else a new one."""
+        state = self._take_cold(key, hour)
+        bucket = self.series[key][hour] = (
+            HourBucket.from_state(state)
+            if state is not None
+            else HourBucket(hour, with_sketch=slo.sli in SKETCH_SLIS)
+        )
         return bucket
+
+    def _take_cold(self, key: SeriesKey, hour: int) -> Any:
+        """The stored record of a cold hour, which is no longer cold; None if not cold."""
+        if self.stored_record is None:
+            return None
+        for cold in (self.cold.get(key), self.cold_detail.get(key)):
+            if cold is not None and hour in cold:
+                cold.remove(hour)
+                return self.stored_record(f"b|{key[0]}|{key[1]}|{hour}")
+        return None
+
+    def _drop_when_written(self, name: str, source: str, hour: int, bucket: HourBucket) -> None:
+        """An hour past its minute sketches leaves memory (at once if already written, else
+        once taken)."""
+        if self.stored_record is None or bucket.minute_sketches is not None:
+            return
+        key = (name, source, hour)
+        if key in self.dirty_buckets:
+            self.to_drop.add(key)
+        else:
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, str, int]) -> None:
+        name, source, hour = key
+        bucket = self.series[(name, source)].pop(hour, None)
+        self._hold_cold((name, source), hour, bucket is not None and bucket.has_minutes)
+
+    def _hold_cold(self, key: SeriesKey, hour: int, has_minutes: bool) -> None:
+        self.series.setdefault(key, {})  # a series maintain() visits
+        (self.cold_detail if has_minutes else self.cold).setdefault(key, array("i")).append(hour)
 
     @staticmethod
     def _expired(ts_ms: int, watermark_ms: int) -> bool:
@@ -187,7 +238,7 @@ class SliEngine:
             hours = series[key]
             bucket = hours.get(hour)
             if bucket is None:
-                bucket = hours[hour] = HourBucket(hour, with_sketch=slo.sli == "latency")
+                bucket = self._missing_bucket(slo, key, hour)
             if offset <= bucket.offset:
                 continue  # already applied before a crash/rebalance
             if slo.sli == "latency":
@@ -324,8 +375,25 @@ class SliEngine:
             detail_horizon = (watermark - self.detail_days(slo) * DAY_MS) // HOUR_MS
             sketch_horizon = (watermark - MINUTE_SKETCH_DAYS * DAY_MS) // HOUR_MS
             retention_horizon = (watermark - RETENTION_DAYS * DAY_MS) // HOUR_MS
-            for hour in [h for h in hours if h < retention_horizon]:
-                bucket = hours.pop(hour)
+            # hours that no event but a late one changes leave memory (with ``stored_record``)
+            drop_horizon = sketch_horizon
+            if slo.sli == "fulfillment":  # decisions land until an order expires
+                decided_by = slo.within_ms + self.grace_ms + EXPIRY_MS
+                drop_horizon = min(drop_horizon, (watermark - decided_by) // HOUR_MS - 1)
+            cold, cold_detail = (
+                self.cold.get((name, source), ()),
+                self.cold_detail.get((name, source), ()),
+            )
+            expired = [h for h in hours if h < retention_horizon]
+            expired += [h for h in (*cold, *cold_detail) if h < retention_horizon]
+            for hour in expired:
+                bucket = hours.pop(hour, None)
+                if bucket is None:
+                    state = self._take_cold((name, source), hour)
+                    if state is None:
+                        continue
+                    bucket = HourBucket.from_state(state)
+                self.to_drop.discard((name, source, hour))
                 archived = self.archived.setdefault((name, source), [0, 0])
                 if (
                     slo.sli == "uptime"
@@ -338,18 +406,19 @@ class SliEngine:
                     archived[1] += bucket.total
                 self.deleted_buckets.add((name, source, hour))
                 self.dirty_buckets.discard((name, source, hour))
-            for hour, bucket in hours.items():
-                if hour >= sketch_horizon or (
-                    bucket.minute_sketches is None and not bucket.has_minutes
-                ):
-                    continue
-                if self._contains_local_midnight(hour):
+            for hour in [h for h in cold_detail if h < detail_horizon]:
+                if not self._contains_local_midnight(hour):  # compacted: read back, written
+                    self._missing_bucket(slo, (name, source), hour)
+            for hour, bucket in list(hours.items()):
+                if hour >= sketch_horizon or self._contains_local_midnight(hour):
                     continue
                 if hour < detail_horizon and bucket.has_minutes:
                     bucket.compact(slo.slice_ratio if slo.sli == "uptime" else None)
                     self.dirty_buckets.add((name, source, hour))
                 elif bucket.compact_sketches():
                     self.dirty_buckets.add((name, source, hour))
+                if hour < drop_horizon:
+                    self._drop_when_written(name, source, hour, bucket)
 
     # ---- persistence -------------------------------------------------------
 
@@ -372,6 +441,9 @@ class SliEngine:
             bucket = self.series[(name, item_source)].get(hour)
             if bucket is not None:
                 changes.append((f"b|{name}|{item_source}|{hour}", item_source, bucket.to_state()))
+            if (name, item_source, hour) in self.to_drop:  # the caller stores it right away
+                self.to_drop.discard((name, item_source, hour))
+                self._drop((name, item_source, hour))
         for name, item_source, hour in sorted(taken_deleted):
             changes.append((f"b|{name}|{item_source}|{hour}", item_source, None))
             archived = self.archived.get((name, item_source))
@@ -446,14 +518,18 @@ class SliEngine:
             return
         if kind == "b":
             name, source, hour = rest.split("|")
-            if name in self.slos:
-                bucket = self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
-                if self.slos[name].sli == "uptime" and bucket.minute_total is not None:
-                    # state written before "f" records existed: a bucket's traffic bounds the first
-                    # request
-                    first = next((m for m, total in enumerate(bucket.minute_total) if total), None)
-                    if first is not None:
-                        self._saw_request(name, source, bucket.start_ms + first * MINUTE_MS)
+            if name not in self.slos:
+                return
+            if self.slos[name].sli == "uptime" and "mt" in value:
+                # state written before "f" records existed: a bucket's traffic bounds the first
+                # request
+                first = next((m for m, total in enumerate(value["mt"]) if total), None)
+                if first is not None:
+                    self._saw_request(name, source, int(hour) * HOUR_MS + first * MINUTE_MS)
+            if self.stored_record is not None and "ms" not in value:  # read back when needed
+                self._hold_cold((name, source), int(hour), "mt" in value)
+            else:
+                self.series[(name, source)][int(hour)] = HourBucket.from_state(value)
         elif kind == "a":
             name, source = rest.split("|")
             self.archived[(name, source)] = list(value)
@@ -544,6 +620,10 @@ class SliEngine:
             del self.first_request[key]
         for key in [k for k in self.series if k[1] in sources]:
             del self.series[key]
+        for cold in (self.cold, self.cold_detail):
+            for key in [k for k in cold if k[1] in sources]:
+                del cold[key]
+        self.to_drop = {k for k in self.to_drop if k[1] not in sources}
         for key in [k for k in self.trackers if k[1] in sources]:
             del self.trackers[key]
         for key in [k for k in self.archived if k[1] in sources]:

@@ -3,7 +3,10 @@
 We keep the sketch's bins as a sparse ``{key: count}`` dict instead of a
 ``ddsketch.DDSketch`` object: adding through the mapping is 4× faster than
 ``DDSketch.add`` on the hot path, the dict merges by addition across buckets
-and workers, and it serialises compactly into the changelog.
+and workers, and it serialises compactly into the changelog as one flat list
+``[zero count, key, count, key, count, ...]`` (built and read back at C speed;
+versions before 30 Nov 2026 wrote ``{"z": zero count, "b": {"key": count}}``,
+still read).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from ddsketch.mapping import LogarithmicMapping
@@ -40,29 +44,23 @@ class LatencySketch:
     the memory: 13 months of hours of 50 SLOs are held by the stage-1 engine and again by
     the global view. Any change unpacks it again.
 
-    A sketch read from a changelog record keeps the record's text-keyed bins until it is
-    used: the global view reads every latency hour again at each flush (~45 minute sketches),
-    and a scrape uses five of them (the 5-minute p95)."""
+    A sketch's record is a flat list of ints (``to_state``), kept until the sketch changes."""
 
-    __slots__ = ("_bins", "_packed", "_unparsed", "count", "zero_count")
+    __slots__ = ("_bins", "_packed", "_state", "count", "zero_count")
 
     def __init__(self, bins: dict[int, int] | None = None, zero_count: int = 0) -> None:
         self._bins: dict[int, int] | None = bins if bins is not None else {}
         self._packed: tuple[array[int], array[int]] | None = None  # (sorted keys, counts)
-        self._unparsed: dict[str, int] | None = None  # the bins of ``to_state``, not yet read
+        # to_state's list, kept until the sketch changes: an hour's bucket is written at every
+        # flush while its hour is current, and its completed minutes' sketches no longer change
+        self._state: list[int] | None = None
         self.zero_count = zero_count
         self.count = zero_count + sum(self._bins.values())
-
-    def _parse(self) -> None:
-        if self._unparsed is not None:
-            unparsed = self._unparsed  # counts are JSON integers: only the keys are text
-            self._bins = dict(zip(map(int, unparsed), unparsed.values(), strict=True))
-            self._unparsed = None
 
     @property
     def bins(self) -> dict[int, int]:
         """The bins, writable: a packed sketch is unpacked."""
-        self._parse()
+        self._state = None
         if self._bins is None:
             assert self._packed is not None
             self._bins = dict(zip(*self._packed, strict=True))
@@ -71,7 +69,6 @@ class LatencySketch:
 
     def items(self) -> Iterable[tuple[int, int]]:
         """(key, count) of every bin, read-only (a packed sketch stays packed)."""
-        self._parse()
         if self._bins is not None:
             return self._bins.items()
         assert self._packed is not None
@@ -82,13 +79,13 @@ class LatencySketch:
         return self._packed is not None
 
     def pack(self) -> None:
-        self._parse()
         if self._bins is not None:
             keys = sorted(self._bins)
             counts = [self._bins[key] for key in keys]
             wide = counts and max(counts) > 0xFFFF_FFFF  # over 4 billion values in one bin
             self._packed = (array("h", keys), array("q" if wide else "I", counts))
             self._bins = None
+            self._state = None
 
     def add(self, value: float) -> None:
         self.add_key(bin_key(value))
@@ -96,6 +93,7 @@ class LatencySketch:
     def add_key(self, key: int | None) -> None:
         """Count one value of bin ``key`` (``bin_key``: computed once for several sketches)."""
         self.count += 1
+        self._state = None
         if key is None:
             self.zero_count += 1
         else:
@@ -121,7 +119,6 @@ class LatencySketch:
         assert list(qs) == sorted(qs), "quantiles are read in one ascending pass"
         if self.count == 0:
             return [None] * len(qs)
-        self._parse()
         found: list[float | None] = []
         ranks = iter(q * (self.count - 1) for q in qs)
         rank = next(ranks, None)
@@ -141,16 +138,35 @@ class LatencySketch:
         highest = float(_MAPPING.value(key))
         return found + [highest] * (len(qs) - len(found))  # ranks past the last bin
 
-    def to_state(self) -> dict[str, Any]:
-        if self._unparsed is not None:
-            return {"z": self.zero_count, "b": dict(self._unparsed)}
-        return {"z": self.zero_count, "b": {str(k): v for k, v in self.items()}}
+    def to_state(self) -> list[int]:
+        """``[zero count, key, count, key, count, ...]``; the same list until the sketch changes
+        (never modify it). A packed sketch keeps no copy: it is rarely written again."""
+        if self._state is not None:
+            return self._state
+        state = [self.zero_count, *chain.from_iterable(self.items())]
+        if self._packed is None:
+            self._state = state
+        return state
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> LatencySketch:
-        sketch = cls(zero_count=int(state.get("z", 0)))
-        unparsed = state.get("b")
-        if unparsed:  # parsed when first used
-            sketch._bins, sketch._unparsed = None, dict(unparsed)
-            sketch.count += sum(unparsed.values())
+    def from_state(cls, state: list[int] | dict[str, Any], packed: bool = False) -> LatencySketch:
+        """``packed``: for a sketch that no longer changes (``pack``); the bins of a packed
+        sketch were written in key order, so its arrays are built without a dict."""
+        if isinstance(state, dict):  # as written before 30 Nov 2026
+            bins = {int(k): int(v) for k, v in state.get("b", {}).items()}
+            sketch = cls(bins, int(state.get("z", 0)))
+        else:
+            keys, counts = state[1::2], state[2::2]
+            if packed and keys == sorted(keys) and len(keys) == len(counts):
+                sketch = cls(None, state[0])
+                wide = counts and max(counts) > 0xFFFF_FFFF
+                sketch._bins, sketch._packed = (
+                    None,
+                    (array("h", keys), array("q" if wide else "I", counts)),
+                )
+                sketch.count += sum(counts)
+                return sketch
+            sketch = cls(dict(zip(keys, counts, strict=True)), state[0])
+        if packed:
+            sketch.pack()
         return sketch
