@@ -110,6 +110,7 @@ class Process:
 class Prometheus:
     port: int
     state_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # e.g. PROMETHEUS_BIN
 
     @property
     def url(self) -> str:
@@ -124,7 +125,7 @@ class Prometheus:
             capture_output=True,
             text=True,
             timeout=120,
-            env={**os.environ, "PROMETHEUS_LOCAL_DIR": str(self.state_dir)},
+            env={**os.environ, "PROMETHEUS_LOCAL_DIR": str(self.state_dir), **self.env},
             check=False,
         )
 

@@ -91,3 +91,25 @@ def test_a_bad_config_fails_with_promtools_message(
 def test_usage_errors_exit_non_zero(prometheus: Prometheus) -> None:
     assert prometheus.run("bogus").returncode == 1
     assert prometheus.run("start", "stop").returncode == 1
+
+
+def test_a_slow_exec_is_waited_for_not_taken_for_an_exit(tmp_path: Path) -> None:
+    """On a loaded machine the started process is not prometheus yet for a moment (setsid has
+    not exec'd it); start took that for an exit, failed, and left the server running unowned."""
+    slow = tmp_path / "slow-prometheus"  # for a second a process whose command line is not
+    slow.write_text(  # prometheus's (its arguments wait in a file), then prometheus
+        "#!/bin/sh\n"
+        'printf "%s\\n" "$@" > "$0.args"\n'
+        "exec sh -c 'f=$1; sleep 1; set --; "
+        'while IFS= read -r a; do set -- "$@" "$a"; done < "$f"; '
+        f'exec {shutil.which("prometheus")} "$@"\' - "$0.args"\n'
+    )
+    slow.chmod(0o755)
+    server = Prometheus(free_port(), tmp_path / "state", env={"PROMETHEUS_BIN": str(slow)})
+    try:
+        started = server.run("start", config=config(tmp_path, "a.yml", "7s"))
+        assert started.returncode == 0, started.stderr
+        assert server.run("status").returncode == 0
+    finally:
+        assert server.run("stop").returncode == 0
+    assert server.run("status").returncode == 3  # stopped: nothing left running
