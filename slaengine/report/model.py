@@ -172,11 +172,6 @@ class MonthReport:
         )
 
 
-def month_end(month: date) -> date:
-    """The 1st of the month after ``month``."""
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 def budget_burndown(slo: SloMonth) -> list[tuple[date, float]]:
     """Error budget left (fraction, may go negative) at the end of each day of the month.
 

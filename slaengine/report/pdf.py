@@ -19,10 +19,10 @@ from reportlab.platypus import (
     Paragraph,
 )
 
-from slaengine.calendar import zone_of
+from slaengine.calendar import next_month, zone_of
 from slaengine.report import operations, sections
 from slaengine.report.formatting import STATUS_LABELS, format_month, format_timestamp
-from slaengine.report.model import MonthReport, month_end
+from slaengine.report.model import MonthReport
 from slaengine.report.styles import DEFAULT_STYLE_PATH, ReportStyle, load_report_style
 from slaengine.report.theme import Theme, build_theme
 
@@ -115,7 +115,7 @@ def build_story(report: MonthReport, theme: Theme) -> list[Flowable]:
 
 
 def _period_text(report: MonthReport) -> str:
-    last_day = month_end(report.month) - timedelta(days=1)
+    last_day = next_month(report.month) - timedelta(days=1)
     period = f"{report.month:%d %B %Y} to {last_day:%d %B %Y} ({report.timezone})"
     local_generated = _local_generated(report)
     if local_generated.date() <= last_day:

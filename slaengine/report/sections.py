@@ -9,6 +9,7 @@ from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
+from slaengine.calendar import next_month
 from slaengine.report import charts
 from slaengine.report.export import export_filename
 from slaengine.report.formatting import (
@@ -25,7 +26,7 @@ from slaengine.report.formatting import (
     percent_decimals,
     slo_label,
 )
-from slaengine.report.model import MonthReport, SloMonth, month_end
+from slaengine.report.model import MonthReport, SloMonth
 from slaengine.report.summary import summarise
 from slaengine.report.theme import Theme
 
@@ -33,7 +34,7 @@ BUDGET_BARS_PER_BLOCK = 20
 
 
 def days_in(report: MonthReport) -> int:
-    return (month_end(report.month) - report.month).days
+    return (next_month(report.month) - report.month).days
 
 
 def status_chip(theme: Theme, status: str, size: float = 7.0) -> Drawing:
