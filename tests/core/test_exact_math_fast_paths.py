@@ -120,8 +120,8 @@ def test_quantiles_in_one_pass_equal_each_quantile_alone() -> None:
 
 
 def test_a_sketch_read_from_a_record_answers_as_the_sketch_written() -> None:
-    """from_state keeps the record's bins unparsed until used (the global view reads every
-    latency hour again at each flush): every reader sees the sketch that was written."""
+    """A sketch read back from its record (the global view reads every latency hour again at
+    each flush) answers, merges, changes and packs as the sketch written."""
     rng = random.Random(5)
     written = LatencySketch()
     for _ in range(2000):
