@@ -111,25 +111,27 @@ def run_batch(
     False.
     """
     result = BatchResult(SliEngine(config))
+    engine, invalid = result.engine, result.invalid
     on_applied = result.keep_resource if keep_resources else None
     sources = {kind: source_id(short_name, 0) for kind, short_name in SOURCE_NAMES.items()}
+    valid = 0
     with _cycle_collector_paused():
         for number, raw in iter_lines(path):
             message = read_message(raw)  # read once: its fields tell its kind
             kind = kind_of_event(message.document)
             outcome = apply_decoded(
-                result.engine,
+                engine,
                 decode_read(kind, message, now_ms),
                 sources[kind],
                 number,
                 on_applied=on_applied,
             )
-            for bad in outcome.invalid:
-                result.invalid[bad.reason] += 1
-            for rejected in outcome.rejected:
-                result.invalid[rejected.reason] += 1
-            result.valid += outcome.applied
-    result.engine.maintain(at_ms)
+            valid += outcome.applied
+            if outcome.invalid or outcome.rejected:
+                invalid.update(bad.reason for bad in outcome.invalid)
+                invalid.update(rejected.reason for rejected in outcome.rejected)
+    result.valid = valid
+    engine.maintain(at_ms)
     return result
 
 
