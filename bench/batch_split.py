@@ -1,11 +1,11 @@
 """Batch mode's critical path: ``slaengine compute`` and ``slaengine report`` over one event log,
-with the CPU of the main process and of the report's forecast process apart.
+with the CPU of the main process and of its helper process apart.
 
 ``bench/_batch.py`` (the batch rows of worker_vs_peers.py) times whole process trees; here each
 run is a fresh interpreter that runs the CLI in-process and reads ``RUSAGE_SELF`` (the main
-process: imports, the SLIs, the PDF) and ``RUSAGE_CHILDREN`` (the forecast process the report
-runs beside it) at the end. On two free cores the report's wall time is about the larger of
-the two.
+process: imports, the requests' SLIs, the PDF) and ``RUSAGE_CHILDREN`` (the helper process
+beside it: the orders', projections' and resources' SLIs, and the report's forecasts) at the
+end. On two free cores the wall time is about the larger of the two.
 
     python bench/batch_split.py /tmp/month.ndjson --month 2026-10 --runs 3
     (make the log with: slaengine generate --month 2026-10 --out /tmp/month.ndjson)
@@ -35,7 +35,7 @@ with contextlib.redirect_stdout(io.StringIO()):
 me, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 print(json.dumps({"code": code, "wall_s": time.perf_counter() - started,
                   "main_cpu_s": me.ru_utime + me.ru_stime,
-                  "forecast_cpu_s": children.ru_utime + children.ru_stime}))
+                  "helper_cpu_s": children.ru_utime + children.ru_stime}))
 """
 
 
@@ -75,7 +75,7 @@ def main() -> None:
         each = " / ".join(f"{run['main_cpu_s']:.2f}" for run in runs)
         print(
             f"{name:8} wall {medians['wall_s']:.2f} s, main process CPU {medians['main_cpu_s']:.2f}"
-            f" s (runs: {each}), forecast process CPU {medians['forecast_cpu_s']:.2f} s; "
+            f" s (runs: {each}), helper process CPU {medians['helper_cpu_s']:.2f} s; "
             f"load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from slaengine.events import Decoded, Event, InvalidElement, decode_message, element_offset
+from slaengine.events import MAX_BATCH, Decoded, Event, InvalidElement, decode_message
 from slaengine.sli.engine import SliEngine
 
 
@@ -75,20 +75,21 @@ def apply_decoded(
 ) -> Applied:
     """``apply_message`` of a message already decoded (batch mode reads each line's JSON once)."""
     events, invalid = decoded
-    outcome = Applied(invalid=invalid)
+    applied = 0
+    rejected: list[Rejected] = []
     apply = engine.apply
+    first = offset * MAX_BATCH  # element_offset(offset, 0)
     for index, event in events:
         try:
             if admit is not None and (refusal := admit(event)) is not None:
-                outcome.rejected.append(Rejected(index, event, "too_many_series", refusal))
+                rejected.append(Rejected(index, event, "too_many_series", refusal))
                 continue
-            position = element_offset(offset, index)
-            apply(event, source, position, processed_ms, appended_ms)
+            apply(event, source, first + index, processed_ms, appended_ms)
             if on_applied is not None:
-                on_applied(event, source, position)
-            outcome.applied += 1
+                on_applied(event, source, first + index)
+            applied += 1
         except Exception as err:  # noqa: BLE001 - one element's failure must not lose the others
-            outcome.rejected.append(
+            rejected.append(
                 Rejected(index, event, "internal_error", f"{type(err).__name__}: {err}", err)
             )
-    return outcome
+    return Applied(applied, invalid, rejected)

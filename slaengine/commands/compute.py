@@ -61,15 +61,17 @@ def parse_iso_ms(text: str, now: datetime | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slaengine.batch import run_batch
+    from slaengine.batch import helper_process, run_batch
     from slaengine.config import load_sla_config
     from slaengine.sli.results import evaluate_all
 
     config = load_sla_config(args.config)
     at_ms = parse_iso_ms(args.at) if args.at else None
-    result = run_batch(
-        args.events, config, now_ms=int(time.time() * 1000), at_ms=at_ms, keep_resources=False
-    )  # no forecast here
+    with helper_process() as helper:  # no forecast here: no resource events kept
+        now_ms = int(time.time() * 1000)
+        result = run_batch(
+            args.events, config, now_ms, at_ms=at_ms, keep_resources=False, helper=helper
+        )
     if at_ms is None:  # the end of the newest event's minute: every event is inside the windows
         newest = max(result.engine.watermarks.values(), default=None)
         at_ms = (newest // 60_000 + 1) * 60_000 if newest is not None else int(time.time() * 1000)

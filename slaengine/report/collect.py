@@ -10,14 +10,12 @@ exactly what ``slaengine compute`` shows for ``month:YYYY-MM``.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slaengine.batch import resource_events, run_batch
+from slaengine.batch import helper_process, resource_events, run_batch
 from slaengine.calendar import month_range
 from slaengine.config import SlaConfig, load_sla_config
 from slaengine.report.collect_definitions import describe_all
@@ -160,15 +158,17 @@ def build_month_report(
 
     The capacity forecasts run in a second process while this one computes the SLIs: they
     share no state, and the forecasting libraries' imports (~1.3 s of CPU) and fits then
-    cost no wall time on a machine with two cores.
+    cost no wall time on a machine with two cores. The same process then applies the
+    orders, projections and resources (``run_batch``'s helper) while this one applies the
+    requests.
     """
     config = load_sla_config(config_path)  # every section, the report's and forecasting's too
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     start_ms, end_ms = month_range(month.year, month.month, config.zone)
     ensure_started(month, start_ms, now_ms, config.timezone)  # before the slow part
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        capacity = pool.submit(capacity_of_log, events_path, config, now_ms, end_ms)
-        batch = run_batch(events_path, config, now_ms, keep_resources=False)
+    with helper_process() as helper:
+        capacity = helper.submit(capacity_of_log, events_path, config, now_ms, end_ms)
+        batch = run_batch(events_path, config, now_ms, keep_resources=False, helper=helper)
         if batch.invalid_total:
             log.warning(
                 "%s: %d invalid events skipped (%s)",

@@ -43,6 +43,9 @@ MINUTE_SKETCH_DAYS = 2  # latency percentiles are minute-exact for windows up to
 RETENTION_DAYS = 430  # 13+ past months and a 400-day daily history; older events are dropped
 
 SeriesKey = tuple[str, str]  # (slo name, source) — source = "<topic kind>:<partition>"
+# a (source, service)'s watermark clock, and per SLO its requests feed: the series, the good
+# status table, whether it is a latency SLO and whether an uptime one
+RequestRoute = tuple[str, list[tuple[SloSpec, SeriesKey, list[bool], bool, bool]]]
 
 
 class SliEngine:
@@ -69,9 +72,7 @@ class SliEngine:
                 table = [slo.is_good_status(code) if code >= 100 else False for code in range(600)]
                 self._request_slos[slo.service].append((slo, table))
         # per (source, service): its watermark clock and the series (SLO, key, table) it feeds
-        self._request_routes: dict[
-            tuple[str, str], tuple[str, list[tuple[SloSpec, SeriesKey, list[bool]]]]
-        ] = {}
+        self._request_routes: dict[tuple[str, str], RequestRoute] = {}
         self.series: dict[SeriesKey, dict[int, HourBucket]] = defaultdict(dict)
         # hours written and dropped from memory (``stored_record``): compacted ones, those that
         # still have minute counts (compacted later), and those to drop once taken
@@ -109,11 +110,11 @@ class SliEngine:
         events keep their order in one partition, in Kafka and in a file alike);
         order deadlines use one per source.
         """
-        previous = self.watermarks.get(clock, ts_ms)
-        if ts_ms > previous or clock not in self.watermarks:
-            self.watermarks[clock] = max(ts_ms, previous)
+        previous = self.watermarks.get(clock)
+        if previous is None or ts_ms > previous:
+            self.watermarks[clock] = ts_ms
             self.dirty_watermarks.add(clock)
-        return previous
+        return ts_ms if previous is None else previous
 
     def source_watermark(self, source: str) -> int | None:
         marks = [ts for clock, ts in self.watermarks.items() if clock.split("/", 1)[0] == source]
@@ -217,39 +218,43 @@ class SliEngine:
     def apply_request(self, event: RequestEvent, source: str, offset: int) -> None:
         route = self._request_routes.get((source, event.service))
         if route is None:
-            route = self._request_routes[(source, event.service)] = (
-                f"{source}/{event.service}",
-                [
-                    (slo, (slo.name, source), table)
-                    for slo, table in self._request_slos.get(event.service, ())
-                ],
-            )
+            route = self._request_route(source, event.service)
         clock, targets = route
         ts_ms = event.ts_ms
         watermark = self._advance(clock, ts_ms)
         # a late event counts in its own minute, in every window, while its hour is retained
-        if self._expired(ts_ms, watermark):
+        if watermark > ts_ms and self._expired(ts_ms, watermark):
             self.late_dropped += 1
             return
         hour = ts_ms // HOUR_MS
         minute = (ts_ms // MINUTE_MS) % 60
         series = self.series
-        for slo, key, good_status in targets:
-            hours = series[key]
-            bucket = hours.get(hour)
+        for slo, key, good_status, latency, uptime in targets:
+            bucket = series[key].get(hour)
             if bucket is None:
                 bucket = self._missing_bucket(slo, key, hour)
             if offset <= bucket.offset:
                 continue  # already applied before a crash/rebalance
-            if slo.sli == "latency":
+            if latency:
                 bucket.add(minute, event.latency_ms <= slo.threshold_ms)  # type: ignore[operator]
                 bucket.add_latency(minute, event.latency_ms)
             else:
                 bucket.add(minute, good_status[event.status])
-                if slo.sli == "uptime":
+                if uptime:
                     self._saw_request(slo.name, source, ts_ms)
             bucket.offset = offset
             self.dirty_buckets.add((slo.name, source, hour))
+
+    def _request_route(self, source: str, service: str) -> RequestRoute:
+        """A (source, service)'s watermark clock and the series its requests feed."""
+        route = self._request_routes[(source, service)] = (
+            f"{source}/{service}",
+            [
+                (slo, (slo.name, source), table, slo.sli == "latency", slo.sli == "uptime")
+                for slo, table in self._request_slos.get(service, ())
+            ],
+        )
+        return route
 
     def apply_projection(self, event: ProjectionEvent, source: str, offset: int) -> None:
         """A lag sample of a projection, recorded at its own event time like a request."""

@@ -1,4 +1,4 @@
-"""bench/batch_split.py tells the report's main process from its forecast process."""
+"""bench/batch_split.py tells the main process of compute and report from their helper process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from batch_split import CONFIG, measure
 from slaengine.synthetic import generate_events, plan_for_days
 
 
-def test_the_forecast_process_is_measured_apart_from_the_main_process(tmp_path: Path) -> None:
+def test_the_helper_process_is_measured_apart_from_the_main_process(tmp_path: Path) -> None:
     log = tmp_path / "events.ndjson"
     events = generate_events(plan_for_days(datetime(2026, 10, 3, tzinfo=UTC), 2, seed=1))
     log.write_text("".join(json.dumps(event) + "\n" for event in events))
@@ -28,6 +28,7 @@ def test_the_forecast_process_is_measured_apart_from_the_main_process(tmp_path: 
         ]
     )
 
-    assert compute["main_cpu_s"] > 0 and compute["forecast_cpu_s"] == 0
-    assert report["main_cpu_s"] > 0 and report["forecast_cpu_s"] > 0.1  # its imports alone
+    assert compute["main_cpu_s"] > 0 and compute["helper_cpu_s"] > 0  # orders, projections
+    # and the forecasts: their imports alone take more than a second
+    assert report["main_cpu_s"] > 0 and report["helper_cpu_s"] > compute["helper_cpu_s"] + 0.1
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from slaengine import batch as batch_mode
-from slaengine.batch import kind_of_event, resource_events, run_batch
-from slaengine.config import SlaConfig
+from slaengine.batch import helper_process, kind_of_event, resource_events, run_batch
+from slaengine.config import SlaConfig, load_sla_config
 from slaengine.events import source_id, source_name
 from slaengine.sli.engine import SliEngine
-from slaengine.sli.results import evaluate_window
+from slaengine.sli.results import evaluate_all, evaluate_window
 from slaengine.synthetic import generate_events, plan_for_days
 from streams.pipeline import Pipeline
 
@@ -111,8 +111,55 @@ def test_lines_with_a_word_are_found_across_chunk_edges_as_iter_lines_reads_them
     body = b"\n".join(lines[:300]) + b"\nlast resource line, no newline "
     log = tmp_path / "events.ndjson"
     log.write_bytes(gzip.compress(body) if compressed else body)
-    expected = [
-        line for _, line in batch_mode.iter_lines(log) if b"resource" in line or b"\\u" in line
+    expected = [  # with the numbers iter_lines gives them (run_batch's helper applies them)
+        (number, line)
+        for number, line in batch_mode.iter_lines(log)
+        if b"resource" in line or b"\\u" in line
     ]
     assert len(expected) > 5
     assert list(batch_mode.lines_containing(log, (b"resource", b"\\u"))) == expected
+
+
+def test_a_helper_process_applying_the_orders_and_projections_changes_no_result(
+    tmp_path: Path,
+) -> None:
+    # run_batch(helper=...) applies orders, projections and resources in a second process and
+    # loads its state back as changelog records: every count, SLI and kept resource must be
+    # those of the one-process run, whatever lines the log holds
+    config = load_sla_config(Path(batch_mode.__file__).parent / "data" / "slo.yaml")
+    lines = [
+        json.dumps(event).encode() for event in generate_events(plan_for_days(END, 3, seed=11))
+    ]
+    old, ts = '"2025-01-02T10:00:00Z"', '"2026-10-02T10:00:00Z"'  # past retention: late
+    lines[200:200] = [
+        *BAD_LINES,
+        b"",
+        b"   ",
+        b'{"ts": %s, "service": "orders-api", "endpoint": "GET /", "status": 200,'
+        b' "latency_ms": 5}' % old.encode(),
+        b'{"ts": %s, "projection": "OrderList", "lag_ms": 5}' % old.encode(),
+        b'{"ts": %s, "order\\u005fid": "o-escaped", "event": "created"}' % ts.encode(),
+        b'{"ts": %s, "order_id": "o-bad", "event": "lost"}' % ts.encode(),
+        b'{"ts": %s, "projection": "OrderList", "lag_ms": -1}' % ts.encode(),
+        b'[{"ts": %s, "order_id": "o-batch", "event": "created"}, {"service": "x"}]' % ts.encode(),
+        b'[{"ts": %s, "service": "orders-api", "endpoint": "GET /", "status": 503,'
+        b' "latency_ms": 900}, {"ts": %s, "order_id": "o-in-requests", "event": "created"}]'
+        % (ts.encode(), ts.encode()),
+        b'{"ts": %s, "resource": "disk", "value": 1, "capacity": 2}' % ts.encode(),
+    ]
+    log = tmp_path / "events.ndjson"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    for at_ms in (None, NOW_MS - 30 * 3_600_000):
+        alone = run_batch(log, config, NOW_MS, at_ms)
+        with helper_process() as helper:
+            helped = run_batch(log, config, NOW_MS, at_ms, helper=helper)
+        assert helped.valid == alone.valid > 10_000
+        assert helped.invalid == alone.invalid and alone.invalid_total >= len(BAD_LINES) + 4
+        assert helped.resources == alone.resources and len(alone.resources) > 10
+        for engine in (alone.engine, helped.engine):
+            assert engine.late_dropped == 2 and engine.applied_events == alone.valid
+        assert helped.engine.watermarks == alone.engine.watermarks
+        for at in (at_ms or NOW_MS, NOW_MS - 50 * 3_600_000):
+            rows = [row.to_json() for row in evaluate_all(helped.engine, at)]
+            assert rows == [row.to_json() for row in evaluate_all(alone.engine, at)]
+            assert len(rows) > 30
