@@ -134,8 +134,17 @@ def exposition(registry: CollectorRegistry, every_window: bool = False) -> bytes
 @dataclass
 class _Rendered:
     key: tuple[object, ...]
-    families: list[Metric]
     text: bytes
+    headers: list[Metric]  # every family, without samples (names and help)
+    parts: list[_SloPart]
+
+    @property
+    def families(self) -> list[Metric]:
+        """Every family with the SLOs' samples one SLO after the other (for ``collect``: the
+        exposition takes the text)."""
+        for i, family in enumerate(self.headers):
+            family.samples = [sample for part in self.parts for sample in part.families[i].samples]
+        return self.headers
 
 
 @dataclass
@@ -232,14 +241,13 @@ class SliCollector(Collector):
     def _assembled(
         self, key: tuple[object, ...], parts: list[_SloPart], now_ms: int, every: bool
     ) -> _Rendered:
-        """Every family with the SLOs' samples one SLO after the other, and its text."""
+        """The text of every family with the SLOs' samples one SLO after the other."""
         families = self._families(set(), now_ms, every)  # empty: the families' names and help
         text = []
         for i, family in enumerate(families):
-            family.samples = [sample for part in parts for sample in part.families[i].samples]
             text.append(_header_text(family))
             text += (part.texts[i] for part in parts)
-        return _Rendered(key, families, "".join(text).encode("utf-8"))
+        return _Rendered(key, "".join(text).encode("utf-8"), families, parts)
 
     def results(
         self, owned: set[str], now_ms: int, every: bool
@@ -557,17 +565,30 @@ def _header_text(family: Metric) -> str:
 
 
 def _samples_text(family: Metric) -> str:
-    out = []
-    for sample in encodable(family).samples:
-        labels = ",".join(
-            f'{key}="{_escaped_value(value)}"' for key, value in sorted(sample.labels.items())
+    return "".join(
+        f"{_sample_prefix(sample.name, sample.labels)}{floatToGoString(sample.value)}\n"
+        for sample in family.samples
+    )
+
+
+# a sample's name and labels as written, e.g. 'name{slo="a",window="5m"} ': the same ones
+# come back at every render (SLOs × windows), building one sorts and escapes its labels
+_SAMPLE_PREFIXES: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+MAX_SAMPLE_PREFIXES = 100_000
+
+
+def _sample_prefix(name: str, labels: dict[str, str]) -> str:
+    key = (name, tuple(labels.items()))
+    prefix = _SAMPLE_PREFIXES.get(key)
+    if prefix is None:
+        if len(_SAMPLE_PREFIXES) >= MAX_SAMPLE_PREFIXES:
+            _SAMPLE_PREFIXES.clear()
+        text = ",".join(
+            f'{label}="{_escaped_value(_encodable_value(value))}"'
+            for label, value in sorted(labels.items())
         )
-        out.append(
-            f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n"
-            if labels
-            else f"{sample.name} {floatToGoString(sample.value)}\n"
-        )
-    return "".join(out)
+        prefix = _SAMPLE_PREFIXES[key] = f"{name}{{{text}}} " if text else f"{name} "
+    return prefix
 
 
 def _escaped_value(value: str) -> str:
@@ -585,6 +606,11 @@ def encodable(metric: Metric) -> Metric:
                 ]
                 return metric
     return metric
+
+
+def _encodable_value(text: str) -> str:
+    """``text`` as ``encodable`` exports it."""
+    return text if text.isascii() or _encodes(text) else _escaped(text)
 
 
 def _encodes(text: str) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 from slaengine.calendar import month_range
@@ -77,19 +78,24 @@ def evaluate_range(
     end_ms: int,
     now_ms: int,
     include_late: bool = False,
-    recent_burn: float | None = None,
+    recent_burn: float | Callable[[], float] | None = None,
     percentiles_ms: list[float | None] | None = None,
     closed: bool = False,
     whole_hours: WholeHours | None = None,
+    counted: tuple[int, int] | None = None,
 ) -> SloWindowResult:
-    """One window's numbers; a ``closed`` period (a past month) is only met or breached."""
-    good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
+    """One window's numbers; a ``closed`` period (a past month) is only met or breached.
+    ``recent_burn`` (a callable: asked only when the status depends on it) and ``counted``
+    (good, total) when the caller has them already."""
+    if counted is None:
+        counted = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
+    good, total = counted
     budget = ErrorBudget(slo.exact_objective, good, total)
     if closed and budget.has_data:
         status = budget.final_status()
     else:
         if recent_burn is None:
-            recent_burn = recent_burn_rate(engine, slo, now_ms, whole_hours)
+            recent_burn = partial(recent_burn_rate, engine, slo, now_ms, whole_hours)
         status = budget.status(recent_burn)
     percentiles: dict[str, float | None] = {}
     if slo.sli in SKETCH_SLIS:
@@ -121,7 +127,7 @@ def evaluate_window(
     slo: SloSpec,
     window: str,
     now_ms: int,
-    recent_burn: float | None = None,
+    recent_burn: float | Callable[[], float] | None = None,
     whole_hours: WholeHours | None = None,
 ) -> SloWindowResult:
     """One named window: a rolling duration or the current calendar month."""
@@ -174,7 +180,8 @@ def evaluate_windows(
     ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``)."""
     if whole_hours is None:
         whole_hours = {}
-    recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
+    # asked once, and only if a window's status depends on it
+    recent = cache(partial(recent_burn_rate, engine, slo, now_ms, whole_hours))
     if windows is None:
         windows = windows_for(slo)
     rolling = {
@@ -182,6 +189,7 @@ def evaluate_windows(
         for w in windows
         if w != CALENDAR_MONTH
     }
+    counted = query.rolling_counts(engine, slo, rolling, now_ms, whole_hours)
     shared = (
         query.rolling_percentiles(engine, slo, rolling, QUANTILES, closed_hours)
         if slo.sli in SKETCH_SLIS
@@ -202,6 +210,7 @@ def evaluate_windows(
                     recent_burn=recent,
                     percentiles_ms=shared.get(window),
                     whole_hours=whole_hours,
+                    counted=counted[window],
                 )
             )
     return rows
