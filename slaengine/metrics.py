@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from slaengine.config import SloSpec
+from slaengine.config import CALENDAR_MONTH, SloSpec
 from slaengine.durations import format_duration, parse_duration
 from slaengine.events import SOURCE_NAMES, source_name
 from slaengine.resources import data_path
@@ -73,10 +74,18 @@ class ExportedWindows:
 
     def evaluated(self) -> list[str]:
         """The windows evaluated whole (counts and percentiles)."""
-        return _unique([self.own, *(window for _, window in self.read)], leave_out=set())
+        return list(self._evaluated)
 
     def burn_rate_only(self) -> list[str]:
-        return _unique(self.alerting, leave_out=set(self.evaluated()))
+        return list(self._burn_rate_only)
+
+    @cached_property
+    def _evaluated(self) -> tuple[str, ...]:  # asked for every SLO at every render
+        return tuple(_unique([self.own, *(window for _, window in self.read)], leave_out=set()))
+
+    @cached_property
+    def _burn_rate_only(self) -> tuple[str, ...]:
+        return tuple(_unique(self.alerting, leave_out=set(self._evaluated)))
 
 
 def exported_windows(
@@ -272,16 +281,18 @@ class SliCollector(Collector):
                     self.engine, slo, now_ms, windows, whole_hours, closed_hours
                 )
                 continue
-            rows += evaluate_windows(
-                self.engine, slo, now_ms, exported.evaluated(), whole_hours, closed_hours
-            )
-            ranges = {
+            evaluated, burn_rate_only = exported.evaluated(), exported.burn_rate_only()
+            ranges = {  # counted together: each hour read once for all of them
                 window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
-                for window in exported.burn_rate_only()
+                for window in (*evaluated, *burn_rate_only)
+                if window != CALENDAR_MONTH
             }
-            objective = slo.exact_objective
             counted = query.rolling_counts(self.engine, slo, ranges, now_ms, whole_hours)
-            for window in ranges:
+            rows += evaluate_windows(
+                self.engine, slo, now_ms, evaluated, whole_hours, closed_hours, counted
+            )
+            objective = slo.exact_objective
+            for window in burn_rate_only:
                 good, total = counted[window]
                 burn_rates.append((slo, window, ErrorBudget(objective, good, total).burn_rate))
         return rows, burn_rates

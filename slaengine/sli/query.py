@@ -50,11 +50,12 @@ def slo_rolling_range(slo: SloSpec, window: timedelta, now_ms: int) -> tuple[int
 
 def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] | None:
     """Minutes [first, end) of the bucket inside [start_ms, end_ms), or None."""
-    lo = max(start_ms, bucket.start_ms)
-    hi = min(end_ms, bucket.start_ms + HOUR_MS)
+    bucket_start = bucket.hour * HOUR_MS
+    lo = max(bucket_start, start_ms)
+    hi = min(end_ms, bucket_start + HOUR_MS)
     if lo >= hi:
         return None
-    return (lo - bucket.start_ms) // MINUTE_MS, -(-(hi - bucket.start_ms) // MINUTE_MS)
+    return (lo - bucket_start) // MINUTE_MS, -(-(hi - bucket_start) // MINUTE_MS)
 
 
 def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[HourBucket]:
@@ -108,6 +109,11 @@ def event_counts(
     return good, total
 
 
+# (hour, first minute, end minute) -> uptime slices of that part of the hour, for the windows of
+# one evaluation (they share their end: the current hour's part is the same for most of them)
+PartSlices = dict[tuple[int, int, int], tuple[int, int, int]]
+
+
 def uptime_counts(
     engine: SliEngine,
     slo: SloSpec,
@@ -115,6 +121,7 @@ def uptime_counts(
     end_ms: int,
     now_ms: int | None = None,
     whole_hours: WholeHourSlices | None = None,
+    parts: PartSlices | None = None,
 ) -> tuple[int, int]:
     """(good minutes, counted minutes) of one-minute slices in [start_ms, end_ms) (up to
     ``now_ms``).
@@ -123,7 +130,8 @@ def uptime_counts(
     every minute without requests from the minute of the first request ever seen
     (for this SLO) up to the window end counts as up/down; before it nothing counts.
     ``whole_hours`` (for one SLO, see ``whole_hour_slices``) lets several windows, and
-    several evaluations, judge each whole hour once.
+    several evaluations, judge each whole hour once; ``parts`` (one evaluation's, same state)
+    each part of an hour.
     """
     end_ms = _until_now(end_ms, now_ms, closed_minutes=True)
     good = bad = traffic = 0
@@ -136,6 +144,12 @@ def uptime_counts(
             continue
         if whole_hours is not None and span == (0, MINUTES_PER_HOUR):
             slices = whole_hour_slices(buckets, ratio, whole_hours)
+        elif parts is not None:
+            part = (buckets[0].hour, *span)
+            held = parts.get(part)
+            slices = parts[part] = (
+                held if held is not None else merged_slices(buckets, ratio, *span)
+            )
         else:
             slices = merged_slices(buckets, ratio, *span)
         g, b, t = slices
@@ -159,9 +173,10 @@ def counts(
     include_late: bool = False,
     now_ms: int | None = None,
     whole_hours: WholeHourSlices | None = None,
+    parts: PartSlices | None = None,
 ) -> tuple[int, int]:
     if slo.sli == "uptime":
-        return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours)
+        return uptime_counts(engine, slo, start_ms, end_ms, now_ms, whole_hours, parts)
     return event_counts(engine, slo, start_ms, end_ms, include_late, now_ms)
 
 
@@ -179,8 +194,11 @@ def rolling_counts(
     it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
     """
     if slo.sli in ("uptime", "fulfillment") or not windows:
+        parts: PartSlices = {}
         return {
-            name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
+            name: counts(
+                engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours, parts=parts
+            )
             for name, (start, end) in windows.items()
         }
     end = _until_now(max(end for _, end in windows.values()), now_ms)

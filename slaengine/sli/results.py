@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache, partial
+from functools import lru_cache, partial
 from typing import Any
 
 from slaengine.calendar import month_range
@@ -47,6 +47,7 @@ class SloWindowResult:
         return row
 
 
+@lru_cache(maxsize=4096)  # the windows of a render share their end and often their start
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
@@ -174,14 +175,22 @@ def evaluate_windows(
     windows: Sequence[str] | None = None,
     whole_hours: WholeHours | None = None,
     closed_hours: query.ClosedHourSketches | None = None,
+    counted: dict[str, tuple[int, int]] | None = None,
 ) -> list[SloWindowResult]:
     """Every standard window of one SLO (or the ``windows`` named), sharing the work the
     windows have in common (``whole_hours``: pass one to share it with more queries;
-    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``)."""
+    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``;
+    ``counted``: ``query.rolling_counts`` of these rolling windows and maybe more, at ``now_ms``,
+    when the caller counted them together with others)."""
     if whole_hours is None:
         whole_hours = {}
-    # asked once, and only if a window's status depends on it
-    recent = cache(partial(recent_burn_rate, engine, slo, now_ms, whole_hours))
+    asked: list[float] = []
+
+    def recent() -> float:  # asked once, and only if a window's status depends on it
+        if not asked:
+            asked.append(recent_burn_rate(engine, slo, now_ms, whole_hours))
+        return asked[0]
+
     if windows is None:
         windows = windows_for(slo)
     rolling = {
@@ -189,7 +198,8 @@ def evaluate_windows(
         for w in windows
         if w != CALENDAR_MONTH
     }
-    counted = query.rolling_counts(engine, slo, rolling, now_ms, whole_hours)
+    if counted is None:
+        counted = query.rolling_counts(engine, slo, rolling, now_ms, whole_hours)
     shared = (
         query.rolling_percentiles(engine, slo, rolling, QUANTILES, closed_hours)
         if slo.sli in SKETCH_SLIS

@@ -222,17 +222,14 @@ class BinCounts:
         the first bin whose running count (the zero bin first) exceeds q × (count − 1); None
         when empty."""
         assert list(qs) == sorted(qs), "quantiles are read in one ascending pass"
-        running = np.cumsum(self.counts)
+        running = self.counts.cumsum()
         count = self.zero_count + int(running[-1])
         if count == 0:
             return [None] * len(qs)
-        running += self.zero_count
-        found: list[float | None] = []
-        for q in qs:
-            rank = q * (count - 1)
-            if self.zero_count > rank:
-                found.append(0.0)
-                continue
-            index = int(np.searchsorted(running, rank, side="right"))
-            found.append(float(_MAPPING.value(self.lowest_key + index)))
-        return found
+        running += self.zero_count  # exact integers, compared with each float rank
+        ranks = [q * (count - 1) for q in qs]
+        indexes = running.searchsorted(ranks, side="right").tolist()
+        return [
+            0.0 if self.zero_count > rank else float(_MAPPING.value(self.lowest_key + index))
+            for rank, index in zip(ranks, indexes, strict=True)
+        ]
