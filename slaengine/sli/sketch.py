@@ -60,26 +60,33 @@ class LatencySketch:
 
     @property
     def bins(self) -> dict[int, int]:
-        """The bins, writable: a packed sketch is unpacked."""
-        self._state = None
+        """The bins, writable: a packed sketch is unpacked, a sketch read from a record parsed."""
         if self._bins is None:
-            assert self._packed is not None
-            self._bins = dict(zip(*self._packed, strict=True))
+            if self._packed is not None:
+                self._bins = dict(zip(*self._packed, strict=True))
+            else:  # read from a record: not parsed until used
+                assert self._state is not None
+                self._bins = dict(zip(self._state[1::2], self._state[2::2], strict=True))
             self._packed = None
+        self._state = None
         return self._bins
 
     def items(self) -> Iterable[tuple[int, int]]:
         """(key, count) of every bin, read-only (a packed sketch stays packed)."""
         if self._bins is not None:
             return self._bins.items()
-        assert self._packed is not None
-        return zip(*self._packed, strict=True)
+        if self._packed is not None:
+            return zip(*self._packed, strict=True)
+        assert self._state is not None
+        return zip(self._state[1::2], self._state[2::2], strict=True)
 
     @property
     def packed(self) -> bool:
         return self._packed is not None
 
     def pack(self) -> None:
+        if self._bins is None and self._packed is None:
+            self._bins = self.bins
         if self._bins is not None:
             keys = sorted(self._bins)
             counts = [self._bins[key] for key in keys]
@@ -93,6 +100,8 @@ class LatencySketch:
 
     def add_key(self, key: int | None) -> None:
         """Count one value of bin ``key`` (``bin_key``: computed once for several sketches)."""
+        if self._bins is None and self._packed is None:
+            self._bins = self.bins  # read from a record: parsed before its list is let go
         self.count += 1
         self._state = None
         if key is None:
@@ -149,6 +158,13 @@ class LatencySketch:
                 )
                 sketch.count += sum(counts)
                 return sketch
+            if not packed and len(keys) == len(counts):
+                # the bins stay in the record's list until used: the global view reads every
+                # minute sketch of a latency hour again at each flush, a scrape uses a few
+                sketch = cls(None, state[0])
+                sketch._bins, sketch._state = None, state
+                sketch.count += sum(counts)
+                return sketch
             sketch = cls(dict(zip(keys, counts, strict=True)), state[0])
         if packed:
             sketch.pack()
@@ -187,8 +203,13 @@ class BinCounts:
                 return
             keys = np.fromiter(sketch._bins.keys(), np.int64, size)
             counts = np.fromiter(sketch._bins.values(), np.int64, size)
+        elif sketch._packed is None:  # read from a record, not parsed
+            assert sketch._state is not None
+            if len(sketch._state) < 3:
+                return
+            keys = np.array(sketch._state[1::2], np.int64)
+            counts = np.array(sketch._state[2::2], np.int64)
         else:
-            assert sketch._packed is not None
             packed_keys, packed_counts = sketch._packed
             if not packed_keys:
                 return

@@ -200,3 +200,29 @@ def test_a_status_asks_the_recent_burn_rate_only_when_it_decides() -> None:
     assert asked == [1]
     assert ErrorBudget(Fraction(99, 100), 992, 1000).status(lambda: 0.5) == "met"
     assert ErrorBudget(Fraction(99, 100), 992, 1000).status(2.0) == "at-risk"
+
+
+def test_a_sketch_read_from_a_record_is_parsed_only_when_used() -> None:
+    """The global view reads every minute sketch of a latency hour again at each flush and a
+    scrape sums a few of them: a sketch read from a record keeps the record's list (written
+    back as it is, never modified) and answers from it until it changes."""
+    rng = random.Random(9)
+    written = LatencySketch()
+    for _ in range(500):
+        written.add(rng.choice([0.001, rng.lognormvariate(4, 1.2)]))
+    record = json.dumps(written.to_state())
+    state = json.loads(record)
+    read = LatencySketch.from_state(state)
+    assert read.to_state() is state and read.count == written.count
+    qs = (0.5, 0.95, 0.99)
+    summed = BinCounts()
+    summed.add(read)
+    assert summed.quantiles(qs) == read.quantiles(qs) == written.quantiles(qs)
+    assert dict(read.items()) == written.bins and read.to_state() is state  # still unparsed
+    read.add(250.0)
+    written.add(250.0)
+    assert read.to_state() == written.to_state() and read.to_state() is not state
+    assert state == json.loads(record)
+    packed = LatencySketch.from_state(json.loads(record))
+    packed.pack()
+    assert packed.packed and packed.quantiles(qs) == LatencySketch.from_state(state).quantiles(qs)
