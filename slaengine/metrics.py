@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from slaengine.config import SloSpec
+from slaengine.config import CALENDAR_MONTH, SloSpec
 from slaengine.durations import format_duration, parse_duration
 from slaengine.events import SOURCE_NAMES, source_name
 from slaengine.resources import data_path
@@ -73,10 +74,18 @@ class ExportedWindows:
 
     def evaluated(self) -> list[str]:
         """The windows evaluated whole (counts and percentiles)."""
-        return _unique([self.own, *(window for _, window in self.read)], leave_out=set())
+        return list(self._evaluated)
 
     def burn_rate_only(self) -> list[str]:
-        return _unique(self.alerting, leave_out=set(self.evaluated()))
+        return list(self._burn_rate_only)
+
+    @cached_property
+    def _evaluated(self) -> tuple[str, ...]:  # asked for every SLO at every render
+        return tuple(_unique([self.own, *(window for _, window in self.read)], leave_out=set()))
+
+    @cached_property
+    def _burn_rate_only(self) -> tuple[str, ...]:
+        return tuple(_unique(self.alerting, leave_out=set(self._evaluated)))
 
 
 def exported_windows(
@@ -134,8 +143,17 @@ def exposition(registry: CollectorRegistry, every_window: bool = False) -> bytes
 @dataclass
 class _Rendered:
     key: tuple[object, ...]
-    families: list[Metric]
     text: bytes
+    headers: list[Metric]  # every family, without samples (names and help)
+    parts: list[_SloPart]
+
+    @property
+    def families(self) -> list[Metric]:
+        """Every family with the SLOs' samples one SLO after the other (for ``collect``: the
+        exposition takes the text)."""
+        for i, family in enumerate(self.headers):
+            family.samples = [sample for part in self.parts for sample in part.families[i].samples]
+        return self.headers
 
 
 @dataclass
@@ -232,14 +250,13 @@ class SliCollector(Collector):
     def _assembled(
         self, key: tuple[object, ...], parts: list[_SloPart], now_ms: int, every: bool
     ) -> _Rendered:
-        """Every family with the SLOs' samples one SLO after the other, and its text."""
+        """The text of every family with the SLOs' samples one SLO after the other."""
         families = self._families(set(), now_ms, every)  # empty: the families' names and help
         text = []
         for i, family in enumerate(families):
-            family.samples = [sample for part in parts for sample in part.families[i].samples]
             text.append(_header_text(family))
             text += (part.texts[i] for part in parts)
-        return _Rendered(key, families, "".join(text).encode("utf-8"))
+        return _Rendered(key, "".join(text).encode("utf-8"), families, parts)
 
     def results(
         self, owned: set[str], now_ms: int, every: bool
@@ -264,16 +281,18 @@ class SliCollector(Collector):
                     self.engine, slo, now_ms, windows, whole_hours, closed_hours
                 )
                 continue
-            rows += evaluate_windows(
-                self.engine, slo, now_ms, exported.evaluated(), whole_hours, closed_hours
-            )
-            ranges = {
+            evaluated, burn_rate_only = exported.evaluated(), exported.burn_rate_only()
+            ranges = {  # counted together: each hour read once for all of them
                 window: query.slo_rolling_range(slo, parse_duration(window), now_ms)
-                for window in exported.burn_rate_only()
+                for window in (*evaluated, *burn_rate_only)
+                if window != CALENDAR_MONTH
             }
-            objective = slo.exact_objective
             counted = query.rolling_counts(self.engine, slo, ranges, now_ms, whole_hours)
-            for window in ranges:
+            rows += evaluate_windows(
+                self.engine, slo, now_ms, evaluated, whole_hours, closed_hours, counted
+            )
+            objective = slo.exact_objective
+            for window in burn_rate_only:
                 good, total = counted[window]
                 burn_rates.append((slo, window, ErrorBudget(objective, good, total).burn_rate))
         return rows, burn_rates
@@ -557,17 +576,30 @@ def _header_text(family: Metric) -> str:
 
 
 def _samples_text(family: Metric) -> str:
-    out = []
-    for sample in encodable(family).samples:
-        labels = ",".join(
-            f'{key}="{_escaped_value(value)}"' for key, value in sorted(sample.labels.items())
+    return "".join(
+        f"{_sample_prefix(sample.name, sample.labels)}{floatToGoString(sample.value)}\n"
+        for sample in family.samples
+    )
+
+
+# a sample's name and labels as written, e.g. 'name{slo="a",window="5m"} ': the same ones
+# come back at every render (SLOs × windows), building one sorts and escapes its labels
+_SAMPLE_PREFIXES: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+MAX_SAMPLE_PREFIXES = 100_000
+
+
+def _sample_prefix(name: str, labels: dict[str, str]) -> str:
+    key = (name, tuple(labels.items()))
+    prefix = _SAMPLE_PREFIXES.get(key)
+    if prefix is None:
+        if len(_SAMPLE_PREFIXES) >= MAX_SAMPLE_PREFIXES:
+            _SAMPLE_PREFIXES.clear()
+        text = ",".join(
+            f'{label}="{_escaped_value(_encodable_value(value))}"'
+            for label, value in sorted(labels.items())
         )
-        out.append(
-            f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n"
-            if labels
-            else f"{sample.name} {floatToGoString(sample.value)}\n"
-        )
-    return "".join(out)
+        prefix = _SAMPLE_PREFIXES[key] = f"{name}{{{text}}} " if text else f"{name} "
+    return prefix
 
 
 def _escaped_value(value: str) -> str:
@@ -585,6 +617,11 @@ def encodable(metric: Metric) -> Metric:
                 ]
                 return metric
     return metric
+
+
+def _encodable_value(text: str) -> str:
+    """``text`` as ``encodable`` exports it."""
+    return text if text.isascii() or _encodes(text) else _escaped(text)
 
 
 def _encodes(text: str) -> bool:

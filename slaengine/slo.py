@@ -9,6 +9,7 @@ intact (no bad events) or exhausted — never NaN or Inf.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -117,19 +118,22 @@ class ErrorBudget:
         objective = self._objective
         return good * total_den * objective.denominator >= objective.numerator * total * good_den
 
-    def status(self, recent_burn_rate: float = 0.0) -> str:
+    def status(self, recent_burn_rate: float | Callable[[], float] = 0.0) -> str:
         """met / at-risk / breached / no-data.
 
         At-risk: still met, but less than a quarter of the budget is left and
         the recent burn rate (last day) would spend the rest before the period ends.
+        A callable ``recent_burn_rate`` is asked only then (it costs a query).
         """
         if not self.has_data:
             return "no-data"
         if not self.met:
             return "breached"
         left, of = self._remaining
-        if Fraction(left, of) < AT_RISK_BUDGET_REMAINING and recent_burn_rate > 1.0:
-            return "at-risk"
+        if Fraction(left, of) < AT_RISK_BUDGET_REMAINING:
+            recent = recent_burn_rate() if callable(recent_burn_rate) else recent_burn_rate
+            if recent > 1.0:
+                return "at-risk"
         return "met"
 
     def final_status(self) -> str:

@@ -111,19 +111,30 @@ class HourBucket:
     def sketch_between(self, first_minute: int, end_minute: int) -> LatencySketch | None:
         """Latency sketch of minutes [first, end): minute-exact while minute sketches are kept,
         else the hour's sketch when the part covers at least half the hour (nearest hour)."""
+        parts = self.sketches_between(first_minute, end_minute)
+        if parts is None or len(parts) == 1:
+            return None if parts is None else parts[0]
+        merged = LatencySketch()
+        for sketch in parts:
+            merged.merge(sketch)
+        return merged
+
+    def sketches_between(self, first_minute: int, end_minute: int) -> list[LatencySketch] | None:
+        """The sketches whose sum is ``sketch_between``'s (not to be modified): the hour's, or
+        the minute sketches of the part; None where it has none."""
         if self.sketch is None:
             return None
         if first_minute <= 0 and end_minute >= MINUTES_PER_HOUR:
-            return self.sketch
+            return [self.sketch]
         if self.minute_sketches is None:
-            return self.sketch if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR else None
+            return [self.sketch] if 2 * (end_minute - first_minute) >= MINUTES_PER_HOUR else None
         if all(first_minute <= minute < end_minute for minute in self.minute_sketches):
-            return self.sketch  # the part holds every latency of the hour (e.g. the current hour)
-        merged = LatencySketch()
-        for minute, sketch in self.minute_sketches.items():
-            if first_minute <= minute < end_minute:
-                merged.merge(sketch)
-        return merged
+            return [self.sketch]  # the part holds every latency of the hour (the current hour)
+        return [
+            sketch
+            for minute, sketch in self.minute_sketches.items()
+            if first_minute <= minute < end_minute
+        ]
 
     def uptime_slices(
         self, ratio: Fraction, first_minute: int = 0, end_minute: int = MINUTES_PER_HOUR

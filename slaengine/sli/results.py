@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any
 
 from slaengine.calendar import month_range
@@ -46,6 +47,7 @@ class SloWindowResult:
         return row
 
 
+@lru_cache(maxsize=4096)  # the windows of a render share their end and often their start
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
@@ -77,19 +79,24 @@ def evaluate_range(
     end_ms: int,
     now_ms: int,
     include_late: bool = False,
-    recent_burn: float | None = None,
+    recent_burn: float | Callable[[], float] | None = None,
     percentiles_ms: list[float | None] | None = None,
     closed: bool = False,
     whole_hours: WholeHours | None = None,
+    counted: tuple[int, int] | None = None,
 ) -> SloWindowResult:
-    """One window's numbers; a ``closed`` period (a past month) is only met or breached."""
-    good, total = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
+    """One window's numbers; a ``closed`` period (a past month) is only met or breached.
+    ``recent_burn`` (a callable: asked only when the status depends on it) and ``counted``
+    (good, total) when the caller has them already."""
+    if counted is None:
+        counted = query.counts(engine, slo, start_ms, end_ms, include_late, now_ms, whole_hours)
+    good, total = counted
     budget = ErrorBudget(slo.exact_objective, good, total)
     if closed and budget.has_data:
         status = budget.final_status()
     else:
         if recent_burn is None:
-            recent_burn = recent_burn_rate(engine, slo, now_ms, whole_hours)
+            recent_burn = partial(recent_burn_rate, engine, slo, now_ms, whole_hours)
         status = budget.status(recent_burn)
     percentiles: dict[str, float | None] = {}
     if slo.sli in SKETCH_SLIS:
@@ -121,7 +128,7 @@ def evaluate_window(
     slo: SloSpec,
     window: str,
     now_ms: int,
-    recent_burn: float | None = None,
+    recent_burn: float | Callable[[], float] | None = None,
     whole_hours: WholeHours | None = None,
 ) -> SloWindowResult:
     """One named window: a rolling duration or the current calendar month."""
@@ -168,13 +175,22 @@ def evaluate_windows(
     windows: Sequence[str] | None = None,
     whole_hours: WholeHours | None = None,
     closed_hours: query.ClosedHourSketches | None = None,
+    counted: dict[str, tuple[int, int]] | None = None,
 ) -> list[SloWindowResult]:
     """Every standard window of one SLO (or the ``windows`` named), sharing the work the
     windows have in common (``whole_hours``: pass one to share it with more queries;
-    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``)."""
+    ``closed_hours``: one kept per SLO across evaluations, see ``query.rolling_percentiles``;
+    ``counted``: ``query.rolling_counts`` of these rolling windows and maybe more, at ``now_ms``,
+    when the caller counted them together with others)."""
     if whole_hours is None:
         whole_hours = {}
-    recent = recent_burn_rate(engine, slo, now_ms, whole_hours)
+    asked: list[float] = []
+
+    def recent() -> float:  # asked once, and only if a window's status depends on it
+        if not asked:
+            asked.append(recent_burn_rate(engine, slo, now_ms, whole_hours))
+        return asked[0]
+
     if windows is None:
         windows = windows_for(slo)
     rolling = {
@@ -182,6 +198,8 @@ def evaluate_windows(
         for w in windows
         if w != CALENDAR_MONTH
     }
+    if counted is None:
+        counted = query.rolling_counts(engine, slo, rolling, now_ms, whole_hours)
     shared = (
         query.rolling_percentiles(engine, slo, rolling, QUANTILES, closed_hours)
         if slo.sli in SKETCH_SLIS
@@ -202,6 +220,7 @@ def evaluate_windows(
                     recent_burn=recent,
                     percentiles_ms=shared.get(window),
                     whole_hours=whole_hours,
+                    counted=counted[window],
                 )
             )
     return rows

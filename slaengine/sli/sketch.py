@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
+import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
 RELATIVE_ACCURACY = 0.01
@@ -59,26 +60,33 @@ class LatencySketch:
 
     @property
     def bins(self) -> dict[int, int]:
-        """The bins, writable: a packed sketch is unpacked."""
-        self._state = None
+        """The bins, writable: a packed sketch is unpacked, a sketch read from a record parsed."""
         if self._bins is None:
-            assert self._packed is not None
-            self._bins = dict(zip(*self._packed, strict=True))
+            if self._packed is not None:
+                self._bins = dict(zip(*self._packed, strict=True))
+            else:  # read from a record: not parsed until used
+                assert self._state is not None
+                self._bins = dict(zip(self._state[1::2], self._state[2::2], strict=True))
             self._packed = None
+        self._state = None
         return self._bins
 
     def items(self) -> Iterable[tuple[int, int]]:
         """(key, count) of every bin, read-only (a packed sketch stays packed)."""
         if self._bins is not None:
             return self._bins.items()
-        assert self._packed is not None
-        return zip(*self._packed, strict=True)
+        if self._packed is not None:
+            return zip(*self._packed, strict=True)
+        assert self._state is not None
+        return zip(self._state[1::2], self._state[2::2], strict=True)
 
     @property
     def packed(self) -> bool:
         return self._packed is not None
 
     def pack(self) -> None:
+        if self._bins is None and self._packed is None:
+            self._bins = self.bins
         if self._bins is not None:
             keys = sorted(self._bins)
             counts = [self._bins[key] for key in keys]
@@ -92,6 +100,8 @@ class LatencySketch:
 
     def add_key(self, key: int | None) -> None:
         """Count one value of bin ``key`` (``bin_key``: computed once for several sketches)."""
+        if self._bins is None and self._packed is None:
+            self._bins = self.bins  # read from a record: parsed before its list is let go
         self.count += 1
         self._state = None
         if key is None:
@@ -115,28 +125,10 @@ class LatencySketch:
         return self.quantiles((q,))[0]
 
     def quantiles(self, qs: Sequence[float]) -> list[float | None]:
-        """``quantile`` of each of ``qs`` (ascending), in one pass over the sorted bins."""
-        assert list(qs) == sorted(qs), "quantiles are read in one ascending pass"
-        if self.count == 0:
-            return [None] * len(qs)
-        found: list[float | None] = []
-        ranks = iter(q * (self.count - 1) for q in qs)
-        rank = next(ranks, None)
-        seen = self.zero_count
-        while rank is not None and seen > rank:
-            found.append(0.0)
-            rank = next(ranks, None)
-        key = 0
-        bins = sorted(self._bins.items()) if self._bins is not None else self.items()
-        for key, count in bins:
-            if rank is None:
-                break
-            seen += count
-            while rank is not None and seen > rank:
-                found.append(float(_MAPPING.value(key)))
-                rank = next(ranks, None)
-        highest = float(_MAPPING.value(key))
-        return found + [highest] * (len(qs) - len(found))  # ranks past the last bin
+        """``quantile`` of each of ``qs`` (ascending)."""
+        counts = BinCounts()
+        counts.add(self)
+        return counts.quantiles(qs)
 
     def to_state(self) -> list[int]:
         """``[zero count, key, count, key, count, ...]``; the same list until the sketch changes
@@ -166,7 +158,99 @@ class LatencySketch:
                 )
                 sketch.count += sum(counts)
                 return sketch
+            if not packed and len(keys) == len(counts):
+                # the bins stay in the record's list until used: the global view reads every
+                # minute sketch of a latency hour again at each flush, a scrape uses a few
+                sketch = cls(None, state[0])
+                sketch._bins, sketch._state = None, state
+                sketch.count += sum(counts)
+                return sketch
             sketch = cls(dict(zip(keys, counts, strict=True)), state[0])
         if packed:
             sketch.pack()
         return sketch
+
+
+_LOWEST_KEY = -230  # bin_key(_MIN_VALUE): the tracked range's bins are -230 … 691
+_TRACKED_KEYS = 922
+
+
+class BinCounts:
+    """A sum of sketches as one count per bin, dense (numpy): adding a sketch, adding two sums
+    and reading quantiles run at C speed, where merging ``{key: count}`` dicts and sorting the
+    bins cost a Python step per bin. Window percentiles (``query.rolling_percentiles``) add a
+    window's minute and hour sketches here; ``LatencySketch.quantiles`` reads through it too
+    (one rank rule). Bins outside the tracked range (records of older versions) widen it."""
+
+    __slots__ = ("counts", "lowest_key", "zero_count")
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(_TRACKED_KEYS, np.int64)  # counts[i]: bin lowest_key + i
+        self.lowest_key = _LOWEST_KEY
+        self.zero_count = 0
+
+    def copy(self) -> BinCounts:
+        other = BinCounts.__new__(BinCounts)
+        other.counts, other.lowest_key = self.counts.copy(), self.lowest_key
+        other.zero_count = self.zero_count
+        return other
+
+    def add(self, sketch: LatencySketch) -> None:
+        self.zero_count += sketch.zero_count
+        if sketch._bins is not None:
+            size = len(sketch._bins)
+            if not size:
+                return
+            keys = np.fromiter(sketch._bins.keys(), np.int64, size)
+            counts = np.fromiter(sketch._bins.values(), np.int64, size)
+        elif sketch._packed is None:  # read from a record, not parsed
+            assert sketch._state is not None
+            if len(sketch._state) < 3:
+                return
+            keys = np.array(sketch._state[1::2], np.int64)
+            counts = np.array(sketch._state[2::2], np.int64)
+        else:
+            packed_keys, packed_counts = sketch._packed
+            if not packed_keys:
+                return
+            keys = np.frombuffer(packed_keys, np.dtype(packed_keys.typecode)).astype(np.int64)
+            counts = np.frombuffer(packed_counts, np.dtype(packed_counts.typecode))
+        index = keys - self.lowest_key
+        if index.min() < 0 or index.max() >= len(self.counts):
+            self._widen(int(keys.min()), int(keys.max()))
+            index = keys - self.lowest_key
+        self.counts[index] += counts  # a sketch's keys are distinct
+
+    def add_counts(self, other: BinCounts) -> None:
+        self.zero_count += other.zero_count
+        self._widen(other.lowest_key, other.lowest_key + len(other.counts) - 1)
+        start = other.lowest_key - self.lowest_key
+        self.counts[start : start + len(other.counts)] += other.counts
+
+    def _widen(self, lowest: int, highest: int) -> None:
+        """Hold bins ``lowest`` … ``highest`` too."""
+        low = min(lowest, self.lowest_key)
+        high = max(highest, self.lowest_key + len(self.counts) - 1)
+        if low == self.lowest_key and high == self.lowest_key + len(self.counts) - 1:
+            return
+        counts = np.zeros(high - low + 1, np.int64)
+        start = self.lowest_key - low
+        counts[start : start + len(self.counts)] = self.counts
+        self.counts, self.lowest_key = counts, low
+
+    def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        """The q-quantile of each of ``qs`` (ascending) with DDSketch's rank rule: the value of
+        the first bin whose running count (the zero bin first) exceeds q × (count − 1); None
+        when empty."""
+        assert list(qs) == sorted(qs), "quantiles are read in one ascending pass"
+        running = self.counts.cumsum()
+        count = self.zero_count + int(running[-1])
+        if count == 0:
+            return [None] * len(qs)
+        running += self.zero_count  # exact integers, compared with each float rank
+        ranks = [q * (count - 1) for q in qs]
+        indexes = running.searchsorted(ranks, side="right").tolist()
+        return [
+            0.0 if self.zero_count > rank else float(_MAPPING.value(self.lowest_key + index))
+            for rank, index in zip(ranks, indexes, strict=True)
+        ]

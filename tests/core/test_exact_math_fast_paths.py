@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from ddsketch.mapping import LogarithmicMapping
 
-from slaengine.sli.sketch import RELATIVE_ACCURACY, LatencySketch
+from slaengine.sli.sketch import RELATIVE_ACCURACY, BinCounts, LatencySketch
 from slaengine.slo import MAX_BURN_RATE, ErrorBudget, as_fraction
 
 MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
@@ -148,3 +148,81 @@ def test_a_sketch_read_from_a_record_answers_as_the_sketch_written() -> None:
     packed.pack()
     assert packed.packed and packed.quantiles(qs) == read().quantiles(qs)
     assert LatencySketch.from_state({"z": 3, "b": {}}).quantiles(qs) == [0.0, 0.0, 0.0]
+
+
+def test_window_bin_counts_answer_as_the_merged_sketch_also_past_the_tracked_range() -> None:
+    """query.rolling_percentiles sums a window's minute and hour sketches as dense ``BinCounts``
+    (no dict merges): its quantiles are those of the merged sketch, for packed hours and for
+    records of older versions whose bins lie outside today's tracked range too."""
+    rng = random.Random(8)
+    parts = []
+    for size in (0, 1, 40, 700):
+        part = LatencySketch()
+        for _ in range(size):
+            part.add(rng.choice([0.001, rng.lognormvariate(4, 1.2)]))
+        parts.append(part)
+    parts[-1].pack()
+    parts.append(LatencySketch.from_state({"z": 2, "b": {"-400": 3, "950": 5}}))
+    qs = (0.0, 0.01, 0.5, 0.95, 0.99, 1.0)
+    merged, summed = LatencySketch(), BinCounts()
+    for part in parts:
+        merged.merge(part)
+        summed.add(part)
+        assert summed.quantiles(qs) == [reference_quantile(merged, q) for q in qs]
+    assert summed.quantiles(qs)[-1] == float(MAPPING.value(950))
+    older, newer = BinCounts(), BinCounts()
+    older.add(parts[-1])  # the wide one
+    for part in parts[:-1]:
+        newer.add(part)
+    older_first = older.copy()
+    older_first.add_counts(newer)
+    newer.add_counts(older)  # the narrow one widens
+    assert older_first.quantiles(qs) == newer.quantiles(qs) == summed.quantiles(qs)
+    assert older.quantiles(qs) == LatencySketch.from_state(
+        {"z": 2, "b": {"-400": 3, "950": 5}}
+    ).quantiles(qs)
+    assert BinCounts().quantiles(qs) == [None] * len(qs)
+
+
+def test_a_status_asks_the_recent_burn_rate_only_when_it_decides() -> None:
+    """The last day's burn rate costs a query: asked only when less than a quarter of the
+    budget is left (at-risk or met), never for a budget that is plenty or breached."""
+    asked: list[int] = []
+
+    def recent() -> float:
+        asked.append(1)
+        return 2.0
+
+    assert ErrorBudget(Fraction(99, 100), 995, 1000).status(recent) == "met"  # half left
+    assert ErrorBudget(Fraction(99, 100), 980, 1000).status(recent) == "breached"
+    assert asked == []
+    assert ErrorBudget(Fraction(99, 100), 992, 1000).status(recent) == "at-risk"  # a fifth left
+    assert asked == [1]
+    assert ErrorBudget(Fraction(99, 100), 992, 1000).status(lambda: 0.5) == "met"
+    assert ErrorBudget(Fraction(99, 100), 992, 1000).status(2.0) == "at-risk"
+
+
+def test_a_sketch_read_from_a_record_is_parsed_only_when_used() -> None:
+    """The global view reads every minute sketch of a latency hour again at each flush and a
+    scrape sums a few of them: a sketch read from a record keeps the record's list (written
+    back as it is, never modified) and answers from it until it changes."""
+    rng = random.Random(9)
+    written = LatencySketch()
+    for _ in range(500):
+        written.add(rng.choice([0.001, rng.lognormvariate(4, 1.2)]))
+    record = json.dumps(written.to_state())
+    state = json.loads(record)
+    read = LatencySketch.from_state(state)
+    assert read.to_state() is state and read.count == written.count
+    qs = (0.5, 0.95, 0.99)
+    summed = BinCounts()
+    summed.add(read)
+    assert summed.quantiles(qs) == read.quantiles(qs) == written.quantiles(qs)
+    assert dict(read.items()) == written.bins and read.to_state() is state  # still unparsed
+    read.add(250.0)
+    written.add(250.0)
+    assert read.to_state() == written.to_state() and read.to_state() is not state
+    assert state == json.loads(record)
+    packed = LatencySketch.from_state(json.loads(record))
+    packed.pack()
+    assert packed.packed and packed.quantiles(qs) == LatencySketch.from_state(state).quantiles(qs)

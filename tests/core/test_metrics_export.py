@@ -534,3 +534,33 @@ def test_a_collector_keeping_closed_hours_exports_what_a_fresh_one_does(tmp_path
     source.maintain()
     read_changelog()
     assert_as_fresh()
+
+
+def test_the_first_scrape_of_a_minute_shows_a_change_in_the_minute_that_closed(
+    tmp_path: Path,
+) -> None:
+    """The kept text is keyed by the state and the minute: a bad request of the minute that
+    just closed, taken after that minute's last scrape, is in the next minute's first scrape
+    (counters and the 5m burn rate), byte for byte what a fresh collector writes."""
+    config = sixteen_slos(tmp_path)
+    engine = fed_engine(config, days=1)
+    clock = [NOW_MS / 1000 + 39]  # 59 s into the minute
+    collector = SliCollector(engine, clock=lambda: clock[0])
+    registry = registry_of(collector)
+    labels = 'service="orders-api",sli="availability",slo="api-availability"'
+    burn = 'slaengine_slo_burn_rate{service="orders-api",slo="api-availability",window="5m"}'
+
+    def value(body: bytes, prefix: str) -> float:
+        [line] = [line for line in body.decode().splitlines() if line.startswith(prefix)]
+        return float(line.rsplit(" ", 1)[1])
+
+    before = exposition(registry)
+    engine.apply(
+        RequestEvent(NOW_MS + 38_500, "orders-api", "GET /", 503, 40.0), "requests:0", 10**9
+    )
+    clock[0] += 1  # the next minute's first second
+    after = exposition(registry)
+    assert after == exposition(registry_of(SliCollector(engine, clock=lambda: clock[0])))
+    events = f"slaengine_slo_events_total{{{labels}}}"
+    assert value(after, events) == value(before, events) + 1
+    assert value(after, burn) > value(before, burn)
