@@ -827,6 +827,7 @@ def history_only(args: argparse.Namespace) -> int:
             workdir,
             timeout=3600,
             slos=args.history_slos,
+            memory_dumps=args.history_memory,
         ).as_dict()
         print(f"\nload {os.getloadavg()[0]:.1f} at the end")
         print_targets(history_targets(history))
@@ -904,6 +905,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=6,
         help="SLOs of the history worker: the demo's 6, or more with variants of "
         "them (50 = the issue's restore scale)",
+    )
+    parser.add_argument(
+        "--history-memory",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --history-only: run the workers under tracemalloc and write where their "
+        "memory goes after the replay and each restart to DIR (slow: about 2x)",
     )
     parser.add_argument(
         "--history-only",

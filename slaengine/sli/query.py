@@ -10,6 +10,7 @@ minute. Calendar months and days follow the configured timezone, to the minute.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,14 @@ from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import LatencySketch
 
 ROLLING_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "7d", "30d")
+
+
+def _reaches_stored(engine: SliEngine, slo: SloSpec, windows: Iterable[tuple[int, int]]) -> bool:
+    """Does any window reach an hour the global view holds cold (``?at=`` in the past)?"""
+    ranges = list(windows)
+    first = min(start for start, _ in ranges) // HOUR_MS
+    last = (max(end for _, end in ranges) - 1) // HOUR_MS
+    return engine.has_stored_hours(slo.name, first, last)
 
 
 def minute_floor(ms: int) -> int:
@@ -65,6 +74,7 @@ def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[Hour
             found.extend(b for h in range(first, last + 1) if (b := hours.get(h)) is not None)
         else:
             found.extend(b for h, b in hours.items() if first <= h <= last)
+    found.extend(engine.stored_buckets(slo, first, last))  # the global view's cold hours
     return found
 
 
@@ -178,7 +188,11 @@ def rolling_counts(
     each window is read off at the hour it starts in, adding the part of that hour inside
     it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
     """
-    if slo.sli in ("uptime", "fulfillment") or not windows:
+    if (
+        slo.sli in ("uptime", "fulfillment")
+        or not windows
+        or _reaches_stored(engine, slo, windows.values())
+    ):
         return {
             name: counts(engine, slo, start, end, now_ms=now_ms, whole_hours=whole_hours)
             for name, (start, end) in windows.items()
@@ -263,7 +277,13 @@ def months_with_data(
         while (year, number) <= (until.year, until.month):
             months.add((year, number))
             year, number = year + (number == 12), number % 12 + 1
-    for _, hours in engine.buckets_of(slo):
+    stored = engine.stored_hours
+    for source, hours in engine.buckets_of(slo):
+        if stored is not None:  # cold hours are compacted: no month starts inside them
+            for hour in stored.every_hour((slo, source)):
+                for moment in (hour * 3600, hour * 3600 + 3599):
+                    local = datetime.fromtimestamp(moment, zone)
+                    months.add((local.year, local.month))
         for hour, bucket in hours.items():
             first = datetime.fromtimestamp(hour * 3600, zone)
             last = datetime.fromtimestamp(hour * 3600 + 3599, zone)
@@ -300,6 +320,11 @@ def rolling_percentiles(
     """
     if not windows:
         return {}
+    if _reaches_stored(engine, slo, windows.values()):  # cold hours are not kept: per window
+        return {
+            name: merged_sketch(engine, slo, start, end).quantiles(quantiles)
+            for name, (start, end) in windows.items()
+        }
     end = max(end for _, end in windows.values())
     pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
     series = [hours for _, hours in engine.buckets_of(slo.name)]
