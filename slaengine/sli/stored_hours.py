@@ -17,6 +17,7 @@ Pure: the store is anything with ``__getitem__``/``__setitem__``/``__delitem__``
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, MutableMapping
 
 import orjson
@@ -24,6 +25,7 @@ import orjson
 from slaengine.sli.buckets import HourBucket
 
 SeriesKey = tuple[str, str]  # (slo name, source)
+RECENT_BUCKETS = 20_000  # ~ a month of 7 SLOs x 4 partitions; a few MB to tens of MB
 
 # HourBucket.to_state in compact JSON: hour, offset, good, total first, the uptime slices last
 _HEAD = re.compile(rb'\{"h":-?\d+,"o":(-?\d+),"g":(-?\d+),"t":(-?\d+)[,}]')
@@ -87,11 +89,14 @@ class StoredHours:
     """The cold hours of an engine's series: raw records in ``store``, one flag per hour and
     per-series sums (good, total, good slices, minutes with traffic) in memory."""
 
-    def __init__(self, store: MutableMapping[bytes, bytes]) -> None:
+    def __init__(self, store: MutableMapping[bytes, bytes], recent: int = RECENT_BUCKETS) -> None:
         self.store = store
         self.flags: dict[SeriesKey, _HourFlags] = {}
         self.sums: dict[SeriesKey, list[int]] = {}
         self.count = 0
+        # the buckets decoded last: a past month is read for its counts, then its percentiles
+        self.recent: OrderedDict[tuple[SeriesKey, int], HourBucket] = OrderedDict()
+        self.recent_limit = recent
 
     @staticmethod
     def _key(series: SeriesKey, hour: int) -> bytes:
@@ -106,6 +111,7 @@ class StoredHours:
 
     def add(self, series: SeriesKey, hour: int, raw: bytes) -> None:
         """Store a compacted record of an hour not held (``remove`` a held one first)."""
+        self.recent.pop((series, hour), None)
         self.store[self._key(series, hour)] = raw
         flags = self.flags.get(series)
         if flags is None:
@@ -115,6 +121,7 @@ class StoredHours:
         self.count += 1
 
     def remove(self, series: SeriesKey, hour: int) -> None:
+        self.recent.pop((series, hour), None)
         key = self._key(series, hour)
         self._count(series, summary(bytes(self.store[key])), -1)
         del self.store[key]
@@ -134,8 +141,18 @@ class StoredHours:
         return next(self.hours(series, first, last), None) is not None
 
     def bucket(self, series: SeriesKey, hour: int) -> HourBucket:
-        """A stored hour decoded (not kept)."""
-        return HourBucket.from_state(orjson.loads(self.raw(series, hour)))
+        """A stored hour decoded (kept among the ``recent_limit`` decoded last)."""
+        recent = self.recent
+        bucket = recent.get((series, hour))
+        if bucket is not None:
+            recent.move_to_end((series, hour))
+            return bucket
+        bucket = recent[(series, hour)] = HourBucket.from_state(
+            orjson.loads(self.raw(series, hour))
+        )
+        if len(recent) > self.recent_limit:
+            recent.popitem(last=False)
+        return bucket
 
     def buckets(self, series: SeriesKey, first: int, last: int) -> Iterator[HourBucket]:
         for hour in list(self.hours(series, first, last)):
