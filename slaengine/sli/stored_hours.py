@@ -142,16 +142,17 @@ class StoredHours:
 
     def bucket(self, series: SeriesKey, hour: int) -> HourBucket:
         """A stored hour decoded (kept among the ``recent_limit`` decoded last)."""
+        # single calls on ``recent`` only: the report scheduler reads from a thread too
         recent = self.recent
-        bucket = recent.get((series, hour))
-        if bucket is not None:
-            recent.move_to_end((series, hour))
-            return bucket
-        bucket = recent[(series, hour)] = HourBucket.from_state(
-            orjson.loads(self.raw(series, hour))
-        )
-        if len(recent) > self.recent_limit:
-            recent.popitem(last=False)
+        bucket = recent.pop((series, hour), None)
+        if bucket is None:
+            bucket = HourBucket.from_state(orjson.loads(self.raw(series, hour)))
+        recent[(series, hour)] = bucket
+        while len(recent) > self.recent_limit:
+            try:
+                recent.popitem(last=False)
+            except KeyError:
+                break
         return bucket
 
     def buckets(self, series: SeriesKey, first: int, last: int) -> Iterator[HourBucket]:
