@@ -62,6 +62,7 @@ from slaengine.sli.stored_hours import StoredHours, is_compacted, summary
 log = logging.getLogger(__name__)
 
 OWNERS_TOPIC = "sla.owners"
+CATCH_UP_SETTLE = 10_000  # pending snapshots settled between fetches while catching up
 SLI_TABLES = tuple(SOURCE_NAMES.values())  # streams.app: one table sli-<short> per input topic
 
 
@@ -349,6 +350,11 @@ class GlobalView:
                             self.settle()  # the start-up backlog at once, not in the first read
                             self.caught_up.set()
                             log.info("global view caught up: %d records", self.records)
+                if behind and len(self.pending) >= CATCH_UP_SETTLE:
+                    # a long backlog (13 months: ~1.9 M records) in slices: settled at once it
+                    # held the event loop for tens of seconds and Kafka clients timed out
+                    self.settle()
+                    await asyncio.sleep(0)
         finally:
             self._consumer = None
             await consumer.stop()
