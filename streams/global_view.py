@@ -165,7 +165,10 @@ def open_cold_store(directory: Path | None) -> MutableMapping[bytes, bytes]:
     try:
         shutil.rmtree(directory, ignore_errors=True)
         directory.parent.mkdir(parents=True, exist_ok=True)
-        store = Rdict(str(directory), options=Options(raw_mode=True))
+        options = Options(raw_mode=True)
+        options.set_write_buffer_size(8 << 20)  # RocksDB's 64 MB memtables: written once, read
+        options.set_max_write_buffer_number(2)  # rarely; the RSS is what this store saves
+        store = Rdict(str(directory), options=options)
     except Exception:  # e.g. locked by another worker sharing the data dir
         log.exception("global view: no RocksDB at %s; cold hours are held in memory", directory)
         return {}

@@ -719,20 +719,23 @@ class SliEngine:
                 for hour, bucket in hours.items():
                     if first_hour <= hour <= last_hour:
                         by_hour[hour].append(bucket)
-        for bucket in self.stored_buckets(slo, first_hour, last_hour):
+        for bucket in self.stored_buckets(slo, first_hour, last_hour, sketches=False):
             by_hour[bucket.hour].append(bucket)
         return by_hour.values()
 
-    def stored_buckets(self, slo: str, first_hour: int, last_hour: int) -> list[HourBucket]:
+    def stored_buckets(
+        self, slo: str, first_hour: int, last_hour: int, sketches: bool = True
+    ) -> list[HourBucket]:
         """The global view's cold hours of ``slo`` in [first_hour, last_hour], decoded from
-        their store and not kept (slaengine.sli.stored_hours)."""
+        their store and not kept (slaengine.sli.stored_hours); counts only without
+        ``sketches``."""
         stored = self.stored_hours
         if stored is None or not stored.count:
             return []
         return [
             bucket
             for source, _ in self.buckets_of(slo)
-            for bucket in stored.buckets((slo, source), first_hour, last_hour)
+            for bucket in stored.buckets((slo, source), first_hour, last_hour, sketches)
         ]
 
     def has_stored_hours(self, slo: str, first_hour: int, last_hour: int) -> bool:

@@ -66,7 +66,9 @@ def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] 
     return (lo - bucket.start_ms) // MINUTE_MS, -(-(hi - bucket.start_ms) // MINUTE_MS)
 
 
-def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[HourBucket]:
+def _hours(
+    engine: SliEngine, slo: str, start_ms: int, end_ms: int, sketches: bool = False
+) -> list[HourBucket]:
     first, last = start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS
     found: list[HourBucket] = []
     for _, hours in engine.buckets_of(slo):
@@ -74,7 +76,7 @@ def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[Hour
             found.extend(b for h in range(first, last + 1) if (b := hours.get(h)) is not None)
         else:
             found.extend(b for h, b in hours.items() if first <= h <= last)
-    found.extend(engine.stored_buckets(slo, first, last))  # the global view's cold hours
+    found.extend(engine.stored_buckets(slo, first, last, sketches))  # the view's cold hours
     return found
 
 
@@ -245,7 +247,7 @@ def merged_sketch(
     merged = LatencySketch()
     if end_ms <= start_ms:
         return merged
-    for bucket in _hours(engine, slo.name, start_ms, end_ms):
+    for bucket in _hours(engine, slo.name, start_ms, end_ms, sketches=True):
         span = _overlap(bucket, start_ms, end_ms)
         if span is not None:
             part = bucket.sketch_between(*span)
@@ -279,11 +281,8 @@ def months_with_data(
             year, number = year + (number == 12), number % 12 + 1
     stored = engine.stored_hours
     for source, hours in engine.buckets_of(slo):
-        if stored is not None:  # cold hours are compacted: no month starts inside them
-            for hour in stored.every_hour((slo, source)):
-                for moment in (hour * 3600, hour * 3600 + 3599):
-                    local = datetime.fromtimestamp(moment, zone)
-                    months.add((local.year, local.month))
+        if stored is not None:  # the global view's cold hours
+            months |= stored.months((slo, source), zone)
         for hour, bucket in hours.items():
             first = datetime.fromtimestamp(hour * 3600, zone)
             last = datetime.fromtimestamp(hour * 3600 + 3599, zone)

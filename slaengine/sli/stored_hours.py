@@ -19,9 +19,12 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, MutableMapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from slaengine.calendar import month_range
 from slaengine.sli.buckets import HourBucket
 
 SeriesKey = tuple[str, str]  # (slo name, source)
@@ -48,6 +51,22 @@ def summary(raw: bytes) -> tuple[int, int, int, int, int]:
     slices = _SLICES.search(raw)
     good_slices, traffic = (int(slices.group(1)), int(slices.group(3))) if slices else (0, 0)
     return int(head.group(1)), int(head.group(2)), int(head.group(3)), good_slices, traffic
+
+
+def counts_only(raw: bytes) -> HourBucket:
+    """A compacted bucket record as a bucket without its sketch (``summary``'s numbers)."""
+    head = _HEAD.match(raw)
+    if head is None or b'"lg"' in raw or b'"lt"' in raw:
+        bucket = HourBucket.from_state(orjson.loads(raw))
+        bucket.sketch = None
+        return bucket
+    bucket = HourBucket(int(raw[5 : raw.index(b",")]))
+    bucket.offset, bucket.good, bucket.total = (int(head.group(i)) for i in (1, 2, 3))
+    bucket.minute_good = bucket.minute_total = None
+    slices = _SLICES.search(raw)
+    if slices is not None:
+        bucket.slices = (int(slices.group(1)), int(slices.group(2)), int(slices.group(3)))
+    return bucket
 
 
 class _HourFlags:
@@ -140,6 +159,12 @@ class StoredHours:
     def any_between(self, series: SeriesKey, first: int, last: int) -> bool:
         return next(self.hours(series, first, last), None) is not None
 
+    def counts_bucket(self, series: SeriesKey, hour: int) -> HourBucket:
+        """A stored hour with its counts and uptime slices only (no sketch), read without
+        decoding the record: what every count of a past month needs. Not kept."""
+        bucket = self.recent.get((series, hour))
+        return bucket if bucket is not None else counts_only(self.raw(series, hour))
+
     def bucket(self, series: SeriesKey, hour: int) -> HourBucket:
         """A stored hour decoded (kept among the ``recent_limit`` decoded last)."""
         # single calls on ``recent`` only: the report scheduler reads from a thread too
@@ -155,9 +180,32 @@ class StoredHours:
                 break
         return bucket
 
-    def buckets(self, series: SeriesKey, first: int, last: int) -> Iterator[HourBucket]:
+    def buckets(
+        self, series: SeriesKey, first: int, last: int, sketches: bool = True
+    ) -> Iterator[HourBucket]:
+        """The stored hours in [first, last] decoded; without ``sketches``: counts only."""
+        read = self.bucket if sketches else self.counts_bucket
         for hour in list(self.hours(series, first, last)):
-            yield self.bucket(series, hour)
+            yield read(series, hour)
+
+    def months(self, series: SeriesKey, zone: ZoneInfo) -> set[tuple[int, int]]:
+        """The local months (year, month) holding a stored hour of ``series``."""
+        flags = self.flags.get(series)
+        if flags is None:
+            return set()
+        found = set()
+        hour, end = flags.base, flags.base + len(flags.flags)
+        while hour < end:
+            hour = flags.flags.find(1, hour - flags.base) + flags.base
+            if hour < flags.base:
+                break
+            local = datetime.fromtimestamp(hour * 3600, zone)
+            found.add((local.year, local.month))
+            last = datetime.fromtimestamp(hour * 3600 + 3599, zone)
+            found.add((last.year, last.month))
+            next_year, next_month = last.year + (last.month == 12), last.month % 12 + 1
+            hour = max(hour + 1, month_range(next_year, next_month, zone)[0] // 3_600_000)
+        return found
 
     def every_hour(self, series: SeriesKey) -> Iterator[int]:
         flags = self.flags.get(series)
