@@ -62,7 +62,7 @@ from slaengine.sli.stored_hours import StoredHours, is_compacted, summary
 log = logging.getLogger(__name__)
 
 OWNERS_TOPIC = "sla.owners"
-CATCH_UP_SETTLE = 10_000  # pending snapshots settled between fetches while catching up
+CATCH_UP_SETTLE = 100_000  # pending snapshots settled between fetches while catching up (a few s)
 SLI_TABLES = tuple(SOURCE_NAMES.values())  # streams.app: one table sli-<short> per input topic
 
 
