@@ -219,8 +219,11 @@ def run_history(
     workdir: Path,
     timeout: float,
     slos: int = DEMO_SLOS,
+    memory_dumps: Path | None = None,
 ) -> HistoryResult:
-    """``slos`` above the demo's six: its config plus variants (``config_with_slos``)."""
+    """``slos`` above the demo's six: its config plus variants (``config_with_slos``);
+    ``memory_dumps``: the workers run under tracemalloc and write where their memory goes
+    after the replay and after each restart there (bench/_memory_worker.py)."""
     events_file = workdir / "history.ndjson"
     config = config_with_slos(slos, workdir / f"slo-{slos}.yaml") if slos > DEMO_SLOS else None
     days = max(0.05, months * 30.4)
@@ -252,7 +255,15 @@ def run_history(
     total_events = sum(events.values())
     deadline = time.monotonic() + timeout
     data_dir = workdir / "history-data"
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
+    worker = RealWorker(
+        bootstrap,
+        prefix,
+        port,
+        data_dir,
+        workdir / "history-worker.log",
+        config,
+        memory_dumps=memory_dumps,
+    )
     try:
         # complete when sla.requests is committed and every event of every topic applied
         followed = worker.follow(messages[REQUESTS_TOPIC], timeout, COUNTER_EVERY_S, TOPICS)
@@ -272,6 +283,7 @@ def run_history(
         rates = followed.rates(total_events)
         per_tenth = tenths(followed, total_events)
         rss_replay = worker.rss_mb()
+        worker.dump_memory("after-replay")
         worker.wait_http()
         expected = row_counts(worker.slos(at_ms))
     finally:
@@ -281,18 +293,36 @@ def run_history(
         "the same data dir",
         flush=True,
     )
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
+    worker = RealWorker(
+        bootstrap,
+        prefix,
+        port,
+        data_dir,
+        workdir / "history-worker.log",
+        config,
+        memory_dumps=memory_dumps,
+    )
     try:
         kept = wait_same_answer(worker, at_ms, expected, timeout)
         rss_kept = worker.rss_mb()
+        worker.dump_memory("after-restart-kept")
     finally:
         worker.stop()
     print("  restarting on an empty data dir (state from the changelog)", flush=True)
     shutil.rmtree(data_dir)
-    worker = RealWorker(bootstrap, prefix, port, data_dir, workdir / "history-worker.log", config)
+    worker = RealWorker(
+        bootstrap,
+        prefix,
+        port,
+        data_dir,
+        workdir / "history-worker.log",
+        config,
+        memory_dumps=memory_dumps,
+    )
     try:
         empty = wait_same_answer(worker, at_ms, expected, timeout)
         rss_empty = worker.rss_mb()
+        worker.dump_memory("after-changelog-restore")
     finally:
         worker.stop()
     reads = sum(1 for sample in followed.samples if sample.processed is not None)

@@ -111,9 +111,11 @@ class RealWorker:
         config: Path | None = None,
         profile: Path | None = None,
         scrape_times: Path | None = None,
+        memory_dumps: Path | None = None,
     ) -> None:
         """``profile``: run under bench/_profiled_worker.py; ``scrape_times``: under
-        bench/_timed_worker.py, which appends each /metrics body's CPU ms to that file."""
+        bench/_timed_worker.py, which appends each /metrics body's CPU ms to that file;
+        ``memory_dumps``: under bench/_memory_worker.py (tracemalloc), see ``dump_memory``."""
         self.bootstrap, self.prefix, self.port = bootstrap, prefix, port
         self.data_dir, self.log_path = data_dir, log_path
         self.url = f"http://127.0.0.1:{port}"
@@ -130,6 +132,10 @@ class RealWorker:
         )
         if scrape_times is not None:
             launcher = [str(Path(__file__).with_name("_timed_worker.py")), str(scrape_times)]
+        self.memory_dumps = memory_dumps
+        if memory_dumps is not None:
+            memory_dumps.mkdir(parents=True, exist_ok=True)
+            launcher = [str(Path(__file__).with_name("_memory_worker.py")), str(memory_dumps)]
         command = [
             sys.executable,
             *launcher,
@@ -195,6 +201,22 @@ class RealWorker:
         """Start or stop the profiler of a worker started with ``profile`` (else nothing)."""
         if self.profile is not None:
             os.kill(self.process.pid, profiling_signal)
+
+    def dump_memory(self, label: str, timeout: float = 300) -> None:
+        """A worker started with ``memory_dumps``: write where its memory goes now to
+        ``<memory_dumps>/<label>.txt`` (else nothing)."""
+        if self.memory_dumps is None:
+            return
+        done = {path.name for path in self.memory_dumps.glob("dump-*.txt")}
+        os.kill(self.process.pid, signal.SIGRTMIN + 3)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = [p for p in self.memory_dumps.glob("dump-*.txt") if p.name not in done]
+            if new:
+                time.sleep(0.5)  # written in one call; let it finish
+                new[0].rename(self.memory_dumps / f"{label}.txt")
+                return
+            time.sleep(0.2)
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -827,6 +827,7 @@ def history_only(args: argparse.Namespace) -> int:
             workdir,
             timeout=3600,
             slos=args.history_slos,
+            memory_dumps=args.history_memory,
         ).as_dict()
         print(f"\nload {os.getloadavg()[0]:.1f} at the end")
         print_targets(history_targets(history))
@@ -843,6 +844,42 @@ def history_only(args: argparse.Namespace) -> int:
         if not args.keep_topics:
             print(f"deleted {asyncio.run(delete_topics(args.bootstrap, base))} bench topics")
         shutil.rmtree(workdir / "history-data", ignore_errors=True)
+    return 0
+
+
+def restore_only(args: argparse.Namespace) -> int:
+    """``--restore-months N``: restarts over N months of state written to the changelogs
+    (bench/_restore.py), without the other rows."""
+    from _restore import run_restore
+
+    base = f"bench{uuid.uuid4().hex[:8]}."
+    workdir = Path(tempfile.mkdtemp(prefix="bench-restore-"))
+    print(
+        f"topics {base}*, logs in {workdir}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    try:
+        print(f"restore: {args.restore_months} months, {args.history_slos} SLOs", flush=True)
+        result = run_restore(
+            args.bootstrap,
+            f"{base}r.",
+            free_port(),
+            args.restore_months,
+            workdir,
+            timeout=3600,
+            slos=args.history_slos,
+            memory_dumps=args.history_memory,
+        ).as_dict()
+        print(f"\nload {os.getloadavg()[0]:.1f} at the end")
+        for name, value in result.items():
+            print(f"  {name}: {value:,.2f}" if isinstance(value, float) else f"  {name}: {value}")
+        if args.json is not None:
+            args.json.write_text(json.dumps({"restore": result}, indent=2))
+    finally:
+        if not args.keep_topics:
+            print(f"deleted {asyncio.run(delete_topics(args.bootstrap, base))} bench topics")
+        shutil.rmtree(workdir / "restore-data", ignore_errors=True)
+        shutil.rmtree(workdir / "expected-cold", ignore_errors=True)
     return 0
 
 
@@ -904,6 +941,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=6,
         help="SLOs of the history worker: the demo's 6, or more with variants of "
         "them (50 = the issue's restore scale)",
+    )
+    parser.add_argument(
+        "--restore-months",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time restarts over N months of state (with --history-slos) written straight "
+        "to the changelog topics (bench/_restore.py)",
+    )
+    parser.add_argument(
+        "--history-memory",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --history-only: run the workers under tracemalloc and write where their "
+        "memory goes after the replay and each restart to DIR (slow: about 2x)",
     )
     parser.add_argument(
         "--history-only",
@@ -984,6 +1037,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.scrape_only:
         return scrape_only(args)
+    if args.restore_months:
+        return restore_only(args)
     if args.history_only:
         return history_only(args)
     base = f"bench{uuid.uuid4().hex[:8]}."

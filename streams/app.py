@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,43 +173,59 @@ class Runtime:
     def source_of(self, topic: str, partition: int) -> str:
         return source_id(self.short_names.get(topic, topic), partition)
 
-    def ensure_loaded(self, table: Any, source: str) -> None:
-        """Restore a partition's engine state from its (already recovered) table, once."""
-        if source in self.loaded_sources:
+    def ensure_loaded(self, table: Any, source: str, also: Iterable[str] = ()) -> None:
+        """Restore a partition's engine state from its (already recovered) table, once; and
+        the partitions ``also`` named, of the same table, in the same pass over it (the
+        table iterates every partition's store: one pass per partition read 13 months of
+        four partitions four times, holding the event loop for 40 s)."""
+        wanted = {s for s in (source, *also) if s not in self.loaded_sources}
+        if not wanted:
             return
-        restored: list[tuple[str, Any]] = []
+        # the records themselves only when they are sent again: held for every partition of
+        # the pass, 13 months of decoded records stayed in the heap after the restore
+        restored: dict[str, list[tuple[str, Any]]] = {s: [] for s in wanted}
+        counts = dict.fromkeys(wanted, 0)
+        keep = self.resend_restored
         for key, value in table.items():
             if key.startswith("r|"):
-                if value.get("s") == source:
+                owner = value.get("s")
+                if owner in restored:
                     self.resources.load(key, value)
                     self.limits.hold("resource", key[2:])
-                    restored.append((key, value))
+                    counts[owner] += 1
+                    if keep:
+                        restored[owner].append((key, value))
             elif key.startswith(APPLIED_KEY):
                 # Not after a stop that was not graceful: Faust's recovery puts records the
                 # changelog got after its last persisted offset back over newer ones of the store,
                 # so the mark can be ahead of a bucket (messages skipped whole, never counted).
                 # The replay from the commit is skipped by each record's own offsets instead.
-                mark_of_source = key[len(APPLIED_KEY) :] == source and value is not None
-                if mark_of_source and not self.resend_restored:
-                    self.pipeline.applied[source] = int(value)
-            elif SliEngine.source_of_key(key) == source:
+                marked = key[len(APPLIED_KEY) :]
+                if marked in restored and value is not None and not self.resend_restored:
+                    self.pipeline.applied[marked] = int(value)
+            elif (item_source := SliEngine.source_of_key(key)) in restored:
                 self.engine.load(key, value)
-                if key.startswith(f"l|{source}|"):  # the newest sample of a projection
+                if key.startswith(f"l|{item_source}|"):  # the newest sample of a projection
                     self.limits.hold("projection", key.split("|", 2)[2])
-                elif key.startswith(f"w|{source}/") and source.startswith("requests:"):
+                elif key.startswith(f"w|{item_source}/") and item_source.startswith("requests:"):
                     self.limits.hold("service", key.split("/", 1)[1])  # one clock per service
-                restored.append((key, value))
-        if self.resend_restored and restored:
-            self.to_resend[source] = restored
-        if self.resend_restored and self.view is not None and not self.rebalanced:
-            self.to_delete_again[source] = {key for key, _ in restored}
-        self.loaded_sources.add(source)
-        log.info(
-            "restored %d records of %s from the changelog%s",
-            len(restored),
-            source,
-            " (sent again: the last stop was not graceful)" if source in self.to_resend else "",
-        )
+                counts[item_source] += 1
+                if keep:
+                    restored[item_source].append((key, value))
+        for item_source, records in sorted(restored.items()):
+            if self.resend_restored and records:
+                self.to_resend[item_source] = records
+            if self.resend_restored and self.view is not None and not self.rebalanced:
+                self.to_delete_again[item_source] = {key for key, _ in records}
+            self.loaded_sources.add(item_source)
+            log.info(
+                "restored %d records of %s from the changelog%s",
+                counts[item_source],
+                item_source,
+                " (sent again: the last stop was not graceful)"
+                if item_source in self.to_resend
+                else "",
+            )
 
     def buffer_of(self, tp: TP) -> PartitionBuffer:
         short = self.short_names[tp.topic]
@@ -232,11 +248,12 @@ class Runtime:
         # assigned by a rebalance would be restored from a store Faust has not recovered yet
         if self.app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
             return
-        for tp in self.app.consumer.assignment():
-            short = self.short_names.get(tp.topic)
-            if short is not None:
-                self.ensure_loaded(self.tables[short], source_id(short, tp.partition))
-                self.buffer_of(tp)  # flushed by the timer: sends its records again when due
+        assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in self.short_names]
+        for tp in assigned:
+            short = self.short_names[tp.topic]
+            same_table = [source_id(short, p.partition) for p in assigned if p.topic == tp.topic]
+            self.ensure_loaded(self.tables[short], source_id(short, tp.partition), same_table)
+            self.buffer_of(tp)  # flushed by the timer: sends its records again when due
 
     def flush(self, table: Any, source: str) -> None:
         """Write the dirty state of ``source`` into its table (must run inside that partition's

@@ -192,7 +192,11 @@ class SliFeature:
 def sli_feature(settings: Settings, config: SlaConfig) -> SliFeature:
     app, runtime = build_app(settings, config)
     view = GlobalView(
-        config, settings.kafka_bootstrap, changelog_topics(settings.app_id), settings.partitions
+        config,
+        settings.kafka_bootstrap,
+        changelog_topics(settings.app_id),
+        settings.partitions,
+        cold_dir=settings.data_dir / "global-view" / settings.worker_id,
     )
     runtime.view = view  # after a crash, what the changelogs still hold (Runtime.delete_again)
     # self-monitoring is about this worker's own partitions: shared, not read from the view

@@ -20,6 +20,14 @@ of the newest snapshot per bucket key and decodes them only when a reader
 alert evaluation — one decode per key per read instead of one per flush.
 Records that are not SLI state (resources, applied marks) are skipped unread.
 
+Cold hours (slaengine.sli.stored_hours): a bucket snapshot that is compacted and older than
+every window its SLO is read over by default (``cold_horizon``: its minute detail, which
+covers the longest window and the current calendar month) is not decoded at all; its bytes
+go to a RocksDB in the worker's data dir (rebuilt at every start, like the view), and reads
+that reach it decode it from there. Buckets held decoded move there once the wall clock
+takes them past the horizon (``settle``, hourly). 13 months of 50 SLOs would otherwise be
+~1.9 M decoded hours in every worker.
+
 ``Ownership``: each SLO has one owner — the worker the consumer group assigned
 partition ``owner_partition(slo)`` of the ``sla.owners`` topic (an empty topic
 that carries only the assignment). The owner exports the SLO's per-SLO metric
@@ -34,20 +42,27 @@ import asyncio
 import json
 import logging
 import re
+import shutil
+import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from slaengine.config import SlaConfig
+from slaengine.calendar import month_range
+from slaengine.config import SlaConfig, SloSpec
 from slaengine.events import SOURCE_NAMES
-from slaengine.sli.engine import SliEngine
+from slaengine.sli.engine import DAY_MS, SliEngine
+from slaengine.sli.stored_hours import StoredHours, is_compacted, summary
 
 log = logging.getLogger(__name__)
 
 OWNERS_TOPIC = "sla.owners"
+CATCH_UP_SETTLE = 100_000  # pending snapshots settled between fetches while catching up (a few s)
 SLI_TABLES = tuple(SOURCE_NAMES.values())  # streams.app: one table sli-<short> per input topic
 
 
@@ -129,13 +144,60 @@ def newest_snapshot(held: bytes | None, new: bytes | None) -> bytes | None:
     return new if bucket_offset(new) >= bucket_offset(held) else held
 
 
+def cold_horizon(engine: SliEngine, slo: SloSpec, now_ms: int) -> int:
+    """The first hour of ``slo`` a default read may reach at ``now_ms``: the start of its
+    minute detail (the longest window it is evaluated over, plus a margin) or of the current
+    calendar month, whichever is earlier. Older compacted hours are held cold."""
+    local = datetime.fromtimestamp(now_ms / 1000, engine.zone)
+    month_start_ms = month_range(local.year, local.month, engine.zone)[0]
+    detail_start_ms = now_ms - engine.detail_days(slo) * DAY_MS
+    return min(month_start_ms, detail_start_ms) // 3_600_000
+
+
+def open_cold_store(directory: Path | None) -> MutableMapping[bytes, bytes]:
+    """A fresh RocksDB at ``directory`` (what a previous run left is deleted: the view is
+    rebuilt from the changelogs at every start); a dict without one, or when another process
+    holds it."""
+    if directory is None:
+        return {}
+    from rocksdict import Options, Rdict, WriteOptions
+
+    try:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.set_write_buffer_size(8 << 20)  # RocksDB's 64 MB memtables: written once, read
+        options.set_max_write_buffer_number(2)  # rarely; the RSS is what this store saves
+        store = Rdict(str(directory), options=options)
+    except Exception:  # e.g. locked by another worker sharing the data dir
+        log.exception("global view: no RocksDB at %s; cold hours are held in memory", directory)
+        return {}
+    unlogged = WriteOptions()
+    unlogged.disable_wal = True  # type: ignore[method-assign,assignment]  # rebuilt at start
+    store.set_write_options(unlogged)
+    return store  # type: ignore[return-value]
+
+
 class GlobalView:
     """Reads every stage-1 changelog into a read-only engine, forever."""
 
     def __init__(
-        self, config: SlaConfig, bootstrap: str, topics: list[str], partitions: int
+        self,
+        config: SlaConfig,
+        bootstrap: str,
+        topics: list[str],
+        partitions: int,
+        cold_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``cold_dir``: the RocksDB of the cold hours (else they are held as bytes in memory);
+        ``clock``: wall-clock seconds, which decide what is cold."""
         self.engine = SliEngine(config)
+        self.stored = self.engine.stored_hours = StoredHours(open_cold_store(cold_dir))
+        self.clock = clock
+        self._horizons: dict[str, int] = {}
+        self._horizons_hour: int | None = None
+        self._cooled_hour: int | None = None
         self.bootstrap = bootstrap
         self.topics = topics
         self.partition_count = partitions
@@ -172,6 +234,59 @@ class GlobalView:
         pending, self.pending = self.pending, {}
         for key, value in pending.items():
             self._put(key, value)
+        if self._cooled_hour != int(self.clock()) // 3600:
+            self._cooled_hour = int(self.clock()) // 3600
+            self._cool()
+
+    def _horizon(self, slo: SloSpec) -> int:
+        """``cold_horizon`` of ``slo`` now (recomputed once an hour)."""
+        hour = int(self.clock()) // 3600
+        if hour != self._horizons_hour:
+            now_ms = int(self.clock() * 1000)
+            self._horizons = {
+                name: cold_horizon(self.engine, spec, now_ms)
+                for name, spec in self.engine.slos.items()
+            }
+            self._horizons_hour = hour
+        return self._horizons[slo.name]
+
+    def _cool(self) -> None:
+        """Move the decoded buckets the clock took past the horizon to the cold store."""
+        for (name, source), hours in list(self.engine.series.items()):
+            spec = self.engine.slos.get(name)
+            if spec is None:
+                continue
+            horizon = self._horizon(spec)
+            for hour in [h for h, b in hours.items() if h < horizon and b.minute_total is None]:
+                self.stored.add((name, source), hour, orjson.dumps(hours.pop(hour).to_state()))
+
+    def _put_bucket(self, key: bytes, value: bytes | None) -> bool:
+        """A bucket snapshot past its SLO's horizon and compacted goes to the cold store, as
+        its bytes; one replacing a cold hour takes it out of there. False: the engine puts it."""
+        _, name, source, hour_text = decode(key).split("|")
+        spec = self.engine.slos.get(name)
+        if spec is None:
+            return False
+        series, hour = (name, source), int(hour_text)
+        if self.stored.holds(series, hour):
+            if (
+                value is not None
+                and bucket_offset(value) < summary(self.stored.raw(series, hour))[0]
+            ):
+                self.engine.changes_by_slo[name] += 1  # an older snapshot: ignored (engine.put)
+                return True
+            self.stored.remove(series, hour)
+        if value is None or hour >= self._horizon(spec) or not is_compacted(value):
+            return False
+        hours = self.engine.series.setdefault(series, {})
+        held = hours.get(hour)
+        self.engine.changes_by_slo[name] += 1
+        if held is not None:
+            if bucket_offset(value) < held.offset:
+                return True
+            del hours[hour]
+        self.stored.add(series, hour, value)
+        return True
 
     def lost_deletions(
         self, source: str, restored: set[str], stored: Callable[[str], bool]
@@ -187,6 +302,8 @@ class GlobalView:
     def _put(self, key: bytes | None, value: bytes | None) -> None:
         """One record into the engine; a record that does not decode is counted and skipped."""
         try:
+            if record_kind(key) == BUCKET_KIND and self._put_bucket(key, value):  # type: ignore[arg-type]
+                return
             self.engine.put(decode(key), decode(value))
         except Exception:  # our own records; one bad record must not stop the view
             self.errors += 1
@@ -236,6 +353,11 @@ class GlobalView:
                             self.settle()  # the start-up backlog at once, not in the first read
                             self.caught_up.set()
                             log.info("global view caught up: %d records", self.records)
+                if behind and len(self.pending) >= CATCH_UP_SETTLE:
+                    # a long backlog (13 months: ~1.9 M records) in slices: settled at once it
+                    # held the event loop for tens of seconds and Kafka clients timed out
+                    self.settle()
+                    await asyncio.sleep(0)
         finally:
             self._consumer = None
             await consumer.stop()

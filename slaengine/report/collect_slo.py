@@ -128,7 +128,9 @@ def collect_worst_windows(
         for _, series in ctx.engine.buckets_of(slo.name)
         for hour in series
         if ctx.start_ms <= hour * HOUR_MS < ctx.end_ms
-    }
+    } | ctx.engine.stored_hour_numbers(  # the global view's cold hours
+        slo.name, -(-ctx.start_ms // HOUR_MS), (ctx.end_ms - 1) // HOUR_MS
+    )
     scored = []
     for hour in hours:
         start_ms = hour * HOUR_MS

@@ -33,6 +33,7 @@ from slaengine.sli.buckets import (
     whole_hour_slices,
 )
 from slaengine.sli.fulfillment import EXPIRY_MS, Decision, FulfillmentTracker, OrderState
+from slaengine.sli.stored_hours import StoredHours
 
 DAY_MS = 24 * HOUR_MS
 MINUTE_DETAIL_DAYS = 35  # every standard window (up to 30 d) stays minute-exact at both ends
@@ -79,6 +80,8 @@ class SliEngine:
         self.cold: dict[SeriesKey, array[int]] = {}
         self.cold_detail: dict[SeriesKey, array[int]] = {}
         self.to_drop: set[tuple[str, str, int]] = set()
+        # the global view's cold hours (slaengine.sli.stored_hours): reads decode them on demand
+        self.stored_hours: StoredHours | None = None
         self._series_by_slo: dict[str, list[tuple[str, dict[int, HourBucket]]]] = {}
         self._indexed_series = -1
         self.archived: dict[SeriesKey, list[int]] = {}  # lifetime (good, total) of pruned buckets
@@ -496,6 +499,10 @@ class SliEngine:
         for (name, item_source), hours in self.series.items():
             if item_source == source:
                 keys.update(f"b|{name}|{source}|{hour}" for hour in hours)
+        if self.stored_hours is not None:
+            keys.update(
+                f"b|{name}|{source}|{hour}" for name, hour in self.stored_hours.keys_of(source)
+            )
         for (name, item_source), tracker in self.trackers.items():
             if item_source == source:
                 keys.update(f"O|{name}|{source}|{group}" for group in tracker.members)
@@ -654,9 +661,17 @@ class SliEngine:
         if not series:
             return None
         good = total = 0
+        stored = self.stored_hours
         for source, hours in series:
             archived = self.archived.get((slo.name, source), [0, 0])
             good, total = good + archived[0], total + archived[1]
+            sums = stored.sums.get((slo.name, source)) if stored is not None else None
+            if sums is not None:  # cold hours: compacted, so judged alone (merged_slices)
+                good, total = (
+                    (good + sums[2], total + sums[3])
+                    if slo.sli == "uptime"
+                    else (good + sums[0], total + sums[1])
+                )
             if slo.sli != "uptime":
                 for bucket in hours.values():
                     good += bucket.good
@@ -671,6 +686,11 @@ class SliEngine:
         for _, hours in series:
             for hour, bucket in hours.items():
                 by_hour[hour].append(bucket)
+        if stored is not None:  # an hour both held and cold is judged on all its buckets
+            for bucket in stored.held_too(slo.name, [source for source, _ in series], by_hour):
+                by_hour[bucket.hour].append(bucket)
+                slices = bucket.slices or (0, 0, 0)
+                good, total = good - slices[0], total - slices[2]  # not in the sums then
         traffic = total  # archived minutes with traffic
         for hour, buckets in by_hour.items():
             end = min(MINUTES_PER_HOUR, (closed_before - hour * HOUR_MS) // MINUTE_MS)
@@ -704,7 +724,46 @@ class SliEngine:
                 for hour, bucket in hours.items():
                     if first_hour <= hour <= last_hour:
                         by_hour[hour].append(bucket)
+        for bucket in self.stored_buckets(slo, first_hour, last_hour, sketches=False):
+            by_hour[bucket.hour].append(bucket)
         return by_hour.values()
+
+    def stored_buckets(
+        self, slo: str, first_hour: int, last_hour: int, sketches: bool = True
+    ) -> list[HourBucket]:
+        """The global view's cold hours of ``slo`` in [first_hour, last_hour], decoded from
+        their store and not kept (slaengine.sli.stored_hours); counts only without
+        ``sketches``."""
+        stored = self.stored_hours
+        if stored is None or not stored.count:
+            return []
+        return [
+            bucket
+            for source, _ in self.buckets_of(slo)
+            for bucket in stored.buckets((slo, source), first_hour, last_hour, sketches)
+        ]
+
+    def has_stored_hours(self, slo: str, first_hour: int, last_hour: int) -> bool:
+        stored = self.stored_hours
+        return (
+            stored is not None
+            and stored.count > 0
+            and any(
+                stored.any_between((slo, source), first_hour, last_hour)
+                for source, _ in self.buckets_of(slo)
+            )
+        )
+
+    def stored_hour_numbers(self, slo: str, first_hour: int, last_hour: int) -> set[int]:
+        """The hours of ``slo`` in [first_hour, last_hour] that some source holds cold."""
+        stored = self.stored_hours
+        if stored is None or not stored.count:
+            return set()
+        return {
+            hour
+            for source, _ in self.buckets_of(slo)
+            for hour in stored.hours((slo, source), first_hour, last_hour)
+        }
 
     def buckets_of(self, slo: str) -> Iterator[tuple[str, dict[int, HourBucket]]]:
         if len(self.series) != self._indexed_series:  # a series was added or dropped

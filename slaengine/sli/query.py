@@ -10,6 +10,7 @@ minute. Calendar months and days follow the configured timezone, to the minute.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,14 @@ from slaengine.sli.engine import SliEngine
 from slaengine.sli.sketch import BinCounts, LatencySketch
 
 ROLLING_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "7d", "30d")
+
+
+def _reaches_stored(engine: SliEngine, slo: SloSpec, windows: Iterable[tuple[int, int]]) -> bool:
+    """Does any window reach an hour the global view holds cold (``?at=`` in the past)?"""
+    ranges = list(windows)
+    first = min(start for start, _ in ranges) // HOUR_MS
+    last = (max(end for _, end in ranges) - 1) // HOUR_MS
+    return engine.has_stored_hours(slo.name, first, last)
 
 
 def minute_floor(ms: int) -> int:
@@ -58,7 +67,9 @@ def _overlap(bucket: HourBucket, start_ms: int, end_ms: int) -> tuple[int, int] 
     return (lo - bucket_start) // MINUTE_MS, -(-(hi - bucket_start) // MINUTE_MS)
 
 
-def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[HourBucket]:
+def _hours(
+    engine: SliEngine, slo: str, start_ms: int, end_ms: int, sketches: bool = False
+) -> list[HourBucket]:
     first, last = start_ms // HOUR_MS, (end_ms - 1) // HOUR_MS
     found: list[HourBucket] = []
     for _, hours in engine.buckets_of(slo):
@@ -66,6 +77,7 @@ def _hours(engine: SliEngine, slo: str, start_ms: int, end_ms: int) -> list[Hour
             found.extend(b for h in range(first, last + 1) if (b := hours.get(h)) is not None)
         else:
             found.extend(b for h, b in hours.items() if first <= h <= last)
+    found.extend(engine.stored_buckets(slo, first, last, sketches))  # the view's cold hours
     return found
 
 
@@ -193,7 +205,11 @@ def rolling_counts(
     each window is read off at the hour it starts in, adding the part of that hour inside
     it. Uptime (quiet minutes) and fulfillment (overdue orders) are counted per window.
     """
-    if slo.sli in ("uptime", "fulfillment") or not windows:
+    if (
+        slo.sli in ("uptime", "fulfillment")
+        or not windows
+        or _reaches_stored(engine, slo, windows.values())
+    ):
         parts: PartSlices = {}
         return {
             name: counts(
@@ -249,7 +265,7 @@ def merged_sketch(
     merged = LatencySketch()
     if end_ms <= start_ms:
         return merged
-    for bucket in _hours(engine, slo.name, start_ms, end_ms):
+    for bucket in _hours(engine, slo.name, start_ms, end_ms, sketches=True):
         span = _overlap(bucket, start_ms, end_ms)
         if span is not None:
             part = bucket.sketch_between(*span)
@@ -281,7 +297,10 @@ def months_with_data(
         while (year, number) <= (until.year, until.month):
             months.add((year, number))
             year, number = year + (number == 12), number % 12 + 1
-    for _, hours in engine.buckets_of(slo):
+    stored = engine.stored_hours
+    for source, hours in engine.buckets_of(slo):
+        if stored is not None:  # the global view's cold hours
+            months |= stored.months((slo, source), zone)
         for hour, bucket in hours.items():
             first = datetime.fromtimestamp(hour * 3600, zone)
             last = datetime.fromtimestamp(hour * 3600 + 3599, zone)
@@ -319,6 +338,11 @@ def rolling_percentiles(
     """
     if not windows:
         return {}
+    if _reaches_stored(engine, slo, windows.values()):  # cold hours are not kept: per window
+        return {
+            name: merged_sketch(engine, slo, start, end).quantiles(quantiles)
+            for name, (start, end) in windows.items()
+        }
     end = max(end for _, end in windows.values())
     pending = sorted(((start, name) for name, (start, _) in windows.items()), reverse=True)
     series = [hours for _, hours in engine.buckets_of(slo.name)]
