@@ -255,15 +255,19 @@ def run_history(
     total_events = sum(events.values())
     deadline = time.monotonic() + timeout
     data_dir = workdir / "history-data"
-    worker = RealWorker(
-        bootstrap,
-        prefix,
-        port,
-        data_dir,
-        workdir / "history-worker.log",
-        config,
-        memory_dumps=memory_dumps,
-    )
+
+    def history_worker() -> RealWorker:  # the same worker each time: replay, kept, changelog
+        return RealWorker(
+            bootstrap,
+            prefix,
+            port,
+            data_dir,
+            workdir / "history-worker.log",
+            config,
+            memory_dumps=memory_dumps,
+        )
+
+    worker = history_worker()
     try:
         # complete when sla.requests is committed and every event of every topic applied
         followed = worker.follow(messages[REQUESTS_TOPIC], timeout, COUNTER_EVERY_S, TOPICS)
@@ -293,15 +297,7 @@ def run_history(
         "the same data dir",
         flush=True,
     )
-    worker = RealWorker(
-        bootstrap,
-        prefix,
-        port,
-        data_dir,
-        workdir / "history-worker.log",
-        config,
-        memory_dumps=memory_dumps,
-    )
+    worker = history_worker()
     try:
         kept = wait_same_answer(worker, at_ms, expected, timeout)
         rss_kept = worker.rss_mb()
@@ -310,15 +306,7 @@ def run_history(
         worker.stop()
     print("  restarting on an empty data dir (state from the changelog)", flush=True)
     shutil.rmtree(data_dir)
-    worker = RealWorker(
-        bootstrap,
-        prefix,
-        port,
-        data_dir,
-        workdir / "history-worker.log",
-        config,
-        memory_dumps=memory_dumps,
-    )
+    worker = history_worker()
     try:
         empty = wait_same_answer(worker, at_ms, expected, timeout)
         rss_empty = worker.rss_mb()
