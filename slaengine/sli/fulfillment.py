@@ -196,13 +196,14 @@ class FulfillmentTracker:
             return
         order = OrderState.from_state(state)
         self.orders[order_id] = order
-        base = order.created_ms if order.created_ms is not None else order.shipped_ms
-        if base is not None:
-            self._schedule_expiry(order_id, base)
+        times = [
+            t for t in (order.created_ms, order.shipped_ms, order.cancelled_ms) if t is not None
+        ]
+        if times:  # as ``apply`` schedules it: from its creation, or its first event without one
+            self._schedule_expiry(
+                order_id, order.created_ms if order.created_ms is not None else min(times)
+            )
         if group is None:
-            times = [
-                t for t in (order.created_ms, order.shipped_ms, order.cancelled_ms) if t is not None
-            ]
             group = self._group_with_room(min(times) if times else 0)
             self.legacy.add(order_id)
             self.dirty.add(group)

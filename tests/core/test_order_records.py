@@ -186,3 +186,30 @@ def test_a_busy_hour_is_split_into_records_of_at_most_group_orders() -> None:
     for key, value in groups.items():
         view.put(key, value)
     assert len(view.trackers[("order-fulfillment", SOURCE)].orders) == 2 * GROUP_ORDERS + 10
+
+
+def test_an_order_seen_only_shipped_or_cancelled_is_forgotten_after_a_restore_as_without_one(
+    tmp_path: Path,
+) -> None:
+    """An order whose ``created`` never came is kept a day past its deadline for late events,
+    then forgotten; a restored engine used to schedule no expiry for one seen only cancelled,
+    so it held the order (and its group record) for ever, unlike the engine that never
+    restarted."""
+    config = config_with_fulfillment_slos(tmp_path)
+    orphans = [
+        {"ts": START.isoformat(), "order_id": "cancelled-only", "event": "cancelled"},
+        {"ts": START.isoformat(), "order_id": "shipped-only", "event": "shipped"},
+    ]
+    running = SliEngine(config)
+    apply_all(running, orphans)
+    restored = SliEngine(config)
+    for key, value in wire(running.take_changes(SOURCE)):
+        restored.load(key, value)
+    tracker = ("order-fulfillment", SOURCE)
+    assert set(restored.trackers[tracker].orders) == {"cancelled-only", "shipped-only"}
+    later = START + timedelta(days=3)  # past every deadline + grace + a day
+    created_later = [{"ts": later.isoformat(), "order_id": "later", "event": "created"}]
+    for engine in (running, restored):
+        apply_all(engine, created_later, 1_000)
+    assert set(running.trackers[tracker].orders) == {"later"}
+    assert set(restored.trackers[tracker].orders) == {"later"}
