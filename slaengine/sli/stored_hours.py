@@ -31,7 +31,7 @@ SeriesKey = tuple[str, str]  # (slo name, source)
 RECENT_BUCKETS = 20_000  # ~ a month of 7 SLOs x 4 partitions; a few MB to tens of MB
 
 # HourBucket.to_state in compact JSON: hour, offset, good, total first, the uptime slices last
-_HEAD = re.compile(rb'\{"h":-?\d+,"o":(-?\d+),"g":(-?\d+),"t":(-?\d+)[,}]')
+_HEAD = re.compile(rb'\{"h":(-?\d+),"o":(-?\d+),"g":(-?\d+),"t":(-?\d+)[,}]')
 _SLICES = re.compile(rb'"sl":\[(-?\d+),(-?\d+),(-?\d+)\]\}$')
 
 
@@ -40,32 +40,43 @@ def is_compacted(raw: bytes) -> bool:
     return b'"mt"' not in raw and b'"ms"' not in raw
 
 
+def _numbers(raw: bytes) -> tuple[int, int, int, int, tuple[int, int, int] | None] | None:
+    """(hour, source offset, good, total, uptime slices) read from a compacted record's text,
+    without decoding its sketch; None for a record in another shape (older versions' late
+    counts), which is decoded instead."""
+    head = _HEAD.match(raw)
+    if head is None or b'"lg"' in raw or b'"lt"' in raw:
+        return None
+    hour, offset, good, total = (int(number) for number in head.groups())
+    found = _SLICES.search(raw)
+    slices = (int(found[1]), int(found[2]), int(found[3])) if found is not None else None
+    return hour, offset, good, total, slices
+
+
 def summary(raw: bytes) -> tuple[int, int, int, int, int]:
     """(source offset, good, total, good slices, minutes with traffic) of a compacted bucket
     record, read without decoding its sketch; a record in another shape is decoded."""
-    head = _HEAD.match(raw)
-    if head is None or b'"lg"' in raw or b'"lt"' in raw:  # older versions' late counts
+    numbers = _numbers(raw)
+    if numbers is None:
         bucket = HourBucket.from_state(orjson.loads(raw))
         good, _, traffic = bucket.slices or (0, 0, 0)
         return bucket.offset, bucket.good, bucket.total, good, traffic
-    slices = _SLICES.search(raw)
-    good_slices, traffic = (int(slices.group(1)), int(slices.group(3))) if slices else (0, 0)
-    return int(head.group(1)), int(head.group(2)), int(head.group(3)), good_slices, traffic
+    _, offset, good, total, slices = numbers
+    good_slices, _, traffic = slices or (0, 0, 0)
+    return offset, good, total, good_slices, traffic
 
 
 def counts_only(raw: bytes) -> HourBucket:
     """A compacted bucket record as a bucket without its sketch (``summary``'s numbers)."""
-    head = _HEAD.match(raw)
-    if head is None or b'"lg"' in raw or b'"lt"' in raw:
+    numbers = _numbers(raw)
+    if numbers is None:
         bucket = HourBucket.from_state(orjson.loads(raw))
         bucket.sketch = None
         return bucket
-    bucket = HourBucket(int(raw[5 : raw.index(b",")]))
-    bucket.offset, bucket.good, bucket.total = (int(head.group(i)) for i in (1, 2, 3))
+    hour, offset, good, total, slices = numbers
+    bucket = HourBucket(hour)
+    bucket.offset, bucket.good, bucket.total, bucket.slices = offset, good, total, slices
     bucket.minute_good = bucket.minute_total = None
-    slices = _SLICES.search(raw)
-    if slices is not None:
-        bucket.slices = (int(slices.group(1)), int(slices.group(2)), int(slices.group(3)))
     return bucket
 
 
